@@ -1,0 +1,173 @@
+public import AccordCrypto
+
+/// One signed unit of editing: an author node, a stamp, the changes it builds on, and the
+/// operations it makes on one agreement.
+///
+/// A change is immutable and identified by its content: `id` is SHA-256 of `canonicalBytes`
+/// (specified in docs/encoding.md). The signature is kept beside it (`SignedChange`) and is not
+/// part of the id, so that every holder of a change agrees on its id whoever relayed it.
+///
+/// A change with no dependencies is a *genesis*: it creates its agreement, whose id is derived
+/// from the genesis change's id (see `AgreementID(genesis:)`).
+public struct Change: Hashable, Sendable, CustomStringConvertible {
+    /// Format version written first in every encoding.
+    public static let formatVersion: UInt8 = 1
+    public static let maximumOperations = 256
+    public static let maximumDependencies = 64
+    /// No change, and so no frame carrying one, may exceed this many bytes encoded.
+    public static let maximumEncodedBytes = 256 * 1024
+
+    public let agreement: AgreementID
+    public let stamp: Stamp
+    /// The heads of the agreement's history as the author saw them, ascending and distinct.
+    public let dependencies: [ChangeID]
+    public let operations: [Operation]
+    public let id: ChangeID
+    public let canonicalBytes: [UInt8]
+
+    /// The node that made the change; the stamp carries it.
+    public var author: NodeID { stamp.node }
+    public var isGenesis: Bool { dependencies.isEmpty }
+
+    /// A change to an existing agreement.
+    public init(agreement: AgreementID, stamp: Stamp, dependencies: [ChangeID], operations: [Operation]) throws(ChangeRejection) {
+        guard !dependencies.isEmpty else {
+            throw ChangeRejection(.malformed, "a change to an existing agreement must name the changes it builds on")
+        }
+        try self.init(validating: agreement, stamp: stamp, dependencies: Array(Set(dependencies)).sorted(), operations: operations)
+    }
+
+    /// A genesis change, creating a new agreement whose id it determines.
+    public static func genesis(stamp: Stamp, operations: [Operation]) throws(ChangeRejection) -> Change {
+        try Change(validating: .placeholder, stamp: stamp, dependencies: [], operations: operations)
+    }
+
+    /// Decodes and validates the canonical bytes of a change.
+    public init(canonicalBytes bytes: [UInt8]) throws(ChangeRejection) {
+        guard bytes.count <= Self.maximumEncodedBytes else {
+            throw ChangeRejection(.malformed, "a change of \(bytes.count) bytes exceeds the limit of \(Self.maximumEncodedBytes)")
+        }
+        do {
+            var reader = CanonicalReader(bytes)
+            let version = try reader.readUInt8("change.version")
+            guard version == Self.formatVersion else {
+                throw DecodingError("change.version", at: 0, "format \(version) is not supported (this node reads \(Self.formatVersion))")
+            }
+            let agreement = AgreementID(try UUIDBytes.decode(from: &reader, "change.agreement"))
+            let node = try NodeID.decode(from: &reader)
+            let stamp = Stamp(millis: try reader.readUInt64("change.stamp.millis"), counter: try reader.readUInt32("change.stamp.counter"), node: node)
+            let dependenciesStart = reader.offset
+            let dependencies = try reader.readSequence(
+                "change.dependencies", maximumCount: Self.maximumDependencies, minimumElementBytes: SHA256Digest.byteCount
+            ) { reader throws(DecodingError) in
+                SHA256Digest(bytes: try reader.readFixed(SHA256Digest.byteCount, "change.dependency"))!
+            }
+            guard zip(dependencies, dependencies.dropFirst()).allSatisfy({ $0 < $1 }) else {
+                throw DecodingError("change.dependencies", at: dependenciesStart, "dependencies must be strictly ascending")
+            }
+            let operations = try reader.readSequence(
+                "change.operations", maximumCount: Self.maximumOperations, minimumElementBytes: 2
+            ) { reader throws(DecodingError) in try Operation.decode(from: &reader) }
+            try reader.expectEnd("change")
+            if dependencies.isEmpty, agreement != .placeholder {
+                throw DecodingError("change.agreement", at: 1, "a genesis change writes the all-zero placeholder id")
+            }
+            try self.init(validating: agreement, stamp: stamp, dependencies: dependencies, operations: operations)
+        } catch let error as DecodingError {
+            throw .malformed(error)
+        } catch let error as ChangeRejection {
+            throw error
+        } catch {
+            throw ChangeRejection(.malformed, "\(error)")
+        }
+        guard canonicalBytes == bytes else {
+            throw ChangeRejection(.malformed, "the bytes are not the canonical encoding of the change they describe")
+        }
+    }
+
+    private init(validating agreement: AgreementID, stamp: Stamp, dependencies: [ChangeID], operations: [Operation]) throws(ChangeRejection) {
+        try Change.checkStructure(dependencies: dependencies, operations: operations)
+        if !dependencies.isEmpty, agreement == .placeholder {
+            throw ChangeRejection(.malformed, "only a genesis change may use the placeholder agreement id")
+        }
+        var writer = CanonicalWriter(reservingCapacity: 160)
+        writer.write(Self.formatVersion)
+        agreement.uuid.encode(into: &writer)
+        stamp.node.encode(into: &writer)
+        writer.write(stamp.millis)
+        writer.write(stamp.counter)
+        writer.writeSequence(dependencies) { writer, dependency in writer.writeFixed(dependency.bytes) }
+        writer.writeSequence(operations) { writer, operation in operation.encode(into: &writer) }
+        guard writer.bytes.count <= Self.maximumEncodedBytes else {
+            throw ChangeRejection(.malformed, "the change encodes to \(writer.bytes.count) bytes, over the limit of \(Self.maximumEncodedBytes)")
+        }
+        let id = ChangeID(hashing: writer.bytes)
+        self.id = id
+        self.canonicalBytes = writer.bytes
+        self.agreement = dependencies.isEmpty ? AgreementID(genesis: id) : agreement
+        self.stamp = stamp
+        self.dependencies = dependencies
+        self.operations = operations
+    }
+
+    /// Rules that depend on the change alone: they hold or fail the same way on every node.
+    private static func checkStructure(dependencies: [ChangeID], operations: [Operation]) throws(ChangeRejection) {
+        guard !operations.isEmpty else { throw ChangeRejection(.malformed, "a change must carry at least one operation") }
+        guard operations.count <= maximumOperations else {
+            throw ChangeRejection(.malformed, "\(operations.count) operations exceed the limit of \(maximumOperations)")
+        }
+        guard dependencies.count <= maximumDependencies else {
+            throw ChangeRejection(.malformed, "\(dependencies.count) dependencies exceed the limit of \(maximumDependencies)")
+        }
+        // One write per register, one membership edit per organisation or commitment, at most one
+        // approval and one termination: several would need an order inside the change.
+        var fields = Set<Field>()
+        var parties = Set<OrganisationID>()
+        var removedCommitments = Set<CommitmentID>()
+        var approvals = 0
+        var terminations = 0
+        for operation in operations {
+            switch operation {
+            case .set(let field, let value):
+                guard value.kind == field.valueKind else {
+                    throw ChangeRejection(.malformed, "\(field) cannot take the value \(value)")
+                }
+                if case .text(let text) = value, text.utf8.count > field.maximumTextBytes {
+                    throw ChangeRejection(.malformed, "\(field) is limited to \(field.maximumTextBytes) bytes")
+                }
+                guard fields.insert(field).inserted else {
+                    throw ChangeRejection(.malformed, "\(field) is written more than once in one change")
+                }
+            case .addParty(let organisation), .withdrawParty(let organisation):
+                guard parties.insert(organisation).inserted else {
+                    throw ChangeRejection(.malformed, "party \(organisation) is edited more than once in one change")
+                }
+            case .removeCommitment(let id):
+                guard removedCommitments.insert(id).inserted else {
+                    throw ChangeRejection(.malformed, "commitment \(id) is removed more than once in one change")
+                }
+            case .approve:
+                approvals += 1
+                guard approvals == 1 else { throw ChangeRejection(.malformed, "a change carries at most one approval") }
+            case .note(let text):
+                guard text.utf8.count <= Operation.maximumNoteBytes else {
+                    throw ChangeRejection(.malformed, "a note is limited to \(Operation.maximumNoteBytes) bytes")
+                }
+            case .terminate(let reason):
+                terminations += 1
+                guard terminations == 1 else { throw ChangeRejection(.malformed, "a change terminates at most once") }
+                guard reason.utf8.count <= Operation.maximumReasonBytes else {
+                    throw ChangeRejection(.malformed, "a termination reason is limited to \(Operation.maximumReasonBytes) bytes")
+                }
+            }
+        }
+        for case .commitment(let id, _) in fields where removedCommitments.contains(id) {
+            throw ChangeRejection(.malformed, "commitment \(id) is both edited and removed in one change")
+        }
+    }
+
+    public var description: String { "change \(id.hex.prefix(12)) by \(author) on \(agreement)" }
+
+    public static func == (lhs: Change, rhs: Change) -> Bool { lhs.id == rhs.id }
+    public func hash(into hasher: inout Hasher) { hasher.combine(id) }
+}

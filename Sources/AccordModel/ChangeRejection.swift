@@ -1,0 +1,55 @@
+/// Why a change was refused. Each rule of the trust model has its own code, so that counters,
+/// logs and tests can tell them apart, and a message that says what the operator can do about it.
+///
+/// Equality is by code: two rejections for the same rule are the same verdict even if their
+/// messages name different changes.
+public struct ChangeRejection: Error, Hashable, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private let name: String
+        private init(_ name: String) { self.name = name }
+
+        /// The bytes do not follow the change format, or break a structural limit.
+        public static let malformed = Code("malformed")
+        /// The author's signature over the change (or over an approval in it) does not verify.
+        public static let badSignature = Code("bad-signature")
+        /// No trusted certificate is known for the node the change names as its author.
+        public static let unknownAuthor = Code("unknown-author")
+        /// The author's organisation was not a party in the change's causal past.
+        public static let authorNotParty = Code("author-not-party")
+        /// An approval names an organisation other than the author's.
+        public static let approvalForAnotherOrganisation = Code("approval-for-another-organisation")
+        /// A party withdrawal names an organisation other than the author's.
+        public static let withdrawalOfAnotherParty = Code("withdrawal-of-another-party")
+        /// The author had already seen the agreement's termination; only notes are allowed after it.
+        public static let editAfterTermination = Code("edit-after-termination")
+        /// The change builds on a change that was itself rejected.
+        public static let dependsOnRejectedChange = Code("depends-on-rejected-change")
+        /// The change's stamp is not later than the stamps of the changes it depends on.
+        public static let stampNotAfterDependencies = Code("stamp-not-after-dependencies")
+        /// A genesis change that does not list its creator's organisation among the parties.
+        public static let creatorNotParty = Code("creator-not-party")
+        /// A genesis change with fewer than two parties.
+        public static let tooFewParties = Code("too-few-parties")
+        /// An edit of a commitment that was never created in the change's causal past.
+        public static let unknownCommitment = Code("unknown-commitment")
+
+        public var description: String { name }
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+
+    public static func == (lhs: ChangeRejection, rhs: ChangeRejection) -> Bool { lhs.code == rhs.code }
+    public func hash(into hasher: inout Hasher) { hasher.combine(code) }
+
+    static func malformed(_ error: DecodingError) -> ChangeRejection {
+        ChangeRejection(.malformed, error.description)
+    }
+}

@@ -1,0 +1,209 @@
+public import AccordCrypto
+
+/// An organisation: the Subject `O` of its nodes' certificates.
+///
+/// Compared, hashed and ordered by its exact UTF-8 bytes, never by Unicode canonical equivalence,
+/// so that every node (in any language) agrees on set membership and on the canonical order.
+public struct OrganisationID: Hashable, Comparable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
+    public static let maximumBytes = 64
+
+    public let rawValue: String
+    private let utf8: [UInt8]
+
+    /// `nil` if empty, longer than 64 bytes, or containing control characters.
+    public init?(_ rawValue: String) {
+        guard Identifier.isValid(rawValue, maximumBytes: Self.maximumBytes) else { return nil }
+        self.rawValue = rawValue
+        self.utf8 = Array(rawValue.utf8)
+    }
+
+    public init(stringLiteral value: String) {
+        guard let valid = OrganisationID(value) else { preconditionFailure("invalid organisation literal \(value)") }
+        self = valid
+    }
+
+    public var description: String { rawValue }
+
+    public static func == (lhs: OrganisationID, rhs: OrganisationID) -> Bool { lhs.utf8 == rhs.utf8 }
+    public func hash(into hasher: inout Hasher) { hasher.combine(utf8) }
+    public static func < (lhs: OrganisationID, rhs: OrganisationID) -> Bool {
+        lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
+    }
+
+    func encode(into writer: inout CanonicalWriter) { writer.write(rawValue) }
+
+    static func decode(from reader: inout CanonicalReader, _ what: StaticString) throws(DecodingError) -> OrganisationID {
+        let start = reader.offset
+        let text = try reader.readText(what, maximumBytes: maximumBytes)
+        guard let id = OrganisationID(text) else {
+            throw DecodingError(what, at: start, "an organisation id is 1–64 bytes without control characters")
+        }
+        return id
+    }
+}
+
+/// A node: one `accordd` of an organisation, named by its certificate's `CN` within the `O`.
+public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public static let maximumNameBytes = 64
+
+    public let organisation: OrganisationID
+    public let name: String
+    private let nameUTF8: [UInt8]
+
+    public init?(organisation: OrganisationID, name: String) {
+        guard Identifier.isValid(name, maximumBytes: Self.maximumNameBytes) else { return nil }
+        self.organisation = organisation
+        self.name = name
+        self.nameUTF8 = Array(name.utf8)
+    }
+
+    public var description: String { "\(organisation)/\(name)" }
+
+    public static func == (lhs: NodeID, rhs: NodeID) -> Bool {
+        lhs.organisation == rhs.organisation && lhs.nameUTF8 == rhs.nameUTF8
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(organisation)
+        hasher.combine(nameUTF8)
+    }
+
+    public static func < (lhs: NodeID, rhs: NodeID) -> Bool {
+        if lhs.organisation != rhs.organisation { return lhs.organisation < rhs.organisation }
+        return lhs.nameUTF8.lexicographicallyPrecedes(rhs.nameUTF8)
+    }
+
+    func encode(into writer: inout CanonicalWriter) {
+        organisation.encode(into: &writer)
+        writer.write(name)
+    }
+
+    static func decode(from reader: inout CanonicalReader) throws(DecodingError) -> NodeID {
+        let organisation = try OrganisationID.decode(from: &reader, "node.organisation")
+        let start = reader.offset
+        let name = try reader.readText("node.name", maximumBytes: maximumNameBytes)
+        guard let node = NodeID(organisation: organisation, name: name) else {
+            throw DecodingError("node.name", at: start, "a node name is 1–64 bytes without control characters")
+        }
+        return node
+    }
+}
+
+enum Identifier {
+    static func isValid(_ text: String, maximumBytes: Int) -> Bool {
+        let count = text.utf8.count
+        return count > 0 && count <= maximumBytes
+            && !text.unicodeScalars.contains { $0.value < 0x20 || (0x7f...0x9f).contains($0.value) }
+    }
+}
+
+/// A change's content-derived id: SHA-256 of its canonical encoding (without the signature).
+public typealias ChangeID = SHA256Digest
+
+/// A 16-byte identifier shown in UUID form (8-4-4-4-12 lower-case hex).
+public struct UUIDBytes: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public static let byteCount = 16
+    public let high: UInt64
+    public let low: UInt64
+
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    public init?<Bytes: Collection>(bytes: Bytes) where Bytes.Element == UInt8 {
+        guard bytes.count == Self.byteCount else { return nil }
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        for (index, byte) in bytes.enumerated() {
+            if index < 8 { high = high << 8 | UInt64(byte) } else { low = low << 8 | UInt64(byte) }
+        }
+        self.init(high: high, low: low)
+    }
+
+    /// Parses the UUID text form (hyphens optional, any case).
+    public init?(uuidString: String) {
+        guard let bytes = HexEncoding.decode(uuidString.filter { $0 != "-" }) else { return nil }
+        self.init(bytes: bytes)
+    }
+
+    /// A random version-4 UUID from the given generator (the system one by default).
+    public static func random<Generator: RandomNumberGenerator>(using generator: inout Generator) -> UUIDBytes {
+        let high = generator.next() & ~0xf000 | 0x4000
+        let low = generator.next() & ~(0xc000 << 48) | (0x8000 << 48)
+        return UUIDBytes(high: high, low: low)
+    }
+
+    public var bytes: [UInt8] {
+        (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * $0)) }
+            + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * $0)) }
+    }
+
+    public var description: String {
+        let hex = Array(HexEncoding.encode(bytes))
+        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(hex[$0]) }.joined(separator: "-")
+    }
+
+    public static func < (lhs: UUIDBytes, rhs: UUIDBytes) -> Bool { (lhs.high, lhs.low) < (rhs.high, rhs.low) }
+
+    func encode(into writer: inout CanonicalWriter) {
+        writer.write(high)
+        writer.write(low)
+    }
+
+    static func decode(from reader: inout CanonicalReader, _ what: StaticString) throws(DecodingError) -> UUIDBytes {
+        UUIDBytes(high: try reader.readUInt64(what), low: try reader.readUInt64(what))
+    }
+}
+
+/// An agreement's id. It is derived from the agreement's genesis change (see `Change`), so that no
+/// one can forge a second "creation" of an existing agreement that lists themselves as a party.
+public struct AgreementID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let uuid: UUIDBytes
+
+    public init(_ uuid: UUIDBytes) { self.uuid = uuid }
+
+    public init?(uuidString: String) {
+        guard let uuid = UUIDBytes(uuidString: uuidString) else { return nil }
+        self.uuid = uuid
+    }
+
+    /// The id an agreement gets from its genesis change: the change id's first 16 bytes, marked as
+    /// an RFC 9562 version-8 (custom) UUID.
+    public init(genesis: ChangeID) {
+        var bytes = Array(genesis.bytes.prefix(UUIDBytes.byteCount))
+        bytes[6] = bytes[6] & 0x0f | 0x80
+        bytes[8] = bytes[8] & 0x3f | 0x80
+        self.uuid = UUIDBytes(bytes: bytes)!
+    }
+
+    /// Written in place of the id by a genesis change, whose id does not exist until it is hashed.
+    static let placeholder = AgreementID(UUIDBytes(high: 0, low: 0))
+
+    public var description: String { uuid.description }
+    public static func < (lhs: AgreementID, rhs: AgreementID) -> Bool { lhs.uuid < rhs.uuid }
+}
+
+/// A commitment's id within its agreement, chosen at random by the node that adds it.
+public struct CommitmentID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let uuid: UUIDBytes
+
+    public init(_ uuid: UUIDBytes) { self.uuid = uuid }
+
+    public init?(uuidString: String) {
+        guard let uuid = UUIDBytes(uuidString: uuidString) else { return nil }
+        self.uuid = uuid
+    }
+
+    public static func random<Generator: RandomNumberGenerator>(using generator: inout Generator) -> CommitmentID {
+        CommitmentID(.random(using: &generator))
+    }
+
+    public static func random() -> CommitmentID {
+        var generator = SystemRandomNumberGenerator()
+        return random(using: &generator)
+    }
+
+    public var description: String { uuid.description }
+    public static func < (lhs: CommitmentID, rhs: CommitmentID) -> Bool { lhs.uuid < rhs.uuid }
+}

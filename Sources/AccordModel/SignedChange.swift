@@ -1,0 +1,121 @@
+public import AccordCrypto
+
+/// A change with its author's signature, as it travels between nodes and rests in storage.
+///
+/// Its encoding is the change's canonical bytes followed by the 64-byte signature.
+public struct SignedChange: Hashable, Sendable {
+    public let change: Change
+    public let signature: P256Signature
+
+    public init(change: Change, signature: P256Signature) {
+        self.change = change
+        self.signature = signature
+    }
+
+    public init(encoded bytes: [UInt8]) throws(ChangeRejection) {
+        guard bytes.count > P256Signature.byteCount else {
+            throw ChangeRejection(.malformed, "\(bytes.count) bytes are too few for a signed change")
+        }
+        let split = bytes.count - P256Signature.byteCount
+        change = try Change(canonicalBytes: Array(bytes[..<split]))
+        guard let signature = try? P256Signature(rawRepresentation: Array(bytes[split...])) else {
+            throw ChangeRejection(.malformed, "the trailing signature is not 64 bytes")
+        }
+        self.signature = signature
+    }
+
+    public var encoded: [UInt8] { change.canonicalBytes + signature.rawRepresentation }
+
+    public var id: ChangeID { change.id }
+
+    /// The bytes the author signs: a domain tag, so that a change signature can never be taken
+    /// for any other signature made with the same key, then the canonical change.
+    public static func signedMessage(for change: Change) -> [UInt8] {
+        Array("accord/change/v1\n".utf8) + change.canonicalBytes
+    }
+}
+
+/// A change whose author signature (and any approval signature in it) has been checked against a
+/// trusted key. Only verification, local signing and the node's own store make one, so the merge
+/// can never be handed an unverified change.
+public struct VerifiedChange: Hashable, Sendable, CustomStringConvertible {
+    public let signed: SignedChange
+
+    init(verified signed: SignedChange) { self.signed = signed }
+
+    /// For changes read back from this node's own durable log, which only ever holds changes
+    /// that were verified before they were written.
+    public init(fromTrustedLog signed: SignedChange) { self.signed = signed }
+
+    public var change: Change { signed.change }
+    public var id: ChangeID { signed.change.id }
+    public var description: String { signed.change.description }
+}
+
+/// The keys a node trusts to author changes: node → public key, built from certificates that were
+/// checked against the consortium CA. A node is known by its organisation *and* name, so a
+/// certificate for `globex/n1` can never sign a change claiming `acme/n1`.
+public protocol AuthorDirectory: Sendable {
+    func publicKey(of node: NodeID) -> P256PublicKey?
+}
+
+/// A fixed directory, for tests and for nodes whose peers are all configured up front.
+public struct StaticAuthorDirectory: AuthorDirectory {
+    private let keys: [NodeID: P256PublicKey]
+
+    public init(_ keys: [NodeID: P256PublicKey]) { self.keys = keys }
+
+    public func publicKey(of node: NodeID) -> P256PublicKey? { keys[node] }
+}
+
+/// Checks signatures; stateless and safe to run on many threads at once.
+public struct ChangeVerifier: Sendable {
+    public let directory: any AuthorDirectory
+
+    public init(directory: any AuthorDirectory) { self.directory = directory }
+
+    public func verify(_ signed: SignedChange) throws(ChangeRejection) -> VerifiedChange {
+        let change = signed.change
+        guard let key = directory.publicKey(of: change.author) else {
+            throw ChangeRejection(
+                .unknownAuthor,
+                "\(change) names author \(change.author), for whom no certificate from the consortium CA is known"
+            )
+        }
+        guard key.isValidSignature(signed.signature, for: SignedChange.signedMessage(for: change)) else {
+            throw ChangeRejection(.badSignature, "\(change) is not signed by the key of \(change.author)")
+        }
+        for case .approve(_, let termsHash, let signature) in change.operations {
+            let message = Approval.signedMessage(agreement: change.agreement, termsHash: termsHash)
+            guard key.isValidSignature(signature, for: message) else {
+                throw ChangeRejection(.badSignature, "the approval in \(change) is not signed by the key of \(change.author)")
+            }
+        }
+        return VerifiedChange(verified: signed)
+    }
+}
+
+/// A node's signing identity: its name and its private key.
+public struct ChangeSigner: Sendable {
+    public let node: NodeID
+    private let key: P256PrivateKey
+
+    public init(node: NodeID, key: P256PrivateKey) {
+        self.node = node
+        self.key = key
+    }
+
+    public var publicKey: P256PublicKey { key.publicKey }
+
+    /// Signs a change this node authored. The result counts as verified: we made it.
+    public func sign(_ change: Change) throws(CryptoError) -> VerifiedChange {
+        precondition(change.author == node, "\(node) cannot sign a change authored by \(change.author)")
+        let signature = try key.signature(for: SignedChange.signedMessage(for: change))
+        return VerifiedChange(verified: SignedChange(change: change, signature: signature))
+    }
+
+    /// The signature that goes into an `approve` operation.
+    public func approvalSignature(agreement: AgreementID, termsHash: SHA256Digest) throws(CryptoError) -> P256Signature {
+        try key.signature(for: Approval.signedMessage(agreement: agreement, termsHash: termsHash))
+    }
+}

@@ -1,0 +1,32 @@
+#ifndef ACCORD_COPENSSL_WRAPPERS_H
+#define ACCORD_COPENSSL_WRAPPERS_H
+
+// Small wrappers around OpenSSL 3.0 macros and variadic functions that Swift cannot import.
+// Each is a one-line forward to the real API; no logic lives here.
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+
+/// `BIO_pending` is a macro over `BIO_ctrl`.
+static inline long accord_BIO_pending(BIO *bio) { return (long)BIO_ctrl_pending(bio); }
+
+/// `BIO_get_mem_data` is a macro over `BIO_ctrl`.
+static inline long accord_BIO_get_mem_data(BIO *bio, char **data) { return BIO_get_mem_data(bio, data); }
+
+/// `OPENSSL_free` is a macro that records the call site.
+static inline void accord_OPENSSL_free(void *pointer) { OPENSSL_free(pointer); }
+
+/// `EVP_EC_gen` is a macro over the variadic `EVP_PKEY_Q_keygen`.
+static inline EVP_PKEY *accord_generate_p256_key(void) { return EVP_EC_gen("P-256"); }
+
+/// `SSL_CTX_set_min_proto_version` and `_max_` are macros over `SSL_CTX_ctrl`.
+static inline int accord_SSL_CTX_set_min_proto_version(SSL_CTX *context, int version) {
+    return (int)SSL_CTX_set_min_proto_version(context, version);
+}
+static inline int accord_SSL_CTX_set_max_proto_version(SSL_CTX *context, int version) {
+    return (int)SSL_CTX_set_max_proto_version(context, version);
+}
+
+#endif
