@@ -9,7 +9,7 @@ public struct AgreementState: Hashable, Sendable {
     public let id: AgreementID
     /// Every last-writer-wins field that has been written.
     public private(set) var fields: [Field: MultiValueRegister<FieldValue>] = [:]
-    /// Add-wins set of parties: each organisation's add operations not removed by a withdrawal
+    /// Add-wins set of parties: each organisation's add edits not removed by a withdrawal
     /// that had seen them. An organisation is a party while it has at least one live add.
     private(set) var partyTags: [OrganisationID: Set<ChangeID>] = [:]
     /// Add-wins presence of commitments: every write to a commitment is an add.
@@ -32,8 +32,8 @@ public struct AgreementState: Hashable, Sendable {
     /// in it has already been integrated (causal delivery is the replica's job).
     mutating func integrate(_ change: Change, past: CausalPast) {
         var noteIndex = 0
-        for operation in change.operations {
-            switch operation {
+        for edit in change.edits {
+            switch edit {
             case .set(let field, let value):
                 fields[field, default: MultiValueRegister()].write(
                     RegisterWrite(value: value, stamp: change.stamp, change: change.id), past: past

@@ -157,7 +157,7 @@ public struct CanonicalReader {
 
 /// Bytes that do not follow the canonical encoding.
 public struct DecodingError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// What was being read, e.g. "change.operations".
+    /// What was being read, e.g. "change.edits".
     public let field: String
     /// Byte offset into the input where the problem starts.
     public let offset: Int

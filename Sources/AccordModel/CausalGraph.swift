@@ -7,7 +7,7 @@ struct CausalGraph: Sendable {
     /// Accepted changes no accepted change depends on yet.
     private(set) var heads: Set<ChangeID> = []
 
-    /// Each organisation's add operations.
+    /// Each organisation's add edits.
     private var partyAdds: [OrganisationID: [ChangeID]] = [:]
     /// Each organisation's withdrawals, with the adds each had seen (and so removed).
     private var partyWithdrawals: [OrganisationID: [(change: ChangeID, removedAdds: Set<ChangeID>)]] = [:]
@@ -51,8 +51,8 @@ struct CausalGraph: Sendable {
         dependencies[change.id] = change.dependencies
         heads.subtract(change.dependencies)
         heads.insert(change.id)
-        for operation in change.operations {
-            switch operation {
+        for edit in change.edits {
+            switch edit {
             case .addParty(let organisation):
                 partyAdds[organisation, default: []].append(change.id)
             case .withdrawParty(let organisation):
@@ -72,7 +72,7 @@ struct CausalGraph: Sendable {
     /// Commitments a change creates: those whose party, kind and description it sets together.
     static func createdCommitments(by change: Change) -> Set<CommitmentID> {
         var attributes: [CommitmentID: Set<CommitmentAttribute>] = [:]
-        for case .set(.commitment(let id, let attribute), _) in change.operations {
+        for case .set(.commitment(let id, let attribute), _) in change.edits {
             attributes[id, default: []].insert(attribute)
         }
         return Set(attributes.filter { $0.value.isSuperset(of: [.by, .kind, .description]) }.keys)

@@ -1,7 +1,7 @@
 public import AccordCrypto
 
 /// One signed unit of editing: an author node, a stamp, the changes it builds on, and the
-/// operations it makes on one agreement.
+/// edits it makes on one agreement.
 ///
 /// A change is immutable and identified by its content: `id` is SHA-256 of `canonicalBytes`
 /// (specified in docs/encoding.md). The signature is kept beside it (`SignedChange`) and is not
@@ -12,7 +12,7 @@ public import AccordCrypto
 public struct Change: Hashable, Sendable, CustomStringConvertible {
     /// Format version written first in every encoding.
     public static let formatVersion: UInt8 = 1
-    public static let maximumOperations = 256
+    public static let maximumEdits = 256
     public static let maximumDependencies = 64
     /// No change, and so no frame carrying one, may exceed this many bytes encoded.
     public static let maximumEncodedBytes = 256 * 1024
@@ -21,7 +21,7 @@ public struct Change: Hashable, Sendable, CustomStringConvertible {
     public let stamp: Stamp
     /// The heads of the agreement's history as the author saw them, ascending and distinct.
     public let dependencies: [ChangeID]
-    public let operations: [Operation]
+    public let edits: [Edit]
     public let id: ChangeID
     public let canonicalBytes: [UInt8]
 
@@ -30,16 +30,16 @@ public struct Change: Hashable, Sendable, CustomStringConvertible {
     public var isGenesis: Bool { dependencies.isEmpty }
 
     /// A change to an existing agreement.
-    public init(agreement: AgreementID, stamp: Stamp, dependencies: [ChangeID], operations: [Operation]) throws(ChangeRejection) {
+    public init(agreement: AgreementID, stamp: Stamp, dependencies: [ChangeID], edits: [Edit]) throws(ChangeRejection) {
         guard !dependencies.isEmpty else {
             throw ChangeRejection(.malformed, "a change to an existing agreement must name the changes it builds on")
         }
-        try self.init(validating: agreement, stamp: stamp, dependencies: Array(Set(dependencies)).sorted(), operations: operations)
+        try self.init(validating: agreement, stamp: stamp, dependencies: Array(Set(dependencies)).sorted(), edits: edits)
     }
 
     /// A genesis change, creating a new agreement whose id it determines.
-    public static func genesis(stamp: Stamp, operations: [Operation]) throws(ChangeRejection) -> Change {
-        try Change(validating: .placeholder, stamp: stamp, dependencies: [], operations: operations)
+    public static func genesis(stamp: Stamp, edits: [Edit]) throws(ChangeRejection) -> Change {
+        try Change(validating: .placeholder, stamp: stamp, dependencies: [], edits: edits)
     }
 
     /// Decodes and validates the canonical bytes of a change.
@@ -65,14 +65,14 @@ public struct Change: Hashable, Sendable, CustomStringConvertible {
             guard zip(dependencies, dependencies.dropFirst()).allSatisfy({ $0 < $1 }) else {
                 throw DecodingError("change.dependencies", at: dependenciesStart, "dependencies must be strictly ascending")
             }
-            let operations = try reader.readSequence(
-                "change.operations", maximumCount: Self.maximumOperations, minimumElementBytes: 2
-            ) { reader throws(DecodingError) in try Operation.decode(from: &reader) }
+            let edits = try reader.readSequence(
+                "change.edits", maximumCount: Self.maximumEdits, minimumElementBytes: 2
+            ) { reader throws(DecodingError) in try Edit.decode(from: &reader) }
             try reader.expectEnd("change")
             if dependencies.isEmpty, agreement != .placeholder {
                 throw DecodingError("change.agreement", at: 1, "a genesis change writes the all-zero placeholder id")
             }
-            try self.init(validating: agreement, stamp: stamp, dependencies: dependencies, operations: operations)
+            try self.init(validating: agreement, stamp: stamp, dependencies: dependencies, edits: edits)
         } catch let error as DecodingError {
             throw .malformed(error)
         } catch let error as ChangeRejection {
@@ -85,8 +85,8 @@ public struct Change: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    private init(validating agreement: AgreementID, stamp: Stamp, dependencies: [ChangeID], operations: [Operation]) throws(ChangeRejection) {
-        try Change.checkStructure(dependencies: dependencies, operations: operations)
+    private init(validating agreement: AgreementID, stamp: Stamp, dependencies: [ChangeID], edits: [Edit]) throws(ChangeRejection) {
+        try Change.checkStructure(dependencies: dependencies, edits: edits)
         if !dependencies.isEmpty, agreement == .placeholder {
             throw ChangeRejection(.malformed, "only a genesis change may use the placeholder agreement id")
         }
@@ -97,7 +97,7 @@ public struct Change: Hashable, Sendable, CustomStringConvertible {
         writer.write(stamp.millis)
         writer.write(stamp.counter)
         writer.writeSequence(dependencies) { writer, dependency in writer.writeFixed(dependency.bytes) }
-        writer.writeSequence(operations) { writer, operation in operation.encode(into: &writer) }
+        writer.writeSequence(edits) { writer, edit in edit.encode(into: &writer) }
         guard writer.bytes.count <= Self.maximumEncodedBytes else {
             throw ChangeRejection(.malformed, "the change encodes to \(writer.bytes.count) bytes, over the limit of \(Self.maximumEncodedBytes)")
         }
@@ -107,14 +107,14 @@ public struct Change: Hashable, Sendable, CustomStringConvertible {
         self.agreement = dependencies.isEmpty ? AgreementID(genesis: id) : agreement
         self.stamp = stamp
         self.dependencies = dependencies
-        self.operations = operations
+        self.edits = edits
     }
 
     /// Rules that depend on the change alone: they hold or fail the same way on every node.
-    private static func checkStructure(dependencies: [ChangeID], operations: [Operation]) throws(ChangeRejection) {
-        guard !operations.isEmpty else { throw ChangeRejection(.malformed, "a change must carry at least one operation") }
-        guard operations.count <= maximumOperations else {
-            throw ChangeRejection(.malformed, "\(operations.count) operations exceed the limit of \(maximumOperations)")
+    private static func checkStructure(dependencies: [ChangeID], edits: [Edit]) throws(ChangeRejection) {
+        guard !edits.isEmpty else { throw ChangeRejection(.malformed, "a change must carry at least one edit") }
+        guard edits.count <= maximumEdits else {
+            throw ChangeRejection(.malformed, "\(edits.count) edits exceed the limit of \(maximumEdits)")
         }
         guard dependencies.count <= maximumDependencies else {
             throw ChangeRejection(.malformed, "\(dependencies.count) dependencies exceed the limit of \(maximumDependencies)")
@@ -126,8 +126,8 @@ public struct Change: Hashable, Sendable, CustomStringConvertible {
         var removedCommitments = Set<CommitmentID>()
         var approvals = 0
         var terminations = 0
-        for operation in operations {
-            switch operation {
+        for edit in edits {
+            switch edit {
             case .set(let field, let value):
                 guard value.kind == field.valueKind else {
                     throw ChangeRejection(.malformed, "\(field) cannot take the value \(value)")
@@ -150,14 +150,14 @@ public struct Change: Hashable, Sendable, CustomStringConvertible {
                 approvals += 1
                 guard approvals == 1 else { throw ChangeRejection(.malformed, "a change carries at most one approval") }
             case .note(let text):
-                guard text.utf8.count <= Operation.maximumNoteBytes else {
-                    throw ChangeRejection(.malformed, "a note is limited to \(Operation.maximumNoteBytes) bytes")
+                guard text.utf8.count <= Edit.maximumNoteBytes else {
+                    throw ChangeRejection(.malformed, "a note is limited to \(Edit.maximumNoteBytes) bytes")
                 }
             case .terminate(let reason):
                 terminations += 1
                 guard terminations == 1 else { throw ChangeRejection(.malformed, "a change terminates at most once") }
-                guard reason.utf8.count <= Operation.maximumReasonBytes else {
-                    throw ChangeRejection(.malformed, "a termination reason is limited to \(Operation.maximumReasonBytes) bytes")
+                guard reason.utf8.count <= Edit.maximumReasonBytes else {
+                    throw ChangeRejection(.malformed, "a termination reason is limited to \(Edit.maximumReasonBytes) bytes")
                 }
             }
         }

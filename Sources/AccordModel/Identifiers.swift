@@ -11,14 +11,14 @@ public struct OrganisationID: Hashable, Comparable, Sendable, CustomStringConver
     private let utf8: [UInt8]
 
     /// `nil` if empty, longer than 64 bytes, or containing control characters.
-    public init?(_ rawValue: String) {
+    public init?(rawValue: String) {
         guard Identifier.isValid(rawValue, maximumBytes: Self.maximumBytes) else { return nil }
         self.rawValue = rawValue
         self.utf8 = Array(rawValue.utf8)
     }
 
     public init(stringLiteral value: String) {
-        guard let valid = OrganisationID(value) else { preconditionFailure("invalid organisation literal \(value)") }
+        guard let valid = OrganisationID(rawValue: value) else { preconditionFailure("invalid organisation literal \(value)") }
         self = valid
     }
 
@@ -35,7 +35,7 @@ public struct OrganisationID: Hashable, Comparable, Sendable, CustomStringConver
     static func decode(from reader: inout CanonicalReader, _ what: StaticString) throws(DecodingError) -> OrganisationID {
         let start = reader.offset
         let text = try reader.readText(what, maximumBytes: maximumBytes)
-        guard let id = OrganisationID(text) else {
+        guard let id = OrganisationID(rawValue: text) else {
             throw DecodingError(what, at: start, "an organisation id is 1–64 bytes without control characters")
         }
         return id

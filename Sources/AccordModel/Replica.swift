@@ -33,16 +33,16 @@ public struct Replica: Sendable {
     /// - Throws: the `ChangeRejection` the rules give (for example a creator not among the
     ///   parties), or a `CryptoError` if signing fails.
     public mutating func create(
-        _ operations: [Operation], author: ChangeSigner, clock: inout HybridLogicalClock, nowMillis: UInt64
+        _ edits: [Edit], author: ChangeSigner, clock: inout HybridLogicalClock, nowMillis: UInt64
     ) throws -> VerifiedChange {
-        let change = try Change.genesis(stamp: clock.stamp(physicalMillis: nowMillis), operations: operations)
+        let change = try Change.genesis(stamp: clock.stamp(physicalMillis: nowMillis), edits: edits)
         return try applyLocal(try author.sign(change), nowMillis: nowMillis)
     }
 
     /// Edits an existing agreement: a change on top of every head this node has, made, signed and
     /// applied here. The same rules judge it as any peer's change.
     public mutating func edit(
-        _ agreement: AgreementID, _ operations: [Operation], author: ChangeSigner,
+        _ agreement: AgreementID, _ edits: [Edit], author: ChangeSigner,
         clock: inout HybridLogicalClock, nowMillis: UInt64
     ) throws -> VerifiedChange {
         guard let replica = agreements[agreement], replica.exists else {
@@ -51,7 +51,7 @@ public struct Replica: Sendable {
         for head in replica.heads { if let stamp = replica.stamp(of: head) { clock.observe(stamp) } }
         let change = try Change(
             agreement: agreement, stamp: clock.stamp(physicalMillis: nowMillis),
-            dependencies: replica.heads, operations: operations
+            dependencies: replica.heads, edits: edits
         )
         return try applyLocal(try author.sign(change), nowMillis: nowMillis)
     }

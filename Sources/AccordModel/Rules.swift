@@ -16,15 +16,15 @@ enum Rules {
                     "\(change) is refused: \(organisation) was not a party to the agreement in the history its author had seen"
                 )
             }
-            if graph.isTerminated(in: past), change.operations.contains(where: { !$0.isNote }) {
+            if graph.isTerminated(in: past), change.edits.contains(where: { !$0.isNote }) {
                 throw ChangeRejection(
                     .editAfterTermination,
                     "\(change) is refused: its author had seen the termination; after it only notes may be added"
                 )
             }
         }
-        for operation in change.operations {
-            switch operation {
+        for edit in change.edits {
+            switch edit {
             case .approve(let approver, _, _) where approver != organisation:
                 throw ChangeRejection(
                     .approvalForAnotherOrganisation,
@@ -40,7 +40,7 @@ enum Rules {
             }
         }
         let created = CausalGraph.createdCommitments(by: change)
-        for case .set(.commitment(let id, _), _) in change.operations where !created.contains(id) {
+        for case .set(.commitment(let id, _), _) in change.edits where !created.contains(id) {
             guard graph.commitmentExists(id, in: past) else {
                 throw ChangeRejection(
                     .unknownCommitment,
@@ -52,8 +52,8 @@ enum Rules {
     }
 
     private static func checkGenesis(_ change: Change) throws(ChangeRejection) {
-        let parties = Set(change.operations.compactMap { operation -> OrganisationID? in
-            if case .addParty(let organisation) = operation { return organisation }
+        let parties = Set(change.edits.compactMap { edit -> OrganisationID? in
+            if case .addParty(let organisation) = edit { return organisation }
             return nil
         })
         guard parties.contains(change.author.organisation) else {
@@ -71,7 +71,7 @@ enum Rules {
     }
 }
 
-extension Operation {
+extension Edit {
     var isNote: Bool {
         if case .note = self { return true }
         return false

@@ -85,7 +85,7 @@ public struct ChangeVerifier: Sendable {
         guard key.isValidSignature(signed.signature, for: SignedChange.signedMessage(for: change)) else {
             throw ChangeRejection(.badSignature, "\(change) is not signed by the key of \(change.author)")
         }
-        for case .approve(_, let termsHash, let signature) in change.operations {
+        for case .approve(_, let termsHash, let signature) in change.edits {
             let message = Approval.signedMessage(agreement: change.agreement, termsHash: termsHash)
             guard key.isValidSignature(signature, for: message) else {
                 throw ChangeRejection(.badSignature, "the approval in \(change) is not signed by the key of \(change.author)")
@@ -114,7 +114,7 @@ public struct ChangeSigner: Sendable {
         return VerifiedChange(verified: SignedChange(change: change, signature: signature))
     }
 
-    /// The signature that goes into an `approve` operation.
+    /// The signature that goes into an `approve` edit.
     public func approvalSignature(agreement: AgreementID, termsHash: SHA256Digest) throws(CryptoError) -> P256Signature {
         try key.signature(for: Approval.signedMessage(agreement: agreement, termsHash: termsHash))
     }

@@ -1,7 +1,7 @@
 public import AccordCrypto
 
 /// One edit inside a change. A change carries one or more; all share the change's stamp.
-public enum Operation: Hashable, Sendable, CustomStringConvertible {
+public enum Edit: Hashable, Sendable, CustomStringConvertible {
     /// Write a last-writer-wins field.
     case set(Field, FieldValue)
     /// Add an organisation to the parties (add-wins).
@@ -70,33 +70,33 @@ public enum Operation: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    static func decode(from reader: inout CanonicalReader) throws(DecodingError) -> Operation {
+    static func decode(from reader: inout CanonicalReader) throws(DecodingError) -> Edit {
         let start = reader.offset
-        let tag = try reader.readUInt8("operation")
+        let tag = try reader.readUInt8("edit")
         switch Tag(rawValue: tag) {
         case .set:
             let field = try Field.decode(from: &reader)
             let valueStart = reader.offset
             let value = try FieldValue.decode(from: &reader, maximumTextBytes: field.maximumTextBytes)
             guard value.kind == field.valueKind else {
-                throw DecodingError(field: "operation.set.value", at: valueStart, "\(field) does not take a \(value.kind) value")
+                throw DecodingError(field: "edit.set.value", at: valueStart, "\(field) does not take a \(value.kind) value")
             }
             return .set(field, value)
-        case .addParty: return .addParty(try OrganisationID.decode(from: &reader, "operation.addParty"))
-        case .withdrawParty: return .withdrawParty(try OrganisationID.decode(from: &reader, "operation.withdrawParty"))
+        case .addParty: return .addParty(try OrganisationID.decode(from: &reader, "edit.addParty"))
+        case .withdrawParty: return .withdrawParty(try OrganisationID.decode(from: &reader, "edit.withdrawParty"))
         case .removeCommitment:
-            return .removeCommitment(CommitmentID(try UUIDBytes.decode(from: &reader, "operation.removeCommitment")))
+            return .removeCommitment(CommitmentID(try UUIDBytes.decode(from: &reader, "edit.removeCommitment")))
         case .approve:
-            let organisation = try OrganisationID.decode(from: &reader, "operation.approve.organisation")
-            let hash = SHA256Digest(bytes: try reader.readFixed(SHA256Digest.byteCount, "operation.approve.termsHash"))!
-            let signatureBytes = Array(try reader.readFixed(P256Signature.byteCount, "operation.approve.signature"))
+            let organisation = try OrganisationID.decode(from: &reader, "edit.approve.organisation")
+            let hash = SHA256Digest(bytes: try reader.readFixed(SHA256Digest.byteCount, "edit.approve.termsHash"))!
+            let signatureBytes = Array(try reader.readFixed(P256Signature.byteCount, "edit.approve.signature"))
             guard let signature = try? P256Signature(rawRepresentation: signatureBytes) else {
-                throw DecodingError("operation.approve.signature", at: reader.offset, "not an ECDSA P-256 signature")
+                throw DecodingError("edit.approve.signature", at: reader.offset, "not an ECDSA P-256 signature")
             }
             return .approve(organisation: organisation, termsHash: hash, signature: signature)
-        case .note: return .note(try reader.readText("operation.note", maximumBytes: maximumNoteBytes))
-        case .terminate: return .terminate(reason: try reader.readText("operation.terminate", maximumBytes: maximumReasonBytes))
-        case nil: throw DecodingError("operation", at: start, "unknown operation tag \(tag)")
+        case .note: return .note(try reader.readText("edit.note", maximumBytes: maximumNoteBytes))
+        case .terminate: return .terminate(reason: try reader.readText("edit.terminate", maximumBytes: maximumReasonBytes))
+        case nil: throw DecodingError("edit", at: start, "unknown edit tag \(tag)")
         }
     }
 }
