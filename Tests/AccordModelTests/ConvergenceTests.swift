@@ -27,7 +27,7 @@ struct ConvergenceTests {
             try history.checkConvergence()
             statistics.add(history.statistics)
         }
-        print("convergence batch \(batch): \(statistics)")
+        print("convergence batch \(batch) (base seed \(Self.baseSeed)): \(statistics)")
         // The generator must actually reach the interesting cases, or the property proves little.
         let histories = (Self.historyCount - batch + Self.batchCount - 1) / Self.batchCount
         if histories >= 50 {
@@ -41,8 +41,9 @@ struct ConvergenceTests {
     }
 }
 
-/// Counts of what the generated histories exercised.
-struct HistoryStatistics {
+/// Counts of what the generated histories exercised, printed per batch so a CI log shows the
+/// property was tested on histories that reached the interesting cases.
+struct HistoryStatistics: CustomStringConvertible {
     var accepted = 0
     var rejected = 0
     var heldForSkew = 0
@@ -51,6 +52,14 @@ struct HistoryStatistics {
     var historiesWithTermination = 0
     var lateJoinerChanges = 0
     var codes: [String: Int] = [:]
+
+    var description: String {
+        "accepted \(accepted), rejected \(rejected) "
+            + "(\(codes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))), "
+            + "held for skew \(heldForSkew), held for dependencies \(heldForDependencies), "
+            + "histories with conflicts \(historiesWithConflicts), with termination \(historiesWithTermination), "
+            + "changes by late-added parties \(lateJoinerChanges)"
+    }
 
     mutating func add(_ other: HistoryStatistics) {
         accepted += other.accepted
