@@ -30,13 +30,8 @@ public struct Certificate: Sendable, Hashable, CustomStringConvertible {
 
     /// Reads a DER certificate (as stored or received on the wire).
     public init(derRepresentation der: [UInt8]) throws(CryptoError) {
-        OpenSSLErrorQueue.clear()
-        let pointer: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
-            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
-            return d2i_X509(nil, &cursor, buffer.count)
-        }
-        guard let pointer else {
-            throw CryptoError.drainingQueue(.invalidCertificate, "the bytes are not a DER X.509 certificate")
+        let pointer = try readDER(der, .invalidCertificate, "the bytes are not a DER X.509 certificate") {
+            d2i_X509(nil, $0, $1)
         }
         try self.init(handle: X509Handle(taking: pointer))
     }

@@ -37,6 +37,32 @@ final class EVPKey: @unchecked Sendable {
     }
 }
 
+/// Parses one OpenSSL object out of PEM text, or throws `code` with `failure` and OpenSSL's reasons.
+func readPEM(
+    _ pem: String, _ code: CryptoError.Code, _ failure: String,
+    _ read: (OpaquePointer) -> OpaquePointer?
+) throws(CryptoError) -> OpaquePointer {
+    try withMemoryBIO(Array(pem.utf8)) { bio throws(CryptoError) in
+        OpenSSLErrorQueue.clear()
+        guard let object = read(bio) else { throw CryptoError.drainingQueue(code, failure) }
+        return object
+    }
+}
+
+/// Parses one OpenSSL object out of DER bytes with a `d2i_*` function.
+func readDER(
+    _ der: [UInt8], _ code: CryptoError.Code, _ failure: String,
+    _ read: (UnsafeMutablePointer<UnsafePointer<UInt8>?>, Int) -> OpaquePointer?
+) throws(CryptoError) -> OpaquePointer {
+    OpenSSLErrorQueue.clear()
+    let object: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
+        var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+        return read(&cursor, buffer.count)
+    }
+    guard let object else { throw CryptoError.drainingQueue(code, failure) }
+    return object
+}
+
 /// A read-only memory BIO over caller bytes, for the PEM/DER readers.
 func withMemoryBIO<Result>(
     _ bytes: [UInt8],

@@ -8,14 +8,9 @@ public struct P256PrivateKey: Sendable {
 
     /// Reads a PEM private key (PKCS#8 `PRIVATE KEY` or SEC1 `EC PRIVATE KEY`, unencrypted).
     public init(pemRepresentation pem: String) throws(CryptoError) {
-        let pointer = try withMemoryBIO(Array(pem.utf8)) { bio throws(CryptoError) in
-            OpenSSLErrorQueue.clear()
-            guard let key = PEM_read_bio_PrivateKey(bio, nil, nil, nil) else {
-                throw CryptoError.drainingQueue(.invalidKey, "the PEM text holds no readable unencrypted private key")
-            }
-            return key
-        }
-        key = try EVPKey(taking: pointer)
+        key = try EVPKey(taking: readPEM(pem, .invalidKey, "the PEM text holds no readable unencrypted private key") {
+            PEM_read_bio_PrivateKey($0, nil, nil, nil)
+        })
     }
 
     /// A fresh random key from OpenSSL's CSPRNG.
@@ -81,27 +76,16 @@ public struct P256PublicKey: Hashable, Sendable {
 
     /// Reads a PEM `PUBLIC KEY` (SubjectPublicKeyInfo).
     public init(pemRepresentation pem: String) throws(CryptoError) {
-        let pointer = try withMemoryBIO(Array(pem.utf8)) { bio throws(CryptoError) in
-            OpenSSLErrorQueue.clear()
-            guard let key = PEM_read_bio_PUBKEY(bio, nil, nil, nil) else {
-                throw CryptoError.drainingQueue(.invalidKey, "the PEM text holds no readable public key")
-            }
-            return key
-        }
-        self.init(key: try EVPKey(taking: pointer))
+        self.init(key: try EVPKey(taking: readPEM(pem, .invalidKey, "the PEM text holds no readable public key") {
+            PEM_read_bio_PUBKEY($0, nil, nil, nil)
+        }))
     }
 
     /// Reads DER SubjectPublicKeyInfo, the form stored beside a node's certificate.
     public init(subjectPublicKeyInfo der: [UInt8]) throws(CryptoError) {
-        OpenSSLErrorQueue.clear()
-        let pointer: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
-            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
-            return d2i_PUBKEY(nil, &cursor, buffer.count)
-        }
-        guard let pointer else {
-            throw CryptoError.drainingQueue(.invalidKey, "the bytes are not a DER SubjectPublicKeyInfo")
-        }
-        self.init(key: try EVPKey(taking: pointer))
+        self.init(key: try EVPKey(taking: readDER(der, .invalidKey, "the bytes are not a DER SubjectPublicKeyInfo") {
+            d2i_PUBKEY(nil, $0, $1)
+        }))
     }
 
     /// Whether `signature` is this key's ECDSA signature over SHA-256 of `message`. A malformed

@@ -156,17 +156,28 @@ public struct UUIDBytes: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 }
 
+/// An identifier that is a UUID underneath, shown and parsed in UUID form.
+public protocol UUIDIdentifier: Hashable, Comparable, Sendable, CustomStringConvertible {
+    var uuid: UUIDBytes { get }
+    init(_ uuid: UUIDBytes)
+}
+
+extension UUIDIdentifier {
+    public init?(uuidString: String) {
+        guard let uuid = UUIDBytes(uuidString: uuidString) else { return nil }
+        self.init(uuid)
+    }
+
+    public var description: String { uuid.description }
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.uuid < rhs.uuid }
+}
+
 /// An agreement's id. It is derived from the agreement's genesis change (see `Change`), so that no
 /// one can forge a second "creation" of an existing agreement that lists themselves as a party.
-public struct AgreementID: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct AgreementID: UUIDIdentifier {
     public let uuid: UUIDBytes
 
     public init(_ uuid: UUIDBytes) { self.uuid = uuid }
-
-    public init?(uuidString: String) {
-        guard let uuid = UUIDBytes(uuidString: uuidString) else { return nil }
-        self.uuid = uuid
-    }
 
     /// The id an agreement gets from its genesis change: the change id's first 16 bytes, marked as
     /// an RFC 9562 version-8 (custom) UUID.
@@ -179,21 +190,13 @@ public struct AgreementID: Hashable, Comparable, Sendable, CustomStringConvertib
 
     /// Written in place of the id by a genesis change, whose id does not exist until it is hashed.
     static let placeholder = AgreementID(UUIDBytes(high: 0, low: 0))
-
-    public var description: String { uuid.description }
-    public static func < (lhs: AgreementID, rhs: AgreementID) -> Bool { lhs.uuid < rhs.uuid }
 }
 
 /// A commitment's id within its agreement, chosen at random by the node that adds it.
-public struct CommitmentID: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct CommitmentID: UUIDIdentifier {
     public let uuid: UUIDBytes
 
     public init(_ uuid: UUIDBytes) { self.uuid = uuid }
-
-    public init?(uuidString: String) {
-        guard let uuid = UUIDBytes(uuidString: uuidString) else { return nil }
-        self.uuid = uuid
-    }
 
     public static func random<Generator: RandomNumberGenerator>(using generator: inout Generator) -> CommitmentID {
         CommitmentID(.random(using: &generator))
@@ -203,7 +206,4 @@ public struct CommitmentID: Hashable, Comparable, Sendable, CustomStringConverti
         var generator = SystemRandomNumberGenerator()
         return random(using: &generator)
     }
-
-    public var description: String { uuid.description }
-    public static func < (lhs: CommitmentID, rhs: CommitmentID) -> Bool { lhs.uuid < rhs.uuid }
 }
