@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .library(name: "AccordModel", targets: ["AccordModel"]),
         .library(name: "AccordCrypto", targets: ["AccordCrypto"]),
+        .library(name: "AccordStore", targets: ["AccordStore"]),
     ],
     targets: [
         // The system OpenSSL (Debian's libssl-dev): libssl and libcrypto, never a bundled copy.
@@ -27,9 +28,18 @@ let package = Package(
         .target(name: "COpenSSLShim", dependencies: ["COpenSSL"]),
         .target(name: "AccordCrypto", dependencies: ["COpenSSL", "COpenSSLShim"]),
         .target(name: "AccordModel", dependencies: ["AccordCrypto"]),
+        // The system SQLite (Debian's libsqlite3-dev), used through its C API.
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "AccordStore", dependencies: ["AccordModel", "AccordCrypto", "CSQLite"]),
+
+        // Fixtures shared by the test targets: test networks of nodes, seeded random histories.
+        .target(name: "AccordTestSupport", dependencies: ["AccordModel", "AccordCrypto"], path: "Tests/AccordTestSupport"),
 
         .testTarget(name: "AccordCryptoTests", dependencies: ["AccordCrypto"]),
-        .testTarget(name: "AccordModelTests", dependencies: ["AccordModel", "AccordCrypto"]),
+        .testTarget(name: "AccordModelTests", dependencies: ["AccordModel", "AccordCrypto", "AccordTestSupport"]),
+        .testTarget(
+            name: "AccordStoreTests", dependencies: ["AccordStore", "AccordModel", "AccordCrypto", "AccordTestSupport"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

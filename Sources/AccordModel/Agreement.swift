@@ -99,17 +99,12 @@ public struct Agreement: Hashable, Sendable {
         provenance = state.fields.compactMapValues(\.winner)
     }
 
-    /// The status on a given day (UTC): terminated > expired > active > proposed > draft.
-    ///
-    /// - active: every current party (two or more) has approved exactly the current terms;
-    /// - proposed: at least one current party has approved some version of the terms;
-    /// - expired: `expiresOn` is before `today`.
+    /// The status on a given day (UTC); see `AgreementStatus.derive`.
     public func status(on today: CalendarDate) -> AgreementStatus {
-        if termination != nil { return .terminated }
-        if let expiresOn, expiresOn < today { return .expired }
-        if parties.count >= 2, parties.allSatisfy({ approvals[$0]?.isFresh == true }) { return .active }
-        if !approvals.isEmpty { return .proposed }
-        return .draft
+        AgreementStatus.derive(
+            terminated: termination != nil, expiresOn: expiresOn, partyCount: parties.count,
+            freshApprovals: approvals.values.filter(\.isFresh).count, approvals: approvals.count, today: today
+        )
     }
 }
 

@@ -50,6 +50,16 @@ public struct IntegrationResult: Hashable, Sendable {
     public var settled: [SettledChange]
 }
 
+/// A durable log that does not replay to a valid history.
+public struct ReplicaRestoreError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let change: ChangeID
+    public let outcome: ApplyOutcome
+
+    public var description: String {
+        "logged change \(change.hex.prefix(12)) does not replay as accepted (\(outcome)); the log is inconsistent"
+    }
+}
+
 /// Tunables of a replica, all documented in docs/merge-rules.md.
 public struct ReplicaConfiguration: Hashable, Sendable {
     /// How far ahead of the local clock a change may be stamped before it is held.
@@ -81,6 +91,36 @@ public struct AgreementReplica: Sendable {
         self.id = id
         self.configuration = configuration
         self.state = AgreementState(id: id)
+    }
+
+    /// Rebuilds a replica from a durable log: the accepted changes in the order they were accepted
+    /// (a causal order), the verdicts of rejected changes, and the changes still held.
+    ///
+    /// Accepted changes go through the same judging as ever, so a log that is not a valid history
+    /// (tampered with, or written by a buggy version) is reported instead of silently trusted.
+    public static func restoring(
+        id: AgreementID, configuration: ReplicaConfiguration,
+        accepted: [VerifiedChange], rejected: [ChangeID: ChangeRejection], held: [VerifiedChange]
+    ) throws(ReplicaRestoreError) -> AgreementReplica {
+        var replica = AgreementReplica(id: id, configuration: configuration)
+        replica.rejected = rejected
+        for change in accepted {
+            var settled: [SettledChange] = []
+            let outcome = replica.judge(change, nowMillis: .max, settled: &settled)
+            guard outcome == .accepted else { throw ReplicaRestoreError(change: change.id, outcome: outcome) }
+        }
+        for change in held {
+            let missing = Set(change.change.dependencies.filter { !replica.graph.contains($0) })
+            replica.hold(change, missing.isEmpty ? .stampedAhead(byMillis: 0) : .missingDependencies(missing))
+        }
+        return replica
+    }
+
+    /// A new change on top of every head of this replica's history, stamped after all of them.
+    public func nextChange(_ edits: [Edit], clock: inout HybridLogicalClock, nowMillis: UInt64) throws(ChangeRejection) -> Change {
+        guard exists else { throw ChangeRejection(.malformed, "agreement \(id) is not known on this node") }
+        for head in graph.heads { if let stamp = graph.stamps[head] { clock.observe(stamp) } }
+        return try Change(agreement: id, stamp: clock.stamp(physicalMillis: nowMillis), dependencies: heads, edits: edits)
     }
 
     /// True once the genesis change has been accepted.
@@ -175,7 +215,8 @@ public struct AgreementReplica: Sendable {
                 "\(change) is refused: its stamp \(change.stamp) is not later than that of a change it builds on (\(latest))"
             ))
         }
-        if change.stamp.millis > nowMillis &+ configuration.maximumClockSkewMillis {
+        let (limit, overflow) = nowMillis.addingReportingOverflow(configuration.maximumClockSkewMillis)
+        if !overflow, change.stamp.millis > limit {
             return .held(.stampedAhead(byMillis: change.stamp.millis - nowMillis))
         }
         let past = graph.past(of: change.dependencies)

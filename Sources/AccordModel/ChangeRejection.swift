@@ -34,6 +34,19 @@ public struct ChangeRejection: Error, Hashable, Sendable, CustomStringConvertibl
         public static let unknownCommitment = Code("unknown-commitment")
 
         public var description: String { name }
+
+        /// Every code, for parsing stored verdicts and for metrics labels.
+        public static let all: [Code] = [
+            .malformed, .badSignature, .unknownAuthor, .authorNotParty, .approvalForAnotherOrganisation,
+            .withdrawalOfAnotherParty, .editAfterTermination, .dependsOnRejectedChange, .stampNotAfterDependencies,
+            .creatorNotParty, .tooFewParties, .unknownCommitment,
+        ]
+
+        /// The code printed as `name`, e.g. "author-not-party".
+        public init?(name: String) {
+            guard let code = Code.all.first(where: { $0.name == name }) else { return nil }
+            self = code
+        }
     }
 
     public let code: Code

@@ -45,14 +45,10 @@ public struct Replica: Sendable {
         _ agreement: AgreementID, _ edits: [Edit], author: ChangeSigner,
         clock: inout HybridLogicalClock, nowMillis: UInt64
     ) throws -> VerifiedChange {
-        guard let replica = agreements[agreement], replica.exists else {
+        guard let replica = agreements[agreement] else {
             throw ChangeRejection(.malformed, "agreement \(agreement) is not known on this node")
         }
-        for head in replica.heads { if let stamp = replica.stamp(of: head) { clock.observe(stamp) } }
-        let change = try Change(
-            agreement: agreement, stamp: clock.stamp(physicalMillis: nowMillis),
-            dependencies: replica.heads, edits: edits
-        )
+        let change = try replica.nextChange(edits, clock: &clock, nowMillis: nowMillis)
         return try applyLocal(try author.sign(change), nowMillis: nowMillis)
     }
 

@@ -63,6 +63,23 @@ public enum CommitmentState: UInt8, VocabularyTerm {
 /// The derived status of an agreement, in order of precedence.
 public enum AgreementStatus: String, CaseIterable, Sendable {
     case draft, proposed, active, expired, terminated
+
+    /// The one definition of status, shared by `Agreement.status(on:)` and the store's listings:
+    /// terminated > expired > active > proposed > draft.
+    ///
+    /// - active: two or more parties, and every current party's approval covers the current terms;
+    /// - proposed: some current party has approved some version of the terms;
+    /// - expired: `expiresOn` is before `today`.
+    public static func derive(
+        terminated: Bool, expiresOn: CalendarDate?, partyCount: Int, freshApprovals: Int, approvals: Int,
+        today: CalendarDate
+    ) -> AgreementStatus {
+        if terminated { return .terminated }
+        if let expiresOn, expiresOn < today { return .expired }
+        if partyCount >= 2, freshApprovals == partyCount { return .active }
+        if approvals > 0 { return .proposed }
+        return .draft
+    }
 }
 
 /// A day in the proleptic Gregorian calendar (UTC), for terms and due dates.

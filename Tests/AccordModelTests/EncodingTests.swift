@@ -1,5 +1,6 @@
 import AccordCrypto
 @testable import AccordModel
+import AccordTestSupport
 import Testing
 
 @Suite("Canonical change encoding")

@@ -1,5 +1,6 @@
 import AccordCrypto
 import AccordModel
+import AccordTestSupport
 import Testing
 
 @Suite("Merge semantics")

@@ -1,5 +1,6 @@
 import AccordCrypto
 import AccordModel
+import AccordTestSupport
 import Testing
 
 /// One test per rule of the trust model (DESIGN.md §4): the change is refused with its own code,

@@ -1,0 +1,81 @@
+import AccordCrypto
+import AccordModel
+
+/// Reads of the durable log shared by the writer (to rebuild a replica it does not cache) and the
+/// reader (to show an agreement exactly as a replay of its log).
+enum LogQueries {
+    static func decode(_ bytes: [UInt8], path: String) throws(StoreError) -> VerifiedChange {
+        do {
+            return VerifiedChange(fromTrustedLog: try SignedChange(encoded: bytes))
+        } catch {
+            throw StoreError(.inconsistent, "a stored change does not decode: \(error)", path: path)
+        }
+    }
+
+    static func agreementID(_ bytes: [UInt8], path: String) throws(StoreError) -> AgreementID {
+        guard let uuid = UUIDBytes(bytes: bytes) else {
+            throw StoreError(.inconsistent, "a stored agreement id is \(bytes.count) bytes, not 16", path: path)
+        }
+        return AgreementID(uuid)
+    }
+
+    static func changeID(_ bytes: [UInt8], path: String) throws(StoreError) -> ChangeID {
+        guard let id = ChangeID(bytes: bytes) else {
+            throw StoreError(.inconsistent, "a stored change id is \(bytes.count) bytes, not 32", path: path)
+        }
+        return id
+    }
+
+    /// The accepted changes of one agreement in acceptance order.
+    static func acceptedChanges(of agreement: AgreementID, _ connection: SQLiteConnection) throws(StoreError) -> [StoredChange] {
+        let statement = try connection.statement("SELECT seq, encoded FROM changes WHERE agreement = ? ORDER BY seq")
+        statement.bind(1, agreement.uuid.bytes)
+        var changes: [StoredChange] = []
+        while try statement.step() {
+            changes.append(StoredChange(sequence: statement.int64(0), change: try decode(statement.blob(1), path: connection.path)))
+        }
+        return changes
+    }
+
+    static func rejectedChanges(of agreement: AgreementID, _ connection: SQLiteConnection) throws(StoreError) -> [RejectedChange] {
+        let statement = try connection.statement(
+            "SELECT id, code, message, rejected_at FROM rejected_changes WHERE agreement = ? ORDER BY rejected_at, id"
+        )
+        statement.bind(1, agreement.uuid.bytes)
+        var rejected: [RejectedChange] = []
+        while try statement.step() {
+            let code = ChangeRejection.Code(name: statement.text(1)) ?? .malformed
+            rejected.append(RejectedChange(
+                id: try changeID(statement.blob(0), path: connection.path), agreement: agreement,
+                rejection: ChangeRejection(code, statement.text(2)), rejectedAt: UInt64(statement.int64(3))
+            ))
+        }
+        return rejected
+    }
+
+    static func heldChanges(of agreement: AgreementID, _ connection: SQLiteConnection) throws(StoreError) -> [VerifiedChange] {
+        let statement = try connection.statement("SELECT encoded FROM held_changes WHERE agreement = ? ORDER BY held_at, id")
+        statement.bind(1, agreement.uuid.bytes)
+        var held: [VerifiedChange] = []
+        while try statement.step() { held.append(try decode(statement.blob(0), path: connection.path)) }
+        return held
+    }
+
+    /// Rebuilds one agreement's replica from the log, as it was after the last commit.
+    static func replica(
+        of agreement: AgreementID, configuration: ReplicaConfiguration, _ connection: SQLiteConnection
+    ) throws(StoreError) -> AgreementReplica {
+        let accepted = try acceptedChanges(of: agreement, connection).map(\.change)
+        let rejected = try rejectedChanges(of: agreement, connection)
+        let held = try heldChanges(of: agreement, connection)
+        do {
+            return try AgreementReplica.restoring(
+                id: agreement, configuration: configuration, accepted: accepted,
+                rejected: Dictionary(rejected.map { ($0.id, $0.rejection) }, uniquingKeysWith: { first, _ in first }),
+                held: held
+            )
+        } catch {
+            throw StoreError(.inconsistent, "agreement \(agreement): \(error)", path: connection.path)
+        }
+    }
+}

@@ -1,0 +1,294 @@
+public import AccordCrypto
+public import AccordModel
+import Dispatch
+import Foundation
+import Synchronization
+
+/// A node's durable store: one SQLite file in WAL mode holding the change log, the materialised
+/// agreements, peer state and known certificates.
+///
+/// All SQLite work runs on two dedicated serial queues, never on the caller's thread or an event
+/// loop: one writer (group commit: every write request waiting when a transaction starts shares
+/// it and its one fsync) and one reader (WAL lets it read while the writer writes). When a write
+/// method returns, what it wrote is durable (with `Durability.full`, on stable storage).
+public final class NodeStore: Sendable {
+    public let configuration: StoreConfiguration
+    private let lock: DataDirectoryLock
+    private let writer: Confined<StoreWriter>
+    private let reader: Confined<SQLiteConnection>
+    private let writerQueue = DispatchQueue(label: "accord.store.writer")
+    private let readerQueue = DispatchQueue(label: "accord.store.reader")
+    private let pending = Mutex(PendingWrites())
+
+    /// Requests per group transaction, so one transaction stays short even under a flood.
+    static let maximumGroupSize = 512
+
+    /// Opens (creating if needed) the store in `configuration.directory`. Blocking: call it before
+    /// starting event loops or from a thread that may block.
+    ///
+    /// - Throws: `StoreError` naming the file: `.locked` if another process holds the directory,
+    ///   `.notADatabase` for a foreign or damaged file, `.newerSchema`, `.corrupt`, `.unavailable`,
+    ///   `.readOnly`. A file that fails these checks is never written to.
+    public init(configuration: StoreConfiguration) throws(StoreError) {
+        self.configuration = configuration
+        let directory = configuration.directory
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StoreError(.unavailable, "cannot create the data directory: \(error.localizedDescription)", path: directory)
+        }
+        lock = try DataDirectoryLock(directory: directory)
+        let path = configuration.databasePath
+        let exists = FileManager.default.fileExists(atPath: path)
+        if exists { try NodeStore.checkHeader(path) }
+
+        let connection = try SQLiteConnection(path: path, create: !exists)
+        try connection.execute("PRAGMA busy_timeout = 5000")
+        try NodeStore.checkIsAccordDatabase(connection, checkIntegrity: configuration.checkIntegrityOnOpen)
+        guard try connection.text("PRAGMA journal_mode = WAL") == "wal" else {
+            throw StoreError(.unavailable, "the database cannot use write-ahead logging", path: path)
+        }
+        try connection.execute("PRAGMA synchronous = \(configuration.durability == .full ? "FULL" : "NORMAL")")
+        try Schema.migrate(connection)
+        try NodeStore.checkOwner(connection, node: configuration.node)
+        writer = Confined(try StoreWriter(connection: connection, configuration: configuration))
+
+        let readConnection = try SQLiteConnection(path: path, create: false)
+        try readConnection.execute("PRAGMA busy_timeout = 5000; PRAGMA query_only = 1")
+        reader = Confined(readConnection)
+    }
+
+    /// Waits for queued writes and reads to finish, then closes the database and releases the
+    /// data directory. Later calls fail with `.closed`.
+    public func close() async {
+        pending.withLock { $0.closed = true }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            writerQueue.async { self.readerQueue.async { continuation.resume() } }
+        }
+        writerQueue.sync { writer.value = nil }
+        readerQueue.sync { reader.value = nil }
+    }
+
+    // MARK: - Writing
+
+    /// Judges `changes` by the model's rules and makes the outcome durable: accepted changes in
+    /// the log and the materialised agreements, rejected ones with their reason, held ones until
+    /// they can be judged. A change already known is reported as `.duplicate` and changes nothing.
+    public func apply(_ changes: [VerifiedChange], nowMillis: UInt64) async throws(StoreError) -> ApplyReport {
+        try await write { writer, context throws(StoreError) in try writer.apply(changes, nowMillis: nowMillis, context: &context) }
+    }
+
+    /// Re-judges changes held because they were stamped ahead of this node's clock.
+    public func releaseHeld(nowMillis: UInt64) async throws(StoreError) -> ApplyReport {
+        try await write { writer, context throws(StoreError) in try writer.releaseHeld(nowMillis: nowMillis, context: &context) }
+    }
+
+    /// Authors a change on this node: on top of every head it has (or a new agreement when
+    /// `agreement` is nil), stamped by the node's clock, signed with `signer`, judged by the same
+    /// rules as any peer's change, and durable when this returns.
+    ///
+    /// - Throws: `ChangeRejection` if the rules refuse the change (nothing is recorded), or
+    ///   `StoreError`.
+    public func author(
+        _ agreement: AgreementID?, _ edits: [Edit], signer: ChangeSigner, nowMillis: UInt64
+    ) async throws -> StoredChange {
+        let result = try await write { writer, context throws(StoreError) in
+            try writer.author(agreement, edits, signer: signer, nowMillis: nowMillis, context: &context)
+        }
+        return try result.get()
+    }
+
+    /// Records an exchange with a peer node.
+    public func updatePeer(_ node: NodeID, _ update: PeerUpdate, nowMillis: UInt64) async throws(StoreError) {
+        try await write { writer, _ throws(StoreError) in
+            try PeerUpdate.apply(update, to: node, nowMillis: nowMillis, writer.connection)
+        }
+    }
+
+    /// Remembers a node certificate (which the caller has checked against the consortium CA).
+    public func rememberCertificate(_ certificate: Certificate, nowMillis: UInt64) async throws(StoreError) {
+        try await write { writer, _ throws(StoreError) in
+            try writer.connection.statement(
+                """
+                INSERT OR IGNORE INTO certificates (fingerprint, organisation, node, der, not_before, not_after, first_seen)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """
+            )
+            .bind(1, certificate.fingerprint.bytes).bind(2, certificate.organisation).bind(3, certificate.commonName)
+            .bind(4, certificate.derRepresentation).bind(5, Int64(certificate.notBefore.timeIntervalSince1970))
+            .bind(6, Int64(certificate.notAfter.timeIntervalSince1970)).bind(7, Int64(bitPattern: nowMillis / 1000))
+            .run()
+        }
+    }
+
+    /// Runs `body` on the writer queue inside a group transaction and returns once it committed.
+    private func write<Result: Sendable>(
+        _ body: @escaping @Sendable (StoreWriter, inout WriteContext) throws(StoreError) -> Result
+    ) async throws(StoreError) -> Result {
+        let closed = StoreError(.closed, "the store is closed", path: configuration.databasePath)
+        let outcome: Swift.Result<Result, StoreError> = await withCheckedContinuation { continuation in
+            let box = Confined<Swift.Result<Result, StoreError>>(nil)
+            let request = PendingWrite(
+                work: { writer, context in
+                    do throws(StoreError) {
+                        box.value = .success(try body(writer, &context))
+                        return nil
+                    } catch {
+                        box.value = .failure(error)
+                        return error
+                    }
+                },
+                complete: { failure in
+                    continuation.resume(returning: failure.map { .failure($0) } ?? box.value ?? .failure(closed))
+                }
+            )
+            let (accepted, startDrain) = pending.withLock { state -> (Bool, Bool) in
+                guard !state.closed else { return (false, false) }
+                state.queue.append(request)
+                defer { state.draining = true }
+                return (true, !state.draining)
+            }
+            guard accepted else { return request.complete(closed) }
+            if startDrain { writerQueue.async { self.drain() } }
+        }
+        return try outcome.get()
+    }
+
+    /// Commits waiting write requests in groups until none is left.
+    private func drain() {
+        while true {
+            let group = pending.withLock { state -> [PendingWrite] in
+                let group = Array(state.queue.prefix(Self.maximumGroupSize))
+                state.queue.removeFirst(group.count)
+                if group.isEmpty { state.draining = false }
+                return group
+            }
+            if group.isEmpty { return }
+            commit(group)
+        }
+    }
+
+    private func commit(_ group: [PendingWrite]) {
+        guard let writer = writer.value else {
+            let closed = StoreError(.closed, "the store is closed", path: configuration.databasePath)
+            for request in group { request.complete(closed) }
+            return
+        }
+        var context = WriteContext()
+        var failure: StoreError?
+        do throws(StoreError) {
+            try writer.connection.execute("BEGIN IMMEDIATE")
+            for request in group {
+                if let error = request.work(writer, &context) { throw error }
+            }
+            try writer.materialise(context)
+            try writer.connection.execute("COMMIT")
+        } catch {
+            try? writer.connection.execute("ROLLBACK")
+            writer.evict(context.touched)
+            try? writer.reloadCounters()
+            failure = error
+        }
+        for request in group { request.complete(failure) }
+    }
+
+    // MARK: - Reading
+
+    /// Runs `body` with the read connection on the reader queue.
+    func read<Result: Sendable>(
+        _ body: @escaping @Sendable (SQLiteConnection) throws(StoreError) -> Result
+    ) async throws(StoreError) -> Result {
+        let outcome: Swift.Result<Result, StoreError> = await withCheckedContinuation { continuation in
+            readerQueue.async {
+                guard let connection = self.reader.value else {
+                    continuation.resume(returning: .failure(StoreError(.closed, "the store is closed", path: self.configuration.databasePath)))
+                    return
+                }
+                do throws(StoreError) {
+                    continuation.resume(returning: .success(try body(connection)))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        }
+        return try outcome.get()
+    }
+
+    // MARK: - Opening checks
+
+    /// Refuses a file that is not SQLite before SQLite may touch it.
+    private static func checkHeader(_ path: String) throws(StoreError) {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw StoreError(.unavailable, "the database file cannot be read", path: path)
+        }
+        defer { try? handle.close() }
+        let header = (try? handle.read(upToCount: 16)) ?? Data()
+        guard header.isEmpty || header == Data("SQLite format 3\0".utf8) else {
+            throw StoreError(
+                .notADatabase, "the file is not an SQLite database (its header is wrong); it was left untouched", path: path
+            )
+        }
+    }
+
+    /// Refuses an SQLite file that belongs to something else, or that is damaged.
+    private static func checkIsAccordDatabase(_ connection: SQLiteConnection, checkIntegrity: Bool) throws(StoreError) {
+        let version = try connection.integer("PRAGMA user_version") ?? 0
+        let tables = try connection.integer("SELECT count(*) FROM sqlite_master") ?? 0
+        if version == 0, tables > 0 {
+            throw StoreError(
+                .notADatabase, "the file is an SQLite database of another application, not Accord's; it was left untouched",
+                path: connection.path
+            )
+        }
+        guard checkIntegrity, tables > 0 else { return }
+        let statement = try connection.statement("PRAGMA quick_check")
+        var problems: [String] = []
+        while try statement.step() { problems.append(statement.text(0)) }
+        guard problems == ["ok"] else {
+            throw StoreError(
+                .corrupt, "the database is damaged: \(problems.prefix(3).joined(separator: "; ")); restore it from a backup",
+                path: connection.path
+            )
+        }
+    }
+
+    /// A data directory belongs to one node for ever.
+    private static func checkOwner(_ connection: SQLiteConnection, node: NodeID) throws(StoreError) {
+        let statement = try connection.statement("SELECT value FROM meta WHERE key = 'node'")
+        let owner = try statement.step() ? statement.text(0) : nil
+        if let owner {
+            guard owner == node.description else {
+                throw StoreError(
+                    .inconsistent, "the data directory belongs to node \(owner), not \(node); use that node's configuration",
+                    path: connection.path
+                )
+            }
+            return
+        }
+        try connection.statement("INSERT INTO meta (key, value) VALUES ('node', ?)").bind(1, node.description).run()
+    }
+}
+
+/// A value confined to one serial queue. `@unchecked Sendable`: every access happens on the queue
+/// that owns it (the store's writer or reader queue), or strictly before and after it in the
+/// life of one write request, never concurrently.
+final class Confined<Value>: @unchecked Sendable {
+    var value: Value?
+    init(_ value: Value?) { self.value = value }
+}
+
+extension DataDirectoryLock: @unchecked Sendable {}
+
+/// A write request waiting for the next group transaction.
+struct PendingWrite: Sendable {
+    /// Does the request's work inside the group transaction; returns its failure, if any.
+    let work: @Sendable (StoreWriter, inout WriteContext) -> StoreError?
+    /// Resumes the caller once the group committed (`nil`) or rolled back (the error).
+    let complete: @Sendable (StoreError?) -> Void
+}
+
+struct PendingWrites: Sendable {
+    var queue: [PendingWrite] = []
+    var draining = false
+    var closed = false
+}

@@ -1,0 +1,173 @@
+import CSQLite
+
+/// One SQLite connection. Not thread-safe: each connection is confined to one serial queue.
+final class SQLiteConnection {
+    let path: String
+    private let handle: OpaquePointer
+    private var statements: [String: SQLiteStatement] = [:]
+
+    /// Opens (and with `create`, creates) the database at `path`.
+    init(path: String, create: Bool, readOnly: Bool = false) throws(StoreError) {
+        self.path = path
+        var handle: OpaquePointer?
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE)
+            | (create && !readOnly ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX
+        let status = sqlite3_open_v2(path, &handle, flags, nil)
+        guard status == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close_v2(handle)
+            throw SQLiteConnection.error(status, message, path: path, doing: "open the database")
+        }
+        self.handle = handle
+        sqlite3_extended_result_codes(handle, 1)
+    }
+
+    deinit {
+        statements.removeAll()
+        sqlite3_close_v2(handle)
+    }
+
+    /// Runs SQL without results (several statements allowed).
+    func execute(_ sql: String) throws(StoreError) {
+        var message: UnsafeMutablePointer<CChar>?
+        let status = sqlite3_exec(handle, sql, nil, nil, &message)
+        guard status == SQLITE_OK else {
+            let text = message.map { String(cString: $0) } ?? lastMessage
+            sqlite3_free(message)
+            throw SQLiteConnection.error(status, text, path: path, doing: "run \(sql.prefix(60))")
+        }
+    }
+
+    /// A prepared statement, cached by its SQL text and reset for reuse.
+    func statement(_ sql: String) throws(StoreError) -> SQLiteStatement {
+        if let cached = statements[sql] {
+            cached.reset()
+            return cached
+        }
+        var pointer: OpaquePointer?
+        let status = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &pointer, nil)
+        guard status == SQLITE_OK, let pointer else {
+            throw SQLiteConnection.error(status, lastMessage, path: path, doing: "prepare \(sql.prefix(60))")
+        }
+        let statement = SQLiteStatement(pointer, connection: self)
+        statements[sql] = statement
+        return statement
+    }
+
+    /// Runs `body` in a transaction: committed if it returns, rolled back if it throws.
+    func transaction<Result>(_ body: () throws(StoreError) -> Result) throws(StoreError) -> Result {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// The first column of the first row of a query, as an integer.
+    func integer(_ sql: String) throws(StoreError) -> Int64? {
+        let statement = try statement(sql)
+        return try statement.step() ? statement.int64(0) : nil
+    }
+
+    func text(_ sql: String) throws(StoreError) -> String? {
+        let statement = try statement(sql)
+        return try statement.step() ? statement.text(0) : nil
+    }
+
+    var lastMessage: String { String(cString: sqlite3_errmsg(handle)) }
+    var changes: Int { Int(sqlite3_changes(handle)) }
+
+    /// Maps an SQLite result code to the store's error codes.
+    static func error(_ status: Int32, _ message: String, path: String, doing action: String) -> StoreError {
+        let code: StoreError.Code =
+            switch status & 0xff {
+            case SQLITE_NOTADB: .notADatabase
+            case SQLITE_CORRUPT: .corrupt
+            case SQLITE_FULL: .full
+            case SQLITE_READONLY: .readOnly
+            case SQLITE_CANTOPEN, SQLITE_PERM, SQLITE_AUTH: .unavailable
+            case SQLITE_IOERR: .unavailable
+            default: .sqlite
+            }
+        return StoreError(code, "could not \(action): \(message)", path: path, sqliteCode: status)
+    }
+}
+
+/// A prepared statement. Columns and parameters are 0-based and 1-based, as in SQLite.
+final class SQLiteStatement {
+    private let pointer: OpaquePointer
+    private unowned let connection: SQLiteConnection
+    /// SQLite copies bound bytes when told to; our buffers do not outlive the call.
+    private static let transient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
+
+    init(_ pointer: OpaquePointer, connection: SQLiteConnection) {
+        self.pointer = pointer
+        self.connection = connection
+    }
+
+    deinit { sqlite3_finalize(pointer) }
+
+    func reset() {
+        sqlite3_reset(pointer)
+        sqlite3_clear_bindings(pointer)
+    }
+
+    @discardableResult
+    func bind(_ index: Int32, _ value: Int64) -> SQLiteStatement {
+        sqlite3_bind_int64(pointer, index, value)
+        return self
+    }
+
+    @discardableResult
+    func bind(_ index: Int32, _ value: String?) -> SQLiteStatement {
+        if let value { sqlite3_bind_text(pointer, index, value, -1, Self.transient) } else { sqlite3_bind_null(pointer, index) }
+        return self
+    }
+
+    @discardableResult
+    func bind(_ index: Int32, _ value: [UInt8]?) -> SQLiteStatement {
+        guard let value else {
+            sqlite3_bind_null(pointer, index)
+            return self
+        }
+        _ = value.withUnsafeBytes { sqlite3_bind_blob(pointer, index, $0.baseAddress, Int32($0.count), Self.transient) }
+        return self
+    }
+
+    /// Advances to the next row; false when done.
+    func step() throws(StoreError) -> Bool {
+        switch sqlite3_step(pointer) {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        case let status:
+            throw SQLiteConnection.error(
+                status, connection.lastMessage, path: connection.path,
+                doing: "run \(String(cString: sqlite3_sql(pointer)).prefix(60))"
+            )
+        }
+    }
+
+    /// Runs a statement that returns no rows.
+    func run() throws(StoreError) {
+        while try step() {}
+    }
+
+    func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(pointer, column) }
+
+    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(pointer, column) == SQLITE_NULL }
+
+    func text(_ column: Int32) -> String {
+        guard let text = sqlite3_column_text(pointer, column) else { return "" }
+        return String(cString: text)
+    }
+
+    func blob(_ column: Int32) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(pointer, column))
+        guard count > 0, let bytes = sqlite3_column_blob(pointer, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: bytes, count: count))
+    }
+}

@@ -1,0 +1,128 @@
+/// The database schema as named, append-only migrations. A released migration is never edited;
+/// a change of schema is a new migration at the end. `PRAGMA user_version` records how many ran.
+enum Schema {
+    struct Migration {
+        let name: String
+        let sql: String
+    }
+
+    static let migrations: [Migration] = [
+        Migration(
+            name: "initial",
+            sql: """
+                CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+
+                -- Every accepted change, in acceptance order (a causal order). `encoded` is the
+                -- signed change exactly as received: canonical bytes followed by the signature.
+                CREATE TABLE changes (
+                    seq INTEGER PRIMARY KEY,
+                    id BLOB NOT NULL UNIQUE,
+                    agreement BLOB NOT NULL,
+                    author_organisation TEXT NOT NULL,
+                    author_node TEXT NOT NULL,
+                    stamp_millis INTEGER NOT NULL,
+                    stamp_counter INTEGER NOT NULL,
+                    encoded BLOB NOT NULL,
+                    accepted_at INTEGER NOT NULL
+                );
+                CREATE INDEX changes_by_agreement ON changes (agreement, seq);
+
+                -- Verdicts must be repeatable: a change that builds on a rejected one is rejected
+                -- too, so rejected changes are remembered with the rule they broke.
+                CREATE TABLE rejected_changes (
+                    id BLOB PRIMARY KEY,
+                    agreement BLOB NOT NULL,
+                    code TEXT NOT NULL,
+                    message TEXT NOT NULL,
+                    encoded BLOB NOT NULL,
+                    rejected_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX rejected_by_agreement ON rejected_changes (agreement);
+
+                -- Changes waiting for their dependencies or for the clock; kept durably because
+                -- they were acknowledged to their sender.
+                CREATE TABLE held_changes (
+                    id BLOB PRIMARY KEY,
+                    agreement BLOB NOT NULL,
+                    reason TEXT NOT NULL,
+                    encoded BLOB NOT NULL,
+                    held_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX held_by_agreement ON held_changes (agreement);
+
+                -- The materialised agreements: what listings and sync summaries read. Kept in the
+                -- same transaction as the log, so it always equals a replay of the log.
+                CREATE TABLE agreements (
+                    id BLOB PRIMARY KEY,
+                    title TEXT,
+                    category TEXT,
+                    terms_hash BLOB NOT NULL,
+                    state_hash BLOB NOT NULL,
+                    heads_digest BLOB NOT NULL,
+                    change_count INTEGER NOT NULL,
+                    last_seq INTEGER NOT NULL,
+                    expires_on TEXT,
+                    terminated INTEGER NOT NULL,
+                    party_count INTEGER NOT NULL,
+                    fresh_approvals INTEGER NOT NULL,
+                    approvals INTEGER NOT NULL,
+                    conflicts INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE agreement_parties (
+                    organisation TEXT NOT NULL,
+                    agreement BLOB NOT NULL,
+                    PRIMARY KEY (organisation, agreement)
+                ) WITHOUT ROWID;
+                CREATE INDEX parties_by_agreement ON agreement_parties (agreement);
+
+                -- What each peer node is known to have and how the exchange with it went.
+                CREATE TABLE peers (
+                    organisation TEXT NOT NULL,
+                    node TEXT NOT NULL,
+                    acknowledged_seq INTEGER NOT NULL DEFAULT 0,
+                    last_contact INTEGER,
+                    changes_sent INTEGER NOT NULL DEFAULT 0,
+                    changes_received INTEGER NOT NULL DEFAULT 0,
+                    changes_rejected INTEGER NOT NULL DEFAULT 0,
+                    last_rejection_code TEXT,
+                    last_rejection_message TEXT,
+                    last_rejection_at INTEGER,
+                    PRIMARY KEY (organisation, node)
+                ) WITHOUT ROWID;
+
+                -- Node certificates seen (checked against the CA before they are stored).
+                CREATE TABLE certificates (
+                    fingerprint BLOB PRIMARY KEY,
+                    organisation TEXT NOT NULL,
+                    node TEXT NOT NULL,
+                    der BLOB NOT NULL,
+                    not_before INTEGER NOT NULL,
+                    not_after INTEGER NOT NULL,
+                    first_seen INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX certificates_by_node ON certificates (organisation, node);
+                """
+        ),
+    ]
+
+    static var version: Int64 { Int64(migrations.count) }
+
+    /// Brings the database to the latest version, each migration in its own transaction.
+    static func migrate(_ connection: SQLiteConnection) throws(StoreError) {
+        let current = try connection.integer("PRAGMA user_version") ?? 0
+        guard current <= version else {
+            throw StoreError(
+                .newerSchema,
+                "the database has schema version \(current), written by a newer Accord; this version knows up to \(version). "
+                    + "Upgrade Accord; the file was not modified",
+                path: connection.path
+            )
+        }
+        for (index, migration) in migrations.enumerated().dropFirst(Int(current)) {
+            try connection.transaction { () throws(StoreError) in
+                try connection.execute(migration.sql)
+                try connection.execute("PRAGMA user_version = \(index + 1)")
+            }
+        }
+    }
+}

@@ -1,0 +1,234 @@
+public import AccordCrypto
+public import AccordModel
+
+extension NodeStore {
+    /// Agreements, optionally only those `party` is a party to and those with `status` on `today`,
+    /// ordered by id.
+    public func agreements(
+        party: OrganisationID? = nil, status: AgreementStatus? = nil, today: CalendarDate
+    ) async throws(StoreError) -> [AgreementSummary] {
+        try await read { connection throws(StoreError) in
+            let columns = """
+                a.id, a.title, a.category, a.terms_hash, a.change_count, a.conflicts, a.expires_on, a.terminated,
+                a.party_count, a.fresh_approvals, a.approvals,
+                (SELECT group_concat(organisation, char(10)) FROM
+                    (SELECT organisation FROM agreement_parties p WHERE p.agreement = a.id ORDER BY organisation))
+                """
+            let statement =
+                party == nil
+                ? try connection.statement("SELECT \(columns) FROM agreements a ORDER BY a.id")
+                : try connection.statement(
+                    "SELECT \(columns) FROM agreement_parties q JOIN agreements a ON a.id = q.agreement WHERE q.organisation = ? ORDER BY a.id"
+                )
+            if let party { statement.bind(1, party.rawValue) }
+            var summaries: [AgreementSummary] = []
+            while try statement.step() {
+                let derived = AgreementStatus.derive(
+                    terminated: statement.int64(7) != 0,
+                    expiresOn: statement.isNull(6) ? nil : CalendarDate(iso8601: statement.text(6)),
+                    partyCount: Int(statement.int64(8)), freshApprovals: Int(statement.int64(9)),
+                    approvals: Int(statement.int64(10)), today: today
+                )
+                if let status, status != derived { continue }
+                summaries.append(AgreementSummary(
+                    id: try LogQueries.agreementID(statement.blob(0), path: connection.path),
+                    title: statement.isNull(1) ? nil : statement.text(1),
+                    category: statement.isNull(2) ? nil : Category(name: statement.text(2)),
+                    parties: statement.text(11).split(separator: "\n").compactMap { OrganisationID(rawValue: String($0)) },
+                    status: derived,
+                    termsHash: SHA256Digest(bytes: statement.blob(3)) ?? SHA256Digest(hashing: [UInt8]()),
+                    changeCount: Int(statement.int64(4)), conflictCount: Int(statement.int64(5))
+                ))
+            }
+            return summaries
+        }
+    }
+
+    /// One agreement as a replay of its log: every field with provenance, conflicts, held and
+    /// rejected changes. `nil` if this node holds nothing of it.
+    public func agreement(_ id: AgreementID) async throws(StoreError) -> AgreementDetail? {
+        let configuration = configuration.replica
+        return try await read { connection throws(StoreError) in
+            let replica = try LogQueries.replica(of: id, configuration: configuration, connection)
+            guard replica.exists else { return nil }
+            return AgreementDetail(
+                agreement: replica.agreement, state: replica.state, heads: replica.heads, changeCount: replica.acceptedCount,
+                held: replica.held.map { ($0.key, $0.value.reason) }.sorted { $0.id < $1.id },
+                rejected: try LogQueries.rejectedChanges(of: id, connection)
+            )
+        }
+    }
+
+    /// The accepted changes of an agreement in the order this node accepted them.
+    public func history(of id: AgreementID) async throws(StoreError) -> [HistoryEntry] {
+        try await read { connection throws(StoreError) in
+            let statement = try connection.statement("SELECT seq, encoded, accepted_at FROM changes WHERE agreement = ? ORDER BY seq")
+            statement.bind(1, id.uuid.bytes)
+            var entries: [HistoryEntry] = []
+            while try statement.step() {
+                entries.append(HistoryEntry(
+                    sequence: statement.int64(0), change: try LogQueries.decode(statement.blob(1), path: connection.path).change,
+                    acceptedAt: UInt64(statement.int64(2))
+                ))
+            }
+            return entries
+        }
+    }
+
+    /// Open conflicts (concurrent writes that no later write has settled), per agreement.
+    public func conflicts(in agreement: AgreementID? = nil) async throws(StoreError) -> [AgreementID: [Agreement.Conflict]] {
+        let configuration = configuration.replica
+        return try await read { connection throws(StoreError) in
+            var ids: [AgreementID] = []
+            let statement = try connection.statement("SELECT id FROM agreements WHERE conflicts > 0 ORDER BY id")
+            while try statement.step() { ids.append(try LogQueries.agreementID(statement.blob(0), path: connection.path)) }
+            var conflicts: [AgreementID: [Agreement.Conflict]] = [:]
+            for id in ids where agreement == nil || agreement == id {
+                conflicts[id] = try LogQueries.replica(of: id, configuration: configuration, connection).agreement.conflicts
+            }
+            return conflicts
+        }
+    }
+
+    /// Accepted changes after local sequence number `sequence`, of agreements `organisation` is
+    /// currently a party to, oldest first: what a peer of that organisation lacks, given what it
+    /// has acknowledged. Changes of agreements it is not a party to are never returned.
+    public func changes(
+        after sequence: Int64, for organisation: OrganisationID, limit: Int
+    ) async throws(StoreError) -> [StoredChange] {
+        try await read { connection throws(StoreError) in
+            let statement = try connection.statement(
+                """
+                SELECT c.seq, c.encoded FROM changes c
+                JOIN agreement_parties p ON p.agreement = c.agreement AND p.organisation = ?
+                WHERE c.seq > ? ORDER BY c.seq LIMIT ?
+                """
+            )
+            statement.bind(1, organisation.rawValue).bind(2, sequence).bind(3, Int64(limit))
+            var changes: [StoredChange] = []
+            while try statement.step() {
+                changes.append(StoredChange(sequence: statement.int64(0), change: try LogQueries.decode(statement.blob(1), path: connection.path)))
+            }
+            return changes
+        }
+    }
+
+    /// For each agreement `organisation` is a party to, a digest of its history's heads, ordered
+    /// by agreement id: the summary set reconciliation compares.
+    public func headsDigests(sharedWith organisation: OrganisationID) async throws(StoreError) -> [(AgreementID, SHA256Digest)] {
+        try await read { connection throws(StoreError) in
+            let statement = try connection.statement(
+                """
+                SELECT a.id, a.heads_digest FROM agreement_parties p JOIN agreements a ON a.id = p.agreement
+                WHERE p.organisation = ? ORDER BY a.id
+                """
+            )
+            statement.bind(1, organisation.rawValue)
+            var digests: [(AgreementID, SHA256Digest)] = []
+            while try statement.step() {
+                digests.append((
+                    try LogQueries.agreementID(statement.blob(0), path: connection.path),
+                    try LogQueries.changeID(statement.blob(1), path: connection.path)
+                ))
+            }
+            return digests
+        }
+    }
+
+    public func peers() async throws(StoreError) -> [PeerState] {
+        try await read { connection throws(StoreError) in
+            let statement = try connection.statement(
+                """
+                SELECT organisation, node, acknowledged_seq, last_contact, changes_sent, changes_received, changes_rejected,
+                    last_rejection_code, last_rejection_message, last_rejection_at
+                FROM peers ORDER BY organisation, node
+                """
+            )
+            var peers: [PeerState] = []
+            while try statement.step() {
+                guard let organisation = OrganisationID(rawValue: statement.text(0)),
+                    let node = NodeID(organisation: organisation, name: statement.text(1))
+                else { throw StoreError(.inconsistent, "a stored peer has an invalid name", path: connection.path) }
+                peers.append(PeerState(
+                    node: node, acknowledgedSequence: statement.int64(2),
+                    lastContact: statement.isNull(3) ? nil : UInt64(statement.int64(3)),
+                    changesSent: statement.int64(4), changesReceived: statement.int64(5), changesRejected: statement.int64(6),
+                    lastRejection: statement.isNull(7)
+                        ? nil : (statement.text(7), statement.text(8), UInt64(statement.int64(9)))
+                ))
+            }
+            return peers
+        }
+    }
+
+    public func certificates() async throws(StoreError) -> [Certificate] {
+        try await read { connection throws(StoreError) in
+            let statement = try connection.statement("SELECT der FROM certificates ORDER BY organisation, node, fingerprint")
+            var certificates: [Certificate] = []
+            while try statement.step() {
+                do {
+                    certificates.append(try Certificate(derRepresentation: statement.blob(0)))
+                } catch {
+                    throw StoreError(.inconsistent, "a stored certificate does not parse: \(error)", path: connection.path)
+                }
+            }
+            return certificates
+        }
+    }
+
+    /// Counts for status displays and metrics.
+    public func counts() async throws(StoreError) -> (agreements: Int, changes: Int, held: Int, rejected: Int) {
+        try await read { connection throws(StoreError) in
+            (
+                Int(try connection.integer("SELECT count(*) FROM agreements") ?? 0),
+                Int(try connection.integer("SELECT count(*) FROM changes") ?? 0),
+                Int(try connection.integer("SELECT count(*) FROM held_changes") ?? 0),
+                Int(try connection.integer("SELECT count(*) FROM rejected_changes") ?? 0)
+            )
+        }
+    }
+
+    /// Checks the whole file (`PRAGMA integrity_check`) and that every materialised agreement
+    /// equals a replay of its log. Reads everything: for tests, `accordctl` checks and recovery.
+    public func checkConsistency() async throws(StoreError) -> ConsistencyReport {
+        let configuration = configuration.replica
+        return try await read { connection throws(StoreError) in
+            var report = ConsistencyReport()
+            let integrity = try connection.statement("PRAGMA integrity_check")
+            while try integrity.step() { report.integrity.append(integrity.text(0)) }
+
+            var logged = Set<AgreementID>()
+            let agreements = try connection.statement("SELECT DISTINCT agreement FROM changes")
+            while try agreements.step() { logged.insert(try LogQueries.agreementID(agreements.blob(0), path: connection.path)) }
+            var stored: [AgreementID: (terms: [UInt8], state: [UInt8], heads: [UInt8], count: Int64, parties: Int64)] = [:]
+            let rows = try connection.statement("SELECT id, terms_hash, state_hash, heads_digest, change_count, party_count FROM agreements")
+            while try rows.step() {
+                stored[try LogQueries.agreementID(rows.blob(0), path: connection.path)] =
+                    (rows.blob(1), rows.blob(2), rows.blob(3), rows.int64(4), rows.int64(5))
+            }
+            for id in logged.union(stored.keys).sorted() {
+                report.agreementsChecked += 1
+                guard let row = stored[id] else {
+                    report.mismatches.append((id, "changes are logged but no materialised row exists"))
+                    continue
+                }
+                let replica = try LogQueries.replica(of: id, configuration: configuration, connection)
+                report.changesReplayed += replica.acceptedCount
+                let agreement = replica.agreement
+                var problems: [String] = []
+                if row.terms != agreement.termsHash.bytes { problems.append("terms hash") }
+                if row.state != replica.state.stateHash.bytes { problems.append("state hash") }
+                if row.heads != replica.headsDigest.bytes { problems.append("heads digest") }
+                if row.count != replica.acceptedCount { problems.append("change count \(row.count) ≠ \(replica.acceptedCount)") }
+                if row.parties != agreement.parties.count { problems.append("party count") }
+                let parties = try connection.statement("SELECT organisation FROM agreement_parties WHERE agreement = ? ORDER BY organisation")
+                parties.bind(1, id.uuid.bytes)
+                var storedParties: [String] = []
+                while try parties.step() { storedParties.append(parties.text(0)) }
+                if storedParties != agreement.parties.map(\.rawValue) { problems.append("parties") }
+                if !problems.isEmpty { report.mismatches.append((id, "differs from a replay of the log: " + problems.joined(separator: ", "))) }
+            }
+            return report
+        }
+    }
+}

@@ -1,0 +1,139 @@
+public import AccordCrypto
+public import AccordModel
+
+/// How a node store is set up.
+public struct StoreConfiguration: Sendable {
+    /// How hard a commit waits for the disk.
+    public enum Durability: String, Sendable {
+        /// `synchronous=FULL`: a commit is on stable storage when `apply` returns. Survives power
+        /// loss. The default, and the only setting under which acknowledgements are promises.
+        case full
+        /// `synchronous=NORMAL` in WAL mode: survives a crash of the process (kill -9), but the
+        /// last commits before a power loss can be lost. Faster; never acknowledge to peers with it.
+        case processCrashSafe
+    }
+
+    /// The node's data directory; the database is `accord.sqlite` inside it.
+    public var directory: String
+    /// The node this store belongs to; a data directory never changes hands.
+    public var node: NodeID
+    public var replica: ReplicaConfiguration
+    public var durability: Durability
+    /// How many agreements' replicas are kept decoded in memory (the rest are read back on demand).
+    public var cachedAgreements: Int
+    /// Runs `PRAGMA quick_check` when opening, so damage is reported before anything is written.
+    public var checkIntegrityOnOpen: Bool
+
+    public init(
+        directory: String, node: NodeID, replica: ReplicaConfiguration = ReplicaConfiguration(),
+        durability: Durability = .full, cachedAgreements: Int = 4096, checkIntegrityOnOpen: Bool = true
+    ) {
+        self.directory = directory
+        self.node = node
+        self.replica = replica
+        self.durability = durability
+        self.cachedAgreements = cachedAgreements
+        self.checkIntegrityOnOpen = checkIntegrityOnOpen
+    }
+
+    public var databasePath: String { directory + "/accord.sqlite" }
+}
+
+/// A change in the durable log with its local sequence number (the order it was accepted here).
+public struct StoredChange: Hashable, Sendable {
+    public let sequence: Int64
+    public let change: VerifiedChange
+}
+
+/// What one `apply` did, once it is durable.
+public struct ApplyReport: Sendable {
+    /// The outcome for each change handed in, in the order given.
+    public var outcomes: [ApplyOutcome]
+    /// Every change that became accepted, including held changes the batch released, in the order
+    /// they were accepted.
+    public var accepted: [StoredChange]
+    /// Every change that was rejected (handed in or released), with the rule it broke.
+    public var rejected: [(change: VerifiedChange, rejection: ChangeRejection)]
+}
+
+/// One row of an agreement listing.
+public struct AgreementSummary: Hashable, Sendable {
+    public let id: AgreementID
+    public let title: String?
+    public let category: Category?
+    public let parties: [OrganisationID]
+    public let status: AgreementStatus
+    public let termsHash: SHA256Digest
+    public let changeCount: Int
+    public let conflictCount: Int
+}
+
+/// One entry of an agreement's history.
+public struct HistoryEntry: Hashable, Sendable {
+    public let sequence: Int64
+    public let change: Change
+    /// Unix milliseconds at which this node accepted it.
+    public let acceptedAt: UInt64
+}
+
+/// A change this node refused, as recorded.
+public struct RejectedChange: Hashable, Sendable {
+    public let id: ChangeID
+    public let agreement: AgreementID
+    public let rejection: ChangeRejection
+    public let rejectedAt: UInt64
+}
+
+/// An agreement with everything the node knows about it.
+public struct AgreementDetail: Sendable {
+    public let agreement: Agreement
+    public let state: AgreementState
+    public let heads: [ChangeID]
+    public let changeCount: Int
+    /// Changes held and why.
+    public let held: [(id: ChangeID, reason: HoldReason)]
+    public let rejected: [RejectedChange]
+}
+
+/// What the node knows about one peer node.
+public struct PeerState: Hashable, Sendable {
+    public let node: NodeID
+    /// The highest local sequence number the peer has acknowledged.
+    public var acknowledgedSequence: Int64
+    public var lastContact: UInt64?
+    public var changesSent: Int64
+    public var changesReceived: Int64
+    public var changesRejected: Int64
+    public var lastRejection: (code: String, message: String, at: UInt64)?
+
+    public static func == (lhs: PeerState, rhs: PeerState) -> Bool {
+        lhs.node == rhs.node && lhs.acknowledgedSequence == rhs.acknowledgedSequence && lhs.lastContact == rhs.lastContact
+            && lhs.changesSent == rhs.changesSent && lhs.changesReceived == rhs.changesReceived
+            && lhs.changesRejected == rhs.changesRejected && lhs.lastRejection?.code == rhs.lastRejection?.code
+            && lhs.lastRejection?.message == rhs.lastRejection?.message && lhs.lastRejection?.at == rhs.lastRejection?.at
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(node) }
+}
+
+/// A mismatch between the materialised agreements and a replay of the log.
+public struct ConsistencyReport: Sendable {
+    public var agreementsChecked = 0
+    public var changesReplayed = 0
+    /// Agreements whose stored row differs from the replay, with what differs.
+    public var mismatches: [(agreement: AgreementID, problem: String)] = []
+    /// `PRAGMA integrity_check` output; `["ok"]` when the file is sound.
+    public var integrity: [String] = []
+
+    public var isConsistent: Bool { mismatches.isEmpty && integrity == ["ok"] }
+}
+
+extension AgreementState {
+    /// SHA-256 of the canonical state; equal hashes mean byte-identical replicas.
+    var stateHash: SHA256Digest { SHA256Digest(hashing: canonicalEncoding) }
+}
+
+extension AgreementReplica {
+    /// A short digest of the history's heads: equal digests mean the same accepted history.
+    var headsDigest: SHA256Digest { SHA256Digest(hashing: heads.flatMap(\.bytes)) }
+}

@@ -1,0 +1,214 @@
+import AccordCrypto
+import AccordModel
+
+/// Everything that writes: one connection, the replica cache, the node's clock and the next
+/// sequence number. Confined to the store's writer queue; nothing else touches it.
+final class StoreWriter {
+    let connection: SQLiteConnection
+    let configuration: StoreConfiguration
+    private(set) var cache: ReplicaCache
+    /// Agreements with anything in the log (accepted, rejected or held), so a change to an
+    /// agreement never seen costs no query.
+    private var knownAgreements: Set<AgreementID> = []
+    var clock: HybridLogicalClock
+    private var nextSequence: Int64 = 1
+
+    init(connection: SQLiteConnection, configuration: StoreConfiguration) throws(StoreError) {
+        self.connection = connection
+        self.configuration = configuration
+        self.cache = ReplicaCache(capacity: configuration.cachedAgreements)
+        self.clock = HybridLogicalClock(node: configuration.node)
+        try reloadCounters()
+        for table in ["changes", "rejected_changes", "held_changes"] {
+            let statement = try connection.statement("SELECT DISTINCT agreement FROM \(table)")
+            while try statement.step() {
+                knownAgreements.insert(try LogQueries.agreementID(statement.blob(0), path: connection.path))
+            }
+        }
+        let latest = try connection.statement(
+            "SELECT stamp_millis, stamp_counter FROM changes ORDER BY stamp_millis DESC, stamp_counter DESC LIMIT 1"
+        )
+        if try latest.step() {
+            clock.observe(Stamp(millis: UInt64(latest.int64(0)), counter: UInt32(latest.int64(1)), node: configuration.node))
+        }
+    }
+
+    /// Re-reads what memory caches of the database, after a failed transaction.
+    func reloadCounters() throws(StoreError) {
+        nextSequence = (try connection.integer("SELECT coalesce(max(seq), 0) FROM changes") ?? 0) + 1
+    }
+
+    /// The replica of an agreement, from the cache or rebuilt from the log.
+    func replica(_ id: AgreementID) throws(StoreError) -> AgreementReplica {
+        if let cached = cache.get(id) { return cached }
+        let replica =
+            knownAgreements.contains(id)
+            ? try LogQueries.replica(of: id, configuration: configuration.replica, connection)
+            : AgreementReplica(id: id, configuration: configuration.replica)
+        cache.put(replica)
+        return replica
+    }
+
+    func evict(_ ids: some Sequence<AgreementID>) { cache.evict(ids) }
+
+    /// Judges and persists `changes` inside the current transaction.
+    func apply(_ changes: [VerifiedChange], nowMillis: UInt64, context: inout WriteContext) throws(StoreError) -> ApplyReport {
+        var report = ApplyReport(outcomes: [], accepted: [], rejected: [])
+        for change in changes {
+            var replica = try replica(change.change.agreement)
+            context.touched.insert(replica.id)
+            let result = replica.apply(change, nowMillis: nowMillis)
+            cache.put(replica)
+            report.outcomes.append(result.outcome)
+            try persist(result.settled, submitted: change, nowMillis: nowMillis, report: &report, context: &context)
+            if case .held(let reason) = result.outcome {
+                try insertHeld(change, reason: reason, nowMillis: nowMillis)
+                knownAgreements.insert(replica.id)
+            }
+        }
+        return report
+    }
+
+    /// Re-judges changes held for clock skew in every cached or logged agreement that has any.
+    func releaseHeld(nowMillis: UInt64, context: inout WriteContext) throws(StoreError) -> ApplyReport {
+        var report = ApplyReport(outcomes: [], accepted: [], rejected: [])
+        let statement = try connection.statement("SELECT DISTINCT agreement FROM held_changes")
+        var agreements: [AgreementID] = []
+        while try statement.step() { agreements.append(try LogQueries.agreementID(statement.blob(0), path: connection.path)) }
+        for id in agreements {
+            var replica = try replica(id)
+            context.touched.insert(id)
+            let settled = replica.releaseHeld(nowMillis: nowMillis)
+            cache.put(replica)
+            try persist(settled, submitted: nil, nowMillis: nowMillis, report: &report, context: &context)
+        }
+        return report
+    }
+
+    /// Makes, signs and persists a change authored on this node. It is judged on a copy of the
+    /// replica first, so a change the rules refuse leaves no trace.
+    func author(
+        _ agreement: AgreementID?, _ edits: [Edit], signer: ChangeSigner, nowMillis: UInt64, context: inout WriteContext
+    ) throws(StoreError) -> Result<StoredChange, ChangeRejection> {
+        var candidateClock = clock
+        let change: Change
+        var replica: AgreementReplica
+        do {
+            if let agreement {
+                replica = try self.replica(agreement)
+                change = try replica.nextChange(edits, clock: &candidateClock, nowMillis: nowMillis)
+            } else {
+                change = try Change.genesis(stamp: candidateClock.stamp(physicalMillis: nowMillis), edits: edits)
+                replica = AgreementReplica(id: change.agreement, configuration: configuration.replica)
+            }
+        } catch let rejection as ChangeRejection {
+            return .failure(rejection)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            return .failure(ChangeRejection(.malformed, "\(error)"))
+        }
+        let signed: VerifiedChange
+        do {
+            signed = try signer.sign(change)
+        } catch {
+            return .failure(ChangeRejection(.badSignature, "this node could not sign its change: \(error)"))
+        }
+        let result = replica.apply(signed, nowMillis: nowMillis)
+        guard result.outcome == .accepted else {
+            if case .rejected(let rejection) = result.outcome { return .failure(rejection) }
+            return .failure(ChangeRejection(.malformed, "\(signed) could not be applied here: \(result.outcome)"))
+        }
+        clock = candidateClock
+        context.touched.insert(replica.id)
+        cache.put(replica)
+        var report = ApplyReport(outcomes: [], accepted: [], rejected: [])
+        try persist(result.settled, submitted: signed, nowMillis: nowMillis, report: &report, context: &context)
+        return .success(report.accepted[0])
+    }
+
+    private func persist(
+        _ settled: [SettledChange], submitted: VerifiedChange?, nowMillis: UInt64,
+        report: inout ApplyReport, context: inout WriteContext
+    ) throws(StoreError) {
+        for entry in settled {
+            let change = entry.change
+            if change.id != submitted?.id {
+                try connection.statement("DELETE FROM held_changes WHERE id = ?").bind(1, change.id.bytes).run()
+            }
+            switch entry.verdict {
+            case .accepted:
+                let sequence = nextSequence
+                nextSequence += 1
+                let author = change.change.author
+                try connection.statement(
+                    """
+                    INSERT INTO changes (seq, id, agreement, author_organisation, author_node, stamp_millis, stamp_counter,
+                                         encoded, accepted_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+                )
+                .bind(1, sequence).bind(2, change.id.bytes).bind(3, change.change.agreement.uuid.bytes)
+                .bind(4, author.organisation.rawValue).bind(5, author.name)
+                .bind(6, Int64(bitPattern: change.change.stamp.millis)).bind(7, Int64(change.change.stamp.counter))
+                .bind(8, change.signed.encoded).bind(9, Int64(bitPattern: nowMillis))
+                .run()
+                knownAgreements.insert(change.change.agreement)
+                context.dirty[change.change.agreement] = sequence
+                report.accepted.append(StoredChange(sequence: sequence, change: change))
+            case .rejected(let rejection):
+                try connection.statement(
+                    "INSERT INTO rejected_changes (id, agreement, code, message, encoded, rejected_at) VALUES (?, ?, ?, ?, ?, ?)"
+                )
+                .bind(1, change.id.bytes).bind(2, change.change.agreement.uuid.bytes)
+                .bind(3, rejection.code.description).bind(4, rejection.message)
+                .bind(5, change.signed.encoded).bind(6, Int64(bitPattern: nowMillis))
+                .run()
+                knownAgreements.insert(change.change.agreement)
+                report.rejected.append((change, rejection))
+            }
+        }
+    }
+
+    private func insertHeld(_ change: VerifiedChange, reason: HoldReason, nowMillis: UInt64) throws(StoreError) {
+        try connection.statement("INSERT INTO held_changes (id, agreement, reason, encoded, held_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(1, change.id.bytes).bind(2, change.change.agreement.uuid.bytes).bind(3, reason.description)
+            .bind(4, change.signed.encoded).bind(5, Int64(bitPattern: nowMillis))
+            .run()
+    }
+
+    /// Writes the materialised rows of every agreement this transaction changed.
+    func materialise(_ context: WriteContext) throws(StoreError) {
+        for (id, lastSequence) in context.dirty.sorted(by: { $0.key < $1.key }) {
+            let replica = try replica(id)
+            let agreement = replica.agreement
+            try connection.statement(
+                """
+                INSERT OR REPLACE INTO agreements (id, title, category, terms_hash, state_hash, heads_digest, change_count,
+                    last_seq, expires_on, terminated, party_count, fresh_approvals, approvals, conflicts)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+            )
+            .bind(1, id.uuid.bytes).bind(2, agreement.title).bind(3, agreement.category?.name)
+            .bind(4, agreement.termsHash.bytes).bind(5, replica.state.stateHash.bytes).bind(6, replica.headsDigest.bytes)
+            .bind(7, Int64(replica.acceptedCount)).bind(8, lastSequence).bind(9, agreement.expiresOn?.description)
+            .bind(10, agreement.termination == nil ? 0 : 1).bind(11, Int64(agreement.parties.count))
+            .bind(12, Int64(agreement.approvals.values.filter(\.isFresh).count)).bind(13, Int64(agreement.approvals.count))
+            .bind(14, Int64(agreement.conflicts.count))
+            .run()
+            try connection.statement("DELETE FROM agreement_parties WHERE agreement = ?").bind(1, id.uuid.bytes).run()
+            for party in agreement.parties {
+                try connection.statement("INSERT INTO agreement_parties (organisation, agreement) VALUES (?, ?)")
+                    .bind(1, party.rawValue).bind(2, id.uuid.bytes).run()
+            }
+        }
+    }
+}
+
+/// What one group transaction has touched so far.
+struct WriteContext {
+    /// Agreements whose replica changed in memory (evicted if the transaction fails).
+    var touched: Set<AgreementID> = []
+    /// Agreements with newly accepted changes → the last sequence number among them.
+    var dirty: [AgreementID: Int64] = [:]
+}
