@@ -35,10 +35,17 @@ let package = Package(
         // Fixtures shared by the test targets: test networks of nodes, seeded random histories.
         .target(name: "AccordTestSupport", dependencies: ["AccordModel", "AccordCrypto"], path: "Tests/AccordTestSupport"),
 
+        // Writes to a store until killed; the crash-safety test SIGKILLs it (see its header).
+        .executableTarget(
+            name: "accord-store-crash-helper", dependencies: ["AccordStore", "AccordModel", "AccordCrypto"],
+            path: "Tests/AccordStoreCrashHelper"
+        ),
+
         .testTarget(name: "AccordCryptoTests", dependencies: ["AccordCrypto"]),
         .testTarget(name: "AccordModelTests", dependencies: ["AccordModel", "AccordCrypto", "AccordTestSupport"]),
         .testTarget(
-            name: "AccordStoreTests", dependencies: ["AccordStore", "AccordModel", "AccordCrypto", "AccordTestSupport"]
+            name: "AccordStoreTests",
+            dependencies: ["AccordStore", "AccordModel", "AccordCrypto", "AccordTestSupport", "accord-store-crash-helper"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -13,7 +13,7 @@ import Synchronization
 /// method returns, what it wrote is durable (with `Durability.full`, on stable storage).
 public final class NodeStore: Sendable {
     public let configuration: StoreConfiguration
-    private let lock: DataDirectoryLock
+    private let lock: Mutex<DataDirectoryLock?>
     private let writer: Confined<StoreWriter>
     private let reader: Confined<SQLiteConnection>
     private let writerQueue = DispatchQueue(label: "accord.store.writer")
@@ -37,7 +37,8 @@ public final class NodeStore: Sendable {
         } catch {
             throw StoreError(.unavailable, "cannot create the data directory: \(error.localizedDescription)", path: directory)
         }
-        lock = try DataDirectoryLock(directory: directory)
+        let directoryLock = try DataDirectoryLock(directory: directory)
+        lock = Mutex(directoryLock)
         let path = configuration.databasePath
         let exists = FileManager.default.fileExists(atPath: path)
         if exists { try NodeStore.checkHeader(path) }
@@ -67,6 +68,7 @@ public final class NodeStore: Sendable {
         }
         writerQueue.sync { writer.value = nil }
         readerQueue.sync { reader.value = nil }
+        lock.withLock { $0 = nil }
     }
 
     // MARK: - Writing
@@ -254,8 +256,7 @@ public final class NodeStore: Sendable {
 
     /// A data directory belongs to one node for ever.
     private static func checkOwner(_ connection: SQLiteConnection, node: NodeID) throws(StoreError) {
-        let statement = try connection.statement("SELECT value FROM meta WHERE key = 'node'")
-        let owner = try statement.step() ? statement.text(0) : nil
+        let owner = try connection.text("SELECT value FROM meta WHERE key = 'node'")
         if let owner {
             guard owner == node.description else {
                 throw StoreError(

@@ -38,7 +38,8 @@ final class SQLiteConnection {
         }
     }
 
-    /// A prepared statement, cached by its SQL text and reset for reuse.
+    /// A prepared statement, cached by its SQL text and reset for reuse. A caller that stops
+    /// stepping before the last row must `reset()` it, or it keeps a read transaction open.
     func statement(_ sql: String) throws(StoreError) -> SQLiteStatement {
         if let cached = statements[sql] {
             cached.reset()
@@ -70,11 +71,13 @@ final class SQLiteConnection {
     /// The first column of the first row of a query, as an integer.
     func integer(_ sql: String) throws(StoreError) -> Int64? {
         let statement = try statement(sql)
+        defer { statement.reset() }
         return try statement.step() ? statement.int64(0) : nil
     }
 
     func text(_ sql: String) throws(StoreError) -> String? {
         let statement = try statement(sql)
+        defer { statement.reset() }
         return try statement.step() ? statement.text(0) : nil
     }
 

@@ -135,6 +135,28 @@ extension NodeStore {
         }
     }
 
+    /// Whether a change is in the durable log (accepted), rejected, or held; `nil` if unknown.
+    public func verdict(of id: ChangeID) async throws(StoreError) -> StoredVerdict? {
+        try await verdicts(of: [id])[id]
+    }
+
+    /// Where each of `ids` stands; unknown ids are absent from the result. One read for all.
+    public func verdicts(of ids: [ChangeID]) async throws(StoreError) -> [ChangeID: StoredVerdict] {
+        try await read { connection throws(StoreError) in
+            var verdicts: [ChangeID: StoredVerdict] = [:]
+            for (table, verdict) in [("changes", StoredVerdict.accepted), ("rejected_changes", .rejected), ("held_changes", .held)] {
+                let statement = try connection.statement("SELECT 1 FROM \(table) WHERE id = ?")
+                for id in ids where verdicts[id] == nil {
+                    statement.reset()
+                    statement.bind(1, id.bytes)
+                    if try statement.step() { verdicts[id] = verdict }
+                }
+                statement.reset()
+            }
+            return verdicts
+        }
+    }
+
     public func peers() async throws(StoreError) -> [PeerState] {
         try await read { connection throws(StoreError) in
             let statement = try connection.statement(

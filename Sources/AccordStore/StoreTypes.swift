@@ -56,6 +56,11 @@ public struct ApplyReport: Sendable {
     public var rejected: [(change: VerifiedChange, rejection: ChangeRejection)]
 }
 
+/// Where a change stands in a store.
+public enum StoredVerdict: String, Sendable {
+    case accepted, rejected, held
+}
+
 /// One row of an agreement listing.
 public struct AgreementSummary: Hashable, Sendable {
     public let id: AgreementID

@@ -28,6 +28,7 @@ final class StoreWriter {
         let latest = try connection.statement(
             "SELECT stamp_millis, stamp_counter FROM changes ORDER BY stamp_millis DESC, stamp_counter DESC LIMIT 1"
         )
+        defer { latest.reset() }
         if try latest.step() {
             clock.observe(Stamp(millis: UInt64(latest.int64(0)), counter: UInt32(latest.int64(1)), node: configuration.node))
         }

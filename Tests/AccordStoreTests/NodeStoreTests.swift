@@ -1,0 +1,201 @@
+import AccordCrypto
+import AccordModel
+import AccordStore
+import AccordTestSupport
+import Foundation
+import Testing
+
+@Suite("Node store")
+struct NodeStoreTests {
+    let t = StoreFixtures.start
+    var today: CalendarDate { CalendarDate(unixMillis: t) }
+
+    @Test("a locally authored agreement is durable, listed, and survives reopening")
+    func authorAndReopen() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let agreement: AgreementID
+        do {
+            let store = try StoreFixtures.open(directory.path)
+            let genesis = try await store.author(nil, StoreFixtures.genesis("GPU pool"), signer: StoreFixtures.acmeSigner, nowMillis: t)
+            agreement = genesis.change.change.agreement
+            #expect(genesis.sequence == 1)
+            let edit = try await store.author(agreement, [.set(.title, .text("GPU pool v2"))], signer: StoreFixtures.acmeSigner, nowMillis: t + 1)
+            #expect(edit.sequence == 2)
+            await store.close()
+        }
+        let store = try StoreFixtures.open(directory.path)
+        let listed = try await store.agreements(today: today)
+        #expect(listed.map(\.id) == [agreement])
+        #expect(listed.first?.title == "GPU pool v2")
+        #expect(listed.first?.parties == ["acme", "globex"])
+        #expect(listed.first?.status == .draft)
+        #expect(listed.first?.changeCount == 2)
+        let history = try await store.history(of: agreement)
+        #expect(history.map(\.sequence) == [1, 2])
+        // The node's clock continues after the last stamp it issued, even across a restart.
+        let next = try await store.author(agreement, [.note("after restart")], signer: StoreFixtures.acmeSigner, nowMillis: t - 10_000)
+        #expect(next.change.change.stamp > history.last!.change.stamp)
+        #expect(try await store.checkConsistency().isConsistent)
+        await store.close()
+    }
+
+    @Test("applying the same changes again is a no-op reported as duplicate")
+    func idempotence() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var network = ThreeCompanies()
+        let genesis = try network.globex.create(StoreFixtures.genesis("Shared support desk"), at: t)
+        let edit = try network.globex.edit(genesis.change.agreement, [.note("hello")], at: t + 1)
+        let store = try StoreFixtures.open(directory.path)
+        let first = try await store.apply([genesis, edit], nowMillis: t + 2)
+        #expect(first.outcomes == [.accepted, .accepted])
+        #expect(first.accepted.map(\.sequence) == [1, 2])
+        let again = try await store.apply([edit, genesis, edit], nowMillis: t + 3)
+        #expect(again.outcomes == [.duplicate, .duplicate, .duplicate])
+        #expect(again.accepted.isEmpty)
+        #expect(try await store.counts().changes == 2)
+        await store.close()
+    }
+
+    @Test("a change from a non-party is rejected durably with its reason; held changes persist and are released")
+    func rejectedAndHeld() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var network = ThreeCompanies()
+        let genesis = try network.globex.create(StoreFixtures.genesis("Consulting"), at: t)
+        let agreement = genesis.change.agreement
+        network.initech.receive(genesis, at: t)
+        let intruder = try network.initech.craft(agreement, [.set(.title, .text("mine"))], at: t + 1)
+        let later = try network.globex.edit(agreement, [.note("kick-off")], at: t + 2)
+        let future = try network.globex.edit(agreement, [.note("from the future")], at: t + 600_000)
+
+        do {
+            let store = try StoreFixtures.open(directory.path)
+            let early = try await store.apply([later, future], nowMillis: t + 3)
+            #expect(early.outcomes.map { if case .held = $0 { true } else { false } } == [true, true])
+            await store.close()
+        }
+        let store = try StoreFixtures.open(directory.path)
+        #expect(try await store.verdict(of: later.id) == .held)
+        let report = try await store.apply([genesis, intruder], nowMillis: t + 4)
+        #expect(report.outcomes.first == .accepted)
+        #expect(report.outcomes.last == .rejected(ChangeRejection(.authorNotParty, "")))
+        // The genesis released `later`; `future` still waits for the clock.
+        #expect(report.accepted.map(\.change.id) == [genesis.id, later.id])
+        #expect(try await store.verdict(of: intruder.id) == .rejected)
+        #expect(try await store.verdict(of: future.id) == .held)
+
+        let detail = try #require(try await store.agreement(agreement))
+        #expect(detail.rejected.map(\.rejection.code) == [.authorNotParty])
+        #expect(detail.held.map(\.id) == [future.id])
+
+        let released = try await store.releaseHeld(nowMillis: t + 600_000)
+        #expect(released.accepted.map(\.change.id) == [future.id])
+        #expect(try await store.agreement(agreement)?.held.isEmpty == true)
+        #expect(try await store.checkConsistency().isConsistent)
+        await store.close()
+    }
+
+    @Test("a locally authored change the rules refuse leaves no trace")
+    func refusedLocalChange() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try StoreFixtures.open(directory.path)
+        let genesis = try await store.author(nil, StoreFixtures.genesis("X"), signer: StoreFixtures.acmeSigner, nowMillis: t)
+        await #expect(throws: ChangeRejection.self) {
+            try await store.author(genesis.change.change.agreement, [.withdrawParty("globex")], signer: StoreFixtures.acmeSigner, nowMillis: t + 1)
+        }
+        await #expect(throws: ChangeRejection.self) {
+            try await store.author(nil, StoreFixtures.genesis("Y", parties: ["acme"]), signer: StoreFixtures.acmeSigner, nowMillis: t + 1)
+        }
+        #expect(try await store.counts() == (1, 1, 0, 0))
+        await store.close()
+    }
+
+    @Test("listings filter by party and by derived status")
+    func listings() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try StoreFixtures.open(directory.path)
+        let signer = StoreFixtures.acmeSigner
+        let withGlobex = try await store.author(nil, StoreFixtures.genesis("A", parties: ["acme", "globex"]), signer: signer, nowMillis: t)
+        let withInitech = try await store.author(nil, StoreFixtures.genesis("B", parties: ["acme", "initech"]), signer: signer, nowMillis: t)
+        let terminated = try await store.author(nil, StoreFixtures.genesis("C", parties: ["acme", "initech"]), signer: signer, nowMillis: t)
+        _ = try await store.author(terminated.change.change.agreement, [.terminate(reason: "done")], signer: signer, nowMillis: t + 1)
+        let id = withGlobex.change.change.agreement
+        let hash = try #require(try await store.agreement(id)).agreement.termsHash
+        let approval = Edit.approve(organisation: "acme", termsHash: hash, signature: try signer.approvalSignature(agreement: id, termsHash: hash))
+        _ = try await store.author(id, [approval], signer: signer, nowMillis: t + 2)
+
+        #expect(try await store.agreements(party: "globex", today: today).map(\.id) == [id])
+        #expect(Set(try await store.agreements(party: "initech", today: today).map(\.id)) == [withInitech.change.change.agreement, terminated.change.change.agreement])
+        #expect(try await store.agreements(party: "umbrella", today: today).isEmpty)
+        #expect(try await store.agreements(status: .proposed, today: today).map(\.id) == [id])
+        #expect(try await store.agreements(status: .terminated, today: today).map(\.id) == [terminated.change.change.agreement])
+        #expect(try await store.agreements(party: "initech", status: .draft, today: today).map(\.id) == [withInitech.change.change.agreement])
+        await store.close()
+    }
+
+    @Test("an agreement's detail shows who set each field and the open conflicts")
+    func provenanceAndConflicts() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var network = ThreeCompanies()
+        let genesis = try network.acme.create(StoreFixtures.genesis("Start"), at: t)
+        network.globex.receive(genesis, at: t)
+        let mine = try network.acme.edit(genesis.change.agreement, [.set(.title, .text("Acme's"))], at: t + 10)
+        let theirs = try network.globex.edit(genesis.change.agreement, [.set(.title, .text("Globex's"))], at: t + 20)
+        let store = try StoreFixtures.open(directory.path)
+        _ = try await store.apply([genesis, theirs, mine], nowMillis: t + 30)
+        let detail = try #require(try await store.agreement(genesis.change.agreement))
+        #expect(detail.agreement.provenance[.title]?.author == network.globex.id)
+        #expect(detail.agreement.provenance[.category]?.author == network.acme.id)
+        let conflicts = try await store.conflicts()
+        #expect(conflicts[genesis.change.agreement]?.first?.overruled.map(\.value) == [.text("Acme's")])
+        #expect(try await store.agreements(today: today).first?.conflictCount == 1)
+        await store.close()
+    }
+
+    @Test("what a peer lacks covers only agreements its organisation is a party to")
+    func needToKnow() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try StoreFixtures.open(directory.path)
+        let signer = StoreFixtures.acmeSigner
+        let shared = try await store.author(nil, StoreFixtures.genesis("with globex"), signer: signer, nowMillis: t)
+        let secret = try await store.author(nil, StoreFixtures.genesis("with initech", parties: ["acme", "initech"]), signer: signer, nowMillis: t)
+        let edit = try await store.author(shared.change.change.agreement, [.note("n")], signer: signer, nowMillis: t + 1)
+
+        let forGlobex = try await store.changes(after: 0, for: "globex", limit: 100)
+        #expect(forGlobex.map(\.sequence) == [shared.sequence, edit.sequence])
+        #expect(!forGlobex.contains { $0.change.change.agreement == secret.change.change.agreement })
+        #expect(try await store.changes(after: shared.sequence, for: "globex", limit: 100).map(\.sequence) == [edit.sequence])
+        #expect(try await store.changes(after: 0, for: "globex", limit: 1).count == 1)
+        let digests = try await store.headsDigests(sharedWith: "globex")
+        #expect(digests.map(\.0) == [shared.change.change.agreement])
+        await store.close()
+    }
+
+    @Test("peer state and certificates are recorded")
+    func peersAndCertificates() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try StoreFixtures.open(directory.path)
+        let peer = StoreFixtures.globexSigner.node
+        try await store.updatePeer(peer, .contact, nowMillis: t)
+        try await store.updatePeer(peer, .acknowledged(upTo: 7), nowMillis: t)
+        try await store.updatePeer(peer, .acknowledged(upTo: 3), nowMillis: t)
+        try await store.updatePeer(peer, .sent(count: 4), nowMillis: t)
+        try await store.updatePeer(peer, .received(count: 5, rejected: 1, lastRejection: ChangeRejection(.authorNotParty, "not a party")), nowMillis: t + 5)
+        try await store.updatePeer(peer, .received(count: 2, rejected: 0, lastRejection: nil), nowMillis: t + 6)
+        let state = try #require(try await store.peers().first)
+        #expect(state.node == peer)
+        #expect(state.acknowledgedSequence == 7)
+        #expect(state.lastContact == t)
+        #expect((state.changesSent, state.changesReceived, state.changesRejected) == (4, 7, 1))
+        #expect(state.lastRejection?.code == "author-not-party")
+        #expect(state.lastRejection?.at == t + 5)
+        await store.close()
+    }
+}
