@@ -35,6 +35,12 @@ let package = Package(
         // Fixtures shared by the test targets: test networks of nodes, seeded random histories.
         .target(name: "AccordTestSupport", dependencies: ["AccordModel", "AccordCrypto"], path: "Tests/AccordTestSupport"),
 
+        // Benchmarks: executables that print a table and write JSON (see BENCHMARKS.md).
+        .executableTarget(
+            name: "accord-store-bench", dependencies: ["AccordStore", "AccordModel", "AccordCrypto", "CSQLite"],
+            path: "Benchmarks/AccordStoreBenchmark"
+        ),
+
         // Writes to a store until killed; the crash-safety test SIGKILLs it (see its header).
         .executableTarget(
             name: "accord-store-crash-helper", dependencies: ["AccordStore", "AccordModel", "AccordCrypto"],

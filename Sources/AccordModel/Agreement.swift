@@ -36,9 +36,22 @@ public struct Agreement: Hashable, Sendable {
     public let termination: Termination?
     /// SHA-256 of the canonical encoding of the terms (docs/encoding.md, "Terms").
     public let termsHash: SHA256Digest
-    public let conflicts: [Conflict]
+    /// Every written field's register, from which conflicts and provenance are read on demand.
+    private let fields: [Field: MultiValueRegister<FieldValue>]
+
+    /// Open conflicts, by field in canonical order.
+    public var conflicts: [Conflict] {
+        fields.sorted { $0.key < $1.key }.compactMap { field, register in
+            guard let winner = register.winner, !register.overruled.isEmpty else { return nil }
+            return Conflict(field: field, winner: winner, overruled: Array(register.overruled))
+        }
+    }
+
+    /// How many fields have an open conflict (cheaper than `conflicts.count`).
+    public var conflictCount: Int { fields.values.count { $0.writes.count > 1 } }
+
     /// Who last set each field, and when.
-    public let provenance: [Field: RegisterWrite<FieldValue>]
+    public var provenance: [Field: RegisterWrite<FieldValue>] { fields.compactMapValues(\.winner) }
 
     public var title: String? { terms.title }
     public var category: Category? { terms.category }
@@ -92,11 +105,7 @@ public struct Agreement: Hashable, Sendable {
         self.approvals = approvals
         notes = state.notes
         termination = state.termination
-        conflicts = state.fields.sorted { $0.key < $1.key }.compactMap { field, register in
-            guard let winner = register.winner, !register.overruled.isEmpty else { return nil }
-            return Conflict(field: field, winner: winner, overruled: Array(register.overruled))
-        }
-        provenance = state.fields.compactMapValues(\.winner)
+        fields = state.fields
     }
 
     /// The status on a given day (UTC); see `AgreementStatus.derive`.

@@ -26,10 +26,18 @@ enum LogQueries {
         return id
     }
 
-    /// The accepted changes of one agreement in acceptance order.
-    static func acceptedChanges(of agreement: AgreementID, _ connection: SQLiteConnection) throws(StoreError) -> [StoredChange] {
-        let statement = try connection.statement("SELECT seq, encoded FROM changes WHERE agreement = ? ORDER BY seq")
+    /// The local key of an agreement with accepted changes.
+    static func key(of agreement: AgreementID, _ connection: SQLiteConnection) throws(StoreError) -> Int64? {
+        let statement = try connection.statement("SELECT key FROM agreements WHERE id = ?")
+        defer { statement.reset() }
         statement.bind(1, agreement.uuid.bytes)
+        return try statement.step() ? statement.int64(0) : nil
+    }
+
+    /// The accepted changes of the agreement with local `key`, in acceptance order.
+    static func acceptedChanges(key: Int64, _ connection: SQLiteConnection) throws(StoreError) -> [StoredChange] {
+        let statement = try connection.statement("SELECT seq, encoded FROM changes WHERE agreement_key = ? ORDER BY seq")
+        statement.bind(1, key)
         var changes: [StoredChange] = []
         while try statement.step() {
             changes.append(StoredChange(sequence: statement.int64(0), change: try decode(statement.blob(1), path: connection.path)))
@@ -61,11 +69,14 @@ enum LogQueries {
         return held
     }
 
-    /// Rebuilds one agreement's replica from the log, as it was after the last commit.
+    /// Rebuilds one agreement's replica from the log. `key` is its local key if the caller knows
+    /// it (the writer does, also for rows not yet materialised in the current transaction).
     static func replica(
-        of agreement: AgreementID, configuration: ReplicaConfiguration, _ connection: SQLiteConnection
+        of agreement: AgreementID, key: Int64? = nil, configuration: ReplicaConfiguration, _ connection: SQLiteConnection
     ) throws(StoreError) -> AgreementReplica {
-        let accepted = try acceptedChanges(of: agreement, connection).map(\.change)
+        var key = key
+        if key == nil { key = try self.key(of: agreement, connection) }
+        let accepted = try key.map { (key: Int64) throws(StoreError) in try acceptedChanges(key: key, connection).map(\.change) } ?? []
         let rejected = try rejectedChanges(of: agreement, connection)
         let held = try heldChanges(of: agreement, connection)
         do {

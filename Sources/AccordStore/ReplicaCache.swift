@@ -21,6 +21,12 @@ struct ReplicaCache {
         return entry.replica
     }
 
+    /// Removes and returns a replica, so the caller holds the only reference and can mutate it
+    /// without a copy-on-write of all its collections. `put` it back afterwards.
+    mutating func take(_ id: AgreementID) -> AgreementReplica? {
+        entries.removeValue(forKey: id)?.replica
+    }
+
     mutating func put(_ replica: AgreementReplica) {
         clock += 1
         entries[replica.id] = (replica, clock)

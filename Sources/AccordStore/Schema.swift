@@ -17,7 +17,7 @@ enum Schema {
                 CREATE TABLE changes (
                     seq INTEGER PRIMARY KEY,
                     id BLOB NOT NULL UNIQUE,
-                    agreement BLOB NOT NULL,
+                    agreement_key INTEGER NOT NULL,
                     author_organisation TEXT NOT NULL,
                     author_node TEXT NOT NULL,
                     stamp_millis INTEGER NOT NULL,
@@ -25,7 +25,7 @@ enum Schema {
                     encoded BLOB NOT NULL,
                     accepted_at INTEGER NOT NULL
                 );
-                CREATE INDEX changes_by_agreement ON changes (agreement, seq);
+                CREATE INDEX changes_by_agreement ON changes (agreement_key, seq);
 
                 -- Verdicts must be repeatable: a change that builds on a rejected one is rejected
                 -- too, so rejected changes are remembered with the rule they broke.
@@ -51,13 +51,19 @@ enum Schema {
                 CREATE INDEX held_by_agreement ON held_changes (agreement);
 
                 -- The materialised agreements: what listings and sync summaries read. Kept in the
-                -- same transaction as the log, so it always equals a replay of the log.
+                -- same transaction as the log, so it always equals a replay of the log. Equal
+                -- heads digests mean equal accepted histories and so byte-identical state.
+                -- `parties` is the newline-separated list; agreement_parties indexes it by party.
+                -- `key` is a local number given in order of first acceptance: the log and the
+                -- party index refer to it, so catching up appends to their b-trees instead of
+                -- inserting at random places (agreement ids are hashes).
                 CREATE TABLE agreements (
-                    id BLOB PRIMARY KEY,
+                    key INTEGER PRIMARY KEY,
+                    id BLOB NOT NULL UNIQUE,
                     title TEXT,
                     category TEXT,
+                    parties TEXT NOT NULL,
                     terms_hash BLOB NOT NULL,
-                    state_hash BLOB NOT NULL,
                     heads_digest BLOB NOT NULL,
                     change_count INTEGER NOT NULL,
                     last_seq INTEGER NOT NULL,
@@ -67,13 +73,12 @@ enum Schema {
                     fresh_approvals INTEGER NOT NULL,
                     approvals INTEGER NOT NULL,
                     conflicts INTEGER NOT NULL
-                ) WITHOUT ROWID;
+                );
                 CREATE TABLE agreement_parties (
                     organisation TEXT NOT NULL,
-                    agreement BLOB NOT NULL,
-                    PRIMARY KEY (organisation, agreement)
+                    agreement_key INTEGER NOT NULL,
+                    PRIMARY KEY (organisation, agreement_key)
                 ) WITHOUT ROWID;
-                CREATE INDEX parties_by_agreement ON agreement_parties (agreement);
 
                 -- What each peer node is known to have and how the exchange with it went.
                 CREATE TABLE peers (

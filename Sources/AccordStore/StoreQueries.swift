@@ -10,15 +10,13 @@ extension NodeStore {
         try await read { connection throws(StoreError) in
             let columns = """
                 a.id, a.title, a.category, a.terms_hash, a.change_count, a.conflicts, a.expires_on, a.terminated,
-                a.party_count, a.fresh_approvals, a.approvals,
-                (SELECT group_concat(organisation, char(10)) FROM
-                    (SELECT organisation FROM agreement_parties p WHERE p.agreement = a.id ORDER BY organisation))
+                a.party_count, a.fresh_approvals, a.approvals, a.parties
                 """
             let statement =
                 party == nil
                 ? try connection.statement("SELECT \(columns) FROM agreements a ORDER BY a.id")
                 : try connection.statement(
-                    "SELECT \(columns) FROM agreement_parties q JOIN agreements a ON a.id = q.agreement WHERE q.organisation = ? ORDER BY a.id"
+                    "SELECT \(columns) FROM agreement_parties q JOIN agreements a ON a.key = q.agreement_key WHERE q.organisation = ? ORDER BY a.id"
                 )
             if let party { statement.bind(1, party.rawValue) }
             var summaries: [AgreementSummary] = []
@@ -62,7 +60,9 @@ extension NodeStore {
     /// The accepted changes of an agreement in the order this node accepted them.
     public func history(of id: AgreementID) async throws(StoreError) -> [HistoryEntry] {
         try await read { connection throws(StoreError) in
-            let statement = try connection.statement("SELECT seq, encoded, accepted_at FROM changes WHERE agreement = ? ORDER BY seq")
+            let statement = try connection.statement(
+                "SELECT seq, encoded, accepted_at FROM changes WHERE agreement_key = (SELECT key FROM agreements WHERE id = ?) ORDER BY seq"
+            )
             statement.bind(1, id.uuid.bytes)
             var entries: [HistoryEntry] = []
             while try statement.step() {
@@ -100,7 +100,7 @@ extension NodeStore {
             let statement = try connection.statement(
                 """
                 SELECT c.seq, c.encoded FROM changes c
-                JOIN agreement_parties p ON p.agreement = c.agreement AND p.organisation = ?
+                JOIN agreement_parties p ON p.agreement_key = c.agreement_key AND p.organisation = ?
                 WHERE c.seq > ? ORDER BY c.seq LIMIT ?
                 """
             )
@@ -119,7 +119,7 @@ extension NodeStore {
         try await read { connection throws(StoreError) in
             let statement = try connection.statement(
                 """
-                SELECT a.id, a.heads_digest FROM agreement_parties p JOIN agreements a ON a.id = p.agreement
+                SELECT a.id, a.heads_digest FROM agreement_parties p JOIN agreements a ON a.key = p.agreement_key
                 WHERE p.organisation = ? ORDER BY a.id
                 """
             )
@@ -219,35 +219,33 @@ extension NodeStore {
             let integrity = try connection.statement("PRAGMA integrity_check")
             while try integrity.step() { report.integrity.append(integrity.text(0)) }
 
-            var logged = Set<AgreementID>()
-            let agreements = try connection.statement("SELECT DISTINCT agreement FROM changes")
-            while try agreements.step() { logged.insert(try LogQueries.agreementID(agreements.blob(0), path: connection.path)) }
-            var stored: [AgreementID: (terms: [UInt8], state: [UInt8], heads: [UInt8], count: Int64, parties: Int64)] = [:]
-            let rows = try connection.statement("SELECT id, terms_hash, state_hash, heads_digest, change_count, party_count FROM agreements")
+            let orphans = try connection.integer(
+                "SELECT count(DISTINCT agreement_key) FROM changes WHERE agreement_key NOT IN (SELECT key FROM agreements)"
+            ) ?? 0
+            if orphans > 0 {
+                report.mismatches.append((AgreementID(UUIDBytes(high: 0, low: 0)), "\(orphans) agreement(s) have logged changes but no materialised row"))
+            }
+            var stored: [AgreementID: (key: Int64, terms: [UInt8], heads: [UInt8], count: Int64, parties: String)] = [:]
+            let rows = try connection.statement("SELECT id, terms_hash, heads_digest, change_count, parties, key FROM agreements")
             while try rows.step() {
                 stored[try LogQueries.agreementID(rows.blob(0), path: connection.path)] =
-                    (rows.blob(1), rows.blob(2), rows.blob(3), rows.int64(4), rows.int64(5))
+                    (rows.int64(5), rows.blob(1), rows.blob(2), rows.int64(3), rows.text(4))
             }
-            for id in logged.union(stored.keys).sorted() {
+            for (id, row) in stored.sorted(by: { $0.key < $1.key }) {
                 report.agreementsChecked += 1
-                guard let row = stored[id] else {
-                    report.mismatches.append((id, "changes are logged but no materialised row exists"))
-                    continue
-                }
-                let replica = try LogQueries.replica(of: id, configuration: configuration, connection)
+                let replica = try LogQueries.replica(of: id, key: row.key, configuration: configuration, connection)
                 report.changesReplayed += replica.acceptedCount
                 let agreement = replica.agreement
                 var problems: [String] = []
                 if row.terms != agreement.termsHash.bytes { problems.append("terms hash") }
-                if row.state != replica.state.stateHash.bytes { problems.append("state hash") }
                 if row.heads != replica.headsDigest.bytes { problems.append("heads digest") }
                 if row.count != replica.acceptedCount { problems.append("change count \(row.count) ≠ \(replica.acceptedCount)") }
-                if row.parties != agreement.parties.count { problems.append("party count") }
-                let parties = try connection.statement("SELECT organisation FROM agreement_parties WHERE agreement = ? ORDER BY organisation")
-                parties.bind(1, id.uuid.bytes)
+                if row.parties != agreement.parties.map(\.rawValue).joined(separator: "\n") { problems.append("parties") }
+                let parties = try connection.statement("SELECT organisation FROM agreement_parties WHERE agreement_key = ? ORDER BY organisation")
+                parties.bind(1, row.key)
                 var storedParties: [String] = []
                 while try parties.step() { storedParties.append(parties.text(0)) }
-                if storedParties != agreement.parties.map(\.rawValue) { problems.append("parties") }
+                if storedParties != agreement.parties.map(\.rawValue) { problems.append("party index") }
                 if !problems.isEmpty { report.mismatches.append((id, "differs from a replay of the log: " + problems.joined(separator: ", "))) }
             }
             return report

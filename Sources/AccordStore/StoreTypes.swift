@@ -133,11 +133,6 @@ public struct ConsistencyReport: Sendable {
     public var isConsistent: Bool { mismatches.isEmpty && integrity == ["ok"] }
 }
 
-extension AgreementState {
-    /// SHA-256 of the canonical state; equal hashes mean byte-identical replicas.
-    var stateHash: SHA256Digest { SHA256Digest(hashing: canonicalEncoding) }
-}
-
 extension AgreementReplica {
     /// A short digest of the history's heads: equal digests mean the same accepted history.
     var headsDigest: SHA256Digest { SHA256Digest(hashing: heads.flatMap(\.bytes)) }

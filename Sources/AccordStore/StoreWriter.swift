@@ -7,9 +7,12 @@ final class StoreWriter {
     let connection: SQLiteConnection
     let configuration: StoreConfiguration
     private(set) var cache: ReplicaCache
-    /// Agreements with anything in the log (accepted, rejected or held), so a change to an
-    /// agreement never seen costs no query.
-    private var knownAgreements: Set<AgreementID> = []
+    /// The local key of every agreement with accepted changes.
+    private var agreementKeys: [AgreementID: Int64] = [:]
+    private var nextAgreementKey: Int64 = 1
+    /// Agreements with only rejected or held changes. With `agreementKeys`, every agreement the
+    /// log knows, so a change to an agreement never seen costs no query.
+    private var pendingAgreements: Set<AgreementID> = []
     var clock: HybridLogicalClock
     private var nextSequence: Int64 = 1
 
@@ -19,12 +22,6 @@ final class StoreWriter {
         self.cache = ReplicaCache(capacity: configuration.cachedAgreements)
         self.clock = HybridLogicalClock(node: configuration.node)
         try reloadCounters()
-        for table in ["changes", "rejected_changes", "held_changes"] {
-            let statement = try connection.statement("SELECT DISTINCT agreement FROM \(table)")
-            while try statement.step() {
-                knownAgreements.insert(try LogQueries.agreementID(statement.blob(0), path: connection.path))
-            }
-        }
         let latest = try connection.statement(
             "SELECT stamp_millis, stamp_counter FROM changes ORDER BY stamp_millis DESC, stamp_counter DESC LIMIT 1"
         )
@@ -34,20 +31,58 @@ final class StoreWriter {
         }
     }
 
-    /// Re-reads what memory caches of the database, after a failed transaction.
+    /// Re-reads what memory caches of the database: at start and after a failed transaction.
     func reloadCounters() throws(StoreError) {
         nextSequence = (try connection.integer("SELECT coalesce(max(seq), 0) FROM changes") ?? 0) + 1
+        agreementKeys = [:]
+        pendingAgreements = []
+        let keys = try connection.statement("SELECT key, id FROM agreements")
+        while try keys.step() {
+            agreementKeys[try LogQueries.agreementID(keys.blob(1), path: connection.path)] = keys.int64(0)
+        }
+        nextAgreementKey = (agreementKeys.values.max() ?? 0) + 1
+        for table in ["rejected_changes", "held_changes"] {
+            let statement = try connection.statement("SELECT DISTINCT agreement FROM \(table)")
+            while try statement.step() {
+                let id = try LogQueries.agreementID(statement.blob(0), path: connection.path)
+                if agreementKeys[id] == nil { pendingAgreements.insert(id) }
+            }
+        }
+    }
+
+    /// The local key of an agreement, given on its first accepted change.
+    private func key(of id: AgreementID) -> Int64 {
+        if let key = agreementKeys[id] { return key }
+        let key = nextAgreementKey
+        nextAgreementKey += 1
+        agreementKeys[id] = key
+        pendingAgreements.remove(id)
+        return key
     }
 
     /// The replica of an agreement, from the cache or rebuilt from the log.
     func replica(_ id: AgreementID) throws(StoreError) -> AgreementReplica {
         if let cached = cache.get(id) { return cached }
-        let replica =
-            knownAgreements.contains(id)
-            ? try LogQueries.replica(of: id, configuration: configuration.replica, connection)
-            : AgreementReplica(id: id, configuration: configuration.replica)
+        let replica = try load(id)
         cache.put(replica)
         return replica
+    }
+
+    /// Takes a replica out of the cache (or rebuilds it) to be changed and `put` back, noting the
+    /// parties it had when the transaction first touched it.
+    private func takeReplica(_ id: AgreementID, context: inout WriteContext) throws(StoreError) -> AgreementReplica {
+        var taken = cache.take(id)
+        if taken == nil { taken = try load(id) }
+        let replica = taken!
+        if context.touched.insert(id).inserted { context.partiesBefore[id] = replica.state.parties }
+        return replica
+    }
+
+    private func load(_ id: AgreementID) throws(StoreError) -> AgreementReplica {
+        guard agreementKeys[id] != nil || pendingAgreements.contains(id) else {
+            return AgreementReplica(id: id, configuration: configuration.replica)
+        }
+        return try LogQueries.replica(of: id, key: agreementKeys[id], configuration: configuration.replica, connection)
     }
 
     func evict(_ ids: some Sequence<AgreementID>) { cache.evict(ids) }
@@ -56,15 +91,14 @@ final class StoreWriter {
     func apply(_ changes: [VerifiedChange], nowMillis: UInt64, context: inout WriteContext) throws(StoreError) -> ApplyReport {
         var report = ApplyReport(outcomes: [], accepted: [], rejected: [])
         for change in changes {
-            var replica = try replica(change.change.agreement)
-            context.touched.insert(replica.id)
+            var replica = try takeReplica(change.change.agreement, context: &context)
             let result = replica.apply(change, nowMillis: nowMillis)
             cache.put(replica)
             report.outcomes.append(result.outcome)
             try persist(result.settled, submitted: change, nowMillis: nowMillis, report: &report, context: &context)
             if case .held(let reason) = result.outcome {
                 try insertHeld(change, reason: reason, nowMillis: nowMillis)
-                knownAgreements.insert(replica.id)
+                if agreementKeys[replica.id] == nil { pendingAgreements.insert(replica.id) }
             }
         }
         return report
@@ -77,8 +111,7 @@ final class StoreWriter {
         var agreements: [AgreementID] = []
         while try statement.step() { agreements.append(try LogQueries.agreementID(statement.blob(0), path: connection.path)) }
         for id in agreements {
-            var replica = try replica(id)
-            context.touched.insert(id)
+            var replica = try takeReplica(id, context: &context)
             let settled = replica.releaseHeld(nowMillis: nowMillis)
             cache.put(replica)
             try persist(settled, submitted: nil, nowMillis: nowMillis, report: &report, context: &context)
@@ -97,6 +130,7 @@ final class StoreWriter {
         do {
             if let agreement {
                 replica = try self.replica(agreement)
+                if context.touched.insert(agreement).inserted { context.partiesBefore[agreement] = replica.state.parties }
                 change = try replica.nextChange(edits, clock: &candidateClock, nowMillis: nowMillis)
             } else {
                 change = try Change.genesis(stamp: candidateClock.stamp(physicalMillis: nowMillis), edits: edits)
@@ -121,7 +155,7 @@ final class StoreWriter {
             return .failure(ChangeRejection(.malformed, "\(signed) could not be applied here: \(result.outcome)"))
         }
         clock = candidateClock
-        context.touched.insert(replica.id)
+        if context.touched.insert(replica.id).inserted { context.partiesBefore[replica.id] = [] }
         cache.put(replica)
         var report = ApplyReport(outcomes: [], accepted: [], rejected: [])
         try persist(result.settled, submitted: signed, nowMillis: nowMillis, report: &report, context: &context)
@@ -144,17 +178,16 @@ final class StoreWriter {
                 let author = change.change.author
                 try connection.statement(
                     """
-                    INSERT INTO changes (seq, id, agreement, author_organisation, author_node, stamp_millis, stamp_counter,
+                    INSERT INTO changes (seq, id, agreement_key, author_organisation, author_node, stamp_millis, stamp_counter,
                                          encoded, accepted_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
                 )
-                .bind(1, sequence).bind(2, change.id.bytes).bind(3, change.change.agreement.uuid.bytes)
+                .bind(1, sequence).bind(2, change.id.bytes).bind(3, key(of: change.change.agreement))
                 .bind(4, author.organisation.rawValue).bind(5, author.name)
                 .bind(6, Int64(bitPattern: change.change.stamp.millis)).bind(7, Int64(change.change.stamp.counter))
                 .bind(8, change.signed.encoded).bind(9, Int64(bitPattern: nowMillis))
                 .run()
-                knownAgreements.insert(change.change.agreement)
                 context.dirty[change.change.agreement] = sequence
                 report.accepted.append(StoredChange(sequence: sequence, change: change))
             case .rejected(let rejection):
@@ -165,7 +198,7 @@ final class StoreWriter {
                 .bind(3, rejection.code.description).bind(4, rejection.message)
                 .bind(5, change.signed.encoded).bind(6, Int64(bitPattern: nowMillis))
                 .run()
-                knownAgreements.insert(change.change.agreement)
+                if agreementKeys[change.change.agreement] == nil { pendingAgreements.insert(change.change.agreement) }
                 report.rejected.append((change, rejection))
             }
         }
@@ -183,24 +216,31 @@ final class StoreWriter {
         for (id, lastSequence) in context.dirty.sorted(by: { $0.key < $1.key }) {
             let replica = try replica(id)
             let agreement = replica.agreement
+            let key = key(of: id)
             try connection.statement(
                 """
-                INSERT OR REPLACE INTO agreements (id, title, category, terms_hash, state_hash, heads_digest, change_count,
-                    last_seq, expires_on, terminated, party_count, fresh_approvals, approvals, conflicts)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR REPLACE INTO agreements (id, title, category, parties, terms_hash, heads_digest, change_count,
+                    last_seq, expires_on, terminated, party_count, fresh_approvals, approvals, conflicts, key)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
             )
-            .bind(1, id.uuid.bytes).bind(2, agreement.title).bind(3, agreement.category?.name)
-            .bind(4, agreement.termsHash.bytes).bind(5, replica.state.stateHash.bytes).bind(6, replica.headsDigest.bytes)
+            .bind(15, key).bind(1, id.uuid.bytes).bind(2, agreement.title).bind(3, agreement.category?.name)
+            .bind(4, agreement.parties.map(\.rawValue).joined(separator: "\n"))
+            .bind(5, agreement.termsHash.bytes).bind(6, replica.headsDigest.bytes)
             .bind(7, Int64(replica.acceptedCount)).bind(8, lastSequence).bind(9, agreement.expiresOn?.description)
             .bind(10, agreement.termination == nil ? 0 : 1).bind(11, Int64(agreement.parties.count))
-            .bind(12, Int64(agreement.approvals.values.filter(\.isFresh).count)).bind(13, Int64(agreement.approvals.count))
-            .bind(14, Int64(agreement.conflicts.count))
+            .bind(12, Int64(agreement.approvals.values.count(where: \.isFresh))).bind(13, Int64(agreement.approvals.count))
+            .bind(14, Int64(agreement.conflictCount))
             .run()
-            try connection.statement("DELETE FROM agreement_parties WHERE agreement = ?").bind(1, id.uuid.bytes).run()
-            for party in agreement.parties {
-                try connection.statement("INSERT INTO agreement_parties (organisation, agreement) VALUES (?, ?)")
-                    .bind(1, party.rawValue).bind(2, id.uuid.bytes).run()
+            let before = Set(context.partiesBefore[id] ?? [])
+            let after = Set(agreement.parties)
+            for party in before.subtracting(after) {
+                try connection.statement("DELETE FROM agreement_parties WHERE organisation = ? AND agreement_key = ?")
+                    .bind(1, party.rawValue).bind(2, key).run()
+            }
+            for party in after.subtracting(before) {
+                try connection.statement("INSERT OR IGNORE INTO agreement_parties (organisation, agreement_key) VALUES (?, ?)")
+                    .bind(1, party.rawValue).bind(2, key).run()
             }
         }
     }
@@ -212,4 +252,6 @@ struct WriteContext {
     var touched: Set<AgreementID> = []
     /// Agreements with newly accepted changes → the last sequence number among them.
     var dirty: [AgreementID: Int64] = [:]
+    /// The parties each touched agreement had before this transaction (to update the index).
+    var partiesBefore: [AgreementID: [OrganisationID]] = [:]
 }
