@@ -16,6 +16,10 @@ let package = Package(
         .library(name: "AccordModel", targets: ["AccordModel"]),
         .library(name: "AccordCrypto", targets: ["AccordCrypto"]),
         .library(name: "AccordStore", targets: ["AccordStore"]),
+        .library(name: "AccordTLS", targets: ["AccordTLS"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // The system OpenSSL (Debian's libssl-dev): libssl and libcrypto, never a bundled copy.
@@ -31,6 +35,15 @@ let package = Package(
         // The system SQLite (Debian's libsqlite3-dev), used through its C API.
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "AccordStore", dependencies: ["AccordModel", "AccordCrypto", "CSQLite"]),
+
+        // Mutual TLS 1.3 for SwiftNIO on the system OpenSSL.
+        .target(
+            name: "AccordTLS",
+            dependencies: [
+                "COpenSSL", "COpenSSLShim", "AccordCrypto",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
 
         // Fixtures shared by the test targets: test networks of nodes, seeded random histories.
         .target(name: "AccordTestSupport", dependencies: ["AccordModel", "AccordCrypto"], path: "Tests/AccordTestSupport"),
@@ -48,6 +61,14 @@ let package = Package(
         ),
 
         .testTarget(name: "AccordCryptoTests", dependencies: ["AccordCrypto"]),
+        .testTarget(
+            name: "AccordTLSTests",
+            dependencies: [
+                "AccordTLS", "AccordCrypto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "AccordModelTests", dependencies: ["AccordModel", "AccordCrypto", "AccordTestSupport"]),
         .testTarget(
             name: "AccordStoreTests",

@@ -61,9 +61,12 @@ public struct CryptoError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// OpenSSL's error queue is per thread; every failure path must empty it.
-enum OpenSSLErrorQueue {
-    static func drain() -> [String] {
+/// OpenSSL's error queue is per thread, and one event-loop thread serves many connections: clear
+/// it before each call whose failure you will inspect, and drain it right after a failure, or a
+/// stale entry turns the next connection's harmless "want read" into a hard error.
+public enum OpenSSLErrorQueue {
+    /// Every queued error, oldest first, as OpenSSL's text; the queue is left empty.
+    public static func drain() -> [String] {
         var reasons: [String] = []
         while true {
             let code = ERR_get_error()
@@ -75,5 +78,5 @@ enum OpenSSLErrorQueue {
         return reasons
     }
 
-    static func clear() { ERR_clear_error() }
+    public static func clear() { ERR_clear_error() }
 }

@@ -29,4 +29,18 @@ static inline int accord_SSL_CTX_set_max_proto_version(SSL_CTX *context, int ver
     return (int)SSL_CTX_set_max_proto_version(context, version);
 }
 
+/// `SSL_get_ex_new_index` is a macro over `CRYPTO_get_ex_new_index`.
+static inline int accord_SSL_get_ex_new_index(void) {
+    return SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+/// `BIO_set_mem_eof_return` is a macro over `BIO_ctrl`. -1 makes an empty memory BIO say "retry"
+/// (want more input) rather than "end of file".
+static inline void accord_BIO_set_mem_eof_return(BIO *bio, int value) { BIO_set_mem_eof_return(bio, value); }
+
+/// `SSL_CTX_set_options` takes 64-bit `SSL_OP_*` macros Swift cannot import.
+static inline void accord_SSL_CTX_disable_renegotiation_and_compression(SSL_CTX *context) {
+    SSL_CTX_set_options(context, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+}
+
 #endif

@@ -1,0 +1,85 @@
+import AccordCrypto
+internal import COpenSSL
+import COpenSSLShim
+
+/// Per-connection verification state, reached from OpenSSL's verify callback through the `SSL`'s
+/// ex-data slot. Only touched on the connection's event loop, inside `SSL_do_handshake`.
+final class PeerVerification {
+    let policy: PeerPolicy
+    let pins: Set<SHA256Digest>?
+    /// The first reason a certificate was refused, for the error and the log.
+    var failure: String?
+    /// The verified leaf certificate.
+    var identity: PeerIdentity?
+
+    init(policy: PeerPolicy, pins: Set<SHA256Digest>?) {
+        self.policy = policy
+        self.pins = pins
+    }
+
+    /// Accord's own rules for the leaf certificate, after OpenSSL's chain checks passed.
+    func check(leaf certificate: Certificate) -> String? {
+        if let expected = policy.expectedOrganisation, certificate.organisation != expected {
+            return "wrong organisation: dialled \(expected), certificate \(certificate) says \(certificate.organisation)"
+        }
+        if let allowed = policy.allowedOrganisations, !allowed.contains(certificate.organisation) {
+            return "organisation \(certificate.organisation) of \(certificate) is not a configured peer"
+        }
+        if let pins, !pins.contains(certificate.fingerprint) {
+            return "certificate pin mismatch: \(certificate) is not one of the \(pins.count) pinned fingerprint(s)"
+        }
+        return nil
+    }
+}
+
+/// The ex-data slot holding each connection's `PeerVerification`.
+let verificationSlot: Int32 = accord_SSL_get_ex_new_index()
+
+/// OpenSSL's verify callback. A C function pointer can capture nothing, so it finds the
+/// connection's state through the `SSL` of the store context.
+let accordVerifyCallback: @convention(c) (Int32, OpaquePointer?) -> Int32 = { preverified, storeContext in
+    guard let storeContext,
+        let ssl = X509_STORE_CTX_get_ex_data(storeContext, SSL_get_ex_data_X509_STORE_CTX_idx()),
+        let slot = SSL_get_ex_data(OpaquePointer(ssl), verificationSlot)
+    else { return 0 }
+    let verification = Unmanaged<PeerVerification>.fromOpaque(slot).takeUnretainedValue()
+    let depth = X509_STORE_CTX_get_error_depth(storeContext)
+    let current = X509_STORE_CTX_get_current_cert(storeContext)
+    let subject = current.map(subjectLine) ?? "(no certificate)"
+
+    guard preverified == 1 else {
+        let reason = String(cString: X509_verify_cert_error_string(Int(X509_STORE_CTX_get_error(storeContext))))
+        if verification.failure == nil {
+            verification.failure = "certificate \(subject) (chain depth \(depth)) refused: \(reason)"
+        }
+        return 0
+    }
+    guard depth == 0, let current else { return 1 }
+
+    var der: UnsafeMutablePointer<UInt8>? = nil
+    let length = i2d_X509(current, &der)
+    guard length > 0, let der else { return 0 }
+    defer { accord_OPENSSL_free(der) }
+    let certificate: Certificate
+    do {
+        certificate = try Certificate(derRepresentation: Array(UnsafeBufferPointer(start: der, count: Int(length))))
+    } catch {
+        verification.failure = "certificate \(subject) refused: \(error)"
+        X509_STORE_CTX_set_error(storeContext, X509_V_ERR_APPLICATION_VERIFICATION)
+        return 0
+    }
+    if let refusal = verification.check(leaf: certificate) {
+        verification.failure = refusal
+        X509_STORE_CTX_set_error(storeContext, X509_V_ERR_APPLICATION_VERIFICATION)
+        return 0
+    }
+    verification.identity = PeerIdentity(certificate: certificate)
+    return 1
+}
+
+/// "O=acme, CN=node1" for logs.
+func subjectLine(_ certificate: OpaquePointer) -> String {
+    guard let line = X509_NAME_oneline(X509_get_subject_name(certificate), nil, 0) else { return "(unreadable subject)" }
+    defer { accord_OPENSSL_free(line) }
+    return String(cString: line)
+}
