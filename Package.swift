@@ -54,6 +54,14 @@ let package = Package(
             path: "Benchmarks/AccordStoreBenchmark"
         ),
 
+        .executableTarget(
+            name: "accord-tls-bench",
+            dependencies: [
+                "AccordTLS", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Benchmarks/AccordTLSBenchmark"
+        ),
+
         // Writes to a store until killed; the crash-safety test SIGKILLs it (see its header).
         .executableTarget(
             name: "accord-store-crash-helper", dependencies: ["AccordStore", "AccordModel", "AccordCrypto"],

@@ -219,7 +219,9 @@ final class OpenSSLPeer: @unchecked Sendable {
     func finish(timeout: Duration = .seconds(10)) async -> (output: String, errors: String) {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        if process.isRunning { process.terminate() }
+        // SIGKILL: a child started from a Dispatch thread inherits its blocked signal mask, so a
+        // SIGTERM could stay pending for ever.
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         return (
             String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
