@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "AccordCrypto", targets: ["AccordCrypto"]),
         .library(name: "AccordStore", targets: ["AccordStore"]),
         .library(name: "AccordTLS", targets: ["AccordTLS"]),
+        .library(name: "AccordSync", targets: ["AccordSync"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -45,6 +46,12 @@ let package = Package(
             ]
         ),
 
+        // The peer protocol: framing and messages (docs/protocol.md).
+        .target(
+            name: "AccordSync",
+            dependencies: ["AccordModel", "AccordCrypto", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+
         // Fixtures shared by the test targets: test networks of nodes, seeded random histories.
         .target(name: "AccordTestSupport", dependencies: ["AccordModel", "AccordCrypto"], path: "Tests/AccordTestSupport"),
 
@@ -69,6 +76,15 @@ let package = Package(
         ),
 
         .testTarget(name: "AccordCryptoTests", dependencies: ["AccordCrypto"]),
+        .testTarget(
+            name: "AccordSyncTests",
+            dependencies: [
+                "AccordSync", "AccordModel", "AccordTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "AccordTLSTests",
             dependencies: [

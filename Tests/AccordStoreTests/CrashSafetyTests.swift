@@ -70,7 +70,7 @@ struct CrashSafetyTests {
             #expect(report.mismatches.isEmpty, "round \(round): \(report.mismatches.prefix(3))")
             await store.close()
         }
-        #expect(roundsWithAcknowledgements >= Self.rounds / 2, "the helper rarely got to write before being killed")
+        #expect(roundsWithAcknowledgements >= Self.rounds / 4, "the helper rarely got to write before being killed")
         print("crash safety: \(Self.rounds) kills, \(totalAcknowledged) acknowledged changes, all present")
     }
 }

@@ -1,0 +1,149 @@
+public import AccordModel
+
+/// The messages of Accord's peer protocol (docs/protocol.md), each sent as one frame.
+public enum WireMessage: Hashable, Sendable {
+    /// First message of each side: who it is and which protocol versions it speaks.
+    case hello(Hello)
+    /// The answer to a hello: the version both will speak. Only after it may data flow.
+    case helloAccepted(version: UInt16)
+    /// Why the sender is closing the session (or refusing a message).
+    case error(code: UInt16, message: String)
+    /// Keepalive; the peer answers with `pong` carrying the same nonce.
+    case ping(nonce: UInt64)
+    case pong(nonce: UInt64)
+    /// A batch of signed changes, each in its encoded form (docs/encoding.md, "Signed change").
+    /// They are decoded and verified by the receiving session off the event loop, so one bad
+    /// change is refused on its own without tearing down the session.
+    case changes(batch: UInt32, encoded: [[UInt8]])
+    /// The receiver made the batch durable (and judged each change).
+    case acknowledged(batch: UInt32)
+    /// Node certificates (DER), so relayed changes can be verified by their author's key.
+    case certificates([[UInt8]])
+
+    public struct Hello: Hashable, Sendable {
+        public var minimumVersion: UInt16
+        public var maximumVersion: UInt16
+        public var node: NodeID
+        /// The sender's clock (Unix ms), for showing skew to operators.
+        public var clockMillis: UInt64
+
+        public init(minimumVersion: UInt16, maximumVersion: UInt16, node: NodeID, clockMillis: UInt64) {
+            self.minimumVersion = minimumVersion
+            self.maximumVersion = maximumVersion
+            self.node = node
+            self.clockMillis = clockMillis
+        }
+    }
+
+    /// The frame type byte.
+    public enum Kind: UInt8, Sendable {
+        case hello = 1, helloAccepted = 2, error = 3, ping = 4, pong = 5
+        case changes = 16, acknowledged = 17, certificates = 18
+    }
+
+    public var kind: Kind {
+        switch self {
+        case .hello: .hello
+        case .helloAccepted: .helloAccepted
+        case .error: .error
+        case .ping: .ping
+        case .pong: .pong
+        case .changes: .changes
+        case .acknowledged: .acknowledged
+        case .certificates: .certificates
+        }
+    }
+
+    /// Limits on the contents of one message, beyond the frame size.
+    public static let maximumErrorMessageBytes = 4096
+    public static let maximumChangesPerBatch = 4096
+    public static let maximumCertificates = 256
+
+    /// The payload (everything after the type byte).
+    func encodePayload(into writer: inout CanonicalWriter) {
+        switch self {
+        case .hello(let hello):
+            writer.write(hello.minimumVersion)
+            writer.write(hello.maximumVersion)
+            writer.write(hello.node.organisation.rawValue)
+            writer.write(hello.node.name)
+            writer.write(hello.clockMillis)
+        case .helloAccepted(let version):
+            writer.write(version)
+        case .error(let code, let message):
+            writer.write(code)
+            writer.write(String(message.utf8.prefix(Self.maximumErrorMessageBytes)) ?? "")
+        case .ping(let nonce), .pong(let nonce):
+            writer.write(nonce)
+        case .changes(let batch, let encoded):
+            writer.write(batch)
+            writer.writeSequence(encoded) { writer, bytes in
+                writer.write(UInt32(bytes.count))
+                writer.writeFixed(bytes)
+            }
+        case .acknowledged(let batch):
+            writer.write(batch)
+        case .certificates(let certificates):
+            writer.writeSequence(certificates) { writer, der in
+                writer.write(UInt32(der.count))
+                writer.writeFixed(der)
+            }
+        }
+    }
+
+    /// Decodes a payload of type `kind`; every length is checked against what is left.
+    static func decode(kind: Kind, payload: [UInt8]) throws(DecodingError) -> WireMessage {
+        var reader = CanonicalReader(payload)
+        let message: WireMessage
+        switch kind {
+        case .hello:
+            let minimum = try reader.readUInt16("hello.minimumVersion")
+            let maximum = try reader.readUInt16("hello.maximumVersion")
+            let organisationStart = reader.offset
+            let organisation = try reader.readText("hello.organisation", maximumBytes: OrganisationID.maximumBytes)
+            let name = try reader.readText("hello.node", maximumBytes: NodeID.maximumNameBytes)
+            guard let organisationID = OrganisationID(rawValue: organisation),
+                let node = NodeID(organisation: organisationID, name: name)
+            else { throw DecodingError("hello.node", at: organisationStart, "not a valid organisation and node name") }
+            message = .hello(Hello(
+                minimumVersion: minimum, maximumVersion: maximum, node: node, clockMillis: try reader.readUInt64("hello.clock")
+            ))
+        case .helloAccepted:
+            message = .helloAccepted(version: try reader.readUInt16("helloAccepted.version"))
+        case .error:
+            let code = try reader.readUInt16("error.code")
+            message = .error(code: code, message: try reader.readText("error.message", maximumBytes: maximumErrorMessageBytes))
+        case .ping:
+            message = .ping(nonce: try reader.readUInt64("ping.nonce"))
+        case .pong:
+            message = .pong(nonce: try reader.readUInt64("pong.nonce"))
+        case .changes:
+            let batch = try reader.readUInt32("changes.batch")
+            let encoded = try reader.readSequence(
+                "changes.encoded", maximumCount: maximumChangesPerBatch, minimumElementBytes: 4
+            ) { reader throws(DecodingError) in
+                try WireMessage.readBlob(&reader, "changes.change", maximumBytes: Change.maximumEncodedBytes + 64)
+            }
+            message = .changes(batch: batch, encoded: encoded)
+        case .acknowledged:
+            message = .acknowledged(batch: try reader.readUInt32("acknowledged.batch"))
+        case .certificates:
+            message = .certificates(try reader.readSequence(
+                "certificates", maximumCount: maximumCertificates, minimumElementBytes: 4
+            ) { reader throws(DecodingError) in
+                try WireMessage.readBlob(&reader, "certificates.der", maximumBytes: 16 * 1024)
+            })
+        }
+        try reader.expectEnd("frame payload")
+        return message
+    }
+
+    private static func readBlob(_ reader: inout CanonicalReader, _ what: StaticString, maximumBytes: Int) throws(DecodingError) -> [UInt8] {
+        let start = reader.offset
+        let count = Int(try reader.readUInt32(what))
+        guard count <= maximumBytes else {
+            throw DecodingError(what, at: start, "\(count) bytes exceed the limit of \(maximumBytes)")
+        }
+        return Array(try reader.readFixed(count, what))
+    }
+}
