@@ -49,7 +49,7 @@ let package = Package(
         // The peer protocol: framing and messages (docs/protocol.md).
         .target(
             name: "AccordSync",
-            dependencies: ["AccordModel", "AccordCrypto", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["AccordModel", "AccordCrypto", "AccordTLS", .product(name: "NIOCore", package: "swift-nio")]
         ),
 
         // Fixtures shared by the test targets: test networks of nodes, seeded random histories.

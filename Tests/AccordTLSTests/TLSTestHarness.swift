@@ -190,8 +190,10 @@ enum TestClient {
     /// Dials `port` without TLS, writes `bytes`, and optionally closes right after.
     static func raw(group: any EventLoopGroup, port: Int, send bytes: [UInt8], thenClose: Bool) async throws -> any Channel {
         let channel = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: port).get()
-        if !bytes.isEmpty { try await channel.writeAndFlush(ByteBuffer(bytes: bytes)) }
-        if thenClose { try await channel.close() }
+        // The server may already have hung up by the time the write completes; what it did about
+        // the bytes is what the tests look at.
+        if !bytes.isEmpty { try? await channel.writeAndFlush(ByteBuffer(bytes: bytes)) }
+        if thenClose { try? await channel.close() }
         return channel
     }
 }

@@ -37,7 +37,7 @@ final class TestPKI: Sendable {
         )
     }
 
-    func context(_ node: String, rogue: Bool = false, crl: Bool = false, handshakeTimeout: TimeInterval = 5) throws -> TLSContext {
+    func context(_ node: String, rogue: Bool = false, crl: Bool = false, handshakeTimeout: TimeInterval = 30) throws -> TLSContext {
         try TLSContext(configuration: configuration(node, rogue: rogue, crl: crl, handshakeTimeout: handshakeTimeout))
     }
 

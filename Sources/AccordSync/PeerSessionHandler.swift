@@ -1,0 +1,165 @@
+public import AccordModel
+import AccordTLS
+public import NIOCore
+
+/// Events a session sends up the pipeline.
+public enum SessionEvent: Sendable {
+    /// Both hellos were exchanged and accepted: the peer is `node` of the organisation its
+    /// certificate names, speaking `version`. Only now may agreement data flow.
+    case established(node: NodeID, version: UInt16)
+}
+
+/// Why a session was ended by this side.
+public struct SessionError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Code: UInt16, Sendable {
+        case protocolViolation = 1
+        case identityMismatch = 2
+        case versionMismatch = 3
+        case malformedFrame = 4
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+}
+
+/// The application-level start of a session (docs/protocol.md, "Session start"): after the TLS
+/// handshake each side sends `hello`; a hello whose organisation or node differs from the
+/// certificate the TLS layer verified is refused with an `error` frame and the connection closed.
+/// Sits after the frame codec; passes every message after establishment up the pipeline.
+public final class PeerSessionHandler: ChannelDuplexHandler {
+    public typealias InboundIn = WireMessage
+    public typealias InboundOut = WireMessage
+    public typealias OutboundIn = WireMessage
+    public typealias OutboundOut = WireMessage
+
+    public static let supportedVersions: ClosedRange<UInt16> = 1...1
+
+    private enum State {
+        case awaitingTLS, awaitingHellos(sentAccept: Bool, receivedAccept: Bool), established, closed
+    }
+
+    private let localNode: NodeID
+    private let clock: @Sendable () -> UInt64
+    private var state = State.awaitingTLS
+    private var peerIdentity: PeerIdentity?
+    private var peerNode: NodeID?
+    private var agreedVersion: UInt16 = 0
+
+    /// - Parameters:
+    ///   - localNode: this node, as its certificate names it.
+    ///   - clock: Unix milliseconds, for the hello (operators see the peers' clock skew).
+    public init(localNode: NodeID, clock: @escaping @Sendable () -> UInt64) {
+        self.localNode = localNode
+        self.clock = clock
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted(let identity) = event as? TLSEvent, case .awaitingTLS = state {
+            peerIdentity = identity
+            state = .awaitingHellos(sentAccept: false, receivedAccept: false)
+            let hello = WireMessage.Hello(
+                minimumVersion: Self.supportedVersions.lowerBound, maximumVersion: Self.supportedVersions.upperBound,
+                node: localNode, clockMillis: clock()
+            )
+            context.writeAndFlush(wrapOutboundOut(.hello(hello)), promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let message = unwrapInboundIn(data)
+        switch (state, message) {
+        case (.established, .ping(let nonce)):
+            context.writeAndFlush(wrapOutboundOut(.pong(nonce: nonce)), promise: nil)
+        case (.established, .hello), (.established, .helloAccepted):
+            refuse(context: context, SessionError(.protocolViolation, "a second hello in an established session"))
+        case (.established, _):
+            context.fireChannelRead(data)
+        case (.awaitingHellos(let sentAccept, let receivedAccept), .hello(let hello)) where !sentAccept:
+            guard let version = acceptable(hello, context: context) else { return }
+            agreedVersion = version
+            context.writeAndFlush(wrapOutboundOut(.helloAccepted(version: version)), promise: nil)
+            advance(context: context, sentAccept: true, receivedAccept: receivedAccept)
+        case (.awaitingHellos(let sentAccept, let receivedAccept), .helloAccepted(let version)) where !receivedAccept:
+            guard Self.supportedVersions.contains(version) else {
+                refuse(context: context, SessionError(.versionMismatch, "the peer chose version \(version), which this node does not speak"))
+                return
+            }
+            advance(context: context, sentAccept: sentAccept, receivedAccept: true)
+        case (_, .error(let code, let text)):
+            context.fireErrorCaught(SessionError(.protocolViolation, "the peer ended the session with error \(code): \(text)"))
+            state = .closed
+            context.close(promise: nil)
+        case (.closed, _):
+            break
+        default:
+            refuse(context: context, SessionError(.protocolViolation, "\(message.kind) before the session was established"))
+        }
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let frameError = error as? FrameError {
+            refuse(context: context, SessionError(.malformedFrame, frameError.description))
+            return
+        }
+        context.fireErrorCaught(error)
+    }
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard case .established = state else {
+            promise?.fail(SessionError(.protocolViolation, "no data may be sent before the session is established"))
+            return
+        }
+        context.write(data, promise: promise)
+    }
+
+    /// Checks a hello against the verified certificate; refuses and returns nil if it fails.
+    private func acceptable(_ hello: WireMessage.Hello, context: ChannelHandlerContext) -> UInt16? {
+        guard let identity = peerIdentity else { return nil }
+        guard hello.node.organisation.rawValue == identity.organisation, hello.node.name == identity.nodeName else {
+            refuse(context: context, SessionError(
+                .identityMismatch,
+                "the hello claims \(hello.node) but the certificate is \(identity.organisation)/\(identity.nodeName)"
+            ))
+            return nil
+        }
+        let highest = min(hello.maximumVersion, Self.supportedVersions.upperBound)
+        guard highest >= max(hello.minimumVersion, Self.supportedVersions.lowerBound) else {
+            refuse(context: context, SessionError(
+                .versionMismatch,
+                "the peer speaks versions \(hello.minimumVersion)...\(hello.maximumVersion), this node \(Self.supportedVersions)"
+            ))
+            return nil
+        }
+        peerNode = hello.node
+        return highest
+    }
+
+    private func advance(context: ChannelHandlerContext, sentAccept: Bool, receivedAccept: Bool) {
+        guard sentAccept, receivedAccept, let peerNode else {
+            state = .awaitingHellos(sentAccept: sentAccept, receivedAccept: receivedAccept)
+            return
+        }
+        state = .established
+        context.fireUserInboundEventTriggered(SessionEvent.established(node: peerNode, version: agreedVersion))
+    }
+
+    /// Tells the peer why, reports it up the pipeline, and closes.
+    private func refuse(context: ChannelHandlerContext, _ error: SessionError) {
+        if case .closed = state { return }
+        state = .closed
+        context.writeAndFlush(wrapOutboundOut(.error(code: error.code.rawValue, message: error.message)), promise: nil)
+        context.fireErrorCaught(error)
+        context.close(promise: nil)
+    }
+}
+
+@available(*, unavailable)
+extension PeerSessionHandler: Sendable {}

@@ -1,0 +1,134 @@
+import AccordModel
+import AccordSync
+import AccordTLS
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+
+/// Sessions over real mutual TLS on 127.0.0.1, with the example certificates of certs-example.
+@Suite("Peer session start")
+struct PeerSessionTests {
+    let group = MultiThreadedEventLoopGroup.singleton
+
+    static let certificates = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("certs-example/example").path
+
+    static func context(_ node: String) throws -> TLSContext {
+        try TLSContext(configuration: TLSConfiguration(
+            certificateChainPath: "\(certificates)/\(node).pem", privateKeyPath: "\(certificates)/\(node).key",
+            trustRootsPath: "\(certificates)/ca.pem"
+        ))
+    }
+
+    /// Records what reaches the top of a session pipeline.
+    final class SessionObserver: ChannelInboundHandler {
+        typealias InboundIn = WireMessage
+        let established: EventLoopPromise<NodeID>
+        let firstMessage: EventLoopPromise<WireMessage>
+        let finished: EventLoopPromise<[String]>
+        private var errors: [String] = []
+
+        init(eventLoop: any EventLoop) {
+            established = eventLoop.makePromise()
+            firstMessage = eventLoop.makePromise()
+            finished = eventLoop.makePromise()
+        }
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if case .established(let node, _) = event as? SessionEvent { established.succeed(node) }
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) { firstMessage.succeed(unwrapInboundIn(data)) }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) { errors.append("\(error)") }
+
+        func handlerRemoved(context: ChannelHandlerContext) {
+            struct Ended: Error {}
+            established.fail(Ended())
+            firstMessage.fail(Ended())
+            finished.succeed(errors)
+        }
+    }
+
+    struct Session: Sendable {
+        let channel: any Channel
+        let established: EventLoopFuture<NodeID>
+        let firstMessage: EventLoopFuture<WireMessage>
+        let finished: EventLoopFuture<[String]>
+    }
+
+    static func install(_ channel: any Channel, tls: TLSContext, role: TLSHandler.Role, claiming node: NodeID) throws -> Session {
+        let observer = SessionObserver(eventLoop: channel.eventLoop)
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.addHandler(TLSHandler(context: tls, role: role))
+        try pipeline.addHandler(ByteToMessageHandler(FrameDecoder()))
+        try pipeline.addHandler(MessageToByteHandler(FrameEncoder()))
+        try pipeline.addHandler(PeerSessionHandler(localNode: node, clock: { UInt64(Date().timeIntervalSince1970 * 1000) }))
+        try pipeline.addHandler(observer)
+        return Session(
+            channel: channel, established: observer.established.futureResult, firstMessage: observer.firstMessage.futureResult,
+            finished: observer.finished.futureResult
+        )
+    }
+
+    final class Accepted: Sendable {
+        let sessions = Mutex<[Session]>([])
+    }
+
+    /// A globex server and a client with `clientCertificate` claiming `claimedNode` in its hello.
+    func connect(clientCertificate: String, claimedNode: NodeID) async throws -> (server: () async throws -> Session, client: Session, close: @Sendable () async -> Void) {
+        let accepted = Accepted()
+        let serverTLS = try Self.context("globex-node1")
+        let server = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let session = try Self.install(channel, tls: serverTLS, role: .server, claiming: NodeID(organisation: "globex", name: "node1")!)
+                    accepted.sessions.withLock { $0.append(session) }
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let clientTLS = try Self.context(clientCertificate)
+        let promise = group.next().makePromise(of: Session.self)
+        _ = try await ClientBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    promise.succeed(try Self.install(channel, tls: clientTLS, role: .client, claiming: claimedNode))
+                }
+            }
+            .connect(host: "127.0.0.1", port: server.localAddress!.port!).get()
+        let client = try await promise.futureResult.get()
+        let serverSession: () async throws -> Session = {
+            for _ in 0..<500 {
+                if let session = accepted.sessions.withLock({ $0.first }) { return session }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            throw CancellationError()
+        }
+        return (serverSession, client, { try? await server.close() })
+    }
+
+    @Test("two nodes establish a session after exchanging hellos that match their certificates")
+    func established() async throws {
+        let (server, client, close) = try await connect(clientCertificate: "acme-node1", claimedNode: NodeID(organisation: "acme", name: "node1")!)
+        defer { Task { await close() } }
+        #expect(try await client.established.get() == NodeID(organisation: "globex", name: "node1"))
+        #expect(try await server().established.get() == NodeID(organisation: "acme", name: "node1"))
+        // Keepalive: a ping is answered by the peer's session; the pong reaches the application.
+        try await client.channel.writeAndFlush(WireMessage.ping(nonce: 77))
+        #expect(try await client.firstMessage.get() == .pong(nonce: 77))
+        try await client.channel.close()
+    }
+
+    @Test("a hello claiming another organisation than the certificate is refused, and the peer is told why")
+    func identityMismatch() async throws {
+        let (server, client, close) = try await connect(clientCertificate: "acme-node1", claimedNode: NodeID(organisation: "initech", name: "node1")!)
+        defer { Task { await close() } }
+        let serverErrors = try await server().finished.get()
+        #expect(serverErrors.contains { $0.contains("identityMismatch") && $0.contains("initech/node1") }, "\(serverErrors)")
+        let clientErrors = try await client.finished.get()
+        #expect(clientErrors.contains { $0.contains("the peer ended the session with error 2") }, "\(clientErrors)")
+        #expect((try? await client.established.get()) == nil)
+    }
+}
