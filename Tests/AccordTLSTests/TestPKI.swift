@@ -27,7 +27,7 @@ final class TestPKI: Sendable {
 
     /// A node of the consortium CA (or, with `rogue`, of another CA that signs the same names).
     func configuration(
-        _ node: String, rogue: Bool = false, crl: Bool = false, handshakeTimeout: TimeInterval = 5
+        _ node: String, rogue: Bool = false, crl: Bool = false, handshakeTimeout: TimeInterval = 30
     ) -> TLSConfiguration {
         let folder = directory + (rogue ? "/rogue/" : "/consortium/")
         return TLSConfiguration(
