@@ -1,4 +1,5 @@
 public import AccordModel
+import AccordCrypto
 
 /// The messages of Accord's peer protocol (docs/protocol.md), each sent as one frame.
 public enum WireMessage: Hashable, Sendable {
@@ -19,6 +20,8 @@ public enum WireMessage: Hashable, Sendable {
     case acknowledged(batch: UInt32)
     /// Node certificates (DER), so relayed changes can be verified by their author's key.
     case certificates([[UInt8]])
+    /// One step of range-based set reconciliation over the agreements both organisations share.
+    case reconcile(RangeMessage)
 
     public struct Hello: Hashable, Sendable {
         public var minimumVersion: UInt16
@@ -38,7 +41,7 @@ public enum WireMessage: Hashable, Sendable {
     /// The frame type byte.
     public enum Kind: UInt8, Sendable {
         case hello = 1, helloAccepted = 2, error = 3, ping = 4, pong = 5
-        case changes = 16, acknowledged = 17, certificates = 18
+        case changes = 16, acknowledged = 17, certificates = 18, reconcile = 19
     }
 
     public var kind: Kind {
@@ -51,6 +54,7 @@ public enum WireMessage: Hashable, Sendable {
         case .changes: .changes
         case .acknowledged: .acknowledged
         case .certificates: .certificates
+        case .reconcile: .reconcile
         }
     }
 
@@ -58,6 +62,8 @@ public enum WireMessage: Hashable, Sendable {
     public static let maximumErrorMessageBytes = 4096
     public static let maximumChangesPerBatch = 4096
     public static let maximumCertificates = 256
+    public static let maximumRanges = 4096
+    public static let maximumItemsPerRange = 4096
 
     /// The payload (everything after the type byte).
     func encodePayload(into writer: inout CanonicalWriter) {
@@ -87,6 +93,26 @@ public enum WireMessage: Hashable, Sendable {
             writer.writeSequence(certificates) { writer, der in
                 writer.write(UInt32(der.count))
                 writer.writeFixed(der)
+            }
+        case .reconcile(let message):
+            writer.writeSequence(message.ranges) { writer, range in
+                writer.writeOptional(range.upperBound) { writer, bound in writer.writeFixed(bound.uuid.bytes) }
+                switch range.claim {
+                case .skip:
+                    writer.write(UInt8(0))
+                case .fingerprint(let fingerprint, let count):
+                    writer.write(UInt8(1))
+                    writer.write(fingerprint.high)
+                    writer.write(fingerprint.low)
+                    writer.write(count)
+                case .items(let items, let wantsReply):
+                    writer.write(UInt8(2))
+                    writer.write(wantsReply)
+                    writer.writeSequence(items) { writer, item in
+                        writer.writeFixed(item.agreement.uuid.bytes)
+                        writer.writeFixed(item.headsDigest.bytes)
+                    }
+                }
             }
         }
     }
@@ -133,9 +159,40 @@ public enum WireMessage: Hashable, Sendable {
             ) { reader throws(DecodingError) in
                 try WireMessage.readBlob(&reader, "certificates.der", maximumBytes: 16 * 1024)
             })
+        case .reconcile:
+            message = .reconcile(RangeMessage(ranges: try reader.readSequence(
+                "reconcile.ranges", maximumCount: maximumRanges, minimumElementBytes: 2
+            ) { reader throws(DecodingError) in try WireMessage.readRange(&reader) }))
         }
         try reader.expectEnd("frame payload")
         return message
+    }
+
+    private static func readRange(_ reader: inout CanonicalReader) throws(DecodingError) -> RangeMessage.Range {
+        let upper = try reader.readOptional("reconcile.upperBound") { reader throws(DecodingError) in
+            AgreementID(UUIDBytes(bytes: try reader.readFixed(16, "reconcile.upperBound"))!)
+        }
+        let start = reader.offset
+        switch try reader.readUInt8("reconcile.claim") {
+        case 0:
+            return .init(upperBound: upper, claim: .skip)
+        case 1:
+            let fingerprint = Fingerprint(high: try reader.readUInt64("reconcile.fingerprint"), low: try reader.readUInt64("reconcile.fingerprint"))
+            return .init(upperBound: upper, claim: .fingerprint(fingerprint, count: try reader.readUInt32("reconcile.count")))
+        case 2:
+            let wantsReply = try reader.readBool("reconcile.wantsReply")
+            let items = try reader.readSequence(
+                "reconcile.items", maximumCount: maximumItemsPerRange, minimumElementBytes: 48
+            ) { reader throws(DecodingError) in
+                ReconciliationItem(
+                    agreement: AgreementID(UUIDBytes(bytes: try reader.readFixed(16, "reconcile.item.agreement"))!),
+                    headsDigest: SHA256Digest(bytes: try reader.readFixed(32, "reconcile.item.digest"))!
+                )
+            }
+            return .init(upperBound: upper, claim: .items(items, wantsReply: wantsReply))
+        case let other:
+            throw DecodingError("reconcile.claim", at: start, "unknown claim \(other)")
+        }
     }
 
     private static func readBlob(_ reader: inout CanonicalReader, _ what: StaticString, maximumBytes: Int) throws(DecodingError) -> [UInt8] {

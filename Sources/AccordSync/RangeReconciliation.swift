@@ -1,0 +1,204 @@
+public import AccordCrypto
+public import AccordModel
+
+/// One element of the set two nodes reconcile: an agreement both are parties to, with the digest
+/// of its history's heads. Equal digests mean equal histories.
+public struct ReconciliationItem: Hashable, Comparable, Sendable {
+    public let agreement: AgreementID
+    public let headsDigest: SHA256Digest
+
+    public init(agreement: AgreementID, headsDigest: SHA256Digest) {
+        self.agreement = agreement
+        self.headsDigest = headsDigest
+    }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.agreement < rhs.agreement }
+
+    /// The item's contribution to range fingerprints: the first 16 bytes of SHA-256(id || digest).
+    var fingerprint: Fingerprint {
+        let hash = SHA256Digest(hashing: agreement.uuid.bytes + headsDigest.bytes).bytes
+        return Fingerprint(bytes: hash.prefix(16))
+    }
+}
+
+/// The XOR of the item fingerprints of a range: order-independent, and the fingerprint of any
+/// range of a sorted list is two lookups in a prefix array.
+public struct Fingerprint: Hashable, Sendable {
+    public var high: UInt64
+    public var low: UInt64
+
+    static let zero = Fingerprint(high: 0, low: 0)
+
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    init(bytes: some Collection<UInt8>) {
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        for (index, byte) in bytes.enumerated() {
+            if index < 8 { high = high << 8 | UInt64(byte) } else { low = low << 8 | UInt64(byte) }
+        }
+        self.init(high: high, low: low)
+    }
+
+    static func ^ (lhs: Fingerprint, rhs: Fingerprint) -> Fingerprint {
+        Fingerprint(high: lhs.high ^ rhs.high, low: lhs.low ^ rhs.low)
+    }
+}
+
+/// One message of range-based set reconciliation: consecutive ranges of the key space, each
+/// described by its exclusive upper bound and what the sender says about it.
+public struct RangeMessage: Hashable, Sendable {
+    public enum Claim: Hashable, Sendable {
+        /// Nothing more to say about this range (it matched, or was settled).
+        case skip
+        /// The sender's fingerprint and item count for the range.
+        case fingerprint(Fingerprint, count: UInt32)
+        /// The sender's items in the range; `wantsReply` asks the receiver for its own items there.
+        case items([ReconciliationItem], wantsReply: Bool)
+    }
+
+    public struct Range: Hashable, Sendable {
+        /// Exclusive upper bound; nil is the end of the key space.
+        public var upperBound: AgreementID?
+        public var claim: Claim
+
+        public init(upperBound: AgreementID?, claim: Claim) {
+            self.upperBound = upperBound
+            self.claim = claim
+        }
+    }
+
+    public var ranges: [Range]
+
+    public init(ranges: [Range]) { self.ranges = ranges }
+
+    /// Whether the message asks anything of its receiver.
+    public var isFinal: Bool {
+        ranges.allSatisfy {
+            switch $0.claim {
+            case .skip: true
+            case .items(_, let wantsReply): !wantsReply
+            case .fingerprint: false
+            }
+        }
+    }
+}
+
+/// Range-based set reconciliation (A. Meyer, "Range-Based Set Reconciliation", 2023) over the
+/// agreements two organisations share. Ranges whose fingerprints match are dropped; the others are
+/// split into `branching` parts until they are small enough to send as item lists. The bytes
+/// exchanged grow with the number of differences times the logarithm of the set size, not with
+/// the set size: two nodes in sync settle in one round trip whatever they hold.
+///
+/// Pure: no I/O. Each side feeds every received message to `respond(to:)` until it returns nil.
+public struct RangeReconciler: Sendable {
+    /// How many parts a mismatching range is split into.
+    public let branching: Int
+    /// Ranges with at most this many items are sent as item lists instead of being split.
+    public let itemThreshold: Int
+
+    private let items: [ReconciliationItem]
+    /// prefix[i] = XOR of the fingerprints of items[0..<i].
+    private let prefix: [Fingerprint]
+    /// Agreements whose histories differ between the two sides (present on one side only, or with
+    /// different heads), as found so far.
+    public private(set) var differences: Set<AgreementID> = []
+
+    public init(items: [ReconciliationItem], branching: Int = 16, itemThreshold: Int = 16) {
+        let sorted = items.sorted()
+        self.items = sorted
+        var prefix = [Fingerprint.zero]
+        prefix.reserveCapacity(sorted.count + 1)
+        for item in sorted { prefix.append(prefix.last! ^ item.fingerprint) }
+        self.prefix = prefix
+        self.branching = max(2, branching)
+        self.itemThreshold = max(1, itemThreshold)
+    }
+
+    /// The first message: the whole key space, split into parts.
+    public func initiate() -> RangeMessage {
+        RangeMessage(ranges: describe(lower: nil, upper: nil))
+    }
+
+    /// Answers one message. Returns nil when the message was final (it asked nothing): then
+    /// reconciliation is complete and `differences` holds the result. A reply that asks nothing
+    /// (all ranges settled) is still sent, so the other side learns it is done.
+    public mutating func respond(to message: RangeMessage) -> RangeMessage? {
+        var reply: [RangeMessage.Range] = []
+        var lower: AgreementID?
+        for range in message.ranges {
+            defer { lower = range.upperBound }
+            let bounds = indices(lower: lower, upper: range.upperBound)
+            switch range.claim {
+            case .skip:
+                reply.append(.init(upperBound: range.upperBound, claim: .skip))
+            case .fingerprint(let theirs, let theirCount):
+                let mine = prefix[bounds.upperBound] ^ prefix[bounds.lowerBound]
+                if mine == theirs, theirCount == UInt32(bounds.count) {
+                    reply.append(.init(upperBound: range.upperBound, claim: .skip))
+                } else {
+                    reply += describe(lower: lower, upper: range.upperBound)
+                }
+            case .items(let theirs, let wantsReply):
+                let mine = Array(items[bounds])
+                let theirSet = Set(theirs)
+                let mySet = Set(mine)
+                for item in theirSet.symmetricDifference(mySet) { differences.insert(item.agreement) }
+                reply.append(.init(upperBound: range.upperBound, claim: wantsReply ? .items(mine, wantsReply: false) : .skip))
+            }
+        }
+        return message.isFinal ? nil : RangeMessage(ranges: RangeReconciler.merged(reply))
+    }
+
+    /// The ranges describing [lower, upper): one item list if small, else `branching` fingerprints.
+    private func describe(lower: AgreementID?, upper: AgreementID?) -> [RangeMessage.Range] {
+        let bounds = indices(lower: lower, upper: upper)
+        if bounds.count <= itemThreshold {
+            return [.init(upperBound: upper, claim: .items(Array(items[bounds]), wantsReply: true))]
+        }
+        var ranges: [RangeMessage.Range] = []
+        let size = bounds.count
+        for part in 0..<branching {
+            let start = bounds.lowerBound + size * part / branching
+            let end = bounds.lowerBound + size * (part + 1) / branching
+            let partUpper = part == branching - 1 ? upper : items[end].agreement
+            ranges.append(.init(
+                upperBound: partUpper, claim: .fingerprint(prefix[end] ^ prefix[start], count: UInt32(end - start))
+            ))
+        }
+        return ranges
+    }
+
+    /// Indices of the items with lower ≤ id < upper.
+    private func indices(lower: AgreementID?, upper: AgreementID?) -> Range<Int> {
+        let start = lower.map { bound in partitionIndex { $0.agreement >= bound } } ?? 0
+        let end = upper.map { bound in partitionIndex { $0.agreement >= bound } } ?? items.count
+        return start..<max(start, end)
+    }
+
+    private func partitionIndex(_ predicate: (ReconciliationItem) -> Bool) -> Int {
+        var low = 0
+        var high = items.count
+        while low < high {
+            let middle = (low + high) / 2
+            if predicate(items[middle]) { high = middle } else { low = middle + 1 }
+        }
+        return low
+    }
+
+    /// Adjacent skipped ranges say nothing apart: keep only the last upper bound of each run.
+    private static func merged(_ ranges: [RangeMessage.Range]) -> [RangeMessage.Range] {
+        var result: [RangeMessage.Range] = []
+        for range in ranges {
+            if case .skip = range.claim, let last = result.last, case .skip = last.claim {
+                result[result.count - 1] = range
+            } else {
+                result.append(range)
+            }
+        }
+        return result
+    }
+}
