@@ -235,13 +235,18 @@ public final class TLSHandler: ChannelDuplexHandler {
     /// Decrypts and hands up everything the read BIO holds (at most one socket read cycle).
     private func deliverPlaintext(context: ChannelHandlerContext) {
         var delivered = 0
-        var buffer = context.channel.allocator.buffer(capacity: Self.plaintextBuffer)
+        /// Small messages get a small buffer; bulk data fills 64 KiB ones.
+        func newBuffer() -> ByteBuffer {
+            let waiting = receivedCiphertext.reduce(Int(BIO_ctrl_pending(readBIO))) { $0 + $1.readableBytes }
+            return context.channel.allocator.buffer(capacity: min(Self.plaintextBuffer, max(Self.readChunk, waiting)))
+        }
+        var buffer = newBuffer()
         /// Hands up what `buffer` holds.
         func handUp() {
             guard buffer.readableBytes > 0 else { return }
             delivered += buffer.readableBytes
             context.fireChannelRead(wrapInboundOut(buffer))
-            buffer = context.channel.allocator.buffer(capacity: Self.plaintextBuffer)
+            buffer = newBuffer()
         }
         reading: while case .active = state {
             // Several records go into one buffer: fewer allocations and fewer reads up the pipeline.
