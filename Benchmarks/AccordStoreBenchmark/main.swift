@@ -127,12 +127,13 @@ func measureRawInserts(_ changes: [VerifiedChange], batchSize: Int) throws -> Do
     sqlite3_prepare_v2(database, "INSERT INTO changes (id, agreement, encoded) VALUES (?, ?, ?)", -1, &statement, nil)
     defer { sqlite3_finalize(statement) }
     let transient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
-    let rows = changes.map { ($0.id.bytes, $0.change.agreement.uuid.bytes, $0.signed.encoded) }
     let clock = ContinuousClock()
     let start = clock.now
-    for batchStart in stride(from: 0, to: rows.count, by: batchSize) {
+    for batchStart in stride(from: 0, to: changes.count, by: batchSize) {
         sqlite3_exec(database, "BEGIN", nil, nil, nil)
-        for (id, agreement, encoded) in rows[batchStart..<min(batchStart + batchSize, rows.count)] {
+        for change in changes[batchStart..<min(batchStart + batchSize, changes.count)] {
+            // The same bytes the store writes, produced the same way (the store encodes them too).
+            let (id, agreement, encoded) = (change.id.bytes, change.change.agreement.uuid.bytes, change.signed.encoded)
             sqlite3_reset(statement)
             _ = id.withUnsafeBytes { sqlite3_bind_blob(statement, 1, $0.baseAddress, Int32($0.count), transient) }
             _ = agreement.withUnsafeBytes { sqlite3_bind_blob(statement, 2, $0.baseAddress, Int32($0.count), transient) }
@@ -141,7 +142,7 @@ func measureRawInserts(_ changes: [VerifiedChange], batchSize: Int) throws -> Do
         }
         guard sqlite3_exec(database, "COMMIT", nil, nil, nil) == SQLITE_OK else { fatalError("raw commit failed") }
     }
-    return Double(rows.count) / seconds(clock.now - start)
+    return Double(changes.count) / seconds(clock.now - start)
 }
 
 /// A line of /proc/self/status in bytes: VmHWM (peak resident) or VmRSS (current).
