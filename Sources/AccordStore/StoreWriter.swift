@@ -71,9 +71,8 @@ final class StoreWriter {
     /// Takes a replica out of the cache (or rebuilds it) to be changed and `put` back, noting the
     /// parties it had when the transaction first touched it.
     private func takeReplica(_ id: AgreementID, context: inout WriteContext) throws(StoreError) -> AgreementReplica {
-        var taken = cache.take(id)
-        if taken == nil { taken = try load(id) }
-        let replica = taken!
+        let replica: AgreementReplica
+        if let cached = cache.take(id) { replica = cached } else { replica = try load(id) }
         if context.touched.insert(id).inserted { context.partiesBefore[id] = replica.state.parties }
         return replica
     }
