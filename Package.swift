@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(
             name: "AccordSyncTests",
             dependencies: [
-                "AccordSync", "AccordModel", "AccordTestSupport",
+                "AccordSync", "AccordModel", "AccordCrypto", "AccordTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),

@@ -52,11 +52,12 @@ public struct VerifiedChange: Hashable, Sendable, CustomStringConvertible {
     public var description: String { signed.change.description }
 }
 
-/// The keys a node trusts to author changes: node → public key, built from certificates that were
+/// The keys a node trusts to author changes: node → public keys, built from certificates that were
 /// checked against the consortium CA. A node is known by its organisation *and* name, so a
-/// certificate for `globex/n1` can never sign a change claiming `acme/n1`.
+/// certificate for `globex/n1` can never sign a change claiming `acme/n1`. A node may have more
+/// than one key (a renewed certificate): its older changes stay verifiable.
 public protocol AuthorDirectory: Sendable {
-    func publicKey(of node: NodeID) -> P256PublicKey?
+    func publicKeys(of node: NodeID) -> [P256PublicKey]
 }
 
 /// A fixed directory, for tests and for nodes whose peers are all configured up front.
@@ -65,7 +66,7 @@ public struct StaticAuthorDirectory: AuthorDirectory {
 
     public init(_ keys: [NodeID: P256PublicKey]) { self.keys = keys }
 
-    public func publicKey(of node: NodeID) -> P256PublicKey? { keys[node] }
+    public func publicKeys(of node: NodeID) -> [P256PublicKey] { keys[node].map { [$0] } ?? [] }
 }
 
 /// Checks signatures; stateless and safe to run on many threads at once.
@@ -76,14 +77,16 @@ public struct ChangeVerifier: Sendable {
 
     public func verify(_ signed: SignedChange) throws(ChangeRejection) -> VerifiedChange {
         let change = signed.change
-        guard let key = directory.publicKey(of: change.author) else {
+        let keys = directory.publicKeys(of: change.author)
+        guard !keys.isEmpty else {
             throw ChangeRejection(
                 .unknownAuthor,
                 "\(change) names author \(change.author), for whom no certificate from the consortium CA is known"
             )
         }
-        guard key.isValidSignature(signed.signature, for: SignedChange.signedMessage(for: change)) else {
-            throw ChangeRejection(.badSignature, "\(change) is not signed by the key of \(change.author)")
+        let message = SignedChange.signedMessage(for: change)
+        guard let key = keys.first(where: { $0.isValidSignature(signed.signature, for: message) }) else {
+            throw ChangeRejection(.badSignature, "\(change) is not signed by any key of \(change.author)")
         }
         for case .approve(_, let termsHash, let signature) in change.edits {
             let message = Approval.signedMessage(agreement: change.agreement, termsHash: termsHash)
