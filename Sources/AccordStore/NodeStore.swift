@@ -19,6 +19,7 @@ public final class NodeStore: Sendable {
     private let writerQueue = DispatchQueue(label: "accord.store.writer")
     private let readerQueue = DispatchQueue(label: "accord.store.reader")
     private let pending = Mutex(PendingWrites())
+    private let watchers = Mutex(LogWatchers())
 
     /// Page cache and checkpoint settings of the writer, shared with the benchmark's raw-SQLite
     /// baseline so the two are compared on equal terms. Change ids are hashes, so their index takes
@@ -76,6 +77,7 @@ public final class NodeStore: Sendable {
         writerQueue.sync { writer.value = nil }
         readerQueue.sync { reader.value = nil }
         lock.withLock { $0 = nil }
+        for continuation in watchers.withLock({ Array($0.continuations.values) }) { continuation.finish() }
     }
 
     // MARK: - Writing
@@ -192,6 +194,7 @@ public final class NodeStore: Sendable {
             }
             try writer.materialise(context)
             try writer.connection.execute("COMMIT")
+            announce(context)
         } catch {
             try? writer.connection.execute("ROLLBACK")
             writer.evict(context.touched)
@@ -199,6 +202,31 @@ public final class NodeStore: Sendable {
             failure = error
         }
         for request in group { request.complete(failure) }
+    }
+
+    // MARK: - Watching
+
+    /// The sequence number of the latest accepted change, each time a commit adds some.
+    ///
+    /// Each watcher holds only the newest value (`.bufferingNewest(1)`): a slow watcher never makes
+    /// the store buffer, it just sees the latest number and reads `changes(after:for:limit:)` from
+    /// its own cursor. This is what live push to peers is built on.
+    public func acceptedSequences() -> AsyncStream<Int64> {
+        let (stream, continuation) = AsyncStream<Int64>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let id = watchers.withLock { watchers -> Int in
+            watchers.nextID += 1
+            watchers.continuations[watchers.nextID] = continuation
+            return watchers.nextID
+        }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.watchers.withLock { $0.continuations.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    private func announce(_ context: WriteContext) {
+        guard let latest = context.dirty.values.max() else { return }
+        for continuation in watchers.withLock({ Array($0.continuations.values) }) { continuation.yield(latest) }
     }
 
     // MARK: - Reading
@@ -293,6 +321,11 @@ struct PendingWrite: Sendable {
     let work: @Sendable (StoreWriter, inout WriteContext) -> StoreError?
     /// Resumes the caller once the group committed (`nil`) or rolled back (the error).
     let complete: @Sendable (StoreError?) -> Void
+}
+
+struct LogWatchers: Sendable {
+    var continuations: [Int: AsyncStream<Int64>.Continuation] = [:]
+    var nextID = 0
 }
 
 struct PendingWrites: Sendable {

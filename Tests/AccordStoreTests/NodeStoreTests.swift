@@ -177,6 +177,24 @@ struct NodeStoreTests {
         await store.close()
     }
 
+    @Test("watchers learn the latest accepted sequence number after each commit, and streams end on close")
+    func watching() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try StoreFixtures.open(directory.path)
+        var sequences = store.acceptedSequences().makeAsyncIterator()
+        let first = try await store.author(nil, StoreFixtures.genesis("watched"), signer: StoreFixtures.acmeSigner, nowMillis: t)
+        #expect(await sequences.next() == first.sequence)
+        // Several commits while nobody reads: the watcher keeps only the newest.
+        var last: Int64 = 0
+        for index in 0..<5 {
+            last = try await store.author(first.change.change.agreement, [.note("\(index)")], signer: StoreFixtures.acmeSigner, nowMillis: t + 1).sequence
+        }
+        #expect(await sequences.next() == last)
+        await store.close()
+        #expect(await sequences.next() == nil)
+    }
+
     @Test("peer state and certificates are recorded")
     func peersAndCertificates() async throws {
         let directory = try TemporaryDirectory()
