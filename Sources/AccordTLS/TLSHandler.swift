@@ -12,7 +12,7 @@ public import NIOCore
 /// filling memory. Received buffers wait in a queue and are fed to the read BIO about two records
 /// at a time: a BIO that grew to a whole read cycle would be reallocated beyond malloc's mmap
 /// threshold and unmapped again on every cycle (measured: a third of bulk throughput).
-/// Application writes are encrypted as they come in chunks of at most 64 KiB and handed down
+/// Application writes are encrypted as they come in chunks of at most 48 KiB and handed down
 /// unflushed, so the channel's writability reflects them.
 ///
 /// Events up the pipeline: `TLSEvent.handshakeCompleted(PeerIdentity)` once the peer's
