@@ -13,11 +13,15 @@ public struct SHA256Digest: Hashable, Comparable, Sendable, CustomStringConverti
     /// Wraps 32 bytes that already are a digest (read from the wire or from storage).
     public init?<Bytes: Collection>(bytes: Bytes) where Bytes.Element == UInt8 {
         guard bytes.count == Self.byteCount else { return nil }
-        var words: [UInt64] = [0, 0, 0, 0]
+        (w0, w1, w2, w3) = (0, 0, 0, 0)
         for (index, byte) in bytes.enumerated() {
-            words[index / 8] = words[index / 8] << 8 | UInt64(byte)
+            switch index / 8 {
+            case 0: w0 = w0 << 8 | UInt64(byte)
+            case 1: w1 = w1 << 8 | UInt64(byte)
+            case 2: w2 = w2 << 8 | UInt64(byte)
+            default: w3 = w3 << 8 | UInt64(byte)
+            }
         }
-        (w0, w1, w2, w3) = (words[0], words[1], words[2], words[3])
     }
 
     /// SHA-256 of `message`, computed by libcrypto.

@@ -19,11 +19,12 @@ enum LogQueries {
         return AgreementID(uuid)
     }
 
-    static func changeID(_ bytes: [UInt8], path: String) throws(StoreError) -> ChangeID {
-        guard let id = ChangeID(bytes: bytes) else {
-            throw StoreError(.inconsistent, "a stored change id is \(bytes.count) bytes, not 32", path: path)
+    /// A stored SHA-256 value: a change id, a terms hash or a heads digest.
+    static func digest(_ bytes: [UInt8], path: String) throws(StoreError) -> SHA256Digest {
+        guard let digest = SHA256Digest(bytes: bytes) else {
+            throw StoreError(.inconsistent, "a stored digest is \(bytes.count) bytes, not 32", path: path)
         }
-        return id
+        return digest
     }
 
     /// The local key of an agreement with accepted changes.
@@ -54,7 +55,7 @@ enum LogQueries {
         while try statement.step() {
             let code = ChangeRejection.Code(name: statement.text(1)) ?? .malformed
             rejected.append(RejectedChange(
-                id: try changeID(statement.blob(0), path: connection.path), agreement: agreement,
+                id: try digest(statement.blob(0), path: connection.path), agreement: agreement,
                 rejection: ChangeRejection(code, statement.text(2)), rejectedAt: UInt64(statement.int64(3))
             ))
         }

@@ -71,11 +71,16 @@ public final class NodeStore: Sendable {
     /// data directory. Later calls fail with `.closed`.
     public func close() async {
         pending.withLock { $0.closed = true }
+        // Each connection is released on its own queue, after the work queued before it.
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            writerQueue.async { self.readerQueue.async { continuation.resume() } }
+            writerQueue.async {
+                self.writer.value = nil
+                self.readerQueue.async {
+                    self.reader.value = nil
+                    continuation.resume()
+                }
+            }
         }
-        writerQueue.sync { writer.value = nil }
-        readerQueue.sync { reader.value = nil }
         lock.withLock { $0 = nil }
         for continuation in watchers.withLock({ Array($0.continuations.values) }) { continuation.finish() }
     }

@@ -34,7 +34,7 @@ extension NodeStore {
                     category: statement.isNull(2) ? nil : Category(name: statement.text(2)),
                     parties: statement.text(11).split(separator: "\n").compactMap { OrganisationID(rawValue: String($0)) },
                     status: derived,
-                    termsHash: SHA256Digest(bytes: statement.blob(3)) ?? SHA256Digest(hashing: [UInt8]()),
+                    termsHash: try LogQueries.digest(statement.blob(3), path: connection.path),
                     changeCount: Int(statement.int64(4)), conflictCount: Int(statement.int64(5))
                 ))
             }
@@ -128,7 +128,7 @@ extension NodeStore {
             while try statement.step() {
                 digests.append((
                     try LogQueries.agreementID(statement.blob(0), path: connection.path),
-                    try LogQueries.changeID(statement.blob(1), path: connection.path)
+                    try LogQueries.digest(statement.blob(1), path: connection.path)
                 ))
             }
             return digests

@@ -21,7 +21,12 @@ public final class TLSContext: @unchecked Sendable {
         }
         pointer = context
         do {
-            certificate = try Certificate(pemRepresentation: PEMFileReader.read(configuration.certificateChainPath))
+            guard let leaf = try Certificate.all(inPEMFile: configuration.certificateChainPath).first else {
+                throw TLSError(.configuration, "certificate \(configuration.certificateChainPath) holds no certificate")
+            }
+            certificate = leaf
+        } catch let error as TLSError {
+            throw error
         } catch {
             throw TLSError(.configuration, "certificate \(configuration.certificateChainPath): \(error)")
         }
@@ -69,22 +74,5 @@ public final class TLSContext: @unchecked Sendable {
 
     private static func failure(_ message: String) -> TLSError {
         TLSError(.configuration, message, openSSLReasons: OpenSSLErrorQueue.drain())
-    }
-}
-
-/// Reads a PEM file with an error that names it.
-enum PEMFileReader {
-    static func read(_ path: String) throws(TLSError) -> String {
-        guard let handle = fopen(path, "r") else { throw TLSError(.configuration, "cannot open \(path)") }
-        defer { fclose(handle) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = fread(&chunk, 1, chunk.count, handle)
-            if count == 0 { break }
-            bytes += chunk.prefix(count)
-            guard bytes.count < 1 << 20 else { throw TLSError(.configuration, "\(path) is larger than 1 MiB; not a certificate file") }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
