@@ -21,6 +21,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // The system OpenSSL (Debian's libssl-dev): libssl and libcrypto, never a bundled copy.
@@ -46,10 +47,14 @@ let package = Package(
             ]
         ),
 
-        // The peer protocol: framing and messages (docs/protocol.md).
+        // Peer sync: the protocol (docs/protocol.md), sessions, reconciliation, live push, relay.
         .target(
             name: "AccordSync",
-            dependencies: ["AccordModel", "AccordCrypto", "AccordTLS", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "AccordModel", "AccordCrypto", "AccordTLS", "AccordStore",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
 
         // Fixtures shared by the test targets: test networks of nodes, seeded random histories.
@@ -79,8 +84,9 @@ let package = Package(
         .testTarget(
             name: "AccordSyncTests",
             dependencies: [
-                "AccordSync", "AccordModel", "AccordCrypto", "AccordTestSupport",
-                .product(name: "NIOCore", package: "swift-nio"),
+                "AccordSync", "AccordModel", "AccordCrypto", "AccordStore", "AccordTLS", "AccordTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ]

@@ -90,8 +90,13 @@ public final class NodeStore: Sendable {
     /// Judges `changes` by the model's rules and makes the outcome durable: accepted changes in
     /// the log and the materialised agreements, rejected ones with their reason, held ones until
     /// they can be judged. A change already known is reported as `.duplicate` and changes nothing.
-    public func apply(_ changes: [VerifiedChange], nowMillis: UInt64) async throws(StoreError) -> ApplyReport {
-        try await write { writer, context throws(StoreError) in try writer.apply(changes, nowMillis: nowMillis, context: &context) }
+    ///
+    /// - Parameter origin: the peer node the changes came from, if any; live push does not send
+    ///   them back to it.
+    public func apply(_ changes: [VerifiedChange], from origin: NodeID? = nil, nowMillis: UInt64) async throws(StoreError) -> ApplyReport {
+        try await write { writer, context throws(StoreError) in
+            try writer.apply(changes, origin: origin, nowMillis: nowMillis, context: &context)
+        }
     }
 
     /// Re-judges changes held because they were stamped ahead of this node's clock.

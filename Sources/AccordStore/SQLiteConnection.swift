@@ -56,8 +56,10 @@ final class SQLiteConnection {
     }
 
     /// Runs `body` in a transaction: committed if it returns, rolled back if it throws.
-    func transaction<Result>(_ body: () throws(StoreError) -> Result) throws(StoreError) -> Result {
-        try execute("BEGIN IMMEDIATE")
+    /// `immediate` takes the write lock at once (writers); a deferred transaction only reads, from
+    /// one snapshot of the database (several queries that must agree with each other).
+    func transaction<Result>(immediate: Bool = true, _ body: () throws(StoreError) -> Result) throws(StoreError) -> Result {
+        try execute(immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED")
         do {
             let result = try body()
             try execute("COMMIT")

@@ -108,6 +108,15 @@ enum Schema {
                 CREATE INDEX certificates_by_node ON certificates (organisation, node);
                 """
         ),
+        Migration(
+            name: "change origin",
+            sql: """
+                -- The peer node a change was received from (NULL: authored here, or released from
+                -- holding). Live push never sends a change back to the node it came from.
+                ALTER TABLE changes ADD COLUMN origin_organisation TEXT;
+                ALTER TABLE changes ADD COLUMN origin_node TEXT;
+                """
+        ),
     ]
 
     static var version: Int64 { Int64(migrations.count) }

@@ -90,51 +90,6 @@ extension NodeStore {
         }
     }
 
-    /// Accepted changes after local sequence number `sequence`, of agreements `organisation` is
-    /// currently a party to, oldest first: what a peer of that organisation lacks, given what it
-    /// has acknowledged. Changes of agreements it is not a party to are never returned.
-    public func changes(
-        after sequence: Int64, for organisation: OrganisationID, limit: Int
-    ) async throws(StoreError) -> [StoredChange] {
-        try await read { connection throws(StoreError) in
-            let statement = try connection.statement(
-                """
-                SELECT c.seq, c.encoded FROM changes c
-                JOIN agreement_parties p ON p.agreement_key = c.agreement_key AND p.organisation = ?
-                WHERE c.seq > ? ORDER BY c.seq LIMIT ?
-                """
-            )
-            statement.bind(1, organisation.rawValue).bind(2, sequence).bind(3, Int64(limit))
-            var changes: [StoredChange] = []
-            while try statement.step() {
-                changes.append(StoredChange(sequence: statement.int64(0), change: try LogQueries.decode(statement.blob(1), path: connection.path)))
-            }
-            return changes
-        }
-    }
-
-    /// For each agreement `organisation` is a party to, a digest of its history's heads, ordered
-    /// by agreement id: the summary set reconciliation compares.
-    public func headsDigests(sharedWith organisation: OrganisationID) async throws(StoreError) -> [(AgreementID, SHA256Digest)] {
-        try await read { connection throws(StoreError) in
-            let statement = try connection.statement(
-                """
-                SELECT a.id, a.heads_digest FROM agreement_parties p JOIN agreements a ON a.key = p.agreement_key
-                WHERE p.organisation = ? ORDER BY a.id
-                """
-            )
-            statement.bind(1, organisation.rawValue)
-            var digests: [(AgreementID, SHA256Digest)] = []
-            while try statement.step() {
-                digests.append((
-                    try LogQueries.agreementID(statement.blob(0), path: connection.path),
-                    try LogQueries.digest(statement.blob(1), path: connection.path)
-                ))
-            }
-            return digests
-        }
-    }
-
     /// Whether a change is in the durable log (accepted), rejected, or held; `nil` if unknown.
     public func verdict(of id: ChangeID) async throws(StoreError) -> StoredVerdict? {
         try await verdicts(of: [id])[id]

@@ -87,14 +87,16 @@ final class StoreWriter {
     func evict(_ ids: some Sequence<AgreementID>) { cache.evict(ids) }
 
     /// Judges and persists `changes` inside the current transaction.
-    func apply(_ changes: [VerifiedChange], nowMillis: UInt64, context: inout WriteContext) throws(StoreError) -> ApplyReport {
+    func apply(
+        _ changes: [VerifiedChange], origin: NodeID?, nowMillis: UInt64, context: inout WriteContext
+    ) throws(StoreError) -> ApplyReport {
         var report = ApplyReport(outcomes: [], accepted: [], rejected: [])
         for change in changes {
             var replica = try takeReplica(change.change.agreement, context: &context)
             let result = replica.apply(change, nowMillis: nowMillis)
             cache.put(replica)
             report.outcomes.append(result.outcome)
-            try persist(result.settled, submitted: change, nowMillis: nowMillis, report: &report, context: &context)
+            try persist(result.settled, submitted: change, origin: origin, nowMillis: nowMillis, report: &report, context: &context)
             if case .held(let reason) = result.outcome {
                 try insertHeld(change, reason: reason, nowMillis: nowMillis)
                 if agreementKeys[replica.id] == nil { pendingAgreements.insert(replica.id) }
@@ -113,7 +115,7 @@ final class StoreWriter {
             var replica = try takeReplica(id, context: &context)
             let settled = replica.releaseHeld(nowMillis: nowMillis)
             cache.put(replica)
-            try persist(settled, submitted: nil, nowMillis: nowMillis, report: &report, context: &context)
+            try persist(settled, submitted: nil, origin: nil, nowMillis: nowMillis, report: &report, context: &context)
         }
         return report
     }
@@ -157,17 +159,18 @@ final class StoreWriter {
         if context.touched.insert(replica.id).inserted { context.partiesBefore[replica.id] = [] }
         cache.put(replica)
         var report = ApplyReport(outcomes: [], accepted: [], rejected: [])
-        try persist(result.settled, submitted: signed, nowMillis: nowMillis, report: &report, context: &context)
+        try persist(result.settled, submitted: signed, origin: nil, nowMillis: nowMillis, report: &report, context: &context)
         return .success(report.accepted[0])
     }
 
     private func persist(
-        _ settled: [SettledChange], submitted: VerifiedChange?, nowMillis: UInt64,
+        _ settled: [SettledChange], submitted: VerifiedChange?, origin: NodeID?, nowMillis: UInt64,
         report: inout ApplyReport, context: inout WriteContext
     ) throws(StoreError) {
         for entry in settled {
             let change = entry.change
-            if change.id != submitted?.id {
+            let isSubmitted = change.id == submitted?.id
+            if !isSubmitted {
                 try connection.statement("DELETE FROM held_changes WHERE id = ?").bind(1, change.id.bytes).run()
             }
             switch entry.verdict {
@@ -178,14 +181,15 @@ final class StoreWriter {
                 try connection.statement(
                     """
                     INSERT INTO changes (seq, id, agreement_key, author_organisation, author_node, stamp_millis, stamp_counter,
-                                         encoded, accepted_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                         encoded, accepted_at, origin_organisation, origin_node)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
                 )
                 .bind(1, sequence).bind(2, change.id.bytes).bind(3, key(of: change.change.agreement))
                 .bind(4, author.organisation.rawValue).bind(5, author.name)
                 .bind(6, Int64(bitPattern: change.change.stamp.millis)).bind(7, Int64(change.change.stamp.counter))
                 .bind(8, change.signed.encoded).bind(9, Int64(bitPattern: nowMillis))
+                .bind(10, isSubmitted ? origin?.organisation.rawValue : nil).bind(11, isSubmitted ? origin?.name : nil)
                 .run()
                 context.dirty[change.change.agreement] = sequence
                 report.accepted.append(StoredChange(sequence: sequence, change: change))

@@ -1,5 +1,5 @@
 public import AccordModel
-import AccordTLS
+public import AccordTLS
 public import NIOCore
 
 /// Events a session sends up the pipeline.
@@ -7,6 +7,14 @@ public enum SessionEvent: Sendable {
     /// Both hellos were exchanged and accepted: the peer is `node` of the organisation its
     /// certificate names, speaking `version`. Only now may agreement data flow.
     case established(node: NodeID, version: UInt16)
+}
+
+/// The peer of an established session, as its hello named it and its certificate proved.
+public struct EstablishedPeer: Sendable {
+    public let node: NodeID
+    public let version: UInt16
+    /// The certificate the TLS handshake verified.
+    public let identity: PeerIdentity
 }
 
 /// Why a session was ended by this side.
@@ -51,13 +59,32 @@ public final class PeerSessionHandler: ChannelDuplexHandler {
     private var peerIdentity: PeerIdentity?
     private var peerNode: NodeID?
     private var agreedVersion: UInt16 = 0
+    private var established: EventLoopPromise<EstablishedPeer>?
 
     /// - Parameters:
     ///   - localNode: this node, as its certificate names it.
     ///   - clock: Unix milliseconds, for the hello (operators see the peers' clock skew).
-    public init(localNode: NodeID, clock: @escaping @Sendable () -> UInt64) {
+    ///   - established: completed when the session is established, failed if it ends before.
+    public init(
+        localNode: NodeID, clock: @escaping @Sendable () -> UInt64, established: EventLoopPromise<EstablishedPeer>? = nil
+    ) {
         self.localNode = localNode
         self.clock = clock
+        self.established = established
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        failEstablished(SessionError(.protocolViolation, "the connection ended before the session was established"))
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        failEstablished(SessionError(.protocolViolation, "the connection ended before the session was established"))
+        context.fireChannelInactive()
+    }
+
+    private func failEstablished(_ error: any Error) {
+        established?.fail(error)
+        established = nil
     }
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -94,7 +121,9 @@ public final class PeerSessionHandler: ChannelDuplexHandler {
             }
             advance(context: context, sentAccept: sentAccept, receivedAccept: true)
         case (_, .error(let code, let text)):
-            context.fireErrorCaught(SessionError(.protocolViolation, "the peer ended the session with error \(code): \(text)"))
+            let error = SessionError(.protocolViolation, "the peer ended the session with error \(code): \(text)")
+            failEstablished(error)
+            context.fireErrorCaught(error)
             state = .closed
             context.close(promise: nil)
         case (.closed, _):
@@ -148,6 +177,10 @@ public final class PeerSessionHandler: ChannelDuplexHandler {
             return
         }
         state = .established
+        if let peerIdentity {
+            established?.succeed(EstablishedPeer(node: peerNode, version: agreedVersion, identity: peerIdentity))
+            established = nil
+        }
         context.fireUserInboundEventTriggered(SessionEvent.established(node: peerNode, version: agreedVersion))
     }
 
@@ -155,6 +188,7 @@ public final class PeerSessionHandler: ChannelDuplexHandler {
     private func refuse(context: ChannelHandlerContext, _ error: SessionError) {
         if case .closed = state { return }
         state = .closed
+        failEstablished(error)
         context.writeAndFlush(wrapOutboundOut(.error(code: error.code.rawValue, message: error.message)), promise: nil)
         context.fireErrorCaught(error)
         context.close(promise: nil)

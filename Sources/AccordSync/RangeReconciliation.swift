@@ -106,6 +106,9 @@ public struct RangeReconciler: Sendable {
     /// Agreements whose histories differ between the two sides (present on one side only, or with
     /// different heads), as found so far.
     public private(set) var differences: Set<AgreementID> = []
+    /// Among `differences`, the agreements this side has and the other side has nothing of: they
+    /// need no heads exchange, only their whole history.
+    public private(set) var missingAtPeer: Set<AgreementID> = []
 
     public init(items: [ReconciliationItem], branching: Int = 16, itemThreshold: Int = 16) {
         let sorted = items.sorted()
@@ -124,33 +127,85 @@ public struct RangeReconciler: Sendable {
     }
 
     /// Answers one message. Returns nil when the message was final (it asked nothing): then
-    /// reconciliation is complete and `differences` holds the result. A reply that asks nothing
-    /// (all ranges settled) is still sent, so the other side learns it is done.
+    /// reconciliation is complete. A reply that asks nothing (all ranges settled) is still sent,
+    /// so the other side learns it is done.
+    ///
+    /// Replies stay bounded whatever the differences: a range where this side has nothing is
+    /// answered by an empty item list (the other side then knows by itself which agreements this
+    /// side lacks, with no list on the wire); an item list met by more than `itemThreshold` items
+    /// here is settled locally (this side knows both lists) instead of answered with a long list;
+    /// and once a reply holds `maximumReplyRanges` ranges or `maximumReplyBytes`, further
+    /// mismatching ranges are answered by this side's fingerprint of the whole range, so the other
+    /// side splits them in its turn.
     public mutating func respond(to message: RangeMessage) -> RangeMessage? {
-        var reply: [RangeMessage.Range] = []
+        var reply = BoundedReply(answering: message.ranges.count)
         var lower: AgreementID?
         for range in message.ranges {
             defer { lower = range.upperBound }
             let bounds = indices(lower: lower, upper: range.upperBound)
+            let mine = prefix[bounds.upperBound] ^ prefix[bounds.lowerBound]
+            let echo = RangeMessage.Range(upperBound: range.upperBound, claim: .fingerprint(mine, count: UInt32(bounds.count)))
             switch range.claim {
             case .skip:
-                reply.append(.init(upperBound: range.upperBound, claim: .skip))
+                reply.append([.init(upperBound: range.upperBound, claim: .skip)], otherwise: nil)
             case .fingerprint(let theirs, let theirCount):
-                let mine = prefix[bounds.upperBound] ^ prefix[bounds.lowerBound]
                 if mine == theirs, theirCount == UInt32(bounds.count) {
-                    reply.append(.init(upperBound: range.upperBound, claim: .skip))
+                    reply.append([.init(upperBound: range.upperBound, claim: .skip)], otherwise: nil)
+                } else if bounds.isEmpty {
+                    reply.append([.init(upperBound: range.upperBound, claim: .items([], wantsReply: false))], otherwise: nil)
                 } else {
-                    reply += describe(lower: lower, upper: range.upperBound)
+                    reply.append(describe(lower: lower, upper: range.upperBound), otherwise: echo)
                 }
             case .items(let theirs, let wantsReply):
                 let mine = Array(items[bounds])
-                let theirSet = Set(theirs)
-                let mySet = Set(mine)
-                for item in theirSet.symmetricDifference(mySet) { differences.insert(item.agreement) }
-                reply.append(.init(upperBound: range.upperBound, claim: wantsReply ? .items(mine, wantsReply: false) : .skip))
+                compare(mine: mine, theirs: theirs)
+                if wantsReply, mine.count <= itemThreshold {
+                    reply.append([.init(upperBound: range.upperBound, claim: .items(mine, wantsReply: false))], otherwise: echo)
+                } else {
+                    reply.append([.init(upperBound: range.upperBound, claim: .skip)], otherwise: nil)
+                }
             }
         }
-        return message.isFinal ? nil : RangeMessage(ranges: RangeReconciler.merged(reply))
+        return message.isFinal ? nil : RangeMessage(ranges: RangeReconciler.merged(reply.ranges))
+    }
+
+    /// Records what differs between two complete lists of the same range.
+    private mutating func compare(mine: [ReconciliationItem], theirs: [ReconciliationItem]) {
+        let theirSet = Set(theirs)
+        let mySet = Set(mine)
+        for item in theirSet.symmetricDifference(mySet) { differences.insert(item.agreement) }
+        let theirAgreements = Set(theirs.map(\.agreement))
+        for item in mine where !theirAgreements.contains(item.agreement) { missingAtPeer.insert(item.agreement) }
+    }
+
+    /// Caps on one reply: the frame limit is 1 MiB and a message holds at most 4096 ranges.
+    static let maximumReplyRanges = 4096
+    static let maximumReplyBytes = 768 * 1024
+
+    /// A reply that keeps within the caps: every incoming range is answered by at least one range,
+    /// so room for one small answer per range still to come is always kept back.
+    private struct BoundedReply {
+        private(set) var ranges: [RangeMessage.Range] = []
+        private var unanswered: Int
+        private var rangesLeft = RangeReconciler.maximumReplyRanges
+        private var bytesLeft = RangeReconciler.maximumReplyBytes
+        private static let smallAnswerBytes = 40
+
+        init(answering count: Int) { unanswered = count }
+
+        /// Appends `parts` if they fit, else `fallback` (a one-range answer that always fits).
+        mutating func append(_ parts: [RangeMessage.Range], otherwise fallback: RangeMessage.Range?) {
+            unanswered -= 1
+            let cost = parts.reduce(0) { total, range in
+                if case .items(let items, _) = range.claim { return total + 24 + 48 * items.count }
+                return total + Self.smallAnswerBytes
+            }
+            let fits = parts.count + unanswered <= rangesLeft && cost + unanswered * Self.smallAnswerBytes <= bytesLeft
+            let chosen = fits || fallback == nil ? parts : [fallback!]
+            ranges += chosen
+            rangesLeft -= chosen.count
+            bytesLeft -= fits ? cost : Self.smallAnswerBytes
+        }
     }
 
     /// The ranges describing [lower, upper): one item list if small, else `branching` fingerprints.

@@ -1,5 +1,5 @@
 public import AccordModel
-import AccordCrypto
+public import AccordCrypto
 
 /// The messages of Accord's peer protocol (docs/protocol.md), each sent as one frame.
 public enum WireMessage: Hashable, Sendable {
@@ -22,6 +22,11 @@ public enum WireMessage: Hashable, Sendable {
     case certificates([[UInt8]])
     /// One step of range-based set reconciliation over the agreements both organisations share.
     case reconcile(RangeMessage)
+    /// The heads of agreements a reconciliation round found different; `final` on the last
+    /// message of the round.
+    case heads(HeadsMessage)
+    /// Asks the side that runs reconciliation rounds (the dialer) to run one now.
+    case reconcileRequest
 
     public struct Hello: Hashable, Sendable {
         public var minimumVersion: UInt16
@@ -41,7 +46,7 @@ public enum WireMessage: Hashable, Sendable {
     /// The frame type byte.
     public enum Kind: UInt8, Sendable {
         case hello = 1, helloAccepted = 2, error = 3, ping = 4, pong = 5
-        case changes = 16, acknowledged = 17, certificates = 18, reconcile = 19
+        case changes = 16, acknowledged = 17, certificates = 18, reconcile = 19, heads = 20, reconcileRequest = 21
     }
 
     public var kind: Kind {
@@ -55,6 +60,8 @@ public enum WireMessage: Hashable, Sendable {
         case .acknowledged: .acknowledged
         case .certificates: .certificates
         case .reconcile: .reconcile
+        case .heads: .heads
+        case .reconcileRequest: .reconcileRequest
         }
     }
 
@@ -64,6 +71,8 @@ public enum WireMessage: Hashable, Sendable {
     public static let maximumCertificates = 256
     public static let maximumRanges = 4096
     public static let maximumItemsPerRange = 4096
+    public static let maximumHeadsEntries = 4096
+    public static let maximumHeadsPerAgreement = 1024
 
     /// The payload (everything after the type byte).
     func encodePayload(into writer: inout CanonicalWriter) {
@@ -114,6 +123,14 @@ public enum WireMessage: Hashable, Sendable {
                     }
                 }
             }
+        case .heads(let message):
+            writer.write(message.isFinal)
+            writer.writeSequence(message.entries) { writer, entry in
+                writer.writeFixed(entry.agreement.uuid.bytes)
+                writer.writeSequence(entry.heads) { writer, head in writer.writeFixed(head.bytes) }
+            }
+        case .reconcileRequest:
+            break
         }
     }
 
@@ -163,6 +180,20 @@ public enum WireMessage: Hashable, Sendable {
             message = .reconcile(RangeMessage(ranges: try reader.readSequence(
                 "reconcile.ranges", maximumCount: maximumRanges, minimumElementBytes: 2
             ) { reader throws(DecodingError) in try WireMessage.readRange(&reader) }))
+        case .heads:
+            let isFinal = try reader.readBool("heads.final")
+            let entries = try reader.readSequence(
+                "heads.entries", maximumCount: maximumHeadsEntries, minimumElementBytes: 20
+            ) { reader throws(DecodingError) in
+                let agreement = AgreementID(UUIDBytes(bytes: try reader.readFixed(16, "heads.agreement"))!)
+                let heads = try reader.readSequence(
+                    "heads.heads", maximumCount: maximumHeadsPerAgreement, minimumElementBytes: 32
+                ) { reader throws(DecodingError) in SHA256Digest(bytes: try reader.readFixed(32, "heads.head"))! }
+                return HeadsMessage.Entry(agreement: agreement, heads: heads)
+            }
+            message = .heads(HeadsMessage(entries: entries, isFinal: isFinal))
+        case .reconcileRequest:
+            message = .reconcileRequest
         }
         try reader.expectEnd("frame payload")
         return message
@@ -202,5 +233,28 @@ public enum WireMessage: Hashable, Sendable {
             throw DecodingError(what, at: start, "\(count) bytes exceed the limit of \(maximumBytes)")
         }
         return Array(try reader.readFixed(count, what))
+    }
+}
+
+/// The heads this side has of agreements found different: the peer answers with the changes
+/// not in their causal past.
+public struct HeadsMessage: Hashable, Sendable {
+    public struct Entry: Hashable, Sendable {
+        public var agreement: AgreementID
+        /// Empty when this side holds nothing of the agreement.
+        public var heads: [ChangeID]
+
+        public init(agreement: AgreementID, heads: [ChangeID]) {
+            self.agreement = agreement
+            self.heads = heads
+        }
+    }
+
+    public var entries: [Entry]
+    public var isFinal: Bool
+
+    public init(entries: [Entry], isFinal: Bool) {
+        self.entries = entries
+        self.isFinal = isFinal
     }
 }

@@ -1,0 +1,133 @@
+public import AccordCrypto
+public import AccordModel
+
+/// The heads digests of every agreement shared with one organisation, and the log position they
+/// describe, read from one snapshot of the database: what a reconciliation round compares.
+public struct SyncSnapshot: Sendable {
+    /// The latest accepted sequence number when the digests were read.
+    public let sequence: Int64
+    /// Agreement → heads digest, ordered by agreement id.
+    public let digests: [(agreement: AgreementID, headsDigest: SHA256Digest)]
+}
+
+/// Changes for a peer, and the log position the read reached.
+public struct ChangePage: Sendable {
+    public let changes: [StoredChange]
+    /// Every change up to this sequence number was either returned or not for this peer.
+    public let through: Int64
+}
+
+/// Reads for peer sync. Each one takes the peer's organisation and returns nothing about an
+/// agreement that organisation is not currently a party to: need-to-know is enforced here, in the
+/// query, not left to every caller.
+extension NodeStore {
+    /// Accepted changes after local sequence number `sequence`, of agreements `organisation` is
+    /// currently a party to, oldest first: what live push sends a peer of that organisation.
+    /// Changes authored by `excluded` or received from it are left out (it has them already).
+    public func changes(
+        after sequence: Int64, for organisation: OrganisationID, excluding excluded: NodeID? = nil, limit: Int
+    ) async throws(StoreError) -> [StoredChange] {
+        try await changePage(after: sequence, for: organisation, excluding: excluded, limit: limit).changes
+    }
+
+    /// Like `changes(after:for:excluding:limit:)`, and how far the log was read: a cursor moves to
+    /// `through` even when every change it passed was left out, so it never scans them again.
+    public func changePage(
+        after sequence: Int64, for organisation: OrganisationID, excluding excluded: NodeID? = nil, limit: Int
+    ) async throws(StoreError) -> ChangePage {
+        try await read { connection throws(StoreError) in try connection.transaction(immediate: false) { () throws(StoreError) in
+            let latest = try connection.integer("SELECT coalesce(max(seq), 0) FROM changes") ?? 0
+            let statement = try connection.statement(
+                """
+                SELECT c.seq, c.encoded FROM changes c
+                JOIN agreement_parties p ON p.agreement_key = c.agreement_key AND p.organisation = ?1
+                WHERE c.seq > ?2
+                  AND NOT (c.author_organisation IS ?4 AND c.author_node IS ?5)
+                  AND NOT (c.origin_organisation IS ?4 AND c.origin_node IS ?5)
+                ORDER BY c.seq LIMIT ?3
+                """
+            )
+            statement.bind(1, organisation.rawValue).bind(2, sequence).bind(3, Int64(limit))
+                .bind(4, excluded?.organisation.rawValue).bind(5, excluded?.name)
+            var changes: [StoredChange] = []
+            while try statement.step() {
+                changes.append(StoredChange(sequence: statement.int64(0), change: try LogQueries.decode(statement.blob(1), path: connection.path)))
+            }
+            let through = changes.count == limit ? changes[changes.count - 1].sequence : max(sequence, latest)
+            return ChangePage(changes: changes, through: through)
+        } }
+    }
+
+    /// For each agreement `organisation` is a party to, a digest of its history's heads, ordered
+    /// by agreement id: the summary set reconciliation compares.
+    public func headsDigests(sharedWith organisation: OrganisationID) async throws(StoreError) -> [(AgreementID, SHA256Digest)] {
+        try await syncSnapshot(sharedWith: organisation).digests.map { ($0.agreement, $0.headsDigest) }
+    }
+
+    /// The heads digests shared with `organisation` and the sequence number they describe.
+    public func syncSnapshot(sharedWith organisation: OrganisationID) async throws(StoreError) -> SyncSnapshot {
+        try await read { connection throws(StoreError) in
+            try connection.transaction(immediate: false) { () throws(StoreError) in
+                let sequence = try connection.integer("SELECT coalesce(max(seq), 0) FROM changes") ?? 0
+                let statement = try connection.statement(
+                    """
+                    SELECT a.id, a.heads_digest FROM agreement_parties p JOIN agreements a ON a.key = p.agreement_key
+                    WHERE p.organisation = ? ORDER BY a.id
+                    """
+                )
+                statement.bind(1, organisation.rawValue)
+                var digests: [(agreement: AgreementID, headsDigest: SHA256Digest)] = []
+                while try statement.step() {
+                    digests.append((
+                        try LogQueries.agreementID(statement.blob(0), path: connection.path),
+                        try LogQueries.digest(statement.blob(1), path: connection.path)
+                    ))
+                }
+                return SyncSnapshot(sequence: sequence, digests: digests)
+            }
+        }
+    }
+
+    /// The accepted changes (in acceptance order, up to `sequence`) of each of `agreements` that
+    /// `organisation` is a party to; the others are absent from the result.
+    public func logs(
+        of agreements: [AgreementID], sharedWith organisation: OrganisationID, upTo sequence: Int64 = .max
+    ) async throws(StoreError) -> [AgreementID: [StoredChange]] {
+        try await read { connection throws(StoreError) in
+            try connection.transaction(immediate: false) { () throws(StoreError) in
+                let shared = try connection.statement(
+                    """
+                    SELECT a.key FROM agreements a JOIN agreement_parties p ON p.agreement_key = a.key AND p.organisation = ?
+                    WHERE a.id = ?
+                    """
+                )
+                var logs: [AgreementID: [StoredChange]] = [:]
+                for agreement in agreements {
+                    shared.reset()
+                    shared.bind(1, organisation.rawValue).bind(2, agreement.uuid.bytes)
+                    guard try shared.step() else { continue }
+                    let key = shared.int64(0)
+                    shared.reset()
+                    logs[agreement] = try LogQueries.acceptedChanges(key: key, connection).filter { $0.sequence <= sequence }
+                }
+                return logs
+            }
+        }
+    }
+
+    /// Which of `agreements` this node has accepted changes of, whoever the parties are.
+    public func heldAgreements(among agreements: [AgreementID]) async throws(StoreError) -> Set<AgreementID> {
+        try await read { connection throws(StoreError) in
+            var held = Set<AgreementID>()
+            for agreement in agreements {
+                if try LogQueries.key(of: agreement, connection) != nil { held.insert(agreement) }
+            }
+            return held
+        }
+    }
+
+    /// The latest accepted sequence number (0 for an empty log).
+    public func latestSequence() async throws(StoreError) -> Int64 {
+        try await read { connection throws(StoreError) in try connection.integer("SELECT coalesce(max(seq), 0) FROM changes") ?? 0 }
+    }
+}

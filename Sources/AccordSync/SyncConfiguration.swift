@@ -1,0 +1,60 @@
+public import AccordModel
+
+/// A peer a node dials: where it listens and which organisation its certificate must name.
+public struct PeerEndpoint: Hashable, Sendable, CustomStringConvertible {
+    public var organisation: OrganisationID
+    public var host: String
+    public var port: Int
+
+    public init(organisation: OrganisationID, host: String, port: Int) {
+        self.organisation = organisation
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { "\(organisation) at \(host):\(port)" }
+}
+
+/// How a node syncs with its peers. The defaults suit a WAN consortium; tests shorten the timers.
+public struct SyncConfiguration: Sendable {
+    /// This node, as its certificate names it.
+    public var node: NodeID
+    public var listenHost: String
+    /// 0 picks a free port (tests).
+    public var listenPort: Int
+    /// The peers this node dials. Nodes of these organisations may also dial this node; no other
+    /// organisation's node is accepted.
+    public var peers: [PeerEndpoint]
+    /// A ping is sent this long after the last one if the session is otherwise quiet.
+    public var keepaliveInterval: Duration = .seconds(15)
+    /// A session that has heard nothing for this long is closed (the peer or the path is dead).
+    public var idleTimeout: Duration = .seconds(45)
+    /// A reconciliation round runs this often on each session, besides on connect and on demand.
+    public var reconcileInterval: Duration = .seconds(300)
+    /// Reconnect delays grow from the lower bound to the upper one, with jitter.
+    public var reconnectBackoff: ClosedRange<Duration> = .milliseconds(250) ... .seconds(30)
+    /// Change batches sent and not yet acknowledged, per session.
+    public var sendWindow = 4
+    /// Changes per batch (a batch is one frame and one durable transaction at the receiver).
+    public var batchChanges = 512
+    /// Bytes of signed changes per batch (the frame limit is 1 MiB).
+    public var batchBytes = 768 * 1024
+    /// Verified batches waiting to be stored, per session: a slow disk stops the reading of
+    /// further frames instead of growing memory.
+    public var receiveQueue = 1
+    /// Held changes (clock skew) are re-judged this often.
+    public var releaseHeldInterval: Duration = .seconds(5)
+    /// Unix milliseconds; the node's clock for stamps and skew checks.
+    public var clock: @Sendable () -> UInt64
+
+    public init(
+        node: NodeID, listenHost: String = "127.0.0.1", listenPort: Int, peers: [PeerEndpoint],
+        clock: @escaping @Sendable () -> UInt64
+    ) {
+        self.node = node
+        self.listenHost = listenHost
+        self.listenPort = listenPort
+        self.peers = peers
+        self.clock = clock
+    }
+}

@@ -1,0 +1,31 @@
+import Synchronization
+
+/// Counters of one node's sync, for `GET /metrics` and the tests. Cheap to bump from any task.
+public final class SyncMetrics: Sendable {
+    /// A consistent copy of every counter.
+    public struct Snapshot: Sendable {
+        public var sessionsEstablished = 0
+        /// Sessions that ended, by reason (`closed`, `idle`, `protocol`, `superseded`, `error`…).
+        public var sessionsEnded: [String: Int] = [:]
+        public var changesSent = 0
+        public var changesReceived = 0
+        public var changesAccepted = 0
+        public var changesDuplicate = 0
+        public var changesHeld = 0
+        /// Received changes refused, by rule (`ChangeRejection.Code` names).
+        public var changesRejected: [String: Int] = [:]
+        public var batchesAcknowledged = 0
+        public var reconcileRounds = 0
+        public var reconcileDifferences = 0
+        public var reconcileSecondsTotal = 0.0
+        public var dialFailures = 0
+    }
+
+    private let state = Mutex(Snapshot())
+
+    public init() {}
+
+    public var snapshot: Snapshot { state.withLock { $0 } }
+
+    func update(_ body: (inout Snapshot) -> Void) { state.withLock { body(&$0) } }
+}

@@ -1,0 +1,171 @@
+import AccordCrypto
+import AccordModel
+import AccordStore
+import AccordSync
+import AccordTLS
+import Foundation
+import Logging
+import NIOCore
+import Synchronization
+
+/// Log lines of one node, kept in memory so tests can read what it logged.
+final class LogCapture: Sendable {
+    let lines = Mutex<[String]>([])
+
+    struct Handler: LogHandler {
+        let capture: LogCapture
+        let label: String
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .debug
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let all = metadata.merging(event.metadata ?? [:]) { _, new in new }
+            let text = "\(event.level) \(label): \(event.message) \(all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))"
+            capture.lines.withLock { $0.append(text) }
+        }
+    }
+
+    func logger(_ label: String) -> Logger { Logger(label: label) { _ in Handler(capture: self, label: label) } }
+    var text: String { lines.withLock { $0.joined(separator: "\n") } }
+}
+
+/// A node of a test network: its own data directory and SQLite file, real TLS with the example
+/// certificates, a real listening socket on 127.0.0.1.
+final class ClusterNode: @unchecked Sendable {
+    static let certificates = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("certs-example/example").path
+
+    let name: String
+    let id: NodeID
+    let directory: String
+    let signer: ChangeSigner
+    let logs = LogCapture()
+    let port: Int
+    private(set) var store: NodeStore!
+    private(set) var sync: SyncNode!
+    private var task: Task<Void, any Error>?
+    var peers: [PeerEndpoint]
+
+    init(_ certificate: String, port: Int, peers: [PeerEndpoint] = [], directory: String? = nil) throws {
+        name = certificate
+        let parts = certificate.split(separator: "-")
+        id = NodeID(organisation: OrganisationID(rawValue: String(parts[0]))!, name: String(parts[1]))!
+        self.directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("accord-sync-\(UUID())").path
+        let key = try P256PrivateKey(pemRepresentation: String(contentsOfFile: "\(Self.certificates)/\(certificate).key", encoding: .utf8))
+        signer = ChangeSigner(node: id, key: key)
+        self.port = port
+        self.peers = peers
+    }
+
+    static func clock() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
+
+    /// Opens the store and starts syncing.
+    func start(configure: (inout SyncConfiguration) -> Void = { _ in }) async throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        store = try NodeStore(configuration: StoreConfiguration(directory: directory, node: id))
+        let tls = try TLSContext(configuration: TLSConfiguration(
+            certificateChainPath: "\(Self.certificates)/\(name).pem", privateKeyPath: "\(Self.certificates)/\(name).key",
+            trustRootsPath: "\(Self.certificates)/ca.pem"
+        ))
+        let authors = CertificateDirectory(authority: try CertificateAuthority(pemFile: "\(Self.certificates)/ca.pem"))
+        try authors.admit(tls.certificate)
+        for certificate in try await store.certificates() { _ = try? authors.admit(certificate) }
+        var configuration = SyncConfiguration(node: id, listenPort: port, peers: peers, clock: Self.clock)
+        configuration.keepaliveInterval = .milliseconds(500)
+        configuration.idleTimeout = .seconds(5)
+        configuration.reconnectBackoff = .milliseconds(50) ... .milliseconds(500)
+        configure(&configuration)
+        let sync = SyncNode(configuration: configuration, store: store, tls: tls, directory: authors, logger: logs.logger(name))
+        self.sync = sync
+        task = Task { try await sync.run() }
+        for _ in 0..<500 where sync.listeningPort == nil { try await Task.sleep(for: .milliseconds(10)) }
+    }
+
+    /// Stops syncing (sessions closed with close_notify) and closes the store.
+    func stop() async {
+        task?.cancel()
+        _ = try? await task?.value
+        task = nil
+        await store?.close()
+    }
+
+    var endpoint: PeerEndpoint { PeerEndpoint(organisation: id.organisation, host: "127.0.0.1", port: port) }
+
+    func create(_ edits: [Edit]) async throws -> AgreementID {
+        try await store.author(nil, edits, signer: signer, nowMillis: Self.clock()).change.change.agreement
+    }
+
+    func edit(_ agreement: AgreementID, _ edits: [Edit]) async throws {
+        _ = try await store.author(agreement, edits, signer: signer, nowMillis: Self.clock())
+    }
+
+    func headsDigest(_ agreement: AgreementID) async throws -> SHA256Digest? {
+        guard let detail = try await store.agreement(agreement) else { return nil }
+        return SHA256Digest(hashing: detail.heads.flatMap(\.bytes))
+    }
+
+    /// The bytes of the database and its WAL, for need-to-know checks.
+    func databaseBytes() throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        for file in ["accord.sqlite", "accord.sqlite-wal"] {
+            if let data = FileManager.default.contents(atPath: "\(directory)/\(file)") { bytes += data }
+        }
+        return bytes
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: directory) }
+}
+
+/// Free ports for the nodes of one test (bound once, then released).
+func freePorts(_ count: Int) throws -> [Int] {
+    var sockets: [Int32] = []
+    defer { for socket in sockets { close(socket) } }
+    return try (0..<count).map { _ in
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        sockets.append(fd)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// Polls `condition` until it holds; fails after `timeout`. For convergence, not for timing.
+func eventually(
+    _ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(25))
+    }
+    throw ClusterTimeout(what: what)
+}
+
+struct ClusterTimeout: Error, CustomStringConvertible {
+    let what: String
+    var description: String { "timed out waiting for: \(what)" }
+}
+
+extension Array where Element == UInt8 {
+    func contains(subsequence needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty, count >= needle.count else { return false }
+        let first = needle[0]
+        var index = 0
+        while index <= count - needle.count {
+            if self[index] == first, Array(self[index..<(index + needle.count)]) == needle { return true }
+            index += 1
+        }
+        return false
+    }
+}
