@@ -138,33 +138,41 @@ public struct RangeReconciler: Sendable {
     /// mismatching ranges are answered by this side's fingerprint of the whole range, so the other
     /// side splits them in its turn.
     public mutating func respond(to message: RangeMessage) -> RangeMessage? {
-        var reply = BoundedReply(answering: message.ranges.count)
+        var reply = BoundedReply()
         var lower: AgreementID?
+        var tailStart: Int?
         for range in message.ranges {
             defer { lower = range.upperBound }
             let bounds = indices(lower: lower, upper: range.upperBound)
-            let mine = prefix[bounds.upperBound] ^ prefix[bounds.lowerBound]
-            let echo = RangeMessage.Range(upperBound: range.upperBound, claim: .fingerprint(mine, count: UInt32(bounds.count)))
+            var answer: [RangeMessage.Range]
             switch range.claim {
             case .skip:
-                reply.append([.init(upperBound: range.upperBound, claim: .skip)], otherwise: nil)
+                answer = [.init(upperBound: range.upperBound, claim: .skip)]
             case .fingerprint(let theirs, let theirCount):
+                let mine = prefix[bounds.upperBound] ^ prefix[bounds.lowerBound]
                 if mine == theirs, theirCount == UInt32(bounds.count) {
-                    reply.append([.init(upperBound: range.upperBound, claim: .skip)], otherwise: nil)
+                    answer = [.init(upperBound: range.upperBound, claim: .skip)]
                 } else if bounds.isEmpty {
-                    reply.append([.init(upperBound: range.upperBound, claim: .items([], wantsReply: false))], otherwise: nil)
+                    answer = [.init(upperBound: range.upperBound, claim: .items([], wantsReply: false))]
                 } else {
-                    reply.append(describe(lower: lower, upper: range.upperBound), otherwise: echo)
+                    answer = describe(lower: lower, upper: range.upperBound)
                 }
             case .items(let theirs, let wantsReply):
                 let mine = Array(items[bounds])
                 compare(mine: mine, theirs: theirs)
-                if wantsReply, mine.count <= itemThreshold {
-                    reply.append([.init(upperBound: range.upperBound, claim: .items(mine, wantsReply: false))], otherwise: echo)
-                } else {
-                    reply.append([.init(upperBound: range.upperBound, claim: .skip)], otherwise: nil)
-                }
+                let reply = wantsReply && mine.count <= itemThreshold
+                answer = [.init(upperBound: range.upperBound, claim: reply ? .items(mine, wantsReply: false) : .skip)]
             }
+            if tailStart == nil, !reply.append(answer) { tailStart = bounds.lowerBound }
+        }
+        if let tailStart {
+            // Out of room: the rest of the key space goes back as one fingerprint, which the other
+            // side splits in its turn. Every reply settles or splits at least its first range, so
+            // the exchange always progresses.
+            let end = items.count
+            reply.appendTail(.init(
+                upperBound: nil, claim: .fingerprint(prefix[end] ^ prefix[tailStart], count: UInt32(end - tailStart))
+            ))
         }
         return message.isFinal ? nil : RangeMessage(ranges: RangeReconciler.merged(reply.ranges))
     }
@@ -182,30 +190,26 @@ public struct RangeReconciler: Sendable {
     static let maximumReplyRanges = 4096
     static let maximumReplyBytes = 768 * 1024
 
-    /// A reply that keeps within the caps: every incoming range is answered by at least one range,
-    /// so room for one small answer per range still to come is always kept back.
+    /// A reply that keeps within the caps, always keeping room for one last range.
     private struct BoundedReply {
         private(set) var ranges: [RangeMessage.Range] = []
-        private var unanswered: Int
-        private var rangesLeft = RangeReconciler.maximumReplyRanges
-        private var bytesLeft = RangeReconciler.maximumReplyBytes
-        private static let smallAnswerBytes = 40
+        private var rangesLeft = RangeReconciler.maximumReplyRanges - 1
+        private var bytesLeft = RangeReconciler.maximumReplyBytes - 64
 
-        init(answering count: Int) { unanswered = count }
-
-        /// Appends `parts` if they fit, else `fallback` (a one-range answer that always fits).
-        mutating func append(_ parts: [RangeMessage.Range], otherwise fallback: RangeMessage.Range?) {
-            unanswered -= 1
+        /// Appends `parts` if they fit; false if they do not (nothing is appended).
+        mutating func append(_ parts: [RangeMessage.Range]) -> Bool {
             let cost = parts.reduce(0) { total, range in
                 if case .items(let items, _) = range.claim { return total + 24 + 48 * items.count }
-                return total + Self.smallAnswerBytes
+                return total + 40
             }
-            let fits = parts.count + unanswered <= rangesLeft && cost + unanswered * Self.smallAnswerBytes <= bytesLeft
-            let chosen = fits || fallback == nil ? parts : [fallback!]
-            ranges += chosen
-            rangesLeft -= chosen.count
-            bytesLeft -= fits ? cost : Self.smallAnswerBytes
+            guard parts.count <= rangesLeft, cost <= bytesLeft else { return false }
+            ranges += parts
+            rangesLeft -= parts.count
+            bytesLeft -= cost
+            return true
         }
+
+        mutating func appendTail(_ range: RangeMessage.Range) { ranges.append(range) }
     }
 
     /// The ranges describing [lower, upper): one item list if small, else `branching` fingerprints.

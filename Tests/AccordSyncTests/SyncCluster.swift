@@ -86,12 +86,23 @@ final class ClusterNode: @unchecked Sendable {
         for _ in 0..<500 where sync.listeningPort == nil { try await Task.sleep(for: .milliseconds(10)) }
     }
 
+    /// Opens the store without syncing (a node cut off from its peers).
+    func startStoreOnly() async throws {
+        store = try NodeStore(configuration: StoreConfiguration(directory: directory, node: id))
+    }
+
     /// Stops syncing (sessions closed with close_notify) and closes the store.
     func stop() async {
         task?.cancel()
         _ = try? await task?.value
         task = nil
         await store?.close()
+    }
+
+    /// An endpoint for an organisation with no node behind it (its dials fail, which is fine):
+    /// it makes the node accept that organisation's connections.
+    static func placeholder(for organisation: OrganisationID, port: Int) -> PeerEndpoint {
+        PeerEndpoint(organisation: organisation, host: "127.0.0.1", port: port)
     }
 
     var endpoint: PeerEndpoint { PeerEndpoint(organisation: id.organisation, host: "127.0.0.1", port: port) }

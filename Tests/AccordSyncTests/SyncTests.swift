@@ -68,5 +68,177 @@ struct SyncTests {
         #expect(!initech.logs.text.contains(secret.description))
         #expect(!acme.logs.text.isEmpty)
     }
-}
 
+    static let three: [Edit] = [
+        .set(.title, .text("Joint support desk")), .set(.category, .category(.fullSupport)),
+        .addParty("acme"), .addParty("globex"), .addParty("initech"),
+    ]
+
+    static func mesh(_ names: [String]) throws -> [ClusterNode] {
+        let ports = try freePorts(names.count)
+        let nodes = try zip(names, ports).map { try ClusterNode($0, port: $1) }
+        for node in nodes { node.peers = nodes.filter { $0 !== node }.map(\.endpoint) }
+        return nodes
+    }
+
+    /// Waits until every node has the same heads of `agreement`; returns the digest.
+    @discardableResult
+    static func converged(_ nodes: [ClusterNode], _ agreement: AgreementID, timeout: Duration = .seconds(30)) async throws -> SHA256Digest {
+        var digest: SHA256Digest?
+        try await eventually("\(nodes.map(\.name)) converge on \(agreement)", timeout: timeout) {
+            var digests: [SHA256Digest?] = []
+            for node in nodes { digests.append(try await node.headsDigest(agreement)) }
+            digest = digests[0]
+            return digest != nil && Set(digests).count == 1
+        }
+        return digest!
+    }
+
+    @Test("edited concurrently on all three nodes during a partition, then healed: identical state, conflicts recorded")
+    func partition() async throws {
+        let nodes = try Self.mesh(["acme-node1", "globex-node1", "initech-node1"])
+        let (acme, globex, initech) = (nodes[0], nodes[1], nodes[2])
+        for node in nodes { try await node.start() }
+        defer { Task { for node in nodes { await node.stop(); node.remove() } } }
+        let agreement = try await acme.create(Self.three)
+        try await Self.converged(nodes, agreement)
+
+        // Partition: every session cut; each node edits on its own.
+        for node in nodes { await node.stop() }
+        for node in nodes {
+            try await node.startStoreOnly()
+            try await node.edit(agreement, [.set(.title, .text("Title from \(node.id.organisation)"))])
+            try await node.edit(agreement, [.note("offline note by \(node.id.organisation)")])
+            await node.stop()
+        }
+        for node in nodes { try await node.start() }
+        try await Self.converged(nodes, agreement)
+
+        var states: [[UInt8]] = []
+        for node in nodes {
+            let detail = try #require(try await node.store.agreement(agreement))
+            states.append(detail.state.canonicalEncoding)
+            #expect(detail.agreement.conflictCount > 0, "the three concurrent titles are a recorded conflict")
+            #expect(detail.changeCount == 7)
+        }
+        #expect(Set(states).count == 1, "byte-identical state on every node")
+        _ = (globex, initech)
+    }
+
+    @Test("relay: acme and initech are not connected; globex relays both ways, and a change forged by globex in acme's name is refused by initech")
+    func relay() async throws {
+        let ports = try freePorts(3)
+        let acme = try ClusterNode("acme-node1", port: ports[0])
+        let globex = try ClusterNode("globex-node1", port: ports[1])
+        let initech = try ClusterNode("initech-node1", port: ports[2])
+        acme.peers = [globex.endpoint]
+        initech.peers = [globex.endpoint]
+        globex.peers = [acme.endpoint, initech.endpoint]
+        for node in [acme, globex, initech] { try await node.start() }
+        defer { Task { for node in [acme, globex, initech] { await node.stop(); node.remove() } } }
+
+        let agreement = try await acme.create(Self.three)
+        try await Self.converged([acme, globex, initech], agreement)
+        try await initech.edit(agreement, [.note("initech, via globex")])
+        try await Self.converged([acme, globex, initech], agreement)
+        #expect(initech.sync.sessions.map(\.node) == [globex.id], "initech never had a session with acme")
+
+        // globex signs a change that claims acme as its author and sends it to initech itself.
+        let forger = try HostileClient(certificate: "globex-node1")
+        var clock = HybridLogicalClock(node: acme.id)
+        let heads = try #require(try await initech.store.agreement(agreement)).heads
+        _ = try await globex.store.agreement(agreement)
+        let forged = try Change(
+            agreement: agreement, stamp: clock.stamp(physicalMillis: ClusterNode.clock()), dependencies: heads,
+            edits: [.set(.title, .text("Acme agrees to pay everything"))]
+        )
+        let acknowledgement = try await forger.session(with: initech) { session in
+            try await session.send(.changes(batch: 0, encoded: [try forger.forge(forged).encoded]))
+            return try await session.next()
+        }
+        #expect(acknowledgement == .acknowledged(batch: 0), "the batch is answered; the session stays up")
+        let peer = try #require(try await initech.store.peers().first { $0.node == globex.id })
+        #expect(peer.changesRejected >= 1)
+        #expect(peer.lastRejection?.code == "bad-signature")
+        #expect(try await initech.store.verdict(of: forged.id) == nil, "a forged change leaves no verdict that could shadow a real one")
+        #expect(try #require(try await initech.store.agreement(agreement)).agreement.title == "Joint support desk")
+    }
+
+    @Test("a peer restarted from an empty data directory catches up fully; one stopped mid-stream resumes without loss or duplicates")
+    func catchUp() async throws {
+        let nodes = try Self.mesh(["acme-node1", "globex-node1"])
+        let (acme, globex) = (nodes[0], nodes[1])
+        try await acme.start()
+        defer { Task { for node in nodes { await node.stop(); node.remove() } } }
+        var agreements: [AgreementID] = []
+        for index in 0..<600 {
+            agreements.append(try await acme.create([
+                .set(.title, .text("Agreement \(index)")), .set(.category, .category(.financialSupport)),
+                .addParty("acme"), .addParty("globex"),
+            ]))
+        }
+        // Small batches and window, so that the stop below lands mid-stream.
+        let slow: (inout SyncConfiguration) -> Void = { $0.batchChanges = 16; $0.sendWindow = 1 }
+        try await globex.start(configure: slow)
+        try await eventually("globex received part of the log") { try await globex.store.counts().changes >= 50 }
+        await globex.stop()
+        let partial = try await {
+            try await globex.startStoreOnly()
+            defer { Task { await globex.stop() } }
+            return try await globex.store.counts().changes
+        }()
+        #expect(partial < 600, "stopped mid-stream (\(partial) of 600)")
+        await globex.stop()
+        try await globex.start(configure: slow)
+        try await eventually("globex has all 600") { try await globex.store.counts().changes == 600 }
+        #expect(try await globex.store.checkConsistency().isConsistent)
+        #expect(try await globex.store.counts().changes == 600, "no duplicates")
+
+        // Wiped: a fresh data directory for the same node.
+        await globex.stop()
+        globex.remove()
+        try await globex.start()
+        try await eventually("the wiped node caught up") { try await globex.store.counts().changes == 600 }
+        for agreement in agreements.prefix(20) { try await Self.converged(nodes, agreement) }
+    }
+
+    @Test("hostile frames on a live session: each offending session is closed with a logged reason; the node keeps syncing with its other peers")
+    func hostileFrames() async throws {
+        let nodes = try Self.mesh(["acme-node1", "globex-node1"])
+        let (acme, globex) = (nodes[0], nodes[1])
+        acme.peers = [globex.endpoint, ClusterNode.placeholder(for: "initech", port: try freePorts(1)[0])]
+        for node in nodes { try await node.start() }
+        defer { Task { for node in nodes { await node.stop(); node.remove() } } }
+        let initech = try HostileClient(certificate: "initech-node1")
+        var oversized: [UInt8] = [0x7f, 0xff, 0xff, 0xff, 16]
+        oversized += [UInt8](repeating: 0, count: 64)
+        let attacks: [(String, [UInt8])] = [
+            ("oversized length prefix", oversized),
+            ("unknown message type", [0, 0, 0, 1, 0xEE]),
+            ("garbage", Array("GET / HTTP/1.1\r\nHost: acme\r\n\r\n".utf8)),
+            ("truncated changes frame", [0, 0, 0, 9, 16, 0, 0, 0, 1, 0, 0, 0, 5]),
+        ]
+        for (name, bytes) in attacks {
+            let answer = try await initech.session(with: acme) { session in
+                try await session.sendRaw(bytes)
+                return try await session.next()
+            }
+            guard case .error(let code, let message)? = answer else {
+                Issue.record("\(name): expected an error frame, got \(String(describing: answer))")
+                continue
+            }
+            #expect(code == 4 || code == 1, "\(name): \(message)")
+            // The agreement made after each attack still reaches globex: the node is up and syncing.
+            let agreement = try await acme.create(Self.pair)
+            try await Self.converged(nodes, agreement)
+        }
+        // A truncated frame is only known as such when the connection ends mid-frame.
+        try await initech.session(with: acme) { session in
+            try await session.sendRaw([0, 0, 0, 200, 16, 0, 0])
+        }
+        let agreement = try await acme.create(Self.pair)
+        try await Self.converged(nodes, agreement)
+        let log = acme.logs.text
+        #expect(log.contains("session ended") && log.contains("malformedFrame"), "the reason is logged")
+    }
+}
