@@ -74,6 +74,15 @@ let package = Package(
             path: "Benchmarks/AccordTLSBenchmark"
         ),
 
+        .executableTarget(
+            name: "accord-bench",
+            dependencies: [
+                "AccordSync", "AccordStore", "AccordModel", "AccordCrypto", "AccordTLS",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/AccordSyncBenchmark"
+        ),
+
         // Writes to a store until killed; the crash-safety test SIGKILLs it (see its header).
         .executableTarget(
             name: "accord-store-crash-helper", dependencies: ["AccordStore", "AccordModel", "AccordCrypto"],

@@ -212,7 +212,25 @@ final class PeerSession: Sendable {
     }
 
     private func send(_ message: WireMessage) async throws {
+        countReconciliation(message)
         try await outbound.write(message)
+    }
+
+    /// Reconciliation traffic is counted by its framed size (benchmarks, metrics).
+    private func countReconciliation(_ message: WireMessage) {
+        switch message {
+        case .reconcile, .heads:
+            let bytes = FrameEncoder.frame(message).count
+            services.metrics.update { metrics in
+                metrics.reconcileMessages += 1
+                metrics.reconcileBytes += bytes
+            }
+        case .changes(_, let encoded):
+            let bytes = encoded.reduce(13) { $0 + 4 + $1.count }
+            services.metrics.update { $0.changeBytesSent += bytes }
+        default:
+            break
+        }
     }
 
     // MARK: - Receiving
@@ -220,6 +238,7 @@ final class PeerSession: Sendable {
     private func receive(_ inbound: NIOAsyncChannelInboundStream<WireMessage>) async throws {
         for try await message in inbound {
             update { $0.lastHeard = .now }
+            if case .changes = message {} else { countReconciliation(message) }
             switch message {
             case .changes(let batch, let encoded):
                 let results = await services.verifier.verify(encoded)

@@ -19,6 +19,11 @@ public final class SyncMetrics: Sendable {
         public var reconcileDifferences = 0
         public var reconcileSecondsTotal = 0.0
         public var dialFailures = 0
+        /// Frames of reconciliation (`reconcile` and `heads`) sent and received, and their bytes.
+        public var reconcileMessages = 0
+        public var reconcileBytes = 0
+        /// Bytes of `changes` frames sent.
+        public var changeBytesSent = 0
     }
 
     private let state = Mutex(Snapshot())
