@@ -189,7 +189,7 @@ record("catch-up rate", Double(options.agreements) / catchUp, "agreements/s")
 record("RSS, both nodes in this process, after catch-up", residentMegabytes(), "MB", aim: "≤ 150 MB per node")
 
 // Re-sync of two nodes in sync.
-try await Task.sleep(for: .milliseconds(500))
+_ = await globex.sync.synchronise()
 await globex.stop()
 let before = acme.sync.metrics.snapshot
 try await globex.start()

@@ -89,17 +89,24 @@ public final class SyncNode: Sendable {
     /// returns each result.
     public func synchronise(with organisation: OrganisationID? = nil) async -> [NodeID: Result<RoundResult, any Error>] {
         let sessions = registry.sessions.filter { organisation == nil || $0.peer.node.organisation == organisation }
-        return await withTaskGroup(of: (NodeID, Result<RoundResult, any Error>).self) { group in
+        return await withTaskGroup(of: RoundOutcome.self) { group in
             for session in sessions {
-                group.addTask {
-                    do { return (session.peer.node, .success(try await session.synchronise())) } catch {
-                        return (session.peer.node, .failure(error))
-                    }
-                }
+                group.addTask { await RoundOutcome(session) }
             }
             var results: [NodeID: Result<RoundResult, any Error>] = [:]
-            for await (node, result) in group { results[node] = result }
+            for await outcome in group { results[outcome.node] = outcome.result }
             return results
+        }
+    }
+
+    /// One session's answer to `synchronise`.
+    private struct RoundOutcome: Sendable {
+        let node: NodeID
+        let result: Result<RoundResult, any Error>
+
+        init(_ session: PeerSession) async {
+            node = session.peer.node
+            do { result = .success(try await session.synchronise()) } catch { result = .failure(error) }
         }
     }
 
