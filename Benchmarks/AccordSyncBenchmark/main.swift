@@ -102,9 +102,9 @@ final class BenchNode: @unchecked Sendable {
             certificateChainPath: "\(certificates)/\(name).pem", privateKeyPath: "\(certificates)/\(name).key",
             trustRootsPath: "\(certificates)/ca.pem"
         ))
-        let authors = CertificateDirectory(authority: try CertificateAuthority(pemFile: "\(certificates)/ca.pem"))
-        try authors.admit(tls.certificate)
-        for certificate in try await store.certificates() { _ = try? authors.admit(certificate) }
+        let authors = try await CertificateDirectory.forNode(
+            authority: CertificateAuthority(pemFile: "\(certificates)/ca.pem"), own: tls.certificate, store: store
+        )
         var configuration = SyncConfiguration(node: id, listenPort: port, peers: peers, clock: now)
         configuration.reconnectBackoff = .milliseconds(20) ... .milliseconds(200)
         let sync = SyncNode(configuration: configuration, store: store, tls: tls, directory: authors, logger: Logger(label: name) { _ in SwiftLogNoOpLogHandler() })

@@ -90,12 +90,27 @@ public final class NodeStore: Sendable {
     /// Judges `changes` by the model's rules and makes the outcome durable: accepted changes in
     /// the log and the materialised agreements, rejected ones with their reason, held ones until
     /// they can be judged. A change already known is reported as `.duplicate` and changes nothing.
-    ///
-    /// - Parameter origin: the peer node the changes came from, if any; live push does not send
-    ///   them back to it.
-    public func apply(_ changes: [VerifiedChange], from origin: NodeID? = nil, nowMillis: UInt64) async throws(StoreError) -> ApplyReport {
+    public func apply(_ changes: [VerifiedChange], nowMillis: UInt64) async throws(StoreError) -> ApplyReport {
         try await write { writer, context throws(StoreError) in
-            try writer.apply(changes, origin: origin, nowMillis: nowMillis, context: &context)
+            try writer.apply(changes, origin: nil, nowMillis: nowMillis, context: &context)
+        }
+    }
+
+    /// Applies a batch received from `peer` and records the exchange in its peer state, in one
+    /// transaction (one commit per received batch). `refused` are the batch's changes that failed
+    /// before the store (undecodable, badly signed): counted for the peer, never recorded by id.
+    /// Live push does not send the accepted changes back to `peer`.
+    public func receive(
+        _ changes: [VerifiedChange], refused: [ChangeRejection], from peer: NodeID, nowMillis: UInt64
+    ) async throws(StoreError) -> ApplyReport {
+        try await write { writer, context throws(StoreError) in
+            let report = try writer.apply(changes, origin: peer, nowMillis: nowMillis, context: &context)
+            let rejections = refused + report.rejected.map(\.rejection)
+            try PeerUpdate.apply(
+                .received(count: changes.count + refused.count, rejected: rejections.count, lastRejection: rejections.last),
+                to: peer, nowMillis: nowMillis, writer.connection
+            )
+            return report
         }
     }
 
@@ -121,8 +136,13 @@ public final class NodeStore: Sendable {
 
     /// Records an exchange with a peer node.
     public func updatePeer(_ node: NodeID, _ update: PeerUpdate, nowMillis: UInt64) async throws(StoreError) {
+        try await updatePeer(node, [update], nowMillis: nowMillis)
+    }
+
+    /// Records several things about a peer node in one transaction.
+    public func updatePeer(_ node: NodeID, _ updates: [PeerUpdate], nowMillis: UInt64) async throws(StoreError) {
         try await write { writer, _ throws(StoreError) in
-            try PeerUpdate.apply(update, to: node, nowMillis: nowMillis, writer.connection)
+            for update in updates { try PeerUpdate.apply(update, to: node, nowMillis: nowMillis, writer.connection) }
         }
     }
 

@@ -1,5 +1,6 @@
 public import AccordCrypto
 public import AccordModel
+public import AccordStore
 public import Foundation
 import Synchronization
 
@@ -14,6 +15,18 @@ public final class CertificateDirectory: AuthorDirectory {
 
     public init(authority: CertificateAuthority) {
         self.authority = authority
+    }
+
+    /// The authors a node trusts when it starts: its own certificate and every certificate its
+    /// store remembers. A remembered certificate that no longer passes the CA check (expired, or
+    /// another CA) is left out; its author's changes then fail as by an unknown author.
+    ///
+    /// - Throws: `CryptoError` if the node's own certificate is not trusted, `StoreError`.
+    public static func forNode(authority: CertificateAuthority, own: Certificate, store: NodeStore) async throws -> CertificateDirectory {
+        let directory = CertificateDirectory(authority: authority)
+        try directory.admit(own)
+        for certificate in try await store.certificates() { _ = try? directory.admit(certificate) }
+        return directory
     }
 
     /// Checks `certificate` against the CA (chain and validity at `time`) and admits its key for

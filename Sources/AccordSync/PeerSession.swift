@@ -38,10 +38,8 @@ public struct RoundResult: Sendable, Hashable {
 /// the round driver. Every queue between them is bounded; a task that would overfill one waits,
 /// and a waiting receiver stops reading the socket, which is TCP backpressure on the peer.
 final class PeerSession: Sendable {
-    enum Direction: String, Sendable { case inbound, outbound }
-
     let peer: EstablishedPeer
-    let direction: Direction
+    let direction: SessionDirection
     /// The dialing side runs reconciliation rounds; the accepting side answers them.
     var initiatesRounds: Bool { direction == .outbound }
     let establishedAtMillis: UInt64
@@ -83,7 +81,9 @@ final class PeerSession: Sendable {
         let started: ContinuousClock.Instant
         var differencesKnown = false
         var peerHeadsFinal = false
-        var result: RoundResult?
+        /// Agreements the peer sent heads of in this round: differences it found, perhaps
+        /// without this side knowing (the comparison can be one-sided).
+        var describedByPeer: Set<AgreementID> = []
     }
 
     private struct Waiter {
@@ -111,12 +111,13 @@ final class PeerSession: Sendable {
         var streamAcknowledged: Int64
         var lastHeard = ContinuousClock.now
         var waiters: [Waiter] = []
+        var sentSincePersistedProgress = 0
 
         var outboxIdle: Bool { repairs.isEmpty && !repairsInProgress && inFlight.isEmpty }
     }
 
     init(
-        peer: EstablishedPeer, direction: Direction, services: SyncServices,
+        peer: EstablishedPeer, direction: SessionDirection, services: SyncServices,
         outbound: NIOAsyncChannelOutboundWriter<WireMessage>, acknowledged: Int64, streamStart: Int64
     ) {
         self.peer = peer
@@ -143,9 +144,17 @@ final class PeerSession: Sendable {
 
     /// Runs the session until the peer closes it, it fails, or the task is cancelled.
     func run(inbound: NIOAsyncChannelInboundStream<WireMessage>) async throws {
-        defer { shutdown() }
-        try await persistCursor()
-        defer { Task { [self] in try? await persistCursor() } }
+        try await persistProgress()
+        do {
+            try await runTasks(inbound: inbound)
+        } catch {
+            try? await persistProgress()
+            throw error
+        }
+        try await persistProgress()
+    }
+
+    private func runTasks(inbound: NIOAsyncChannelInboundStream<WireMessage>) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.receive(inbound) }
             group.addTask { try await self.applyReceived() }
@@ -181,7 +190,7 @@ final class PeerSession: Sendable {
     private func update<Result>(_ body: (inout State) throws -> Result) rethrows -> Result {
         let (result, ready) = try state.withLock { state in
             let result = try body(&state)
-            Self.completeRoundIfDrained(&state)
+            completeRoundIfDrained(&state)
             var ready: [CheckedContinuation<Void, any Error>] = []
             let waiters = state.waiters
             state.waiters = []
@@ -271,20 +280,12 @@ final class PeerSession: Sendable {
                 case .failure(let rejection): rejections.append(rejection)
                 }
             }
-            var outcomes: [ApplyOutcome] = []
-            if !verified.isEmpty {
-                let report = try await store.apply(verified, from: peer.node, nowMillis: configuration.clock())
-                outcomes = report.outcomes
-                rejections += report.rejected.map(\.rejection)
-            }
-            try await store.updatePeer(
-                peer.node, .received(count: batch.results.count, rejected: rejections.count, lastRejection: rejections.last),
-                nowMillis: configuration.clock()
-            )
+            let report = try await store.receive(verified, refused: rejections, from: peer.node, nowMillis: configuration.clock())
+            rejections += report.rejected.map(\.rejection)
             try await send(.acknowledged(batch: batch.number))
             services.metrics.update { metrics in
                 metrics.changesReceived += batch.results.count
-                for outcome in outcomes {
+                for outcome in report.outcomes {
                     switch outcome {
                     case .accepted: metrics.changesAccepted += 1
                     case .duplicate: metrics.changesDuplicate += 1
@@ -315,18 +316,23 @@ final class PeerSession: Sendable {
     }
 
     /// Moves the cursor once a clean round vouches for everything up to its snapshot; live push
-    /// acknowledgements carry it on from there. `persistCursor` writes it to the store.
+    /// acknowledgements carry it on from there. `persistProgress` writes it to the store.
     private static func advanceCursor(_ state: inout State) {
         guard let clean = state.cleanThrough else { return }
         state.cursor = max(state.cursor, clean, state.streamAcknowledged)
     }
 
-    /// Writes the cursor and the time of contact to the peer's state, at most once per
-    /// keepalive tick (not per batch: a cursor that lags only costs a few duplicates later).
-    private func persistCursor() async throws {
-        let cursor = state.withLock { $0.cursor }
-        try await store.updatePeer(peer.node, .acknowledged(upTo: cursor), nowMillis: configuration.clock())
-        try await store.updatePeer(peer.node, .contact, nowMillis: configuration.clock())
+    /// Writes the cursor, the changes sent since the last call and the time of contact to the
+    /// peer's state in one transaction, once per keepalive tick and when the session ends — not
+    /// per batch: a cursor that lags only costs a few duplicates later.
+    private func persistProgress() async throws {
+        let (cursor, sent) = state.withLock { state in
+            defer { state.sentSincePersistedProgress = 0 }
+            return (state.cursor, state.sentSincePersistedProgress)
+        }
+        var updates: [PeerUpdate] = [.acknowledged(upTo: cursor), .contact]
+        if sent > 0 { updates.append(.sent(count: sent)) }
+        try await store.updatePeer(peer.node, updates, nowMillis: configuration.clock())
     }
 
     /// Admits relayed authors' certificates; one that does not chain to the consortium CA is
@@ -404,38 +410,38 @@ final class PeerSession: Sendable {
         let entries = exchange.map { agreement in
             HeadsMessage.Entry(agreement: agreement, heads: logs[agreement].map(RepairPlanner.heads(of:)) ?? [])
         }
-        let result = RoundResult(
-            differences: differences.count, sentWhole: whole.count, duration: ContinuousClock.now - round.started,
-            completedAt: configuration.clock()
-        )
         update { state in
             state.headsSent.formUnion(exchange)
             state.repairs += whole.sorted().map { RepairRequest(agreement: $0, peerHeads: []) }
-            state.round?.result = result
-            if result.isClean { state.cleanThrough = max(state.cleanThrough ?? 0, round.snapshot.sequence) }
-            Self.advanceCursor(&state)
         }
         senderWakeup.continuation.yield()
         try await sendHeads(entries, final: true)
-        update { _ in }
-        services.metrics.update { metrics in
-            metrics.reconcileRounds += 1
-            metrics.reconcileDifferences += differences.count
-            metrics.reconcileSecondsTotal += Double(result.duration.components.seconds) + Double(result.duration.components.attoseconds) / 1e18
-        }
-        logger.debug(
-            "reconciliation round", metadata: ["differences": "\(differences.count)", "whole": "\(whole.count)", "duration": "\(result.duration)"]
-        )
     }
 
     /// A round is complete when both lists were compared, the peer's heads arrived and
-    /// everything this side sent for the round is acknowledged. Checked after every change of state.
-    private static func completeRoundIfDrained(_ state: inout State) {
-        guard let round = state.round, round.differencesKnown, round.peerHeadsFinal, state.outboxIdle, let result = round.result
-        else { return }
+    /// everything this side sent for the round is acknowledged. Checked after every change of
+    /// state. Only a round in which neither side found a difference vouches for the cursor.
+    private func completeRoundIfDrained(_ state: inout State) {
+        guard let round = state.round, round.differencesKnown, round.peerHeadsFinal, state.outboxIdle else { return }
+        let differences = round.reconciler.differences.union(round.describedByPeer)
+        let result = RoundResult(
+            differences: differences.count, sentWhole: round.reconciler.missingAtPeer.count,
+            duration: ContinuousClock.now - round.started, completedAt: configuration.clock()
+        )
+        if result.isClean { state.cleanThrough = max(state.cleanThrough ?? 0, round.snapshot.sequence) }
+        Self.advanceCursor(&state)
         state.round = nil
         state.lastRound = result
         state.roundsCompleted += 1
+        services.metrics.update { metrics in
+            metrics.reconcileRounds += 1
+            metrics.reconcileDifferences += result.differences
+            metrics.reconcileSecondsTotal += result.duration / .seconds(1)
+        }
+        logger.debug(
+            "reconciliation round complete",
+            metadata: ["differences": "\(result.differences)", "whole": "\(result.sentWhole)", "duration": "\(result.duration)"]
+        )
     }
 
     /// Sends heads in frames of bounded size; the last is marked final when `final`.
@@ -463,21 +469,20 @@ final class PeerSession: Sendable {
         var answers: [HeadsMessage.Entry] = []
         if !unanswered.isEmpty {
             let logs = try await store.logs(of: unanswered, sharedWith: organisation)
+            answers = logs.map { HeadsMessage.Entry(agreement: $0.key, heads: RepairPlanner.heads(of: $0.value)) }
             // An agreement this node does not hold at all is answered with empty heads (send me
             // everything); one it holds but does not share with the peer is not mentioned.
-            let known = try await store.heldAgreements(among: unanswered)
-            for agreement in unanswered {
-                if let log = logs[agreement] {
-                    answers.append(HeadsMessage.Entry(agreement: agreement, heads: RepairPlanner.heads(of: log)))
-                } else if !known.contains(agreement) {
-                    answers.append(HeadsMessage.Entry(agreement: agreement, heads: []))
-                }
+            let unshared = unanswered.filter { logs[$0] == nil }
+            if !unshared.isEmpty {
+                let held = try await store.heldAgreements(among: unshared)
+                answers += unshared.filter { !held.contains($0) }.map { HeadsMessage.Entry(agreement: $0, heads: []) }
             }
         }
         try await wait { $0.repairs.count < Self.maximumPendingRepairs }
         update { state in
             state.headsSent.formUnion(unanswered)
             state.repairs += message.entries.map { RepairRequest(agreement: $0.agreement, peerHeads: $0.heads) }
+            state.round?.describedByPeer.formUnion(agreements)
             if message.isFinal { state.round?.peerHeadsFinal = true }
         }
         senderWakeup.continuation.yield()
@@ -580,8 +585,8 @@ final class PeerSession: Sendable {
             let number = try await reserveBatch(batchKind)
             try await send(.changes(batch: number, encoded: batch.map(\.change.signed.encoded)))
             services.metrics.update { $0.changesSent += batch.count }
+            update { $0.sentSincePersistedProgress += batch.count }
         }
-        if !changes.isEmpty { try await store.updatePeer(peer.node, .sent(count: changes.count), nowMillis: configuration.clock()) }
     }
 
     private func sendCertificates(for batch: ArraySlice<StoredChange>) async throws {
@@ -615,7 +620,7 @@ final class PeerSession: Sendable {
             }
             nonce &+= 1
             try await send(.ping(nonce: nonce))
-            try await persistCursor()
+            try await persistProgress()
         }
     }
 
@@ -635,18 +640,25 @@ final class PeerSession: Sendable {
     var status: SessionStatus {
         state.withLock { state in
             SessionStatus(
-                node: peer.node, direction: direction.rawValue, establishedAt: establishedAtMillis, lastRound: state.lastRound,
+                node: peer.node, direction: direction, establishedAt: establishedAtMillis, lastRound: state.lastRound,
                 acknowledgedThrough: state.cursor, batchesInFlight: state.inFlight.count, pendingRepairs: state.repairs.count
             )
         }
     }
 }
 
+/// Which side dialed a session.
+public enum SessionDirection: String, Sendable, Hashable {
+    /// The peer dialed this node.
+    case inbound
+    /// This node dialed the peer.
+    case outbound
+}
+
 /// A live session as `status` shows it.
 public struct SessionStatus: Sendable, Hashable {
     public let node: NodeID
-    /// `outbound` if this node dialed.
-    public let direction: String
+    public let direction: SessionDirection
     public let establishedAt: UInt64
     public let lastRound: RoundResult?
     /// Every change of this node's log up to this sequence number is at the peer.

@@ -27,7 +27,7 @@ final class SessionRegistry: Sendable {
 
     init(local: NodeID) { self.local = local }
 
-    private func isPreferred(_ direction: PeerSession.Direction, peer: NodeID) -> Bool {
+    private func isPreferred(_ direction: SessionDirection, peer: NodeID) -> Bool {
         let localFirst = local < peer
         return (direction == .outbound) == localFirst
     }
@@ -54,7 +54,7 @@ final class SessionRegistry: Sendable {
         let waiters: [CheckedContinuation<Void, Never>] = state.withLock { state in
             guard state.sessions[node]?.id == id else { return [] }
             state.sessions[node] = nil
-            return Array(state.endWaiters.removeValue(forKey: node)?.values ?? [:].values)
+            return state.endWaiters.removeValue(forKey: node).map { Array($0.values) } ?? []
         }
         for waiter in waiters { waiter.resume() }
     }

@@ -143,7 +143,7 @@ public final class SyncNode: Sendable {
     }
 
     /// Runs one connection from session start to its end.
-    private func serve(_ connection: Connection, direction: PeerSession.Direction) async -> ServeOutcome {
+    private func serve(_ connection: Connection, direction: SessionDirection) async -> ServeOutcome {
         let count = connectionCount.wrappingAdd(1, ordering: .relaxed).newValue
         defer { connectionCount.wrappingSubtract(1, ordering: .relaxed) }
         let channel = connection.channel.channel
@@ -254,13 +254,8 @@ public final class SyncNode: Sendable {
     func backoff(afterFailures failures: Int) -> Duration {
         let bounds = configuration.reconnectBackoff
         guard failures > 0 else { return bounds.lowerBound }
-        let exponent = min(failures - 1, 16)
-        let ceiling = min(bounds.upperBound, bounds.lowerBound * (1 << exponent))
-        let lower = bounds.lowerBound.components
-        let upper = ceiling.components
-        let lowerNanos = Double(lower.seconds) * 1e9 + Double(lower.attoseconds) / 1e9
-        let upperNanos = Double(upper.seconds) * 1e9 + Double(upper.attoseconds) / 1e9
-        return .nanoseconds(Int64(Double.random(in: lowerNanos...max(lowerNanos, upperNanos))))
+        let ceiling = min(bounds.upperBound, bounds.lowerBound * (1 << min(failures - 1, 16)))
+        return bounds.lowerBound + (ceiling - bounds.lowerBound) * Double.random(in: 0...1)
     }
 
     /// Re-judges changes held for clock skew as time passes.

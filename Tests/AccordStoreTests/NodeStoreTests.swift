@@ -216,4 +216,26 @@ struct NodeStoreTests {
         #expect(state.lastRejection?.at == t + 5)
         await store.close()
     }
+
+    @Test("a batch received from a peer is applied and counted in one step; its changes are not pushed back to that peer")
+    func receivedBatch() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try StoreFixtures.open(directory.path)
+        let peer = StoreFixtures.globexSigner.node
+        var clock = HybridLogicalClock(node: peer)
+        let theirs = try StoreFixtures.globexSigner.sign(Change.genesis(stamp: clock.stamp(physicalMillis: t), edits: StoreFixtures.genesis("from globex")))
+        let mine = try await store.author(nil, StoreFixtures.genesis("from acme"), signer: StoreFixtures.acmeSigner, nowMillis: t)
+
+        let report = try await store.receive(
+            [theirs], refused: [ChangeRejection(.badSignature, "forged")], from: peer, nowMillis: t + 1
+        )
+        #expect(report.outcomes == [.accepted])
+        let state = try #require(try await store.peers().first { $0.node == peer })
+        #expect((state.changesReceived, state.changesRejected) == (2, 1))
+        #expect(state.lastRejection?.code == "bad-signature")
+        #expect(try await store.changes(after: 0, for: "globex", excluding: peer, limit: 10).map(\.sequence) == [mine.sequence])
+        #expect(try await store.changes(after: 0, for: "globex", limit: 10).count == 2)
+        await store.close()
+    }
 }

@@ -72,9 +72,9 @@ final class ClusterNode: @unchecked Sendable {
             certificateChainPath: "\(Self.certificates)/\(name).pem", privateKeyPath: "\(Self.certificates)/\(name).key",
             trustRootsPath: "\(Self.certificates)/ca.pem"
         ))
-        let authors = CertificateDirectory(authority: try CertificateAuthority(pemFile: "\(Self.certificates)/ca.pem"))
-        try authors.admit(tls.certificate)
-        for certificate in try await store.certificates() { _ = try? authors.admit(certificate) }
+        let authors = try await CertificateDirectory.forNode(
+            authority: CertificateAuthority(pemFile: "\(Self.certificates)/ca.pem"), own: tls.certificate, store: store
+        )
         var configuration = SyncConfiguration(node: id, listenPort: port, peers: peers, clock: Self.clock)
         configuration.keepaliveInterval = .milliseconds(500)
         configuration.idleTimeout = .seconds(5)
