@@ -10,18 +10,16 @@ public struct SHA256Digest: Hashable, Comparable, Sendable, CustomStringConverti
     private var w2: UInt64
     private var w3: UInt64
 
-    /// Wraps 32 bytes that already are a digest (read from the wire or from storage).
-    public init?<Bytes: Collection>(bytes: Bytes) where Bytes.Element == UInt8 {
-        guard bytes.count == Self.byteCount else { return nil }
-        (w0, w1, w2, w3) = (0, 0, 0, 0)
-        for (index, byte) in bytes.enumerated() {
-            switch index / 8 {
-            case 0: w0 = w0 << 8 | UInt64(byte)
-            case 1: w1 = w1 << 8 | UInt64(byte)
-            case 2: w2 = w2 << 8 | UInt64(byte)
-            default: w3 = w3 << 8 | UInt64(byte)
-            }
+    /// Wraps 32 bytes that already are a digest (read from the wire or from storage). Reads them
+    /// as four big-endian words in one pass: it runs for every id of every change decoded.
+    public init?<Bytes: ContiguousBytes>(bytes: Bytes) {
+        let words: (UInt64, UInt64, UInt64, UInt64)? = bytes.withUnsafeBytes { raw in
+            guard raw.count == Self.byteCount else { return nil }
+            func word(_ index: Int) -> UInt64 { UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self)) }
+            return (word(0), word(1), word(2), word(3))
         }
+        guard let words else { return nil }
+        (w0, w1, w2, w3) = words
     }
 
     /// SHA-256 of `message`, computed by libcrypto.
@@ -34,12 +32,11 @@ public struct SHA256Digest: Hashable, Comparable, Sendable, CustomStringConverti
     }
 
     public var bytes: [UInt8] {
-        var result: [UInt8] = []
-        result.reserveCapacity(Self.byteCount)
-        for word in [w0, w1, w2, w3] {
-            for shift in stride(from: 56, through: 0, by: -8) { result.append(UInt8(truncatingIfNeeded: word >> shift)) }
+        [UInt8](unsafeUninitializedCapacity: Self.byteCount) { buffer, count in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            for (index, word) in [w0, w1, w2, w3].enumerated() { raw.storeBytes(of: word.bigEndian, toByteOffset: index * 8, as: UInt64.self) }
+            count = Self.byteCount
         }
-        return result
     }
 
     /// Lower-case hexadecimal, as `openssl dgst -sha256` prints it.

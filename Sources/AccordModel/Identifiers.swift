@@ -111,14 +111,17 @@ public struct UUIDBytes: Hashable, Comparable, Sendable, CustomStringConvertible
         self.low = low
     }
 
-    public init?<Bytes: Collection>(bytes: Bytes) where Bytes.Element == UInt8 {
-        guard bytes.count == Self.byteCount else { return nil }
-        var high: UInt64 = 0
-        var low: UInt64 = 0
-        for (index, byte) in bytes.enumerated() {
-            if index < 8 { high = high << 8 | UInt64(byte) } else { low = low << 8 | UInt64(byte) }
+    /// Reads 16 bytes as two big-endian words (every agreement id decoded passes here).
+    public init?<Bytes: ContiguousBytes>(bytes: Bytes) {
+        let words: (UInt64, UInt64)? = bytes.withUnsafeBytes { raw in
+            guard raw.count == Self.byteCount else { return nil }
+            return (
+                UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+                UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            )
         }
-        self.init(high: high, low: low)
+        guard let words else { return nil }
+        self.init(high: words.0, low: words.1)
     }
 
     /// Parses the UUID text form (hyphens optional, any case).
@@ -135,8 +138,12 @@ public struct UUIDBytes: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     public var bytes: [UInt8] {
-        (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * $0)) }
-            + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * $0)) }
+        [UInt8](unsafeUninitializedCapacity: Self.byteCount) { buffer, count in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            raw.storeBytes(of: high.bigEndian, toByteOffset: 0, as: UInt64.self)
+            raw.storeBytes(of: low.bigEndian, toByteOffset: 8, as: UInt64.self)
+            count = Self.byteCount
+        }
     }
 
     public var description: String {
