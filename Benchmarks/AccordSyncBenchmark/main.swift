@@ -59,6 +59,13 @@ func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
+/// CPU seconds (user + system) this process has used so far.
+func processorSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
 func residentMegabytes() -> Double {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
         let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
@@ -181,11 +188,13 @@ record("raw: durable store apply (sign + apply, batches of 1000)", Double(option
 // Catch-up of a fresh node.
 try await acme.start()
 let catchUpStart = ContinuousClock.now
+let catchUpProcessor = processorSeconds()
 try await globex.start()
 try await waitUntil { try await globex.store.counts().changes >= options.agreements }
 let catchUp = seconds(ContinuousClock.now - catchUpStart)
 record("catch-up: fresh node receives \(options.agreements) agreements", catchUp, "s", aim: "≤ 5 s at 100k")
 record("catch-up rate", Double(options.agreements) / catchUp, "agreements/s")
+record("catch-up: CPU used by both nodes (of \(ProcessInfo.processInfo.activeProcessorCount) cores)", (processorSeconds() - catchUpProcessor) / catchUp, "cores")
 record("RSS, both nodes in this process, after catch-up", residentMegabytes(), "MB", aim: "≤ 150 MB per node")
 
 // Re-sync of two nodes in sync.
