@@ -91,6 +91,4 @@ final class HostileSession: @unchecked Sendable {
         default: false
         }
     }
-
-    func close() async { try? await channel.close() }
 }

@@ -35,7 +35,8 @@ final class LogCapture: Sendable {
 }
 
 /// A node of a test network: its own data directory and SQLite file, real TLS with the example
-/// certificates, a real listening socket on 127.0.0.1.
+/// certificates, a real listening socket on 127.0.0.1. `@unchecked Sendable`: a test drives its
+/// nodes from its own task only; the node's sync runs on the `SyncNode`, which is Sendable.
 final class ClusterNode: @unchecked Sendable {
     static let certificates = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("certs-example/example").path

@@ -61,7 +61,7 @@ struct SyncTests {
             #expect(!bytes.contains(subsequence: Array("GPU cluster sharing".utf8)))
             #expect(bytes.contains(subsequence: shared.uuid.bytes), "the scan finds ids that are there")
             #expect(!initech.logs.text.contains(secret.description))
-            #expect(!acme.logs.text.isEmpty)
+            #expect(initech.logs.text.contains("session established"), "initech's log was captured, so its scan means something")
         }
     }
 
@@ -151,7 +151,6 @@ struct SyncTests {
             let forger = try HostileClient(certificate: "globex-node1")
             var clock = HybridLogicalClock(node: acme.id)
             let heads = try #require(try await initech.store.agreement(agreement)).heads
-            _ = try await globex.store.agreement(agreement)
             let forged = try Change(
                 agreement: agreement, stamp: clock.stamp(physicalMillis: ClusterNode.clock()), dependencies: heads,
                 edits: [.set(.title, .text("Acme agrees to pay everything"))]
