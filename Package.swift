@@ -18,10 +18,16 @@ let package = Package(
         .library(name: "AccordStore", targets: ["AccordStore"]),
         .library(name: "AccordTLS", targets: ["AccordTLS"]),
         .library(name: "AccordSync", targets: ["AccordSync"]),
+        .library(name: "AccordDaemon", targets: ["AccordDaemon"]),
+        .executable(name: "accordd", targets: ["accordd"]),
+        .executable(name: "accordctl", targets: ["accordctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // The system OpenSSL (Debian's libssl-dev): libssl and libcrypto, never a bundled copy.
@@ -54,6 +60,39 @@ let package = Package(
                 "AccordModel", "AccordCrypto", "AccordTLS", "AccordStore",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // The admin API's requests and responses: what accordd serves and accordctl reads.
+        .target(name: "AccordAdminAPI"),
+
+        // The daemon as a library: configuration, the admin API server, metrics, the service.
+        .target(
+            name: "AccordDaemon",
+            dependencies: [
+                "AccordAdminAPI", "AccordSync", "AccordStore", "AccordModel", "AccordCrypto", "AccordTLS",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        .executableTarget(
+            name: "accordd",
+            dependencies: [
+                "AccordDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "accordctl",
+            dependencies: [
+                "AccordAdminAPI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
 
@@ -90,6 +129,10 @@ let package = Package(
         ),
 
         .testTarget(name: "AccordCryptoTests", dependencies: ["AccordCrypto"]),
+        .testTarget(
+            name: "AccordDaemonTests",
+            dependencies: ["AccordDaemon", "AccordAdminAPI", "AccordModel", "accordd", "accordctl"]
+        ),
         .testTarget(
             name: "AccordSyncTests",
             dependencies: [

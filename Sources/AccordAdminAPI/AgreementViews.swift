@@ -1,0 +1,231 @@
+/// `GET /v1/agreements`: one row per agreement this node holds.
+public struct AgreementListItem: Codable, Sendable {
+    public var id: String
+    public var title: String?
+    public var category: String?
+    public var parties: [String]
+    public var status: String
+    public var termsHash: String
+    public var changes: Int
+    public var conflicts: Int
+
+    public init(id: String, title: String?, category: String?, parties: [String], status: String, termsHash: String, changes: Int, conflicts: Int) {
+        self.id = id
+        self.title = title
+        self.category = category
+        self.parties = parties
+        self.status = status
+        self.termsHash = termsHash
+        self.changes = changes
+        self.conflicts = conflicts
+    }
+}
+
+/// `GET /v1/agreements/{id}`: every field, what is derived from them, and delivery to each party.
+public struct AgreementView: Codable, Sendable {
+    public var id: String
+    public var title: String?
+    public var category: String?
+    public var parties: [String]
+    public var status: String
+    /// SHA-256 of the canonical terms (docs/encoding.md): what an approval signs.
+    public var termsHash: String
+    /// Dimension name → text, for the dimensions that are written.
+    public var framework: [String: String]
+    public var commitments: [CommitmentView]
+    public var effectiveFrom: String?
+    public var expiresOn: String?
+    public var approvals: [ApprovalView]
+    public var notes: [NoteView]
+    public var termination: TerminationView?
+    public var conflicts: [ConflictView]
+    public var changes: Int
+    public var heads: [String]
+    public var held: [HeldChangeView]
+    public var rejected: [RejectedChangeView]
+    /// Per party (other than this node's organisation), whether its node has acknowledged this
+    /// node's latest change to the agreement.
+    public var delivery: [DeliveryView]
+
+    public init(
+        id: String, title: String?, category: String?, parties: [String], status: String, termsHash: String,
+        framework: [String: String], commitments: [CommitmentView], effectiveFrom: String?, expiresOn: String?,
+        approvals: [ApprovalView], notes: [NoteView], termination: TerminationView?, conflicts: [ConflictView], changes: Int,
+        heads: [String], held: [HeldChangeView], rejected: [RejectedChangeView], delivery: [DeliveryView]
+    ) {
+        self.id = id
+        self.title = title
+        self.category = category
+        self.parties = parties
+        self.status = status
+        self.termsHash = termsHash
+        self.framework = framework
+        self.commitments = commitments
+        self.effectiveFrom = effectiveFrom
+        self.expiresOn = expiresOn
+        self.approvals = approvals
+        self.notes = notes
+        self.termination = termination
+        self.conflicts = conflicts
+        self.changes = changes
+        self.heads = heads
+        self.held = held
+        self.rejected = rejected
+        self.delivery = delivery
+    }
+}
+
+public struct CommitmentView: Codable, Sendable {
+    public var id: String
+    public var by: String?
+    public var kind: String?
+    public var description: String?
+    public var dueDate: String?
+    public var state: String
+
+    public init(id: String, by: String?, kind: String?, description: String?, dueDate: String?, state: String) {
+        self.id = id
+        self.by = by
+        self.kind = kind
+        self.description = description
+        self.dueDate = dueDate
+        self.state = state
+    }
+}
+
+public struct ApprovalView: Codable, Sendable {
+    public var organisation: String
+    /// The node that signed it.
+    public var node: String
+    public var termsHash: String
+    /// True while the approval covers the current terms; false once they changed ("stale").
+    public var fresh: Bool
+    public var at: String
+
+    public init(organisation: String, node: String, termsHash: String, fresh: Bool, at: String) {
+        self.organisation = organisation
+        self.node = node
+        self.termsHash = termsHash
+        self.fresh = fresh
+        self.at = at
+    }
+}
+
+public struct NoteView: Codable, Sendable {
+    public var author: String
+    public var at: String
+    public var text: String
+
+    public init(author: String, at: String, text: String) {
+        self.author = author
+        self.at = at
+        self.text = text
+    }
+}
+
+public struct TerminationView: Codable, Sendable {
+    public var author: String
+    public var at: String
+    public var reason: String
+
+    public init(author: String, at: String, reason: String) {
+        self.author = author
+        self.at = at
+        self.reason = reason
+    }
+}
+
+/// Concurrent writes to one field: the winner counts, the overruled values are kept for people.
+public struct ConflictView: Codable, Sendable {
+    public struct Write: Codable, Sendable {
+        public var value: String
+        public var author: String
+        public var at: String
+
+        public init(value: String, author: String, at: String) {
+            self.value = value
+            self.author = author
+            self.at = at
+        }
+    }
+
+    public var field: String
+    public var winner: Write
+    public var overruled: [Write]
+
+    public init(field: String, winner: Write, overruled: [Write]) {
+        self.field = field
+        self.winner = winner
+        self.overruled = overruled
+    }
+}
+
+public struct HeldChangeView: Codable, Sendable {
+    public var change: String
+    public var reason: String
+
+    public init(change: String, reason: String) {
+        self.change = change
+        self.reason = reason
+    }
+}
+
+public struct RejectedChangeView: Codable, Sendable {
+    public var change: String
+    public var code: String
+    public var message: String
+    public var at: String
+
+    public init(change: String, code: String, message: String, at: String) {
+        self.change = change
+        self.code = code
+        self.message = message
+        self.at = at
+    }
+}
+
+public struct DeliveryView: Codable, Sendable {
+    public var organisation: String
+    /// The party's node, once this node has met it.
+    public var node: String?
+    /// Its node acknowledged every change of this agreement in this node's log.
+    public var acknowledged: Bool
+
+    public init(organisation: String, node: String?, acknowledged: Bool) {
+        self.organisation = organisation
+        self.node = node
+        self.acknowledged = acknowledged
+    }
+}
+
+/// `GET /v1/agreements/{id}/history`: accepted changes in the order this node accepted them.
+public struct HistoryItem: Codable, Sendable {
+    public var sequence: Int64
+    public var change: String
+    public var author: String
+    public var at: String
+    public var acceptedAt: String
+    public var edits: [String]
+
+    public init(sequence: Int64, change: String, author: String, at: String, acceptedAt: String, edits: [String]) {
+        self.sequence = sequence
+        self.change = change
+        self.author = author
+        self.at = at
+        self.acceptedAt = acceptedAt
+        self.edits = edits
+    }
+}
+
+/// `GET /v1/conflicts`: open conflicts per agreement.
+public struct AgreementConflicts: Codable, Sendable {
+    public var agreement: String
+    public var title: String?
+    public var conflicts: [ConflictView]
+
+    public init(agreement: String, title: String?, conflicts: [ConflictView]) {
+        self.agreement = agreement
+        self.title = title
+        self.conflicts = conflicts
+    }
+}

@@ -1,0 +1,138 @@
+/// `GET /v1/status`: this node and every peer it is configured for or has met.
+public struct NodeStatus: Codable, Sendable {
+    public var organisation: String
+    public var node: String
+    public var version: String
+    public var listen: String
+    public var startedAt: String
+    public var uptimeSeconds: Double
+    public var agreements: Int
+    public var changes: Int
+    /// Changes kept aside until what they build on arrives or their stamp is no longer ahead.
+    public var held: Int
+    public var rejected: Int
+    public var peers: [PeerStatus]
+
+    public init(
+        organisation: String, node: String, version: String, listen: String, startedAt: String, uptimeSeconds: Double,
+        agreements: Int, changes: Int, held: Int, rejected: Int, peers: [PeerStatus]
+    ) {
+        self.organisation = organisation
+        self.node = node
+        self.version = version
+        self.listen = listen
+        self.startedAt = startedAt
+        self.uptimeSeconds = uptimeSeconds
+        self.agreements = agreements
+        self.changes = changes
+        self.held = held
+        self.rejected = rejected
+        self.peers = peers
+    }
+}
+
+/// One peer node (or a configured peer organisation whose node has not been met yet).
+public struct PeerStatus: Codable, Sendable {
+    public var organisation: String
+    /// `organisation/name`; nil until a session with the organisation's node has been established.
+    public var node: String?
+    /// The configured address this node dials; nil for a node that only ever dialled in.
+    public var address: String?
+    public var connected: Bool
+    /// When the current session was established.
+    public var connectedSince: String?
+    /// `outbound` (this node dialled) or `inbound`.
+    public var direction: String?
+    public var lastContact: String?
+    public var lastReconcile: ReconcileSummary?
+    /// Changes in this node's log that the peer has not acknowledged and is entitled to (exact).
+    public var changesTheyLack: Int
+    /// Agreements the last reconciliation round found different; what the peer still has to
+    /// send is not known exactly until a round runs (`accordctl sync`).
+    public var differencesAtLastReconcile: Int?
+    public var changesSent: Int64
+    public var changesReceived: Int64
+    public var changesRejected: Int64
+    public var lastRejection: RejectionSummary?
+    public var batchesInFlight: Int
+    public var pendingRepairs: Int
+
+    public init(
+        organisation: String, node: String?, address: String?, connected: Bool, connectedSince: String?, direction: String?,
+        lastContact: String?, lastReconcile: ReconcileSummary?, changesTheyLack: Int, differencesAtLastReconcile: Int?,
+        changesSent: Int64, changesReceived: Int64, changesRejected: Int64, lastRejection: RejectionSummary?,
+        batchesInFlight: Int, pendingRepairs: Int
+    ) {
+        self.organisation = organisation
+        self.node = node
+        self.address = address
+        self.connected = connected
+        self.connectedSince = connectedSince
+        self.direction = direction
+        self.lastContact = lastContact
+        self.lastReconcile = lastReconcile
+        self.changesTheyLack = changesTheyLack
+        self.differencesAtLastReconcile = differencesAtLastReconcile
+        self.changesSent = changesSent
+        self.changesReceived = changesReceived
+        self.changesRejected = changesRejected
+        self.lastRejection = lastRejection
+        self.batchesInFlight = batchesInFlight
+        self.pendingRepairs = pendingRepairs
+    }
+}
+
+public struct ReconcileSummary: Codable, Sendable, Hashable {
+    public var completedAt: String
+    public var differences: Int
+    public var sentWhole: Int
+    public var durationSeconds: Double
+    /// Neither side found a difference.
+    public var clean: Bool
+
+    public init(completedAt: String, differences: Int, sentWhole: Int, durationSeconds: Double, clean: Bool) {
+        self.completedAt = completedAt
+        self.differences = differences
+        self.sentWhole = sentWhole
+        self.durationSeconds = durationSeconds
+        self.clean = clean
+    }
+}
+
+public struct RejectionSummary: Codable, Sendable, Hashable {
+    public var code: String
+    public var message: String
+    public var at: String
+
+    public init(code: String, message: String, at: String) {
+        self.code = code
+        self.message = message
+        self.at = at
+    }
+}
+
+/// `POST /v1/sync`: one reconciliation round with each connected peer (or those of `peer`).
+public struct SyncRequest: Codable, Sendable {
+    /// An organisation; nil for every connected peer.
+    public var peer: String?
+
+    public init(peer: String?) { self.peer = peer }
+}
+
+public struct SyncResponse: Codable, Sendable {
+    public var rounds: [SyncRound]
+
+    public init(rounds: [SyncRound]) { self.rounds = rounds }
+}
+
+public struct SyncRound: Codable, Sendable {
+    public var node: String
+    public var result: ReconcileSummary?
+    public var error: String?
+
+    public init(node: String, result: ReconcileSummary?, error: String?) {
+        self.node = node
+        self.result = result
+        self.error = error
+    }
+}

@@ -1,0 +1,167 @@
+import AccordAdminAPI
+import Foundation
+public import Logging
+import NIOCore
+public import NIOHTTP1
+public import NIOPosix
+import Synchronization
+
+/// One admin request, whole: the body has been read (and bounded) before a handler sees it.
+public struct AdminRequest: Sendable {
+    public let method: HTTPMethod
+    /// The path split at `/`, without empty parts: `/v1/agreements/ID` → `["v1", "agreements", "ID"]`.
+    public let path: [String]
+    public let query: [String: String]
+    public let body: [UInt8]
+}
+
+public struct AdminResponse: Sendable {
+    public var status: HTTPResponseStatus
+    public var contentType: String
+    public var body: [UInt8]
+
+    public init(status: HTTPResponseStatus = .ok, contentType: String = "application/json", body: [UInt8]) {
+        self.status = status
+        self.contentType = contentType
+        self.body = body
+    }
+}
+
+/// Why the admin socket could not be opened.
+public struct AdminSocketError: Error, CustomStringConvertible {
+    public let path: String
+    public let message: String
+
+    public var description: String { "admin socket \(path): \(message)" }
+}
+
+/// The admin API's HTTP/1.1 server on a Unix domain socket (NIOHTTP1 parses; nothing here does).
+///
+/// Only the socket's permissions guard it — anyone who can connect can edit agreements in the
+/// node's name — so it is created with the configured mode (0600 by default) and never on TCP.
+public final class AdminServer: Sendable {
+    /// Connections served at once; more wait in the listen backlog.
+    public static let maximumConnections = 32
+    public let path: String
+    private let listener: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
+    private let logger: Logger
+    private let activeConnections = Atomic<Int>(0)
+
+    /// Binds the socket. A socket file left by a process that is gone is replaced; one that a
+    /// live process still answers on is an error (two daemons must not share a node's socket).
+    public init(path: String, mode: Int, logger: Logger, group: MultiThreadedEventLoopGroup = .singleton) async throws {
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw AdminSocketError(path: path, message: "cannot create its folder \(folder): \(error)")
+        }
+        try Self.removeStaleSocket(at: path)
+        do {
+            listener = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 64)
+                .bind(unixDomainSocketPath: path) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        var limits = NIOHTTPDecoderLimitConfiguration()
+                        limits.maxHeaderListSize = 64 * 1024
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                            withPipeliningAssistance: true, withErrorHandling: true,
+                            withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits
+                        )
+                        return try NIOAsyncChannel(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            throw AdminSocketError(path: path, message: "cannot listen: \(error)")
+        }
+        guard chmod(path, mode_t(mode)) == 0 else {
+            throw AdminSocketError(path: path, message: "cannot set its permissions: \(String(cString: strerror(errno)))")
+        }
+        self.path = path
+        self.logger = logger
+    }
+
+    private static func removeStaleSocket(at path: String) throws {
+        var status = stat()
+        guard lstat(path, &status) == 0 else { return }
+        guard status.st_mode & S_IFMT == S_IFSOCK else {
+            throw AdminSocketError(path: path, message: "exists and is not a socket; remove it or choose another admin.socket")
+        }
+        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(probe) }
+        let address = try SocketAddress(unixDomainSocketPath: path)
+        let connected = address.withSockAddr { pointer, length in connect(probe, pointer, socklen_t(length)) } == 0
+        if connected {
+            throw AdminSocketError(path: path, message: "is in use by another running process (is another accordd running with this configuration?)")
+        }
+        unlink(path)
+    }
+
+    /// Serves until cancelled, then closes the socket and removes its file.
+    public func run(_ handler: @escaping @Sendable (AdminRequest) async -> AdminResponse) async throws {
+        defer { unlink(path) }
+        try await withTaskCancellationHandler {
+            try await listener.executeThenClose { connections in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in connections {
+                        guard activeConnections.add(1, ordering: .relaxed).newValue <= Self.maximumConnections else {
+                            activeConnections.subtract(1, ordering: .relaxed)
+                            try? await connection.channel.close()
+                            continue
+                        }
+                        group.addTask {
+                            await self.serve(connection, handler)
+                            self.activeConnections.subtract(1, ordering: .relaxed)
+                        }
+                    }
+                }
+            }
+        } onCancel: {
+            listener.channel.close(promise: nil)
+        }
+    }
+
+    private func serve(
+        _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>,
+        _ handler: @Sendable (AdminRequest) async -> AdminResponse
+    ) async {
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                var head: HTTPRequestHead?
+                var body: [UInt8] = []
+                var tooLarge = false
+                for try await part in inbound {
+                    switch part {
+                    case .head(let requestHead):
+                        (head, body, tooLarge) = (requestHead, [], false)
+                    case .body(let buffer):
+                        if body.count + buffer.readableBytes > AdminAPI.maximumRequestBytes { tooLarge = true } else { body += buffer.readableBytesView }
+                    case .end:
+                        guard let requestHead = head else { continue }
+                        let response: AdminResponse
+                        if tooLarge {
+                            response = AdminFailure(.payloadTooLarge, "request-too-large", "request bodies are limited to \(AdminAPI.maximumRequestBytes) bytes").response
+                        } else {
+                            let components = URLComponents(string: requestHead.uri)
+                            var query: [String: String] = [:]
+                            for item in components?.queryItems ?? [] { query[item.name] = item.value ?? "" }
+                            let path = (components?.path ?? requestHead.uri).split(separator: "/").map { $0.removingPercentEncoding ?? String($0) }
+                            response = await handler(AdminRequest(method: requestHead.method, path: path, query: query, body: body))
+                        }
+                        var headers = HTTPHeaders()
+                        headers.add(name: "Content-Type", value: response.contentType)
+                        headers.add(name: "Content-Length", value: "\(response.body.count)")
+                        if !requestHead.isKeepAlive || tooLarge { headers.add(name: "Connection", value: "close") }
+                        try await outbound.write(.head(HTTPResponseHead(version: requestHead.version, status: response.status, headers: headers)))
+                        try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body))))
+                        try await outbound.write(.end(nil))
+                        if !requestHead.isKeepAlive || tooLarge { return }
+                        head = nil
+                    }
+                }
+            }
+        } catch {
+            logger.debug("admin connection ended", metadata: ["error": "\(error)"])
+        }
+    }
+}

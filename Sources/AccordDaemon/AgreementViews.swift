@@ -1,0 +1,77 @@
+import AccordAdminAPI
+import AccordCrypto
+import AccordModel
+import AccordStore
+import AccordSync
+
+/// The model and store as the admin API shows them.
+enum Views {
+    static func time(_ millis: UInt64) -> String { AdminAPI.timestamp(millis: millis) }
+
+    static func listItem(_ summary: AgreementSummary) -> AgreementListItem {
+        AgreementListItem(
+            id: summary.id.description, title: summary.title, category: summary.category?.name,
+            parties: summary.parties.map(\.rawValue), status: summary.status.rawValue, termsHash: summary.termsHash.hex,
+            changes: summary.changeCount, conflicts: summary.conflictCount
+        )
+    }
+
+    static func agreement(_ detail: AgreementDetail, today: CalendarDate, delivery: [DeliveryView]) -> AgreementView {
+        let agreement = detail.agreement
+        var framework: [String: String] = [:]
+        for (dimension, text) in agreement.framework { framework[dimension.name] = text }
+        return AgreementView(
+            id: agreement.id.description, title: agreement.title, category: agreement.category?.name,
+            parties: agreement.parties.map(\.rawValue), status: agreement.status(on: today).rawValue,
+            termsHash: agreement.termsHash.hex, framework: framework,
+            commitments: agreement.commitments.map { commitment in
+                CommitmentView(
+                    id: commitment.id.description, by: commitment.by?.rawValue, kind: commitment.kind?.name,
+                    description: commitment.description, dueDate: commitment.dueDate?.description, state: commitment.state.name
+                )
+            },
+            effectiveFrom: agreement.effectiveFrom?.description, expiresOn: agreement.expiresOn?.description,
+            approvals: agreement.approvals.sorted { $0.key < $1.key }.map { organisation, status in
+                ApprovalView(
+                    organisation: organisation.rawValue, node: status.stamp.node.description,
+                    termsHash: status.approval.termsHash.hex, fresh: status.isFresh, at: time(status.stamp.millis)
+                )
+            },
+            notes: agreement.notes.map { NoteView(author: $0.author.description, at: time($0.stamp.millis), text: $0.text) },
+            termination: agreement.termination.map {
+                TerminationView(author: $0.author.description, at: time($0.stamp.millis), reason: $0.reason)
+            },
+            conflicts: conflicts(agreement.conflicts), changes: detail.changeCount, heads: detail.heads.map(\.hex),
+            held: detail.held.map { HeldChangeView(change: $0.id.hex, reason: $0.reason.description) },
+            rejected: detail.rejected.map {
+                RejectedChangeView(change: $0.id.hex, code: $0.rejection.code.description, message: $0.rejection.message, at: time($0.rejectedAt))
+            },
+            delivery: delivery
+        )
+    }
+
+    static func conflicts(_ conflicts: [Agreement.Conflict]) -> [ConflictView] {
+        func write(_ write: RegisterWrite<FieldValue>) -> ConflictView.Write {
+            ConflictView.Write(value: write.value.description, author: write.author.description, at: time(write.stamp.millis))
+        }
+        return conflicts.map { ConflictView(field: $0.field.description, winner: write($0.winner), overruled: $0.overruled.map(write)) }
+    }
+
+    static func history(_ entry: HistoryEntry) -> HistoryItem {
+        HistoryItem(
+            sequence: entry.sequence, change: entry.change.id.hex, author: entry.change.author.description,
+            at: time(entry.change.stamp.millis), acceptedAt: time(entry.acceptedAt), edits: entry.change.edits.map(\.description)
+        )
+    }
+
+    static func reconcile(_ round: RoundResult) -> ReconcileSummary {
+        ReconcileSummary(
+            completedAt: time(round.completedAt), differences: round.differences, sentWhole: round.sentWhole,
+            durationSeconds: seconds(round.duration), clean: round.isClean
+        )
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,129 @@
+import AccordCrypto
+import AccordModel
+import AccordStore
+import AccordSync
+import AccordTLS
+import Foundation
+public import Logging
+public import ServiceLifecycle
+
+/// Why `accordd` could not start, and the exit status it leaves with (sysexits.h), so that
+/// systemd and scripts can tell a bad configuration from a broken disk.
+public struct StartupError: Error, CustomStringConvertible {
+    public static let configuration: Int32 = 78  // EX_CONFIG
+    public static let dataDirectory: Int32 = 73  // EX_CANTCREAT
+    public static let unavailable: Int32 = 69  // EX_UNAVAILABLE
+
+    public let exitCode: Int32
+    public let message: String
+
+    public var description: String { message }
+}
+
+/// One running node: its store, its sync and its admin API, started in that order and stopped
+/// together. Run it in a `ServiceGroup`: on SIGTERM or SIGINT it stops accepting connections,
+/// lets admin requests in flight finish, closes peer sessions with TLS close_notify, closes the
+/// store, and returns.
+public final class Daemon: Service {
+    public let configuration: DaemonConfiguration
+    private let store: NodeStore
+    private let sync: SyncNode
+    private let admin: AdminServer
+    private let administration: NodeAdministration
+    private let logger: Logger
+
+    /// Opens everything the node needs; each failure names what to fix.
+    public init(configuration: DaemonConfiguration, logger: Logger) async throws(StartupError) {
+        self.configuration = configuration
+        self.logger = logger
+        let clock: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
+        let file = configuration.file
+
+        let tls: TLSContext
+        let key: P256PrivateKey
+        let authority: CertificateAuthority
+        do {
+            var tlsConfiguration = TLSConfiguration(
+                certificateChainPath: configuration.certificate, privateKeyPath: configuration.privateKey,
+                trustRootsPath: configuration.certificateAuthority
+            )
+            tlsConfiguration.crlPath = configuration.revocationList
+            tls = try TLSContext(configuration: tlsConfiguration)
+            key = try P256PrivateKey(pemRepresentation: String(contentsOfFile: configuration.privateKey, encoding: .utf8))
+            authority = try CertificateAuthority(pemFile: configuration.certificateAuthority)
+        } catch {
+            throw StartupError(exitCode: StartupError.configuration, message: "\(file): tls: \(error)")
+        }
+        let certificate = tls.certificate
+        guard certificate.organisation == configuration.node.organisation.rawValue, certificate.commonName == configuration.node.name else {
+            throw StartupError(
+                exitCode: StartupError.configuration,
+                message: "\(file): tls.certificate: the certificate is for O=\(certificate.organisation), CN=\(certificate.commonName), "
+                    + "but [node] says organisation \(configuration.node.organisation), name \(configuration.node.name)"
+            )
+        }
+
+        do {
+            try FileManager.default.createDirectory(
+                atPath: configuration.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]
+            )
+            store = try NodeStore(configuration: configuration.storeConfiguration)
+        } catch {
+            throw StartupError(
+                exitCode: StartupError.dataDirectory,
+                message: "\(file): node.data_directory \(configuration.dataDirectory): \(Self.describe(error))"
+            )
+        }
+        let signer = ChangeSigner(node: configuration.node, key: key)
+        let directory: CertificateDirectory
+        do {
+            directory = try await CertificateDirectory.forNode(authority: authority, own: tls.certificate, store: store)
+        } catch {
+            await store.close()
+            throw StartupError(exitCode: StartupError.configuration, message: "\(file): tls.certificate: not usable with tls.ca: \(error)")
+        }
+        do {
+            admin = try await AdminServer(path: configuration.adminSocket, mode: configuration.adminSocketMode, logger: logger)
+        } catch {
+            await store.close()
+            throw StartupError(exitCode: StartupError.unavailable, message: "\(file): admin.socket: \(error)")
+        }
+        sync = SyncNode(configuration: configuration.syncConfiguration(clock: clock), store: store, tls: tls, directory: directory, logger: logger)
+        administration = NodeAdministration(configuration: configuration, store: store, sync: sync, signer: signer, clock: clock)
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if let error = error as? CocoaError, let underlying = error.userInfo[NSUnderlyingErrorKey] as? POSIXError {
+            return String(cString: strerror(underlying.code.rawValue))
+        }
+        return "\(error)"
+    }
+
+    /// Runs `operation` until it ends or a graceful shutdown cancels it; being stopped that way
+    /// is the normal end, not an error.
+    private static func untilShutdown(_ operation: @escaping @Sendable () async throws -> Void) async throws {
+        do {
+            try await cancelWhenGracefulShutdown(operation)
+        } catch is CancellationError {
+            return
+        }
+    }
+
+    public func run() async throws {
+        logger.info("accordd started", metadata: [
+            "node": "\(configuration.node)", "admin": "\(configuration.adminSocket)",
+            "peers": "\(configuration.peers.map(\.description).joined(separator: ", "))",
+        ])
+        do {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { try await Self.untilShutdown { try await self.sync.run() } }
+                group.addTask { try await Self.untilShutdown { try await self.admin.run(self.administration.handle) } }
+            }
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
+        logger.info("accordd stopped cleanly")
+    }
+}

@@ -1,0 +1,185 @@
+public import AccordModel
+public import AccordStore
+public import AccordSync
+import Foundation
+import TOMLKit
+
+/// Everything `accordd` needs to run one node, read from a TOML file (README.md, "Configuration").
+///
+/// Relative paths are taken from the configuration file's directory, so a node's folder can be
+/// moved as a whole (the local cluster relies on it).
+public struct DaemonConfiguration: Sendable {
+    public var file: String
+    public var node: NodeID
+    public var dataDirectory: String
+    public var listenHost: String
+    public var listenPort: Int
+    public var certificate: String
+    public var privateKey: String
+    public var certificateAuthority: String
+    public var revocationList: String?
+    public var adminSocket: String
+    /// Permission bits of the admin socket; 0600 unless the file says otherwise.
+    public var adminSocketMode: Int
+    public var peers: [PeerEndpoint]
+    public var reconcileInterval: Duration
+    public var keepaliveInterval: Duration
+    public var idleTimeout: Duration
+    public var maximumClockSkew: Duration
+    public var durability: StoreConfiguration.Durability
+
+    /// Reads and checks `file`; every problem names the field.
+    public static func load(file: String) throws(ConfigurationError) -> DaemonConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: file, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(file: file, field: nil, "cannot be read (\(Self.reason(error)))")
+        }
+        var configuration = try parse(text, file: file)
+        try configuration.checkFiles()
+        return configuration
+    }
+
+    /// Parses TOML text without touching the files it names.
+    public static func parse(_ text: String, file: String) throws(ConfigurationError) -> DaemonConfiguration {
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigurationError(
+                file: file, field: nil,
+                "is not valid TOML at line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)"
+            )
+        } catch {
+            throw ConfigurationError(file: file, field: nil, "is not valid TOML: \(error)")
+        }
+        let base = URL(fileURLWithPath: file).deletingLastPathComponent()
+        func path(_ value: String) -> String {
+            value.hasPrefix("/") ? value : base.appendingPathComponent(value).standardizedFileURL.path
+        }
+
+        var top = TOMLFields(root, path: "", file: file)
+        guard var nodeTable = try top.table("node") else { throw top.error("node", "is required ([node] with organisation, name, data_directory)") }
+        let organisationName = try nodeTable.requiredString("organisation")
+        guard let organisation = OrganisationID(rawValue: organisationName) else {
+            throw nodeTable.error("organisation", "\"\(organisationName)\" is not an organisation id (1–\(OrganisationID.maximumBytes) bytes, no control characters)")
+        }
+        let nodeName = try nodeTable.requiredString("name")
+        guard let node = NodeID(organisation: organisation, name: nodeName) else {
+            throw nodeTable.error("name", "\"\(nodeName)\" is not a node name (1–\(NodeID.maximumNameBytes) bytes, no control characters)")
+        }
+        let dataDirectory = path(try nodeTable.requiredString("data_directory"))
+        let durabilityName = try nodeTable.string("durability") ?? "full"
+        let durability: StoreConfiguration.Durability
+        switch durabilityName {
+        case "full": durability = .full
+        case "process-crash-safe": durability = .processCrashSafe
+        default: throw nodeTable.error("durability", "\"\(durabilityName)\" is not one of full, process-crash-safe")
+        }
+        try nodeTable.finish()
+
+        guard var listenTable = try top.table("listen") else { throw top.error("listen", "is required ([listen] with address = \"HOST:PORT\")") }
+        let (listenHost, listenPort) = try Self.address(try listenTable.requiredString("address"), field: "address", in: listenTable)
+        try listenTable.finish()
+
+        guard var tlsTable = try top.table("tls") else { throw top.error("tls", "is required ([tls] with certificate, private_key, ca)") }
+        let certificate = path(try tlsTable.requiredString("certificate"))
+        let privateKey = path(try tlsTable.requiredString("private_key"))
+        let certificateAuthority = path(try tlsTable.requiredString("ca"))
+        let revocationList = try tlsTable.string("crl").map(path)
+        try tlsTable.finish()
+
+        guard var adminTable = try top.table("admin") else { throw top.error("admin", "is required ([admin] with socket = PATH)") }
+        let adminSocket = path(try adminTable.requiredString("socket"))
+        let modeText = try adminTable.string("socket_mode") ?? "0600"
+        guard let mode = Int(modeText, radix: 8), (0...0o777).contains(mode), mode & 0o007 == 0 else {
+            throw adminTable.error("socket_mode", "\"\(modeText)\" must be octal permission bits with nothing for others, such as \"0600\" or \"0660\"")
+        }
+        try adminTable.finish()
+
+        var sync = SyncConfiguration(node: node, listenPort: 0, peers: [], clock: { 0 })
+        var maximumClockSkew = Duration.milliseconds(Int64(ReplicaConfiguration().maximumClockSkewMillis))
+        if var syncTable = try top.table("sync") {
+            func seconds(_ key: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Duration? {
+                try syncTable.integer(key, in: range).map { .seconds($0) }
+            }
+            sync.reconcileInterval = try seconds("reconcile_interval_seconds", 5...86_400) ?? sync.reconcileInterval
+            sync.keepaliveInterval = try seconds("keepalive_seconds", 1...3_600) ?? sync.keepaliveInterval
+            sync.idleTimeout = try seconds("idle_timeout_seconds", 2...86_400) ?? sync.idleTimeout
+            maximumClockSkew = try seconds("max_clock_skew_seconds", 1...86_400) ?? maximumClockSkew
+            guard sync.idleTimeout > sync.keepaliveInterval else {
+                throw syncTable.error("idle_timeout_seconds", "must be longer than keepalive_seconds, or healthy sessions time out")
+            }
+            try syncTable.finish()
+        }
+
+        var peers: [PeerEndpoint] = []
+        for var peerTable in try top.tables("peers") {
+            let name = try peerTable.requiredString("organisation")
+            guard let peerOrganisation = OrganisationID(rawValue: name) else {
+                throw peerTable.error("organisation", "\"\(name)\" is not an organisation id")
+            }
+            guard peerOrganisation != organisation else {
+                throw peerTable.error("organisation", "is this node's own organisation; list other organisations' nodes")
+            }
+            let (host, port) = try Self.address(try peerTable.requiredString("address"), field: "address", in: peerTable)
+            try peerTable.finish()
+            peers.append(PeerEndpoint(organisation: peerOrganisation, host: host, port: port))
+        }
+        try top.finish()
+
+        return DaemonConfiguration(
+            file: file, node: node, dataDirectory: dataDirectory, listenHost: listenHost, listenPort: listenPort,
+            certificate: certificate, privateKey: privateKey, certificateAuthority: certificateAuthority,
+            revocationList: revocationList, adminSocket: adminSocket, adminSocketMode: mode, peers: peers,
+            reconcileInterval: sync.reconcileInterval, keepaliveInterval: sync.keepaliveInterval, idleTimeout: sync.idleTimeout,
+            maximumClockSkew: maximumClockSkew, durability: durability
+        )
+    }
+
+    /// `HOST:PORT` or `[IPv6]:PORT`.
+    private static func address(_ text: String, field: String, in table: TOMLFields) throws(ConfigurationError) -> (String, Int) {
+        let problem = "\"\(text)\" is not HOST:PORT (for example \"127.0.0.1:7401\" or \"[::1]:7401\")"
+        guard let colon = text.lastIndex(of: ":") else { throw table.error(field, problem) }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
+            throw table.error(field, problem)
+        }
+        return (host, port)
+    }
+
+    /// The files the node reads at start must exist and be readable now, so that a typo is a
+    /// configuration error naming its field rather than a TLS failure later.
+    private mutating func checkFiles() throws(ConfigurationError) {
+        var files = [("tls.certificate", certificate), ("tls.private_key", privateKey), ("tls.ca", certificateAuthority)]
+        if let revocationList { files.append(("tls.crl", revocationList)) }
+        for (field, path) in files where access(path, R_OK) != 0 {
+            let reason = String(cString: strerror(errno))
+            throw ConfigurationError(file: file, field: field, "\(path): \(reason)")
+        }
+    }
+
+    private static func reason(_ error: any Error) -> String {
+        (error as NSError).localizedFailureReason ?? (error as NSError).localizedDescription
+    }
+
+    /// The sync settings for this node.
+    public func syncConfiguration(clock: @escaping @Sendable () -> UInt64) -> SyncConfiguration {
+        var sync = SyncConfiguration(node: node, listenHost: listenHost, listenPort: listenPort, peers: peers, clock: clock)
+        sync.reconcileInterval = reconcileInterval
+        sync.keepaliveInterval = keepaliveInterval
+        sync.idleTimeout = idleTimeout
+        return sync
+    }
+
+    /// The store settings for this node.
+    public var storeConfiguration: StoreConfiguration {
+        StoreConfiguration(
+            directory: dataDirectory, node: node,
+            replica: ReplicaConfiguration(maximumClockSkewMillis: UInt64(maximumClockSkew.components.seconds) * 1000),
+            durability: durability
+        )
+    }
+}

@@ -1,0 +1,89 @@
+import AccordAdminAPI
+import AccordModel
+
+/// Turns admin API requests into the model's edits: pure, so every refusal is checked without a
+/// store. Names are the model's (`technicalResources`, `framework.valueAlignment`…).
+enum EditRequests {
+    static func create(_ request: CreateAgreementRequest) throws(AdminFailure) -> [Edit] {
+        var edits: [Edit] = [.set(.title, .text(request.title)), .set(.category, .category(try term(request.category, "category")))]
+        for name in request.parties { edits.append(.addParty(try organisation(name, "parties"))) }
+        for (name, text) in (request.framework ?? [:]).sorted(by: { $0.key < $1.key }) {
+            edits.append(.set(.framework(try term(name, "framework") as FrameworkDimension), .text(text)))
+        }
+        if let from = request.effectiveFrom { edits.append(.set(.effectiveFrom, .date(try date(from, "effectiveFrom")))) }
+        if let until = request.expiresOn { edits.append(.set(.expiresOn, .date(try date(until, "expiresOn")))) }
+        return edits
+    }
+
+    /// The fields `set` takes by name, for help texts and errors.
+    static let settableFields = "title, category, framework.<"
+        + FrameworkDimension.allCases.map(\.name).joined(separator: "|") + ">, effectiveFrom, expiresOn"
+
+    static func setField(_ request: SetFieldRequest) throws(AdminFailure) -> Edit {
+        let name = request.field.hasPrefix("term.") ? String(request.field.dropFirst(5)) : request.field
+        switch name {
+        case "title": return .set(.title, .text(request.value))
+        case "category": return .set(.category, .category(try term(request.value, "category")))
+        case "effectiveFrom": return .set(.effectiveFrom, .date(try date(request.value, "effectiveFrom")))
+        case "expiresOn": return .set(.expiresOn, .date(try date(request.value, "expiresOn")))
+        case _ where name.hasPrefix("framework."):
+            let dimension: FrameworkDimension = try term(String(name.dropFirst("framework.".count)), "framework dimension")
+            return .set(.framework(dimension), .text(request.value))
+        default:
+            throw .badRequest("unknown field \"\(request.field)\"; fields: \(settableFields)")
+        }
+    }
+
+    /// The edits of a commitment request and the commitment they are about (new for `add`).
+    static func commitment(_ request: CommitmentRequest) throws(AdminFailure) -> (CommitmentID, [Edit]) {
+        let id: CommitmentID
+        if request.action == .add {
+            var generator = SystemRandomNumberGenerator()
+            id = CommitmentID(UUIDBytes.random(using: &generator))
+            guard request.by != nil, request.kind != nil, request.description != nil else {
+                throw .badRequest("a new commitment needs by, kind and description")
+            }
+        } else {
+            guard let text = request.commitment, let existing = CommitmentID(uuidString: text) else {
+                throw .badRequest("\(request.action.rawValue) needs the commitment's id (a UUID, as `agreements show` lists it)")
+            }
+            id = existing
+        }
+        var edits: [Edit] = []
+        if let by = request.by { edits.append(.set(.commitment(id, .by), .organisation(try organisation(by, "by")))) }
+        if let kind = request.kind { edits.append(.set(.commitment(id, .kind), .commitmentKind(try term(kind, "kind")))) }
+        if let description = request.description { edits.append(.set(.commitment(id, .description), .text(description))) }
+        if let due = request.dueDate { edits.append(.set(.commitment(id, .dueDate), .date(try date(due, "dueDate")))) }
+        switch request.action {
+        case .add: edits.append(.set(.commitment(id, .state), .commitmentState(.open)))
+        case .update: if edits.isEmpty { throw .badRequest("update needs at least one of by, kind, description, dueDate") }
+        case .fulfil: edits.append(.set(.commitment(id, .state), .commitmentState(.fulfilled)))
+        case .waive: edits.append(.set(.commitment(id, .state), .commitmentState(.waived)))
+        case .reopen: edits.append(.set(.commitment(id, .state), .commitmentState(.open)))
+        case .remove: edits.append(.removeCommitment(id))
+        }
+        return (id, edits)
+    }
+
+    static func party(_ request: PartyRequest) throws(AdminFailure) -> Edit {
+        let organisation = try organisation(request.organisation, "organisation")
+        return request.action == .add ? .addParty(organisation) : .withdrawParty(organisation)
+    }
+
+    static func organisation(_ name: String, _ field: String) throws(AdminFailure) -> OrganisationID {
+        guard let organisation = OrganisationID(rawValue: name) else { throw .badRequest("\(field): \"\(name)\" is not an organisation id") }
+        return organisation
+    }
+
+    static func term<Term: VocabularyTerm>(_ name: String, _ field: String) throws(AdminFailure) -> Term {
+        guard let term = Term(name: name) else { throw .badRequest("\(field): \"\(name)\" is not one of \(Term.names)") }
+        return term
+    }
+
+    /// `YYYY-MM-DD`, or empty to clear.
+    static func date(_ text: String, _ field: String) throws(AdminFailure) -> CalendarDate? {
+        if text.isEmpty { return nil }
+        guard let date = CalendarDate(iso8601: text) else { throw .badRequest("\(field): \"\(text)\" is not a date (YYYY-MM-DD)") }
+        return date
+    }
+}

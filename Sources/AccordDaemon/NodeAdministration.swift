@@ -1,0 +1,269 @@
+import AccordAdminAPI
+import AccordCrypto
+public import AccordModel
+public import AccordStore
+public import AccordSync
+import Foundation
+import NIOHTTP1
+
+/// What the admin API can do with one node: read its agreements and sync state, author changes in
+/// its name, start reconciliation. `AdminServer` carries the bytes; this type answers requests.
+public final class NodeAdministration: Sendable {
+    public static let version = "0.1.0"
+    let configuration: DaemonConfiguration
+    let store: NodeStore
+    let sync: SyncNode
+    let signer: ChangeSigner
+    let clock: @Sendable () -> UInt64
+    let startedAt: UInt64
+    let counters = AdminCounters()
+
+    public init(configuration: DaemonConfiguration, store: NodeStore, sync: SyncNode, signer: ChangeSigner, clock: @escaping @Sendable () -> UInt64) {
+        self.configuration = configuration
+        self.store = store
+        self.sync = sync
+        self.signer = signer
+        self.clock = clock
+        startedAt = clock()
+    }
+
+    private var today: CalendarDate { CalendarDate(unixMillis: clock()) }
+
+    /// Answers one request; never throws: every failure becomes a JSON error with a status.
+    public func handle(_ request: AdminRequest) async -> AdminResponse {
+        do {
+            return try await route(request)
+        } catch let failure as AdminFailure {
+            return failure.response
+        } catch let rejection as ChangeRejection {
+            return AdminFailure(.unprocessableEntity, rejection.code.description, "the change was refused: \(rejection.message)").response
+        } catch let error as StoreError {
+            return AdminFailure(.serviceUnavailable, "store-\(error.code)", "the node's store failed: \(error)").response
+        } catch {
+            return AdminFailure(.internalServerError, "internal", "\(error)").response
+        }
+    }
+
+    private func route(_ request: AdminRequest) async throws -> AdminResponse {
+        let path = request.path
+        // /metrics, or /v1/RESOURCE[/ID[/ACTION]]
+        let versioned = path.first == "v1" && (2...4).contains(path.count)
+        let resource = path == ["metrics"] ? "metrics" : versioned ? path[1] : ""
+        let id = versioned && path.count > 2 ? path[2] : nil
+        let action = versioned && path.count > 3 ? path[3] : nil
+        switch (request.method, resource, id, action) {
+        case (.GET, "metrics", nil, nil):
+            return AdminResponse(contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(try await metrics().utf8))
+        case (.GET, "status", nil, nil): return try json(try await status())
+        case (.GET, "peers", nil, nil): return try json(try await peerStatuses())
+        case (.GET, "agreements", nil, nil): return try json(try await list(request.query))
+        case (.POST, "agreements", nil, nil): return try json(try await create(try body(request)), status: .created)
+        case (.GET, "agreements", let id?, nil): return try json(try await show(try agreementID(id)))
+        case (.GET, "agreements", let id?, "history"):
+            let agreement = try await existing(try agreementID(id))
+            return try json(try await store.history(of: agreement).map(Views.history))
+        case (.POST, "agreements", let id?, "fields"):
+            let request: SetFieldRequest = try body(request)
+            return try json(try await author(try agreementID(id), [try EditRequests.setField(request)]))
+        case (.POST, "agreements", let id?, "commitments"):
+            let (commitment, edits) = try EditRequests.commitment(try body(request))
+            var receipt = try await author(try agreementID(id), edits)
+            receipt.commitment = commitment.description
+            return try json(receipt)
+        case (.POST, "agreements", let id?, "approve"):
+            return try json(try await approve(try agreementID(id), try body(request, emptyAs: ApproveRequest(termsHash: nil))))
+        case (.POST, "agreements", let id?, "terminate"):
+            let request: TerminateRequest = try body(request)
+            guard !request.reason.isEmpty else { throw AdminFailure.badRequest("a termination needs a reason") }
+            return try json(try await author(try agreementID(id), [.terminate(reason: request.reason)]))
+        case (.POST, "agreements", let id?, "notes"):
+            let request: NoteRequest = try body(request)
+            guard !request.text.isEmpty else { throw AdminFailure.badRequest("a note needs text") }
+            return try json(try await author(try agreementID(id), [.note(request.text)]))
+        case (.POST, "agreements", let id?, "parties"):
+            return try json(try await author(try agreementID(id), [try EditRequests.party(try body(request))]))
+        case (.GET, "conflicts", nil, nil):
+            return try json(try await conflicts(try request.query["agreement"].map(agreementID)))
+        case (.POST, "sync", nil, nil):
+            return try json(try await synchronise(try body(request, emptyAs: SyncRequest(peer: nil))))
+        default:
+            throw AdminFailure.notFound("no endpoint \(request.method) /\(path.joined(separator: "/")); see docs/admin-api.md")
+        }
+    }
+
+    // MARK: - Reads
+
+    func status() async throws -> NodeStatus {
+        let counts = try await store.counts()
+        let now = clock()
+        return NodeStatus(
+            organisation: configuration.node.organisation.rawValue, node: configuration.node.description, version: Self.version,
+            listen: "\(configuration.listenHost):\(sync.listeningPort ?? configuration.listenPort)", startedAt: Views.time(startedAt),
+            uptimeSeconds: Double(now - min(now, startedAt)) / 1000, agreements: counts.agreements, changes: counts.changes,
+            held: counts.held, rejected: counts.rejected, peers: try await peerStatuses()
+        )
+    }
+
+    /// One row per peer node met (stored or in session), plus configured organisations whose node
+    /// has not been met yet.
+    func peerStatuses() async throws -> [PeerStatus] {
+        let stored = Dictionary(try await store.peers().map { ($0.node, $0) }, uniquingKeysWith: { first, _ in first })
+        let sessions = Dictionary(sync.sessions.map { ($0.node, $0) }, uniquingKeysWith: { first, _ in first })
+        let addresses = Dictionary(configuration.peers.map { ($0.organisation, "\($0.host):\($0.port)") }, uniquingKeysWith: { first, _ in first })
+        var rows: [PeerStatus] = []
+        for node in Set(stored.keys).union(sessions.keys).sorted() {
+            let state = stored[node]
+            let session = sessions[node]
+            let acknowledged = max(session?.acknowledgedThrough ?? 0, state?.acknowledgedSequence ?? 0)
+            rows.append(PeerStatus(
+                organisation: node.organisation.rawValue, node: node.description, address: addresses[node.organisation],
+                connected: session != nil, connectedSince: session.map { Views.time($0.establishedAt) },
+                direction: session.map { $0.direction == .outbound ? "outbound" : "inbound" },
+                lastContact: state?.lastContact.map(Views.time), lastReconcile: session?.lastRound.map(Views.reconcile),
+                changesTheyLack: try await store.owedChangeCount(after: acknowledged, for: node.organisation, excluding: node),
+                differencesAtLastReconcile: session?.lastRound?.differences,
+                changesSent: state?.changesSent ?? 0, changesReceived: state?.changesReceived ?? 0,
+                changesRejected: state?.changesRejected ?? 0,
+                lastRejection: state?.lastRejection.map { RejectionSummary(code: $0.code, message: $0.message, at: Views.time($0.at)) },
+                batchesInFlight: session?.batchesInFlight ?? 0, pendingRepairs: session?.pendingRepairs ?? 0
+            ))
+        }
+        let met = Set(rows.map(\.organisation))
+        for peer in configuration.peers where !met.contains(peer.organisation.rawValue) {
+            rows.append(PeerStatus(
+                organisation: peer.organisation.rawValue, node: nil, address: "\(peer.host):\(peer.port)", connected: false,
+                connectedSince: nil, direction: nil, lastContact: nil, lastReconcile: nil,
+                changesTheyLack: try await store.owedChangeCount(after: 0, for: peer.organisation),
+                differencesAtLastReconcile: nil, changesSent: 0, changesReceived: 0, changesRejected: 0, lastRejection: nil,
+                batchesInFlight: 0, pendingRepairs: 0
+            ))
+        }
+        return rows
+    }
+
+    private func list(_ query: [String: String]) async throws -> [AgreementListItem] {
+        let party = try query["party"].map { name throws(AdminFailure) in try EditRequests.organisation(name, "party") }
+        let status = try query["status"].map { name throws(AdminFailure) in
+            guard let status = AgreementStatus(rawValue: name) else {
+                throw AdminFailure.badRequest("status: \"\(name)\" is not one of \(AgreementStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return status
+        }
+        return try await store.agreements(party: party, status: status, today: today).map(Views.listItem)
+    }
+
+    private func show(_ id: AgreementID) async throws -> AgreementView {
+        guard let detail = try await store.agreement(id) else { throw Self.unknown(id) }
+        let latest = try await store.history(of: id).last?.sequence ?? 0
+        let peers = try await peerStatuses()
+        let acknowledged = Dictionary(try await store.peers().map { ($0.node.description, $0.acknowledgedSequence) }, uniquingKeysWith: max)
+        let live = Dictionary(sync.sessions.map { ($0.node.description, $0.acknowledgedThrough) }, uniquingKeysWith: max)
+        var delivery: [DeliveryView] = []
+        for party in detail.agreement.parties where party != configuration.node.organisation {
+            let nodes = peers.filter { $0.organisation == party.rawValue }.compactMap(\.node)
+            if nodes.isEmpty { delivery.append(DeliveryView(organisation: party.rawValue, node: nil, acknowledged: false)) }
+            for node in nodes {
+                let through = max(acknowledged[node] ?? 0, live[node] ?? 0)
+                delivery.append(DeliveryView(organisation: party.rawValue, node: node, acknowledged: through >= latest))
+            }
+        }
+        return Views.agreement(detail, today: today, delivery: delivery)
+    }
+
+    private func conflicts(_ agreement: AgreementID?) async throws -> [AgreementConflicts] {
+        if let agreement { _ = try await existing(agreement) }
+        let conflicts = try await store.conflicts(in: agreement)
+        guard !conflicts.isEmpty else { return [] }
+        let titles = Dictionary(try await store.agreements(today: today).map { ($0.id, $0.title) }, uniquingKeysWith: { first, _ in first })
+        return conflicts.sorted { $0.key < $1.key }.map { id, conflicts in
+            AgreementConflicts(agreement: id.description, title: titles[id] ?? nil, conflicts: Views.conflicts(conflicts))
+        }
+    }
+
+    // MARK: - Changes
+
+    private func create(_ request: CreateAgreementRequest) async throws -> CreatedAgreement {
+        let stored = try await store.author(nil, try EditRequests.create(request), signer: signer, nowMillis: clock())
+        counters.authored()
+        return CreatedAgreement(id: stored.change.change.agreement.description, change: stored.change.id.hex, sequence: stored.sequence)
+    }
+
+    private func author(_ id: AgreementID, _ edits: [Edit]) async throws -> ChangeReceipt {
+        _ = try await existing(id)
+        let stored = try await store.author(id, edits, signer: signer, nowMillis: clock())
+        counters.authored()
+        return ChangeReceipt(agreement: id.description, change: stored.change.id.hex, sequence: stored.sequence)
+    }
+
+    /// Signs the current terms as this node's organisation: the approval is a signature over the
+    /// exact terms hash, so it goes stale by itself when the terms change.
+    private func approve(_ id: AgreementID, _ request: ApproveRequest) async throws -> ChangeReceipt {
+        guard let detail = try await store.agreement(id) else { throw Self.unknown(id) }
+        let termsHash = detail.agreement.termsHash
+        if let expected = request.termsHash, expected.lowercased() != termsHash.hex {
+            throw AdminFailure(
+                .conflict, "terms-changed",
+                "the terms changed since you read them (now \(termsHash.hex.prefix(16))…, you approved \(expected.prefix(16))…); read them again"
+            )
+        }
+        let signature = try signer.approvalSignature(agreement: id, termsHash: termsHash)
+        return try await author(id, [.approve(organisation: configuration.node.organisation, termsHash: termsHash, signature: signature)])
+    }
+
+    private func synchronise(_ request: SyncRequest) async throws -> SyncResponse {
+        let organisation = try request.peer.map { name throws(AdminFailure) in try EditRequests.organisation(name, "peer") }
+        if let organisation, !configuration.peers.contains(where: { $0.organisation == organisation }) {
+            throw AdminFailure.notFound("\(organisation) is not a configured peer of this node")
+        }
+        let results = await sync.synchronise(with: organisation)
+        return SyncResponse(rounds: results.sorted { $0.key < $1.key }.map { node, result in
+            switch result {
+            case .success(let round): SyncRound(node: node.description, result: Views.reconcile(round), error: nil)
+            case .failure(let error): SyncRound(node: node.description, result: nil, error: "\(error)")
+            }
+        })
+    }
+
+    // MARK: - Helpers
+
+    private func existing(_ id: AgreementID) async throws -> AgreementID {
+        guard try await store.history(of: id).isEmpty == false else { throw Self.unknown(id) }
+        return id
+    }
+
+    private static func unknown(_ id: AgreementID) -> AdminFailure {
+        AdminFailure.notFound("this node holds no agreement \(id)")
+    }
+
+    private func agreementID(_ text: String) throws(AdminFailure) -> AgreementID {
+        guard let id = AgreementID(uuidString: text) else { throw AdminFailure.badRequest("\"\(text)\" is not an agreement id (a UUID)") }
+        return id
+    }
+
+    private func body<Body: Decodable>(_ request: AdminRequest, emptyAs empty: Body? = nil) throws -> Body {
+        if request.body.isEmpty, let empty { return empty }
+        do {
+            return try AdminAPI.decoder().decode(Body.self, from: Data(request.body))
+        } catch {
+            throw AdminFailure.badRequest("the request body is not a valid \(Body.self): \(Self.describe(error))")
+        }
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        guard let error = error as? Swift.DecodingError else { return "\(error)" }
+        switch error {
+        case .keyNotFound(let key, _):
+            return "missing \"\(key.stringValue)\""
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "wrong type at \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\""
+        case .dataCorrupted(let context):
+            return context.debugDescription
+        @unknown default:
+            return "\(error)"
+        }
+    }
+
+    private func json<Value: Encodable>(_ value: Value, status: HTTPResponseStatus = .ok) throws -> AdminResponse {
+        AdminResponse(status: status, body: Array(try AdminAPI.encoder().encode(value)) + [UInt8(ascii: "\n")])
+    }
+}

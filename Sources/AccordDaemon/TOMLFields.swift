@@ -1,0 +1,70 @@
+import TOMLKit
+
+/// Typed, strict reads of one TOML table: every error names the field's dotted path, and
+/// `finish()` refuses keys nobody read, so a misspelt option is an error instead of a default.
+struct TOMLFields {
+    let table: TOMLTable
+    let path: String
+    let file: String
+    private var read: Set<String> = []
+
+    init(_ table: TOMLTable, path: String, file: String) {
+        self.table = table
+        self.path = path
+        self.file = file
+    }
+
+    func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    func error(_ key: String?, _ message: String) -> ConfigurationError {
+        ConfigurationError(file: file, field: key.map(name) ?? (path.isEmpty ? nil : path), message)
+    }
+
+    private mutating func value(_ key: String) -> (any TOMLValueConvertible)? {
+        read.insert(key)
+        return table[key]
+    }
+
+    mutating func string(_ key: String) throws(ConfigurationError) -> String? {
+        guard let value = value(key) else { return nil }
+        guard let string = value.string else { throw error(key, "expected a string, found \(value.type)") }
+        return string
+    }
+
+    mutating func requiredString(_ key: String) throws(ConfigurationError) -> String {
+        guard let string = try string(key) else { throw error(key, "is required") }
+        guard !string.isEmpty else { throw error(key, "must not be empty") }
+        return string
+    }
+
+    mutating func integer(_ key: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
+        guard let value = value(key) else { return nil }
+        guard let integer = value.int else { throw error(key, "expected an integer, found \(value.type)") }
+        guard range.contains(integer) else { throw error(key, "\(integer) is out of range \(range.lowerBound)…\(range.upperBound)") }
+        return integer
+    }
+
+    mutating func table(_ key: String) throws(ConfigurationError) -> TOMLFields? {
+        guard let value = value(key) else { return nil }
+        guard let table = value.table else { throw error(key, "expected a table ([\(name(key))]), found \(value.type)") }
+        return TOMLFields(table, path: name(key), file: file)
+    }
+
+    mutating func tables(_ key: String) throws(ConfigurationError) -> [TOMLFields] {
+        guard let value = value(key) else { return [] }
+        guard let array = value.array else { throw error(key, "expected an array of tables ([[\(name(key))]]), found \(value.type)") }
+        var tables: [TOMLFields] = []
+        for (index, element) in array.enumerated() {
+            guard let table = element.table else { throw error("\(key)[\(index)]", "expected a table, found \(element.type)") }
+            tables.append(TOMLFields(table, path: "\(name(key))[\(index)]", file: file))
+        }
+        return tables
+    }
+
+    /// Fails on the first key that no read asked for.
+    func finish() throws(ConfigurationError) {
+        if let unknown = table.keys.sorted().first(where: { !read.contains($0) }) {
+            throw error(unknown, "unknown option (check its spelling and section; see the configuration reference in README.md)")
+        }
+    }
+}
