@@ -1,0 +1,109 @@
+import AccordAdminAPI
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Why a command failed; `accordctl` prints the message on one line and exits with `exitCode`.
+struct CommandFailure: Error, CustomStringConvertible {
+    /// The daemon refused or failed the request.
+    static let refused: Int32 = 1
+    /// The daemon could not be reached.
+    static let unreachable: Int32 = 2
+    /// `sync --wait` gave up before the node was in sync.
+    static let timedOut: Int32 = 3
+
+    let exitCode: Int32
+    let message: String
+
+    var description: String { message }
+}
+
+/// A client of the admin API over its Unix socket: one connection per request, HTTP/1.1 framed by
+/// NIOHTTP1, JSON bodies.
+struct AdminClient {
+    /// Responses larger than this are refused rather than buffered.
+    static let maximumResponseBytes = 256 * 1024 * 1024
+    let socketPath: String
+
+    /// The response body of a successful request (2xx), decoded, and its raw JSON for `--json`.
+    func get<Response: Decodable>(_ path: String, as type: Response.Type = Response.self) async throws -> (Response, [UInt8]) {
+        try decode(try await send(.GET, path, body: nil))
+    }
+
+    func post<Request: Encodable, Response: Decodable>(
+        _ path: String, _ body: Request, as type: Response.Type = Response.self
+    ) async throws -> (Response, [UInt8]) {
+        try decode(try await send(.POST, path, body: Array(try AdminAPI.encoder().encode(body))))
+    }
+
+    /// The raw body of a successful request, for `/metrics`.
+    func text(_ path: String) async throws -> String {
+        String(decoding: try await send(.GET, path, body: nil), as: UTF8.self)
+    }
+
+    private func decode<Response: Decodable>(_ body: [UInt8]) throws -> (Response, [UInt8]) {
+        do {
+            return (try AdminAPI.decoder().decode(Response.self, from: Data(body)), body)
+        } catch {
+            throw CommandFailure(exitCode: CommandFailure.refused, message: "accordd answered with something this accordctl cannot read (\(error)); are both the same version?")
+        }
+    }
+
+    private func send(_ method: HTTPMethod, _ path: String, body: [UInt8]?) async throws -> [UInt8] {
+        let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
+        do {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.seconds(5))
+                .connect(unixDomainSocketPath: socketPath) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                        return try NIOAsyncChannel(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            throw CommandFailure(
+                exitCode: CommandFailure.unreachable,
+                message: "cannot reach accordd at \(socketPath): \(Self.reason(error)) (is it running? choose the socket with --socket or ACCORD_SOCKET)"
+            )
+        }
+        let (status, response) = try await channel.executeThenClose { inbound, outbound in
+            var headers = HTTPHeaders([("Host", "accordd"), ("Accept", "application/json"), ("Connection", "close")])
+            if let body {
+                headers.add(name: "Content-Type", value: "application/json")
+                headers.add(name: "Content-Length", value: "\(body.count)")
+            }
+            try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)))
+            if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+            try await outbound.write(.end(nil))
+            var status: HTTPResponseStatus?
+            var response: [UInt8] = []
+            for try await part in inbound {
+                switch part {
+                case .head(let head): status = head.status
+                case .body(let buffer):
+                    guard response.count + buffer.readableBytes <= Self.maximumResponseBytes else {
+                        throw CommandFailure(exitCode: CommandFailure.refused, message: "the response is larger than \(Self.maximumResponseBytes) bytes")
+                    }
+                    response += buffer.readableBytesView
+                case .end: return (status, response)
+                }
+            }
+            return (status, response)
+        }
+        guard let status else {
+            throw CommandFailure(exitCode: CommandFailure.unreachable, message: "accordd at \(socketPath) closed the connection without answering")
+        }
+        guard (200..<300).contains(status.code) else {
+            let message = (try? AdminAPI.decoder().decode(ErrorResponse.self, from: Data(response)))?.message
+                ?? "\(status.code) \(status.reasonPhrase)"
+            throw CommandFailure(exitCode: CommandFailure.refused, message: message)
+        }
+        return response
+    }
+
+    private static func reason(_ error: any Error) -> String {
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)) }
+        return "\(error)"
+    }
+}

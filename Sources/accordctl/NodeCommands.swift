@@ -1,0 +1,170 @@
+import AccordAdminAPI
+import ArgumentParser
+import Foundation
+
+struct Status: ControlCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "This node and each peer: connected, last reconcile, what each side lacks, rejected changes."
+    )
+
+    @OptionGroup var connection: Connection
+
+    func execute(_ client: AdminClient, json: Bool) async throws {
+        let (status, raw): (NodeStatus, [UInt8]) = try await client.get("/v1/status")
+        if json { return Output.json(raw) }
+        Output.fields([
+            ("node", "\(status.node) (organisation \(status.organisation), accordd \(status.version))"),
+            ("listening", status.listen),
+            ("up since", "\(Output.when(status.startedAt))"),
+            ("agreements", "\(status.agreements)"),
+            ("changes", "\(status.changes) accepted, \(status.held) held, \(status.rejected) rejected"),
+        ])
+        print("")
+        Peers.render(status.peers)
+    }
+}
+
+struct Peers: ControlCommand {
+    static let configuration = CommandConfiguration(abstract: "The peer nodes: connection, reconciliation and delivery state.")
+
+    @OptionGroup var connection: Connection
+
+    func execute(_ client: AdminClient, json: Bool) async throws {
+        let (peers, raw): ([PeerStatus], [UInt8]) = try await client.get("/v1/peers")
+        if json { return Output.json(raw) }
+        Self.render(peers)
+    }
+
+    static func render(_ peers: [PeerStatus]) {
+        guard !peers.isEmpty else { return Swift.print("no peers configured") }
+        Output.table(
+            ["PEER", "ADDRESS", "STATE", "LAST RECONCILE", "THEY LACK", "WE LACK", "REJECTED"],
+            peers.map { peer in
+                let state = peer.connected ? "connected \(peer.direction ?? "") since \(Output.when(peer.connectedSince))" : "not connected"
+                let reconcile = peer.lastReconcile.map { "\(Output.when($0.completedAt)), \($0.clean ? "clean" : "\($0.differences) differed")" } ?? "-"
+                let weLack = peer.differencesAtLastReconcile.map { $0 == 0 ? "0" : "\($0) agreement(s) differed" } ?? "unknown"
+                let rejected = peer.changesRejected == 0 ? "0" : "\(peer.changesRejected), last: \(peer.lastRejection.map { "\($0.code): \($0.message)" } ?? "-")"
+                return [
+                    peer.node ?? "\(peer.organisation) (not met)", peer.address ?? "-", state, reconcile,
+                    "\(peer.changesTheyLack) change(s)", weLack, rejected,
+                ]
+            }
+        )
+    }
+}
+
+struct Conflicts: ControlCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Concurrent edits: for each field, the value that counts and the values it replaced."
+    )
+
+    @OptionGroup var connection: Connection
+
+    @Argument(help: ArgumentHelp("Only this agreement.", valueName: "id"))
+    var id: String?
+
+    func validate() throws {
+        if let id, UUID(uuidString: id) == nil { throw ValidationError("\"\(id)\" is not an agreement id (a UUID)") }
+    }
+
+    func execute(_ client: AdminClient, json: Bool) async throws {
+        let path = id.map { "/v1/conflicts?agreement=\($0.lowercased())" } ?? "/v1/conflicts"
+        let (conflicts, raw): ([AgreementConflicts], [UInt8]) = try await client.get(path)
+        if json { return Output.json(raw) }
+        guard !conflicts.isEmpty else { return print("no open conflicts") }
+        for agreement in conflicts {
+            print("\(agreement.agreement)  \(agreement.title ?? "(untitled)")")
+            Self.render(agreement.conflicts, indent: "  ")
+        }
+    }
+
+    static func render(_ conflicts: [ConflictView], indent: String) {
+        for conflict in conflicts {
+            for loser in conflict.overruled {
+                Swift.print("\(indent)\(conflict.field): concurrent edit: \(loser.author)'s value \"\(loser.value)\" replaced by \(conflict.winner.author)'s \"\(conflict.winner.value)\"")
+            }
+        }
+    }
+}
+
+struct Sync: ControlCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Reconcile with the connected peers now.",
+        discussion: "With --wait, shows progress until every peer (or the one given) has everything this node has and a reconciliation round finds no difference."
+    )
+
+    @OptionGroup var connection: Connection
+
+    @Option(name: .long, help: ArgumentHelp("Only the nodes of this organisation.", valueName: "organisation"))
+    var peer: String?
+
+    @Flag(name: .long, help: "Wait until in sync, showing progress.")
+    var wait = false
+
+    @Option(name: .long, help: ArgumentHelp("How long --wait waits, in seconds.", valueName: "seconds"))
+    var timeout: Int = 120
+
+    func execute(_ client: AdminClient, json: Bool) async throws {
+        let (response, raw): (SyncResponse, [UInt8]) = try await client.post("/v1/sync", SyncRequest(peer: peer))
+        if json && !wait { return Output.json(raw) }
+        if !json { Self.render(response) }
+        guard wait else { return }
+        let deadline = Date().addingTimeInterval(TimeInterval(timeout))
+        var lastProgress = ""
+        while true {
+            let (peers, _): ([PeerStatus], [UInt8]) = try await client.get("/v1/peers")
+            let relevant = peers.filter { peer == nil || $0.organisation == peer }
+            let waiting = relevant.compactMap(Self.waitingFor)
+            if waiting.isEmpty {
+                if json { return Output.json(Array(try AdminAPI.encoder().encode(relevant))) }
+                return print("in sync with \(relevant.count) peer(s)")
+            }
+            let progress = waiting.joined(separator: "; ")
+            if !json && progress != lastProgress { print("waiting: \(progress)") }
+            lastProgress = progress
+            guard Date() < deadline else {
+                throw CommandFailure(exitCode: CommandFailure.timedOut, message: "not in sync after \(timeout)s: \(progress)")
+            }
+            // A round that found differences is followed by repairs; once they are done, another
+            // round has to find nothing before the pair counts as in sync.
+            if relevant.contains(where: { $0.connected && $0.lastReconcile?.clean == false && $0.pendingRepairs == 0 && $0.batchesInFlight == 0 }) {
+                _ = try await client.post("/v1/sync", SyncRequest(peer: peer), as: SyncResponse.self)
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
+    /// What is still outstanding with `peer`, nil if nothing.
+    private static func waitingFor(_ peer: PeerStatus) -> String? {
+        let name = peer.node ?? peer.organisation
+        guard peer.connected else { return "\(name) not connected" }
+        var outstanding: [String] = []
+        if peer.changesTheyLack > 0 { outstanding.append("\(peer.changesTheyLack) change(s) to deliver") }
+        if peer.batchesInFlight > 0 { outstanding.append("\(peer.batchesInFlight) batch(es) unacknowledged") }
+        if peer.pendingRepairs > 0 { outstanding.append("\(peer.pendingRepairs) agreement(s) to repair") }
+        if peer.lastReconcile?.clean != true { outstanding.append("reconciling") }
+        return outstanding.isEmpty ? nil : "\(name): \(outstanding.joined(separator: ", "))"
+    }
+
+    private static func render(_ response: SyncResponse) {
+        guard !response.rounds.isEmpty else { return Swift.print("no peer connected") }
+        for round in response.rounds {
+            if let result = round.result {
+                let found = result.clean ? "in sync" : "\(result.differences) agreement(s) differed, \(result.sentWhole) sent whole"
+                Swift.print("\(round.node): \(found) (\(String(format: "%.3f", result.durationSeconds)) s)")
+            } else {
+                Swift.print("\(round.node): failed: \(round.error ?? "unknown error")")
+            }
+        }
+    }
+}
+
+struct Metrics: ControlCommand {
+    static let configuration = CommandConfiguration(abstract: "The node's metrics in Prometheus text format.")
+
+    @OptionGroup var connection: Connection
+
+    func execute(_ client: AdminClient, json: Bool) async throws {
+        print(try await client.text("/metrics"), terminator: "")
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+
+/// Plain-text output for people: aligned tables and labelled fields.
+enum Output {
+    static func table(_ headers: [String], _ rows: [[String]]) {
+        guard !rows.isEmpty else { return }
+        var widths = headers.map(\.count)
+        for row in rows {
+            for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) }
+        }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { index, cell in
+                index == cells.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }
+        print(line(headers))
+        for row in rows { print(line(row)) }
+    }
+
+    /// `label: value` lines with the values aligned.
+    static func fields(_ pairs: [(String, String?)], indent: String = "") {
+        let width = pairs.map(\.0.count).max() ?? 0
+        for (label, value) in pairs {
+            guard let value else { continue }
+            print(indent + (label + ":").padding(toLength: width + 2, withPad: " ", startingAt: 0) + value)
+        }
+    }
+
+    static func json(_ bytes: [UInt8]) {
+        var text = String(decoding: bytes, as: UTF8.self)
+        if text.hasSuffix("\n") { text.removeLast() }
+        print(text)
+    }
+
+    /// An RFC 3339 time as "2026-11-25 10:45:27" plus how long ago.
+    static func when(_ timestamp: String?) -> String {
+        guard let timestamp else { return "never" }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        guard let date = formatter.date(from: timestamp) else { return timestamp }
+        let seconds = Int(Date().timeIntervalSince(date))
+        let ago =
+            seconds < 1 ? "just now"
+            : seconds < 120 ? "\(seconds)s ago" : seconds < 7200 ? "\(seconds / 60)m ago" : seconds < 172_800 ? "\(seconds / 3600)h ago"
+            : "\(seconds / 86400)d ago"
+        return "\(timestamp.prefix(19).replacingOccurrences(of: "T", with: " ")) (\(ago))"
+    }
+
+    static func short(_ hex: String) -> String { String(hex.prefix(12)) }
+}
