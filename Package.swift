@@ -131,7 +131,7 @@ let package = Package(
         .testTarget(name: "AccordCryptoTests", dependencies: ["AccordCrypto"]),
         .testTarget(
             name: "AccordDaemonTests",
-            dependencies: ["AccordDaemon", "AccordAdminAPI", "AccordModel", "accordd", "accordctl"]
+            dependencies: ["AccordDaemon", "AccordAdminAPI", "AccordModel", "AccordSync", "AccordTestSupport", "accordd", "accordctl"]
         ),
         .testTarget(
             name: "AccordSyncTests",

@@ -19,6 +19,6 @@ struct AdminFailure: Error, CustomStringConvertible {
 
     var response: AdminResponse {
         let encoded = (try? AdminAPI.encoder().encode(body)).map { Array($0) } ?? Array("{}".utf8)
-        return AdminResponse(status: status, body: encoded)
+        return AdminResponse(status: status, body: encoded + [UInt8(ascii: "\n")])
     }
 }

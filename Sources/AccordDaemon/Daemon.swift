@@ -63,16 +63,23 @@ public final class Daemon: Service {
             )
         }
 
+        let dataDirectory = configuration.dataDirectory
         do {
-            try FileManager.default.createDirectory(
-                atPath: configuration.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]
-            )
-            store = try NodeStore(configuration: configuration.storeConfiguration)
-        } catch {
-            throw StartupError(
-                exitCode: StartupError.dataDirectory,
-                message: "\(file): node.data_directory \(configuration.dataDirectory): \(Self.describe(error))"
-            )
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: dataDirectory, isDirectory: &isDirectory), !isDirectory.boolValue {
+                throw StartupError(exitCode: StartupError.dataDirectory, message: "\(file): node.data_directory: \(dataDirectory) is not a directory")
+            }
+            do {
+                try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw StartupError(exitCode: StartupError.dataDirectory, message: "\(file): node.data_directory: cannot create \(dataDirectory): \(Self.describe(error))")
+            }
+            do {
+                store = try NodeStore(configuration: configuration.storeConfiguration)
+            } catch {
+                // A store error names the path already.
+                throw StartupError(exitCode: StartupError.dataDirectory, message: "\(file): node.data_directory: \(error)")
+            }
         }
         let signer = ChangeSigner(node: configuration.node, key: key)
         let directory: CertificateDirectory

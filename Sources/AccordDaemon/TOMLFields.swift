@@ -7,6 +7,12 @@ struct TOMLFields {
     let path: String
     let file: String
     private var read: Set<String> = []
+    /// Every option name of the configuration, so a missing one can point at a misspelling.
+    static let allKnown: Set<String> = [
+        "node", "listen", "tls", "admin", "sync", "peers", "organisation", "name", "data_directory", "durability", "address",
+        "certificate", "private_key", "ca", "crl", "socket", "socket_mode", "reconcile_interval_seconds", "keepalive_seconds",
+        "idle_timeout_seconds", "max_clock_skew_seconds",
+    ]
 
     init(_ table: TOMLTable, path: String, file: String) {
         self.table = table
@@ -32,7 +38,11 @@ struct TOMLFields {
     }
 
     mutating func requiredString(_ key: String) throws(ConfigurationError) -> String {
-        guard let string = try string(key) else { throw error(key, "is required") }
+        guard let string = try string(key) else {
+            let unknown = table.keys.sorted().filter { !read.contains($0) && !Self.allKnown.contains($0) }
+            let hint = unknown.isEmpty ? "" : " (\(name(unknown[0])) is not an option: misspelt?)"
+            throw error(key, "is required\(hint)")
+        }
         guard !string.isEmpty else { throw error(key, "must not be empty") }
         return string
     }

@@ -133,42 +133,6 @@ final class ClusterNode: @unchecked Sendable {
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
 }
 
-/// Free ports for the nodes of one test (bound once, then released).
-func freePorts(_ count: Int) throws -> [Int] {
-    var sockets: [Int32] = []
-    defer { for socket in sockets { close(socket) } }
-    return try (0..<count).map { _ in
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        sockets.append(fd)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-}
-
-/// Polls `condition` until it holds; fails after `timeout`. For convergence, not for timing.
-func eventually(
-    _ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(25))
-    }
-    throw ClusterTimeout(what: what)
-}
-
-struct ClusterTimeout: Error, CustomStringConvertible {
-    let what: String
-    var description: String { "timed out waiting for: \(what)" }
-}
-
 extension Array where Element == UInt8 {
     func contains(subsequence needle: [UInt8]) -> Bool {
         guard !needle.isEmpty, count >= needle.count else { return false }

@@ -2,6 +2,7 @@ import AccordCrypto
 import AccordModel
 import AccordStore
 import AccordSync
+import AccordTestSupport
 import Foundation
 import Testing
 

@@ -1,0 +1,112 @@
+import AccordAdminAPI
+import AccordTestSupport
+import Foundation
+import Testing
+
+/// The admin API as curl sees it: raw HTTP/1.1 bytes on the Unix socket of a real accordd.
+@Suite("Admin API over its Unix socket", .serialized)
+struct AdminAPITests {
+    /// Sends `request` on a new connection and returns everything the server wrote until it closed.
+    private func exchange(_ socketPath: String, _ request: [UInt8]) throws -> String {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { path in
+            for (index, byte) in socketPath.utf8.enumerated() { path[index] = byte }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .ECONNREFUSED) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var offset = 0
+        while offset < request.count {
+            let written = request[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if written <= 0 { break }  // the server may answer and close before reading everything
+            offset += written
+        }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = read(fd, &buffer, buffer.count)
+            if count <= 0 { break }
+            response += buffer[0..<count]
+        }
+        return String(decoding: response, as: UTF8.self)
+    }
+
+    private func request(_ method: String, _ path: String, body: String? = nil) -> [UInt8] {
+        var text = "\(method) \(path) HTTP/1.1\r\nHost: accordd\r\nConnection: close\r\n"
+        if let body { text += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)" } else { text += "\r\n" }
+        return Array(text.utf8)
+    }
+
+    /// The status line's code and the JSON error body, if any.
+    private func answer(_ response: String) -> (Int, ErrorResponse?) {
+        let code = Int(response.split(separator: " ", maxSplits: 2).dropFirst().first ?? "") ?? 0
+        guard let start = response.range(of: "\r\n\r\n") else { return (code, nil) }
+        let body = Data(response[start.upperBound...].utf8)
+        return (code, try? AdminAPI.decoder().decode(ErrorResponse.self, from: body))
+    }
+
+    @Test("bad requests get a status and a JSON error with a message; the node keeps serving")
+    func badRequests() async throws {
+        let node = try DaemonNode("acme", port: try freePorts(1)[0])
+        try await withNodes([node]) {
+            try await node.start()
+            var status = stat()
+            #expect(stat(node.socket, &status) == 0 && status.st_mode & 0o777 == 0o600, "the admin socket is 0600")
+
+            let cases: [(String, [UInt8], Int, String)] = [
+                ("unknown endpoint", request("GET", "/v1/nothing"), 404, "not-found"),
+                ("unversioned path", request("GET", "/agreements"), 404, "not-found"),
+                ("wrong method", request("DELETE", "/v1/agreements"), 404, "not-found"),
+                ("malformed JSON", request("POST", "/v1/agreements", body: "{\"title\": "), 400, "bad-request"),
+                ("missing field", request("POST", "/v1/agreements", body: "{\"title\": \"x\"}"), 400, "bad-request"),
+                ("unknown category", request("POST", "/v1/agreements", body: #"{"title":"x","category":"gifts","parties":["acme","globex"]}"#), 400, "bad-request"),
+                ("not a party itself", request("POST", "/v1/agreements", body: #"{"title":"x","category":"fullSupport","parties":["globex","initech"]}"#), 422, "creator-not-party"),
+                ("not an id", request("GET", "/v1/agreements/12345"), 400, "bad-request"),
+                ("unknown agreement", request("GET", "/v1/agreements/\(UUID().uuidString.lowercased())"), 404, "not-found"),
+                ("unknown status filter", request("GET", "/v1/agreements?status=happy"), 400, "bad-request"),
+                ("sync with a stranger", request("POST", "/v1/sync", body: #"{"peer":"umbrella"}"#), 404, "not-found"),
+                ("oversized body", request("POST", "/v1/agreements", body: String(repeating: "x", count: AdminAPI.maximumRequestBytes + 1)), 413, "request-too-large"),
+            ]
+            for (name, bytes, expectedStatus, expectedCode) in cases {
+                let (code, error) = answer(try exchange(node.socket, bytes))
+                #expect(code == expectedStatus, "\(name): status \(code)")
+                #expect(error?.code == expectedCode, "\(name): \(String(describing: error))")
+                #expect(error.map { !$0.message.isEmpty } ?? false, "\(name): an error message")
+            }
+            // Not HTTP at all: NIOHTTP1 refuses it and closes that connection only.
+            let garbage = try exchange(node.socket, Array("\u{0}\u{1}\u{2} hello\r\n\r\n".utf8))
+            #expect(garbage.hasPrefix("HTTP/1.1 400"), "\(garbage)")
+            #expect(try await node.ctl("status").succeeded, "the node still serves after every bad request")
+            #expect(try await node.ctl("agreements", "list").stdout.contains("no agreements"), "nothing was created by a refused request")
+        }
+    }
+
+    @Test("GET /metrics is Prometheus text with the node's counts")
+    func metrics() async throws {
+        let node = try DaemonNode("acme", port: try freePorts(1)[0])
+        node.peers = [try DaemonNode("globex", port: try freePorts(1)[0])]
+        try await withNodes([node] + node.peers) {
+            try await node.start()
+            for index in 0..<3 {
+                #expect(try await node.ctl("agreements", "create", "--title", "A\(index)", "--category", "fullSupport", "--party", "acme", "--party", "globex").succeeded)
+            }
+            let response = try exchange(node.socket, request("GET", "/metrics"))
+            #expect(response.hasPrefix("HTTP/1.1 200"))
+            #expect(response.contains("Content-Type: text/plain; version=0.0.4"))
+            for line in ["accord_agreements 3", "accord_log_changes 3", "accord_changes_authored_total 3", "accord_peers_configured 1", "accord_peers_connected 0"] {
+                #expect(response.contains("\n\(line)\n"), "missing \(line)")
+            }
+            for name in ["accord_changes_rejected_total", "accord_reconcile_seconds_sum", "accord_dial_failures_total", "accord_changes_sent_total"] {
+                #expect(response.contains("# TYPE \(name) counter"), "missing \(name)")
+            }
+            let viaCtl = try await node.ctl("metrics")
+            #expect(viaCtl.stdout.contains("accord_agreements 3"))
+        }
+    }
+}

@@ -1,0 +1,168 @@
+import AccordAdminAPI
+import AccordTestSupport
+import Foundation
+
+/// Where the package's built executables are: next to the test bundle.
+enum Binaries {
+    static let folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    static let accordd = folder.appendingPathComponent("accordd").path
+    static let accordctl = folder.appendingPathComponent("accordctl").path
+    static let certificates = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("certs-example/example").path
+}
+
+/// One real `accordd` process with its own folder (configuration, data, admin socket, log),
+/// driven by the real `accordctl` binary. `@unchecked Sendable`: a test drives its nodes from
+/// its own task.
+final class DaemonNode: @unchecked Sendable {
+    let organisation: String
+    let folder: String
+    let port: Int
+    var peers: [DaemonNode] = []
+    private(set) var process: Subprocess?
+
+    var configFile: String { "\(folder)/accordd.toml" }
+    var dataDirectory: String { "\(folder)/data" }
+    var socket: String { "\(folder)/admin.sock" }
+    var logFile: String { "\(folder)/accordd.log" }
+
+    init(_ organisation: String, port: Int) throws {
+        self.organisation = organisation
+        self.port = port
+        // Short: a Unix socket path must fit in 108 bytes.
+        folder = "/tmp/accord-e2e-\(UUID().uuidString.prefix(8))-\(organisation)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    }
+
+    /// The configuration a healthy node of this organisation runs with; tests break it on purpose.
+    func configuration(dataDirectory: String? = nil, socket: String? = nil, certificate: String? = nil) -> String {
+        var text = """
+            [node]
+            organisation = "\(organisation)"
+            name = "node1"
+            data_directory = "\(dataDirectory ?? self.dataDirectory)"
+            durability = "full"
+
+            [listen]
+            address = "127.0.0.1:\(port)"
+
+            [tls]
+            certificate = "\(certificate ?? "\(Binaries.certificates)/\(organisation)-node1.pem")"
+            private_key = "\(Binaries.certificates)/\(organisation)-node1.key"
+            ca = "\(Binaries.certificates)/ca.pem"
+
+            [admin]
+            socket = "\(socket ?? self.socket)"
+
+            [sync]
+            keepalive_seconds = 1
+            idle_timeout_seconds = 5
+
+            """
+        for peer in peers {
+            text += "\n[[peers]]\norganisation = \"\(peer.organisation)\"\naddress = \"127.0.0.1:\(peer.port)\"\n"
+        }
+        return text
+    }
+
+    /// Starts accordd with `configuration` (the healthy one by default) without waiting.
+    func launch(configuration text: String? = nil) throws -> Subprocess {
+        try (text ?? configuration()).write(toFile: configFile, atomically: true, encoding: .utf8)
+        return try Subprocess.spawn(Binaries.accordd, ["--config", configFile], stdout: logFile, stderr: logFile)
+    }
+
+    /// Starts accordd and waits until its admin API answers.
+    func start() async throws {
+        let process = try launch()
+        self.process = process
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if try await ctl("status").succeeded { return }
+            if let ended = try await process.wait(timeout: .zero) {
+                throw DaemonFailure("\(organisation): accordd ended at start (\(ended)); log:\n\(log)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw DaemonFailure("\(organisation): the admin API did not answer within 30 s; log:\n\(log)")
+    }
+
+    /// Sends `signal` and waits for the process to end.
+    @discardableResult
+    func stop(_ signal: Int32 = SIGTERM) async throws -> Subprocess.Termination {
+        guard let process else { throw DaemonFailure("\(organisation) is not running") }
+        process.signal(signal)
+        guard let termination = try await process.wait(timeout: .seconds(30)) else {
+            process.signal(SIGKILL)
+            _ = try await process.wait()
+            throw DaemonFailure("\(organisation): did not stop within 30 s of signal \(signal)")
+        }
+        self.process = nil
+        return termination
+    }
+
+    /// Runs accordctl against this node.
+    func ctl(_ arguments: String...) async throws -> CommandResult {
+        try await ctl(arguments)
+    }
+
+    func ctl(_ arguments: [String]) async throws -> CommandResult {
+        try await Subprocess.run(Binaries.accordctl, arguments + ["--socket", socket])
+    }
+
+    /// Runs `accordctl … --json` and decodes its output; fails with what it printed if it failed.
+    func json<Value: Decodable>(_ arguments: String..., as type: Value.Type = Value.self) async throws -> Value {
+        let result = try await ctl(arguments + ["--json"])
+        guard result.succeeded else {
+            throw DaemonFailure("\(organisation): accordctl \(arguments.joined(separator: " ")) failed (\(result.termination)): \(result.stderr)")
+        }
+        return try AdminAPI.decoder().decode(Value.self, from: Data(result.stdout.utf8))
+    }
+
+    var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+
+    /// The bytes of every file under the node's folder: database, WAL, log.
+    func allBytes() throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        let enumerator = FileManager.default.enumerator(atPath: folder)
+        while let path = enumerator?.nextObject() as? String {
+            var isDirectory: ObjCBool = false
+            let full = "\(folder)/\(path)"
+            guard FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            if let data = FileManager.default.contents(atPath: full) { bytes += data }
+        }
+        return bytes
+    }
+
+    func remove() {
+        process?.signal(SIGKILL)
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+}
+
+struct DaemonFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A full mesh of nodes on free loopback ports.
+func daemonMesh(_ organisations: [String]) throws -> [DaemonNode] {
+    let ports = try freePorts(organisations.count)
+    let nodes = try zip(organisations, ports).map { try DaemonNode($0, port: $1) }
+    for node in nodes { node.peers = nodes.filter { $0 !== node } }
+    return nodes
+}
+
+/// Stops every node (SIGKILL for any left running) and removes their folders, also when the body throws.
+func withNodes<Result>(_ nodes: [DaemonNode], _ body: () async throws -> Result) async throws -> Result {
+    do {
+        let result = try await body()
+        for node in nodes { node.remove() }
+        return result
+    } catch {
+        for node in nodes {
+            print("--- \(node.organisation) log ---\n\(node.log.suffix(4000))")
+            node.remove()
+        }
+        throw error
+    }
+}
