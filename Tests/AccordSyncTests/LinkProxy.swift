@@ -2,56 +2,49 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// A TCP relay on 127.0.0.1 in front of one node's listening port, which a test can stall.
+/// A TCP relay on 127.0.0.1 in front of one node's listening port.
 ///
-/// Stalling stops reading on both sides of every relayed connection: bytes wait in kernel buffers
-/// and neither node notices anything but silence. That lets a test stop a transfer at a point it
-/// chose (a receiver can apply at most what was relayed before the stall) instead of racing it.
+/// With `stallAfter`, it stops relaying once it has passed that many bytes from the node to its
+/// clients: reading stops on both sides, bytes wait in kernel buffers, and neither node notices
+/// anything but silence. A test can so stop a transfer at a point it chose instead of racing it
+/// (polling for progress is too slow on a loaded machine).
 final class LinkProxy: Sendable {
     let port: Int
     private let listener: any Channel
-    private let links = Links()
+    private let links: Links
 
-    private final class Links: Sendable {
-        let state = Mutex<(stalled: Bool, channels: [any Channel])>((false, []))
+    /// The proxy's connections and byte budget, shared with the channel initialiser.
+    fileprivate final class Links: Sendable {
+        let channels = Mutex<[any Channel]>([])
+        /// Bytes still to relay from the node before stalling.
+        let budget: Atomic<Int>
+        let isLimited: Bool
+
+        init(budget: Int?) {
+            self.budget = Atomic(budget ?? .max)
+            isLimited = budget != nil
+        }
     }
 
-    init(to targetPort: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws {
+    init(to targetPort: Int, stallAfter bytes: Int? = nil, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws {
+        links = Links(budget: bytes)
         let links = self.links
         listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { inbound in
                 ClientBootstrap(group: inbound.eventLoop).connect(host: "127.0.0.1", port: targetPort).flatMapThrowing { outbound in
-                    let (toOutbound, toInbound) = Splice.pair()
+                    let (toOutbound, toInbound) = Splice.pair(budget: links.isLimited ? links : nil)
                     try inbound.pipeline.syncOperations.addHandler(toOutbound)
                     try outbound.pipeline.syncOperations.addHandler(toInbound)
-                    let stalled = links.state.withLock { state in
-                        state.channels += [inbound, outbound]
-                        return state.stalled
-                    }
-                    if stalled {
-                        inbound.setOption(.autoRead, value: false).whenComplete { _ in }
-                        outbound.setOption(.autoRead, value: false).whenComplete { _ in }
-                    }
+                    links.channels.withLock { $0 += [inbound, outbound] }
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
         port = listener.localAddress!.port!
     }
 
-    /// Stops relaying: from now on nothing more is read from either side of any connection.
-    func stall() async throws {
-        let channels = links.state.withLock { state in
-            state.stalled = true
-            return state.channels
-        }
-        for channel in channels where channel.isActive {
-            try? await channel.setOption(.autoRead, value: false).get()
-        }
-    }
-
     func close() async {
-        let channels = links.state.withLock { $0.channels }
+        let channels = links.channels.withLock { $0 }
         for channel in channels { try? await channel.close() }
         try? await listener.close()
     }
@@ -65,11 +58,15 @@ private final class Splice: ChannelInboundHandler {
 
     private var partner: Splice?
     private var context: ChannelHandlerContext?
+    /// For the direction from the node: the shared byte budget, once spent nothing more is relayed.
+    private var links: LinkProxy.Links?
 
-    static func pair() -> (Splice, Splice) {
+    /// The first splice relays towards the node, the second from it.
+    static func pair(budget: LinkProxy.Links?) -> (Splice, Splice) {
         let (first, second) = (Splice(), Splice())
         first.partner = second
         second.partner = first
+        second.links = budget
         return (first, second)
     }
 
@@ -81,7 +78,21 @@ private final class Splice: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        partner?.context?.writeAndFlush(data, promise: nil)
+        guard let links else {
+            partner?.context?.writeAndFlush(data, promise: nil)
+            return
+        }
+        var buffer = unwrapInboundIn(data)
+        let before = links.budget.subtract(buffer.readableBytes, ordering: .relaxed).oldValue
+        if before >= buffer.readableBytes {
+            partner?.context?.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+            return
+        }
+        if before > 0, let prefix = buffer.readSlice(length: before) {
+            partner?.context?.writeAndFlush(wrapOutboundOut(prefix), promise: nil)
+        }
+        context.channel.setOption(.autoRead, value: false).whenComplete { _ in }
+        partner?.context?.channel.setOption(.autoRead, value: false).whenComplete { _ in }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -183,15 +183,13 @@ struct SyncTests {
                     .addParty("acme"), .addParty("globex"),
                 ]))
             }
-            // globex reaches acme only through a proxy (acme's own dials go nowhere), so the test can
-            // stall the stream at a point it chose and then stop globex: it holds at most what was
-            // relayed before the stall, one batch of 16 in flight.
-            let proxy = try await LinkProxy(to: acme.port)
+            // globex reaches acme only through a proxy (acme's own dials go nowhere) that stalls
+            // after relaying 64 KiB from acme, about a third of the log; then globex is stopped.
+            let proxy = try await LinkProxy(to: acme.port, stallAfter: 64 * 1024)
             globex.peers = [PeerEndpoint(organisation: "acme", host: "127.0.0.1", port: proxy.port)]
             let slow: (inout SyncConfiguration) -> Void = { $0.batchChanges = 16; $0.sendWindow = 1 }
             try await globex.start(configure: slow)
             try await eventually("globex received part of the log") { try await globex.store.counts().changes >= 50 }
-            try await proxy.stall()
             await globex.stop()
             await proxy.close()
             try await globex.startStoreOnly()

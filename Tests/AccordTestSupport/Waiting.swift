@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Polls `condition` until it holds; fails after `timeout`. For convergence, never for timing.
 public func eventually(
@@ -18,20 +19,35 @@ public struct TimedOut: Error, CustomStringConvertible {
     public var description: String { "timed out waiting for: \(what)" }
 }
 
-/// Free TCP ports on 127.0.0.1 for the nodes of one test (bound together, then released).
+/// Free TCP ports on 127.0.0.1 for the nodes of a test, never the same port twice in one test
+/// process. Tests stop and restart nodes on their ports, so a port must stay theirs while it is
+/// unbound: handing it to a concurrently running test (as asking the kernel for port 0 would, once
+/// it is released) let one test's node dial another test's node. The ports come from below the
+/// kernel's ephemeral range (32768 and up here), so outgoing connections never take them either.
 public func freePorts(_ count: Int) throws -> [Int] {
-    var sockets: [Int32] = []
-    defer { for socket in sockets { close(socket) } }
-    return try (0..<count).map { _ in
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        sockets.append(fd)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
+    var ports: [Int] = []
+    while ports.count < count {
+        let port = PortCursor.next.add(1, ordering: .relaxed).oldValue
+        guard port < PortCursor.end else { throw POSIXError(.EADDRNOTAVAIL) }
+        if isBindable(port) { ports.append(port) }
     }
+    return ports
+}
+
+private enum PortCursor {
+    static let end = 32_000
+    /// Spread by process id, so two test processes on one machine are unlikely to meet.
+    static let next = Atomic<Int>(20_000 + Int(getpid() % 100) * 100)
+}
+
+private func isBindable(_ port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    } == 0
 }
