@@ -2,7 +2,8 @@ import Foundation
 
 /// A child process started with posix_spawn, with every signal unblocked and at its default
 /// action (a test runner's blocked signals must not leak into the daemon, or SIGTERM would not
-/// reach its graceful shutdown). Output goes to files, so no pipe can fill up and stall it.
+/// reach its graceful shutdown) and no file descriptor of the test process but its output files,
+/// which are files so that no pipe can fill up and stall it.
 struct Subprocess: Sendable {
     enum Termination: Equatable, Sendable, CustomStringConvertible {
         case exited(Int32)
@@ -18,6 +19,13 @@ struct Subprocess: Sendable {
 
     let pid: pid_t
 
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which Swift does not import
+    /// because glibc declares it only under `_GNU_SOURCE`.
+    private static let closeFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
+
     static func spawn(_ executable: String, _ arguments: [String], stdout: String, stderr: String) throws -> Subprocess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -25,6 +33,10 @@ struct Subprocess: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        // Nothing else of the test process: an inherited listening socket of another test would
+        // keep its port taken after that test closed it.
+        guard let closeFrom = Self.closeFrom else { throw POSIXError(.ENOSYS) }
+        guard closeFrom(&actions, 3) == 0 else { throw POSIXError(.EINVAL) }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

@@ -83,8 +83,14 @@ final class ClusterNode: @unchecked Sendable {
         configure(&configuration)
         let sync = SyncNode(configuration: configuration, store: store, tls: tls, directory: authors, logger: logs.logger(name))
         self.sync = sync
-        task = Task { try await sync.run() }
+        let task = Task { try await sync.run() }
+        self.task = task
         for _ in 0..<500 where sync.listeningPort == nil { try await Task.sleep(for: .milliseconds(10)) }
+        if sync.listeningPort == nil {
+            task.cancel()
+            _ = try await task.value
+            throw ClusterStartFailure(node: name)
+        }
     }
 
     /// Opens the store without syncing (a node cut off from its peers).
@@ -131,6 +137,11 @@ final class ClusterNode: @unchecked Sendable {
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
+}
+
+struct ClusterStartFailure: Error, CustomStringConvertible {
+    let node: String
+    var description: String { "\(node) did not start listening within 5 s" }
 }
 
 extension Array where Element == UInt8 {

@@ -93,11 +93,20 @@ struct SyncTests {
     @discardableResult
     static func converged(_ nodes: [ClusterNode], _ agreement: AgreementID, timeout: Duration = .seconds(30)) async throws -> SHA256Digest {
         var digest: SHA256Digest?
-        try await eventually("\(nodes.map(\.name)) converge on \(agreement)", timeout: timeout) {
-            var digests: [SHA256Digest?] = []
-            for node in nodes { digests.append(try await node.headsDigest(agreement)) }
-            digest = digests[0]
-            return digest != nil && Set(digests).count == 1
+        do {
+            try await eventually("\(nodes.map(\.name)) converge on \(agreement)", timeout: timeout) {
+                var digests: [SHA256Digest?] = []
+                for node in nodes { digests.append(try await node.headsDigest(agreement)) }
+                digest = digests[0]
+                return digest != nil && Set(digests).count == 1
+            }
+        } catch {
+            for node in nodes {
+                let detail = try await node.store.agreement(agreement)
+                print("not converged, \(node.name): changes \(detail?.changeCount ?? -1) held \(detail?.held.count ?? -1) sessions \(node.sync?.sessions.map { "\($0.node) \($0.direction) ack \($0.acknowledgedThrough) inflight \($0.batchesInFlight) repairs \($0.pendingRepairs)" } ?? [])")
+                print("log of \(node.name):\n\(node.logs.text.suffix(3000))")
+            }
+            throw error
         }
         return digest!
     }
