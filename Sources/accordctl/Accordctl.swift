@@ -17,9 +17,11 @@ struct Accordctl: AsyncParsableCommand {
 
             Examples:
               accordctl status
-              accordctl agreements create --title "GPU cluster sharing" --category technicalResources --party acme --party globex
-              accordctl agreements show 3b926bdf-6193-82d1-ae48-a6aae0cd87c1
-              accordctl agreements approve 3b926bdf-6193-82d1-ae48-a6aae0cd87c1
+              accordctl agreements create --title "GPU sharing" \\
+                  --category technicalResources --party acme --party globex
+              accordctl agreements show ID
+              accordctl agreements approve ID
+              accordctl agreements set ID title "A new title"
               accordctl sync --wait
             """,
         version: "0.1.0",

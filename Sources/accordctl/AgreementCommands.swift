@@ -177,7 +177,8 @@ struct Agreements: AsyncParsableCommand {
             discussion: """
                 add needs --by, --kind (freeResource, customerAssistance, qualityGuarantee, rdSubsidy, other) \
                 and --description, and prints the new commitment's id; the other actions take that id.
-                  accordctl agreements commitment ID add --by acme --kind freeResource --description "GPU hours"
+                  accordctl agreements commitment ID add --by acme \\
+                      --kind freeResource --description "GPU hours"
                   accordctl agreements commitment ID fulfil COMMITMENT-ID
                 """
         )
@@ -185,7 +186,7 @@ struct Agreements: AsyncParsableCommand {
         @OptionGroup var connection: Connection
         @OptionGroup var agreement: AgreementArgument
 
-        @Argument(help: "add, update, fulfil, waive, reopen or remove.")
+        @Argument(help: "What to do.")
         var action: CommitmentRequest.Action
 
         @Argument(help: ArgumentHelp("The commitment's id (all actions but add).", valueName: "commitment-id"))
@@ -194,7 +195,7 @@ struct Agreements: AsyncParsableCommand {
         @Option(help: ArgumentHelp("The organisation that commits.", valueName: "organisation"))
         var by: String?
 
-        @Option(help: "The kind of commitment.")
+        @Option(help: "freeResource, customerAssistance, qualityGuarantee, rdSubsidy or other.")
         var kind: String?
 
         @Option(help: "What is committed.")

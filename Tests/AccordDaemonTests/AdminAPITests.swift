@@ -87,9 +87,10 @@ struct AdminAPITests {
         }
     }
 
-    @Test("GET /metrics is Prometheus text with the node's counts")
+    @Test("GET /metrics is Prometheus text with the node's counts; --log-format json writes one JSON object per line")
     func metrics() async throws {
         let node = try DaemonNode("acme", port: try freePorts(1)[0])
+        node.options = ["--log-format", "json", "--log-level", "debug"]
         node.peers = [try DaemonNode("globex", port: try freePorts(1)[0])]
         try await withNodes([node] + node.peers) {
             try await node.start()
@@ -107,6 +108,13 @@ struct AdminAPITests {
             }
             let viaCtl = try await node.ctl("metrics")
             #expect(viaCtl.stdout.contains("accord_agreements 3"))
+
+            let lines = node.log.split(separator: "\n")
+            #expect(lines.count >= 3)
+            for line in lines {
+                let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
+                #expect(object?["message"] != nil && object?["level"] != nil && object?["time"] != nil, "not a JSON log line: \(line)")
+            }
         }
     }
 }

@@ -19,6 +19,8 @@ final class DaemonNode: @unchecked Sendable {
     let folder: String
     let port: Int
     var peers: [DaemonNode] = []
+    /// accordd options besides `--config`.
+    var options: [String] = []
     private(set) var process: Subprocess?
 
     var configFile: String { "\(folder)/accordd.toml" }
@@ -68,7 +70,7 @@ final class DaemonNode: @unchecked Sendable {
     /// Starts accordd with `configuration` (the healthy one by default) without waiting.
     func launch(configuration text: String? = nil) throws -> Subprocess {
         try (text ?? configuration()).write(toFile: configFile, atomically: true, encoding: .utf8)
-        return try Subprocess.spawn(Binaries.accordd, ["--config", configFile], stdout: logFile, stderr: logFile)
+        return try Subprocess.spawn(Binaries.accordd, ["--config", configFile] + options, stdout: logFile, stderr: logFile)
     }
 
     /// Starts accordd and waits until its admin API answers.

@@ -134,16 +134,3 @@ struct EndToEndTests {
         }
     }
 }
-
-extension Array where Element == UInt8 {
-    func contains(subsequence needle: [UInt8]) -> Bool {
-        guard !needle.isEmpty, count >= needle.count else { return false }
-        let first = needle[0]
-        var index = 0
-        while index <= count - needle.count {
-            if self[index] == first, Array(self[index..<(index + needle.count)]) == needle { return true }
-            index += 1
-        }
-        return false
-    }
-}

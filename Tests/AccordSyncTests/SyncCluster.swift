@@ -2,6 +2,7 @@ import AccordCrypto
 import AccordModel
 import AccordStore
 import AccordSync
+import AccordTestSupport
 import AccordTLS
 import Foundation
 import Logging
@@ -142,17 +143,4 @@ final class ClusterNode: @unchecked Sendable {
 struct ClusterStartFailure: Error, CustomStringConvertible {
     let node: String
     var description: String { "\(node) did not start listening within 5 s" }
-}
-
-extension Array where Element == UInt8 {
-    func contains(subsequence needle: [UInt8]) -> Bool {
-        guard !needle.isEmpty, count >= needle.count else { return false }
-        let first = needle[0]
-        var index = 0
-        while index <= count - needle.count {
-            if self[index] == first, Array(self[index..<(index + needle.count)]) == needle { return true }
-            index += 1
-        }
-        return false
-    }
 }
