@@ -96,8 +96,16 @@ let package = Package(
             ]
         ),
 
-        // Fixtures shared by the test targets: test networks of nodes, seeded random histories.
-        .target(name: "AccordTestSupport", dependencies: ["AccordModel", "AccordCrypto"], path: "Tests/AccordTestSupport"),
+        // Fixtures shared by the test targets: test networks of nodes, seeded random histories, a
+        // fault-injecting TCP proxy, ports and waiting.
+        .target(
+            name: "AccordTestSupport",
+            dependencies: [
+                "AccordModel", "AccordCrypto",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/AccordTestSupport"
+        ),
 
         // Benchmarks: executables that print a table and write JSON (see BENCHMARKS.md).
         .executableTarget(
@@ -126,6 +134,15 @@ let package = Package(
         .executableTarget(
             name: "accord-store-crash-helper", dependencies: ["AccordStore", "AccordModel", "AccordCrypto"],
             path: "Tests/AccordStoreCrashHelper"
+        ),
+
+        // The chaos soak: real accordd processes behind fault proxies, kills, then every promise checked.
+        .executableTarget(
+            name: "accord-chaos",
+            dependencies: [
+                "AccordAdminAPI", "AccordTestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tests/Chaos"
         ),
 
         .testTarget(name: "AccordCryptoTests", dependencies: ["AccordCrypto"]),

@@ -120,9 +120,6 @@ public struct DaemonConfiguration: Sendable {
             guard let peerOrganisation = OrganisationID(rawValue: name) else {
                 throw peerTable.error("organisation", "\"\(name)\" is not an organisation id")
             }
-            guard peerOrganisation != organisation else {
-                throw peerTable.error("organisation", "is this node's own organisation; list other organisations' nodes")
-            }
             let (host, port) = try Self.address(try peerTable.requiredString("address"), field: "address", in: peerTable)
             try peerTable.finish()
             peers.append(PeerEndpoint(organisation: peerOrganisation, host: host, port: port))

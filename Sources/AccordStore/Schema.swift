@@ -117,6 +117,21 @@ enum Schema {
                 ALTER TABLE changes ADD COLUMN origin_node TEXT;
                 """
         ),
+        Migration(
+            name: "former parties",
+            sql: """
+                -- Organisations that withdrew from an agreement, and the log position of the change
+                -- that removed them here. They are still owed every change up to it, so that each of
+                -- their nodes learns of the withdrawal instead of keeping a copy that says they are
+                -- a party; nothing after it.
+                CREATE TABLE former_parties (
+                    organisation TEXT NOT NULL,
+                    agreement_key INTEGER NOT NULL,
+                    through_seq INTEGER NOT NULL,
+                    PRIMARY KEY (organisation, agreement_key)
+                ) WITHOUT ROWID;
+                """
+        ),
     ]
 
     static var version: Int64 { Int64(migrations.count) }

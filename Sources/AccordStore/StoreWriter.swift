@@ -240,9 +240,15 @@ final class StoreWriter {
             for party in before.subtracting(after) {
                 try connection.statement("DELETE FROM agreement_parties WHERE organisation = ? AND agreement_key = ?")
                     .bind(1, party.rawValue).bind(2, key).run()
+                try connection.statement(
+                    "INSERT OR REPLACE INTO former_parties (organisation, agreement_key, through_seq) VALUES (?, ?, ?)"
+                )
+                .bind(1, party.rawValue).bind(2, key).bind(3, lastSequence).run()
             }
             for party in after.subtracting(before) {
                 try connection.statement("INSERT OR IGNORE INTO agreement_parties (organisation, agreement_key) VALUES (?, ?)")
+                    .bind(1, party.rawValue).bind(2, key).run()
+                try connection.statement("DELETE FROM former_parties WHERE organisation = ? AND agreement_key = ?")
                     .bind(1, party.rawValue).bind(2, key).run()
             }
         }

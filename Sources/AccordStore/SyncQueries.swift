@@ -65,12 +65,16 @@ extension NodeStore {
     }
 
     /// The changes after log position ?2 owed to a peer of organisation ?1, other than those
-    /// authored by or received from its node (?4, ?5): need-to-know is this predicate. Written so
-    /// that SQLite walks the log from ?2 (a range of the primary key) and checks each change's
-    /// party; a join let it scan the whole party index first.
+    /// authored by or received from its node (?4, ?5): need-to-know is this predicate. A party is
+    /// owed every change of the agreement; an organisation that withdrew, the changes up to the
+    /// one that removed it (docs/storage.md, "Former parties"). Written so that SQLite walks the
+    /// log from ?2 (a range of the primary key) and checks each change's party; a join let it scan
+    /// the whole party index first.
     private static let owedPredicate = """
         c.seq > ?2
-          AND EXISTS (SELECT 1 FROM agreement_parties p WHERE p.organisation = ?1 AND p.agreement_key = c.agreement_key)
+          AND (EXISTS (SELECT 1 FROM agreement_parties p WHERE p.organisation = ?1 AND p.agreement_key = c.agreement_key)
+            OR EXISTS (SELECT 1 FROM former_parties f
+                       WHERE f.organisation = ?1 AND f.agreement_key = c.agreement_key AND c.seq <= f.through_seq))
           AND NOT (?4 IS NOT NULL AND c.author_organisation = ?4 AND c.author_node = ?5)
           AND NOT (?4 IS NOT NULL AND c.origin_organisation IS ?4 AND c.origin_node IS ?5)
         """
@@ -140,6 +144,23 @@ extension NodeStore {
                 if try LogQueries.key(of: agreement, connection) != nil { held.insert(agreement) }
             }
             return held
+        }
+    }
+
+    /// The first change after `sequence` that `organisation` is owed only as a former party (it
+    /// withdrew since): reconciliation compares current parties' agreements only, so a session
+    /// streams the log from there for the peer to learn of its withdrawal. nil if there is none.
+    public func earliestOwedToFormerParty(_ organisation: OrganisationID, after sequence: Int64) async throws(StoreError) -> Int64? {
+        try await read { connection throws(StoreError) in
+            let statement = try connection.statement(
+                """
+                SELECT min(c.seq) FROM former_parties f JOIN changes c ON c.agreement_key = f.agreement_key
+                WHERE f.organisation = ?1 AND c.seq > ?2 AND c.seq <= f.through_seq
+                """
+            )
+            statement.bind(1, organisation.rawValue).bind(2, sequence)
+            defer { statement.reset() }
+            return try statement.step() && !statement.isNull(0) ? statement.int64(0) : nil
         }
     }
 

@@ -428,7 +428,10 @@ final class PeerSession: Sendable {
             differences: differences.count, sentWhole: round.reconciler.missingAtPeer.count,
             duration: ContinuousClock.now - round.started, completedAt: configuration.clock()
         )
-        if result.isClean { state.cleanThrough = max(state.cleanThrough ?? 0, round.snapshot.sequence) }
+        // A clean round vouches for what reconciliation compares; changes the stream still has
+        // to deliver from before the log's end (owed to a former party) are vouched for by
+        // their acknowledgement only.
+        if result.isClean { state.cleanThrough = max(state.cleanThrough ?? 0, min(round.snapshot.sequence, streamStart)) }
         Self.advanceCursor(&state)
         state.round = nil
         state.lastRound = result

@@ -170,9 +170,14 @@ public final class SyncNode: Sendable {
         do {
             try await connection.channel.executeThenClose { inbound, outbound in
                 let acknowledged = try await store.peers().first { $0.node == peer.node }?.acknowledgedSequence ?? 0
+                // Live push starts at the log's end (reconciliation covers the rest), unless the
+                // peer's organisation withdrew from agreements since it last acknowledged: those
+                // changes only the stream delivers, so it starts before the first of them.
+                let latest = try await store.latestSequence()
+                let formerPartyBacklog = try await store.earliestOwedToFormerParty(peer.node.organisation, after: acknowledged)
                 let session = PeerSession(
                     peer: peer, direction: direction, services: services, outbound: outbound,
-                    acknowledged: acknowledged, streamStart: try await store.latestSequence()
+                    acknowledged: acknowledged, streamStart: formerPartyBacklog.map { min(latest, $0 - 1) } ?? latest
                 )
                 guard let id = registry.admit(session, close: { channel.close(promise: nil) }) else {
                     logger.info("a session with this peer already exists; closing the new one", metadata: ["peer": "\(peer.node)"])

@@ -44,7 +44,7 @@ struct ConfigurationTests {
         ("organisation = \"acme\"", "organisation = \"\"", "node.organisation: must not be empty"),
         ("address = \"[::1]:7401\"", "address = \"[::1]:99999\"", "listen.address"),
         ("address = \"accord.globex.example:7400\"", "address = 7400", "peers[0].address: expected a string, found int"),
-        ("organisation = \"globex\"", "organisation = \"acme\"", "peers[0].organisation: is this node's own organisation"),
+        ("organisation = \"globex\"", "organisation = \"\"", "peers[0].organisation: must not be empty"),
         ("[admin]", "[admin]\nsocket_mode = \"0606\"", "admin.socket_mode"),
         ("[[peers]]", "[sync]\nkeepalive_seconds = 60\nidle_timeout_seconds = 30\n[[peers]]", "sync.idle_timeout_seconds: must be longer"),
         ("[[peers]]", "[sync]\nreconcile_interval_seconds = 0\n[[peers]]", "sync.reconcile_interval_seconds: 0 is out of range"),

@@ -217,6 +217,36 @@ struct NodeStoreTests {
         await store.close()
     }
 
+    @Test("an organisation that withdrew is owed the changes up to its withdrawal, so its other nodes learn of it, and nothing after")
+    func formerParty() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let globex = StoreFixtures.globexSigner
+        let store = try StoreFixtures.open(directory.path, node: globex.node)
+        let created = try await store.author(nil, StoreFixtures.genesis("three", parties: ["acme", "globex", "initech"]), signer: globex, nowMillis: t)
+        let agreement = created.change.change.agreement
+        let before = try await store.author(agreement, [.note("before")], signer: globex, nowMillis: t + 1)
+        var clock = HybridLogicalClock(node: StoreFixtures.acmeSigner.node)
+        clock.observe(before.change.change.stamp)
+        let withdrawal = try StoreFixtures.acmeSigner.sign(Change(
+            agreement: agreement, stamp: clock.stamp(physicalMillis: t + 2), dependencies: [before.change.id], edits: [.withdrawParty("acme")]
+        ))
+        _ = try await store.apply([withdrawal], nowMillis: t + 2)
+        let after = try await store.author(agreement, [.note("after")], signer: globex, nowMillis: t + 3)
+
+        let forAcme = try await store.changes(after: 0, for: "acme", limit: 100).map(\.change.id)
+        #expect(forAcme == [created.change.id, before.change.id, withdrawal.id], "up to and including the withdrawal")
+        #expect(!forAcme.contains(after.change.id), "nothing after the withdrawal")
+        #expect(try await store.owedChangeCount(after: 0, for: "acme") == 3)
+        #expect(try await store.syncSnapshot(sharedWith: "acme").digests.isEmpty, "not reconciled with acme any more")
+        #expect(try await store.changes(after: 0, for: "initech", limit: 100).count == 4)
+
+        // Added again: a party again, owed everything.
+        _ = try await store.author(agreement, [.addParty("acme")], signer: globex, nowMillis: t + 4)
+        #expect(try await store.changes(after: 0, for: "acme", limit: 100).count == 5)
+        await store.close()
+    }
+
     @Test("a batch received from a peer is applied and counted in one step; its changes are not pushed back to that peer")
     func receivedBatch() async throws {
         let directory = try TemporaryDirectory()

@@ -194,7 +194,7 @@ struct SyncTests {
             }
             // globex reaches acme only through a proxy (acme's own dials go nowhere) that stalls
             // after relaying 64 KiB from acme, about a third of the log; then globex is stopped.
-            let proxy = try await LinkProxy(to: acme.port, stallAfter: 64 * 1024)
+            let proxy = try await FaultProxy(to: acme.port, stallAfter: 64 * 1024)
             globex.peers = [PeerEndpoint(organisation: "acme", host: "127.0.0.1", port: proxy.port)]
             let slow: (inout SyncConfiguration) -> Void = { $0.batchChanges = 16; $0.sendWindow = 1 }
             try await globex.start(configure: slow)

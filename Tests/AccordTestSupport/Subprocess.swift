@@ -1,15 +1,15 @@
-import Foundation
+public import Foundation
 
 /// A child process started with posix_spawn, with every signal unblocked and at its default
 /// action (a test runner's blocked signals must not leak into the daemon, or SIGTERM would not
 /// reach its graceful shutdown) and no file descriptor of the test process but its output files,
 /// which are files so that no pipe can fill up and stall it.
-struct Subprocess: Sendable {
-    enum Termination: Equatable, Sendable, CustomStringConvertible {
+public struct Subprocess: Sendable {
+    public enum Termination: Equatable, Sendable, CustomStringConvertible {
         case exited(Int32)
         case signalled(Int32)
 
-        var description: String {
+        public var description: String {
             switch self {
             case .exited(let status): "exit status \(status)"
             case .signalled(let signal): "signal \(signal)"
@@ -17,7 +17,7 @@ struct Subprocess: Sendable {
         }
     }
 
-    let pid: pid_t
+    public let pid: pid_t
 
     /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which Swift does not import
     /// because glibc declares it only under `_GNU_SOURCE`.
@@ -26,7 +26,7 @@ struct Subprocess: Sendable {
         return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
     }()
 
-    static func spawn(_ executable: String, _ arguments: [String], stdout: String, stderr: String) throws -> Subprocess {
+    public static func spawn(_ executable: String, _ arguments: [String], stdout: String, stderr: String) throws -> Subprocess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -62,10 +62,10 @@ struct Subprocess: Sendable {
         return Subprocess(pid: pid)
     }
 
-    func signal(_ signal: Int32) { kill(pid, signal) }
+    public func signal(_ signal: Int32) { kill(pid, signal) }
 
     /// Waits for the process to end (polling, so no thread blocks); nil if it outlives `timeout`.
-    func wait(timeout: Duration = .seconds(30)) async throws -> Termination? {
+    public func wait(timeout: Duration = .seconds(30)) async throws -> Termination? {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             var status: Int32 = 0
@@ -81,7 +81,7 @@ struct Subprocess: Sendable {
     }
 
     /// Runs a command to completion and returns what it printed.
-    static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(120)) async throws -> CommandResult {
+    public static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(120)) async throws -> CommandResult {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("accord-run-\(UUID())").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -96,15 +96,15 @@ struct Subprocess: Sendable {
     }
 }
 
-struct CommandResult: Sendable {
-    let termination: Subprocess.Termination
-    let stdout: String
-    let stderr: String
+public struct CommandResult: Sendable {
+    public let termination: Subprocess.Termination
+    public let stdout: String
+    public let stderr: String
 
-    var succeeded: Bool { termination == .exited(0) }
+    public var succeeded: Bool { termination == .exited(0) }
 }
 
-struct CommandTimeout: Error, CustomStringConvertible {
-    let command: String
-    var description: String { "timed out: \(command)" }
+public struct CommandTimeout: Error, CustomStringConvertible {
+    public let command: String
+    public var description: String { "timed out: \(command)" }
 }

@@ -1,0 +1,314 @@
+import AccordAdminAPI
+import AccordTestSupport
+import Foundation
+
+/// The soak: nodes behind fault proxies, random operations through accordctl, random faults and
+/// kills, then heal and check every promise.
+final class Soak: @unchecked Sendable {
+    struct Options {
+        var seed: UInt64
+        var seconds: Int
+        var workers: Int
+        var binaries: String
+        var root: String
+        var repository: String
+    }
+
+    struct Summary: Codable {
+        var seed: UInt64
+        var seconds: Int
+        var nodes: Int
+        var organisations: Int
+        var agreements = 0
+        var acknowledgedChanges = 0
+        var operations: [String: Int] = [:]
+        var refusedOperations = 0
+        var unreachableOperations = 0
+        var kills = 0
+        var cuts = 0
+        var stalls = 0
+        var delays = 0
+        var secondsToConverge = 0.0
+        var failures: [String] = []
+    }
+
+    static let layout: [(organisation: String, name: String)] = [
+        ("acme", "node1"), ("acme", "node2"), ("globex", "node1"), ("initech", "node1"), ("umbrella", "node1"),
+    ]
+    var organisations: [String] { Array(Set(Self.layout.map(\.organisation))).sorted() }
+
+    let options: Options
+    let ledger = Ledger()
+    private(set) var nodes: [ChaosNode] = []
+    private(set) var proxies: [FaultProxy] = []
+    private(set) var summary: Summary
+    private let counters = Counters()
+    /// Link faults to undo, and when.
+    private var restorations: [(due: ContinuousClock.Instant, proxy: FaultProxy, mode: FaultProxy.Mode)] = []
+
+    init(options: Options) {
+        self.options = options
+        summary = Summary(seed: options.seed, seconds: options.seconds, nodes: Self.layout.count, organisations: 4)
+    }
+
+    // MARK: - Set-up
+
+    func setUp() async throws {
+        let certificates = "\(options.root)/pki"
+        let script = "\(options.repository)/certs-example/make-certs.sh"
+        let groups = Dictionary(grouping: Self.layout, by: \.organisation).map { "\($0.key):\($0.value.map(\.name).joined(separator: ","))" }
+        let made = try await Subprocess.run("/bin/bash", [script, "-o", certificates] + groups.sorted())
+        guard made.succeeded else { throw ChaosFailure("make-certs.sh failed: \(made.stderr)") }
+
+        let ports = try freePorts(Self.layout.count)
+        nodes = try zip(Self.layout, ports).map {
+            try ChaosNode(organisation: $0.organisation, name: $0.name, root: options.root, port: $1, binaries: options.binaries)
+        }
+        // One proxy per direction of every pair: node i reaches node j only through proxy (i, j).
+        for node in nodes {
+            var peers: [(organisation: String, port: Int)] = []
+            for peer in nodes where peer !== node {
+                let proxy = try await FaultProxy(to: peer.port)
+                proxies.append(proxy)
+                peers.append((peer.organisation, proxy.port))
+            }
+            try node.configure(certificates: certificates, peers: peers)
+        }
+        for node in nodes { try await node.start() }
+    }
+
+    // MARK: - Chaos
+
+    /// Operations and faults until the time is up.
+    func run() async throws {
+        let deadline = ContinuousClock.now + .seconds(options.seconds)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<options.workers {
+                group.addTask {
+                    var random = SplitMix64(seed: self.options.seed &+ UInt64(worker) &* 0x9E37_79B9)
+                    while ContinuousClock.now < deadline { try await self.randomOperation(&random) }
+                }
+            }
+            group.addTask {
+                var random = SplitMix64(seed: self.options.seed ^ 0xFA17_FA17_FA17_FA17)
+                while ContinuousClock.now < deadline { try await self.randomFault(&random, until: deadline) }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    private func randomOperation(_ random: inout SplitMix64) async throws {
+        let node = nodes[Int.random(in: 0..<nodes.count, using: &random)]
+        let roll = Int.random(in: 0..<100, using: &random)
+        let known = await ledger.agreements(withParty: node.organisation)
+        if roll < 12 || known.isEmpty {
+            let others = organisations.filter { $0 != node.organisation }.shuffled(using: &random)
+            let parties = [node.organisation] + others.prefix(Int.random(in: 1...2, using: &random))
+            let number = counters.nextAgreement()
+            let token = "chaos#\(String(number, radix: 36))#\(options.seed % 1000)#"
+            let created: CreatedAgreement? = try await node.json(
+                ["agreements", "create", "--title", "\(token) partnership", "--category", "technicalResources"] + parties.flatMap { ["--party", $0] }
+            )
+            if let created { await ledger.created(created.id, token: token, parties: parties, change: created.change) } else { await noteFailure(node) }
+            return
+        }
+        let id = known[Int.random(in: 0..<known.count, using: &random)]
+        guard let token = await ledger.agreements[id]?.token else { return }
+        let edit = counters.nextEdit()
+        let operation: (String, [String], String?)
+        switch roll {
+        case 12..<35: operation = ("title", ["agreements", "set", id, "title", "\(token) revised \(edit)"], nil)
+        case 35..<45: operation = ("framework", ["agreements", "set", id, "framework.technicalFit", "\(token) fit \(edit)"], nil)
+        case 45..<70: operation = ("note", ["agreements", "note", id, "\(token) note \(edit)"], nil)
+        case 70..<82: operation = ("approve", ["agreements", "approve", id], nil)
+        case 82..<88:
+            operation = ("commitment", ["agreements", "commitment", id, "add", "--by", node.organisation, "--kind", "other", "--description", "\(token) commitment \(edit)"], nil)
+        case 88..<93:
+            let newcomer = organisations[Int.random(in: 0..<organisations.count, using: &random)]
+            operation = ("party", ["agreements", "party", id, "add", newcomer], newcomer)
+        case 93..<95: operation = ("withdraw", ["agreements", "party", id, "withdraw", node.organisation], nil)
+        default:
+            _ = try await node.ctl(["sync"])
+            return
+        }
+        let receipt: ChangeReceipt? = try await node.json(operation.1)
+        if let receipt {
+            await ledger.acknowledge(operation.0, agreement: id, change: receipt.change, addedParty: operation.2)
+        } else {
+            await noteFailure(node)
+        }
+    }
+
+    private func noteFailure(_ node: ChaosNode) async {
+        await ledger.failed(unreachable: !node.isRunning)
+    }
+
+    private func randomFault(_ random: inout SplitMix64, until deadline: ContinuousClock.Instant) async throws {
+        try await Task.sleep(for: .milliseconds(Int.random(in: 300...1500, using: &random)))
+        // Faults overlap: each link fault is undone when its time is up, between later faults.
+        let now = ContinuousClock.now
+        for restoration in restorations where restoration.due <= now && restoration.proxy.mode == restoration.mode {
+            restoration.proxy.set(.pass)
+        }
+        restorations.removeAll { $0.due <= now }
+        let roll = Int.random(in: 0..<100, using: &random)
+        let hold = Duration.milliseconds(Int.random(in: 500...4000, using: &random))
+        if roll < 40 {
+            // SIGKILL a node and restart it after a while; at most two down at once.
+            let node = nodes[Int.random(in: 0..<nodes.count, using: &random)]
+            guard node.isRunning, nodes.filter({ !$0.isRunning }).count < 2 else { return }
+            try await node.kill()
+            summary.kills += 1
+            try await Task.sleep(for: .milliseconds(Int.random(in: 100...2000, using: &random)))
+            try await node.start()
+            return
+        }
+        let proxy = proxies[Int.random(in: 0..<proxies.count, using: &random)]
+        let mode: FaultProxy.Mode
+        switch roll {
+        case 40..<60: mode = .cut; summary.cuts += 1
+        case 60..<80: mode = .stall; summary.stalls += 1
+        default: mode = .delay(.milliseconds(Int.random(in: 5...250, using: &random))); summary.delays += 1
+        }
+        proxy.set(mode)
+        restorations.append((ContinuousClock.now + hold, proxy, mode))
+    }
+
+    // MARK: - Heal and check
+
+    /// Heals every link, restarts every node, waits for convergence and checks every promise.
+    func healAndCheck() async throws {
+        for proxy in proxies { proxy.set(.pass) }
+        for node in nodes where !node.isRunning { try await node.start() }
+        for node in nodes {
+            if let ended = try await node.endedByItself() { summary.failures.append("\(node.label) ended by itself: \(ended)") }
+        }
+        let healed = ContinuousClock.now
+        var lists: [String: [AgreementListItem]] = [:]
+        var converged = false
+        while ContinuousClock.now < healed + .seconds(180) {
+            for node in nodes { _ = try await node.ctl(["sync"]) }
+            lists = [:]
+            for node in nodes { lists[node.label] = try await node.json(["agreements", "list"]) ?? [] }
+            if await isConverged(lists) { converged = true; break }
+            try await Task.sleep(for: .seconds(1))
+        }
+        let elapsed = ContinuousClock.now - healed
+        summary.secondsToConverge = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        if !converged { summary.failures.append("not converged 180 s after healing: \(await divergence(lists).prefix(5).joined(separator: "; "))") }
+
+        var seenParties: [String: Set<String>] = [:]
+        for items in lists.values { for item in items { seenParties[item.id, default: []].formUnion(item.parties) } }
+        await ledger.parties(seen: seenParties)
+        try await checkAcknowledged(lists)
+        try await checkNeedToKnow()
+        for node in nodes where !(try await node.ctl(["status"]).succeeded) { summary.failures.append("\(node.label) does not answer") }
+
+        summary.agreements = await ledger.order.count
+        summary.acknowledgedChanges = await ledger.acknowledgedCount
+        summary.operations = await ledger.operations
+        summary.refusedOperations = await ledger.refused
+        summary.unreachableOperations = await ledger.unreachable
+    }
+
+    /// Every agreement is held by every node of its current parties, with the same terms hash and
+    /// number of changes, and by no other node.
+    private func isConverged(_ lists: [String: [AgreementListItem]]) async -> Bool {
+        await divergence(lists).isEmpty
+    }
+
+    /// The parties of each agreement as its parties' nodes see it: the view, among the nodes
+    /// whose organisation it lists as a party, with the most changes. (A node whose organisation
+    /// withdrew keeps the copy it had up to the withdrawal.)
+    private func authoritativeParties(_ lists: [String: [AgreementListItem]]) -> [String: Set<String>] {
+        var best: [String: AgreementListItem] = [:]
+        for node in nodes {
+            for item in lists[node.label] ?? [] where item.parties.contains(node.organisation) {
+                if best[item.id].map({ $0.changes < item.changes }) ?? true { best[item.id] = item }
+            }
+        }
+        return best.mapValues { Set($0.parties) }
+    }
+
+    private func divergence(_ lists: [String: [AgreementListItem]]) async -> [String] {
+        var problems: [String] = []
+        let partiesOf = authoritativeParties(lists)
+        for id in await ledger.order {
+            // Every party withdrew: nobody is owed anything more of it.
+            guard let parties = partiesOf[id] else { continue }
+            var versions: Set<String> = []
+            for node in nodes {
+                let item = lists[node.label]?.first { $0.id == id }
+                if parties.contains(node.organisation) {
+                    guard let item else {
+                        problems.append("\(id): \(node.label) of party \(node.organisation) does not hold it")
+                        continue
+                    }
+                    versions.insert("\(item.termsHash)/\(item.changes)/\(item.parties.sorted())")
+                } else if let item, item.parties.contains(node.organisation) {
+                    problems.append("\(id): \(node.label) has not learnt that \(node.organisation) withdrew")
+                }
+            }
+            if versions.count > 1 { problems.append("\(id): \(versions.count) different versions among its parties' nodes") }
+        }
+        return problems
+    }
+
+    /// Every change a node acknowledged is in the history of every party's node, and all of them
+    /// hold the same history.
+    private func checkAcknowledged(_ lists: [String: [AgreementListItem]]) async throws {
+        let acknowledged = await ledger.acknowledged
+        let partiesOf = authoritativeParties(lists)
+        for id in await ledger.order {
+            guard let parties = partiesOf[id] else { continue }
+            var histories: Set<Set<String>> = []
+            for node in nodes where parties.contains(node.organisation) {
+                guard let history: [HistoryItem] = try await node.json(["agreements", "history", id]) else {
+                    summary.failures.append("\(node.label) cannot show the history of \(id)")
+                    continue
+                }
+                let present = Set(history.map(\.change))
+                histories.insert(present)
+                let missing = (acknowledged[id] ?? []).filter { !present.contains($0) }
+                if !missing.isEmpty { summary.failures.append("\(node.label) lacks \(missing.count) acknowledged change(s) of \(id)") }
+            }
+            if histories.count > 1 { summary.failures.append("\(id): different histories on its parties' nodes") }
+        }
+    }
+
+    /// No node of an organisation that was never a party holds any trace of the agreement: not
+    /// its id (text or bytes), not its token (in every title and text written to it).
+    private func checkNeedToKnow() async throws {
+        let bytes = Dictionary(uniqueKeysWithValues: nodes.map { ($0.label, $0.allBytes()) })
+        for id in await ledger.order {
+            guard let agreement = await ledger.agreements[id], let uuid = UUID(uuidString: id) else { continue }
+            let idBytes = withUnsafeBytes(of: uuid.uuid) { Array($0) }
+            for node in nodes where !agreement.everParties.contains(node.organisation) {
+                let files = bytes[node.label] ?? []
+                if files.contains(subsequence: Array(id.utf8)) || files.contains(subsequence: idBytes) || files.contains(subsequence: Array(agreement.token.utf8)) {
+                    summary.failures.append("\(node.label) holds a trace of \(id), which \(node.organisation) was never a party to")
+                }
+            }
+        }
+    }
+
+    /// Stops every node with SIGTERM; each must exit 0.
+    func tearDown() async throws {
+        for node in nodes {
+            let termination = try await node.stop()
+            if termination != .exited(0) { summary.failures.append("\(node.label) did not stop cleanly: \(String(describing: termination))") }
+        }
+        for proxy in proxies { await proxy.close() }
+    }
+
+}
+
+/// Numbers for unique titles, shared by the workers.
+final class Counters: @unchecked Sendable {
+    private let lock = NSLock()
+    private var agreements = 0
+    private var edits = 0
+
+    func nextAgreement() -> Int { lock.withLock { agreements += 1; return agreements } }
+    func nextEdit() -> Int { lock.withLock { edits += 1; return edits } }
+}
