@@ -163,7 +163,7 @@ let package = Package(
         .testTarget(
             name: "AccordTLSTests",
             dependencies: [
-                "AccordTLS", "AccordCrypto",
+                "AccordTLS", "AccordCrypto", "AccordTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

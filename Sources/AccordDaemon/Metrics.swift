@@ -71,6 +71,10 @@ extension NodeAdministration {
         text.metric("accord_sessions_established_total", "counter", "Peer sessions established.", Double(sync.sessionsEstablished))
         text.metric("accord_sessions_ended_total", "counter", "Peer sessions ended, by reason.", by: "reason", sync.sessionsEnded)
         text.metric("accord_dial_failures_total", "counter", "Failed dials to peers.", Double(sync.dialFailures))
+        text.metric(
+            "accord_connections_refused_total", "counter", "Incoming connections closed before a session, by reason.",
+            by: "reason", sync.connectionsRefused
+        )
         text.metric("accord_reconcile_rounds_total", "counter", "Reconciliation rounds completed.", Double(sync.reconcileRounds))
         text.metric("accord_reconcile_seconds_sum", "counter", "Seconds spent in reconciliation rounds.", sync.reconcileSecondsTotal)
         text.metric("accord_reconcile_differences_total", "counter", "Agreements found different by reconciliation.", Double(sync.reconcileDifferences))

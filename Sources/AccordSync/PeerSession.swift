@@ -118,8 +118,10 @@ final class PeerSession: Sendable {
 
     init(
         peer: EstablishedPeer, direction: SessionDirection, services: SyncServices,
-        outbound: NIOAsyncChannelOutboundWriter<WireMessage>, acknowledged: Int64, streamStart: Int64
+        outbound: NIOAsyncChannelOutboundWriter<WireMessage>, acknowledged: Int64, streamStart: Int64,
+        closeConnection: @escaping @Sendable () -> Void
     ) {
+        self.closeConnection = closeConnection
         self.peer = peer
         self.direction = direction
         self.services = services
@@ -135,6 +137,9 @@ final class PeerSession: Sendable {
     }
 
     private let streamStart: Int64
+    /// Closes the connection: pending writes fail, so no task of an ending session can stay
+    /// blocked on a peer that stopped reading.
+    private let closeConnection: @Sendable () -> Void
 
     private var organisation: OrganisationID { peer.node.organisation }
     private var store: NodeStore { services.store }
@@ -168,6 +173,7 @@ final class PeerSession: Sendable {
             defer {
                 shutdown()
                 group.cancelAll()
+                closeConnection()
             }
             try await group.next()
         }
@@ -271,6 +277,7 @@ final class PeerSession: Sendable {
     /// Makes received batches durable in order, then acknowledges each: an acknowledgement is a
     /// promise that the batch survives a crash of this node.
     private func applyReceived() async throws {
+        var badSignatures = 0
         while let batch = await receivedBatches.next() {
             var verified: [VerifiedChange] = []
             var rejections: [ChangeRejection] = []
@@ -299,6 +306,13 @@ final class PeerSession: Sendable {
                 logger.warning(
                     "refused changes from peer",
                     metadata: ["count": "\(rejections.count)", "batch": "\(batch.number)", "reason": "\(last)"]
+                )
+            }
+            badSignatures += rejections.count { $0.code == .badSignature }
+            if badSignatures > configuration.maximumBadSignatures {
+                throw SessionError(
+                    .forgedChanges,
+                    "the peer sent \(badSignatures) changes with bad signatures; an honest node never sends one"
                 )
             }
         }

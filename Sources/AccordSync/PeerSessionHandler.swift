@@ -24,6 +24,8 @@ public struct SessionError: Error, Hashable, Sendable, CustomStringConvertible {
         case identityMismatch = 2
         case versionMismatch = 3
         case malformedFrame = 4
+        /// The peer sent more changes with bad signatures than a session tolerates.
+        case forgedChanges = 5
     }
 
     public let code: Code

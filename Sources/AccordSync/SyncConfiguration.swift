@@ -42,6 +42,13 @@ public struct SyncConfiguration: Sendable {
     /// Verified batches waiting to be stored, per session: a slow disk stops the reading of
     /// further frames instead of growing memory.
     public var receiveQueue = 1
+    /// Changes with a bad signature a session tolerates before it is closed. An honest node
+    /// verifies every change before it stores or relays it, so it never sends one: a peer that
+    /// does is broken or forging, and each costs a signature check and a durable write here.
+    public var maximumBadSignatures = 64
+    /// How long a node whose session was closed for bad signatures is refused after its TLS
+    /// handshake (each session start costs this node a certificate check and durable writes).
+    public var forgerQuarantine: Duration = .seconds(60)
     /// Held changes (clock skew) are re-judged this often.
     public var releaseHeldInterval: Duration = .seconds(5)
     /// Unix milliseconds; the node's clock for stamps and skew checks.

@@ -19,6 +19,9 @@ public final class SyncMetrics: Sendable {
         public var reconcileDifferences = 0
         public var reconcileSecondsTotal = 0.0
         public var dialFailures = 0
+        /// Incoming connections closed before a session, by reason (`too-many-connections`, a TLS
+        /// error code such as `peer-rejected`, or a session-start code such as `identityMismatch`).
+        public var connectionsRefused: [String: Int] = [:]
         /// Frames of reconciliation (`reconcile` and `heads`) sent and received, and their bytes.
         public var reconcileMessages = 0
         public var reconcileBytes = 0

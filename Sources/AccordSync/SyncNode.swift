@@ -22,6 +22,8 @@ public final class SyncNode: Sendable {
     private let services: SyncServices
     private let boundPort = Mutex<Int?>(nil)
     private let connectionCount = Atomic<Int>(0)
+    /// Nodes whose last session was closed for forged changes, refused until the instant given.
+    private let quarantine = Mutex<[NodeID: ContinuousClock.Instant]>([:])
     /// Connections (handshaking or established) beyond which new ones are closed at once.
     public static let maximumConnections = 256
     /// A connection that has not completed TLS and both hellos by then is closed.
@@ -149,6 +151,7 @@ public final class SyncNode: Sendable {
         let channel = connection.channel.channel
         guard count <= Self.maximumConnections else {
             logger.warning("too many connections; closing a new one", metadata: ["limit": "\(Self.maximumConnections)"])
+            metrics.update { $0.connectionsRefused["too-many-connections", default: 0] += 1 }
             try? await channel.close()
             return .refused
         }
@@ -157,7 +160,18 @@ public final class SyncNode: Sendable {
             peer = try await connection.established.get()
         } catch {
             logger.notice("peer connection refused", metadata: ["direction": "\(direction.rawValue)", "reason": "\(error)"])
+            let reason = (error as? TLSError)?.code.description ?? (error as? SessionError).map { "\($0.code)" } ?? "other"
+            metrics.update { $0.connectionsRefused[reason, default: 0] += 1 }
             try? await connection.channel.executeThenClose { _, _ in }
+            return .refused
+        }
+        let quarantinedUntil = quarantine.withLock { $0[peer.node] }
+        if let quarantinedUntil, ContinuousClock.now < quarantinedUntil {
+            logger.notice("peer connection refused", metadata: ["peer": "\(peer.node)", "reason": "quarantined for sending forged changes"])
+            metrics.update { $0.connectionsRefused["quarantined", default: 0] += 1 }
+            try? await connection.channel.executeThenClose { _, outbound in
+                try await outbound.write(.error(code: SessionError.Code.forgedChanges.rawValue, message: "refused for a while: forged changes"))
+            }
             return .refused
         }
         do {
@@ -177,7 +191,8 @@ public final class SyncNode: Sendable {
                 let formerPartyBacklog = try await store.earliestOwedToFormerParty(peer.node.organisation, after: acknowledged)
                 let session = PeerSession(
                     peer: peer, direction: direction, services: services, outbound: outbound,
-                    acknowledged: acknowledged, streamStart: formerPartyBacklog.map { min(latest, $0 - 1) } ?? latest
+                    acknowledged: acknowledged, streamStart: formerPartyBacklog.map { min(latest, $0 - 1) } ?? latest,
+                    closeConnection: { channel.close(promise: nil) }
                 )
                 guard let id = registry.admit(session, close: { channel.close(promise: nil) }) else {
                     logger.info("a session with this peer already exists; closing the new one", metadata: ["peer": "\(peer.node)"])
@@ -192,6 +207,9 @@ public final class SyncNode: Sendable {
         } catch SessionEnd.superseded {
             return .duplicate(peer.node)
         } catch {
+            if let error = error as? SessionError, error.code == .forgedChanges {
+                quarantine.withLock { $0[peer.node] = ContinuousClock.now + configuration.forgerQuarantine }
+            }
             endSession(peer, reason: Self.reason(error), error: error)
         }
         return .ended(peer.node, lasted: ContinuousClock.now - started)

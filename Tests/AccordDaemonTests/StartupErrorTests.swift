@@ -86,12 +86,14 @@ struct StartupErrorTests {
             let (termination, log) = try await refused(second, second.configuration(socket: running.socket))
             #expect(termination == .exited(69), "\(log)")
             #expect(log.contains("in use by another running process"), "\(log)")
-            #expect(try await running.ctl("status").succeeded, "the running node is untouched")
+            let untouched = try await running.ctl("status")
+            #expect(untouched.succeeded, "the running node is untouched: \(untouched.stderr)")
 
             try? FileManager.default.removeItem(atPath: second.logFile)
             let (locked, lockedLog) = try await refused(second, second.configuration(dataDirectory: running.dataDirectory))
             #expect(locked == .exited(73), "\(lockedLog)")
-            #expect(try await running.ctl("status").succeeded)
+            let stillUntouched = try await running.ctl("status")
+            #expect(stillUntouched.succeeded, "the running node is untouched: \(stillUntouched.stderr)")
 
             // A socket file left behind by a killed node is not "in use": it is replaced.
             try await running.stop(SIGKILL)

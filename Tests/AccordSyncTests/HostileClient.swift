@@ -13,9 +13,13 @@ struct HostileClient {
     let key: P256PrivateKey
     let tls: TLSContext
 
-    init(certificate: String) throws {
+    /// Messages the client buffers before it stops reading the socket.
+    var inboundBuffer = 16
+
+    /// - Parameter claimed: the node the client names in its hello (its certificate's by default).
+    init(certificate: String, claiming claimed: NodeID? = nil) throws {
         let parts = certificate.split(separator: "-")
-        node = NodeID(organisation: OrganisationID(rawValue: String(parts[0]))!, name: String(parts[1]))!
+        node = claimed ?? NodeID(organisation: OrganisationID(rawValue: String(parts[0]))!, name: String(parts[1]))!
         let path = ClusterNode.certificates
         key = try P256PrivateKey(pemRepresentation: String(contentsOfFile: "\(path)/\(certificate).key", encoding: .utf8))
         tls = try TLSContext(configuration: TLSConfiguration(
@@ -32,6 +36,7 @@ struct HostileClient {
     /// the connection is closed when it returns.
     func session<Result: Sendable>(with target: ClusterNode, _ body: (HostileSession) async throws -> Result) async throws -> Result {
         let established = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: EstablishedPeer.self)
+        let inboundBuffer = self.inboundBuffer
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: target.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -40,10 +45,18 @@ struct HostileClient {
                     try handlers.addHandler(ByteToMessageHandler(FrameDecoder()))
                     try handlers.addHandler(MessageToByteHandler(FrameEncoder()))
                     try handlers.addHandler(PeerSessionHandler(localNode: node, clock: ClusterNode.clock, established: established))
-                    return try NIOAsyncChannel<WireMessage, WireMessage>(wrappingChannelSynchronously: channel)
+                    return try NIOAsyncChannel<WireMessage, WireMessage>(
+                        wrappingChannelSynchronously: channel,
+                        configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: inboundBuffer))
+                    )
                 }
             }
-        _ = try await established.futureResult.get()
+        do {
+            _ = try await established.futureResult.get()
+        } catch {
+            try? await channel.executeThenClose { _, _ in }  // an async channel must be finished
+            throw error
+        }
         return try await channel.executeThenClose { inbound, outbound in
             try await body(HostileSession(channel: channel.channel, inbound: inbound, outbound: outbound))
         }

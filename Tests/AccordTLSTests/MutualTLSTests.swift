@@ -1,5 +1,6 @@
 import AccordCrypto
 import AccordTLS
+import AccordTestSupport
 import Foundation
 import NIOCore
 import NIOPosix
