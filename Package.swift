@@ -145,6 +145,19 @@ let package = Package(
             path: "Tests/Chaos"
         ),
 
+        // libFuzzer targets (docs/reliability.md): built only with -sanitize=fuzzer (scripts/fuzz.sh).
+        .executableTarget(
+            name: "accord-fuzz",
+            dependencies: [
+                "AccordSync", "AccordModel", "AccordCrypto", "AccordDaemon", "AccordTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/Fuzz",
+            exclude: ["Corpus"],
+            // Its entry point is the function SwiftPM renames `main` to, defined by hand.
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
+
         .testTarget(name: "AccordCryptoTests", dependencies: ["AccordCrypto"]),
         .testTarget(
             name: "AccordDaemonTests",

@@ -34,7 +34,9 @@ public struct DaemonConfiguration: Sendable {
         do {
             text = try String(contentsOfFile: file, encoding: .utf8)
         } catch {
-            throw ConfigurationError(file: file, field: nil, "cannot be read (\(Self.reason(error)))")
+            let data = FileManager.default.contents(atPath: file)
+            let reason = data != nil && String(data: data!, encoding: .utf8) == nil ? "it is not UTF-8 text" : Self.reason(error)
+            throw ConfigurationError(file: file, field: nil, "cannot be read (\(reason))")
         }
         var configuration = try parse(text, file: file)
         try configuration.checkFiles()
@@ -43,6 +45,7 @@ public struct DaemonConfiguration: Sendable {
 
     /// Parses TOML text without touching the files it names.
     public static func parse(_ text: String, file: String) throws(ConfigurationError) -> DaemonConfiguration {
+        try Self.checkForParserTraps(text, file: file)
         let root: TOMLTable
         do {
             root = try TOMLTable(string: text)
@@ -133,6 +136,40 @@ public struct DaemonConfiguration: Sendable {
             reconcileInterval: sync.reconcileInterval, keepaliveInterval: sync.keepaliveInterval, idleTimeout: sync.idleTimeout,
             maximumClockSkew: maximumClockSkew, durability: durability
         )
+    }
+
+    /// toml++ (under TOMLKit) aborts the process on an assertion, in release builds too, where a
+    /// table header's key starts with a character that cannot start a key (`[;`), or with U+FFFD,
+    /// instead of reporting an error. Both found by accord-fuzz (docs/reliability.md); refused here
+    /// first, with the line, so a typo in a header is a configuration error and not a crash.
+    private static func checkForParserTraps(_ text: String, file: String) throws(ConfigurationError) {
+        func startsKey(_ character: Character) -> Bool {
+            character == "\"" || character == "'"
+                || (character.isASCII && (character.isLetter || character.isNumber || character == "_" || character == "-"))
+        }
+        var inMultilineString = false
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            if line.contains("\u{FFFD}") {
+                throw ConfigurationError(
+                    file: file, field: nil,
+                    "contains the Unicode replacement character (U+FFFD) at line \(index + 1): the file was damaged by a wrong text encoding"
+                )
+            }
+            let delimiters = line.components(separatedBy: "\"\"\"").count - 1 + line.components(separatedBy: "'''").count - 1
+            let wasInString = inMultilineString
+            if delimiters % 2 == 1 { inMultilineString.toggle() }
+            let trimmed = line.drop { $0 == " " || $0 == "\t" }
+            guard !wasInString, trimmed.first == "[" else { continue }
+            let header = trimmed.dropFirst(trimmed.hasPrefix("[[") ? 2 : 1).prefix { $0 != "]" }
+            let segments = header.contains("\"") || header.contains("'") ? [header] : header.split(separator: ".", omittingEmptySubsequences: false)
+            for segment in segments {
+                if let first = segment.drop(while: { $0 == " " || $0 == "\t" }).first, !startsKey(first) {
+                    throw ConfigurationError(
+                        file: file, field: nil, "line \(index + 1): a table header holds names of letters, digits, '_' and '-', not \"\(first)\""
+                    )
+                }
+            }
+        }
     }
 
     /// `HOST:PORT` or `[IPv6]:PORT`.

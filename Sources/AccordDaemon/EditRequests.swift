@@ -1,9 +1,64 @@
 import AccordAdminAPI
-import AccordModel
+public import AccordModel
+import Foundation
+
+/// Decoding of the admin API's edit requests into the model's edits, apart from acting on them:
+/// the server uses it for every edit but approvals, and the fuzzer feeds it arbitrary bodies.
+public enum AdminRequestDecoding {
+    /// The action of `POST /v1/agreements` (a new agreement).
+    public static let create = "create"
+    /// The actions of `POST /v1/agreements/{id}/ACTION` that this decodes.
+    public static let editActions: Set<String> = ["fields", "commitments", "terminate", "notes", "parties"]
+
+    /// The edits a request body asks for, and the commitment they are about (for `commitments`).
+    /// - Throws: an error whose description says what is wrong with the body.
+    public static func edits(for action: String, body: [UInt8]) throws -> (edits: [Edit], commitment: CommitmentID?) {
+        switch action {
+        case create: return (try EditRequests.create(try EditRequests.decode(body)), nil)
+        case "fields": return ([try EditRequests.setField(try EditRequests.decode(body))], nil)
+        case "commitments":
+            let (commitment, edits) = try EditRequests.commitment(try EditRequests.decode(body))
+            return (edits, commitment)
+        case "terminate":
+            let request: TerminateRequest = try EditRequests.decode(body)
+            guard !request.reason.isEmpty else { throw AdminFailure.badRequest("a termination needs a reason") }
+            return ([.terminate(reason: request.reason)], nil)
+        case "notes":
+            let request: NoteRequest = try EditRequests.decode(body)
+            guard !request.text.isEmpty else { throw AdminFailure.badRequest("a note needs text") }
+            return ([.note(request.text)], nil)
+        case "parties": return ([try EditRequests.party(try EditRequests.decode(body))], nil)
+        default: throw AdminFailure.notFound("no edit action \(action)")
+        }
+    }
+}
 
 /// Turns admin API requests into the model's edits: pure, so every refusal is checked without a
 /// store. Names are the model's (`technicalResources`, `framework.valueAlignment`…).
 enum EditRequests {
+    /// A JSON request body, or a 400 that says what is wrong with it.
+    static func decode<Body: Decodable>(_ bytes: [UInt8]) throws(AdminFailure) -> Body {
+        do {
+            return try AdminAPI.decoder().decode(Body.self, from: Data(bytes))
+        } catch {
+            throw .badRequest("the request body is not a valid \(Body.self): \(describe(error))")
+        }
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        guard let error = error as? Swift.DecodingError else { return "\(error)" }
+        switch error {
+        case .keyNotFound(let key, _):
+            return "missing \"\(key.stringValue)\""
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "wrong type at \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\""
+        case .dataCorrupted(let context):
+            return context.debugDescription
+        @unknown default:
+            return "\(error)"
+        }
+    }
+
     static func create(_ request: CreateAgreementRequest) throws(AdminFailure) -> [Edit] {
         var edits: [Edit] = [.set(.title, .text(request.title)), .set(.category, .category(try term(request.category, "category")))]
         for name in request.parties { edits.append(.addParty(try organisation(name, "parties"))) }

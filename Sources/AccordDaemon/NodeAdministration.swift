@@ -57,31 +57,20 @@ public final class NodeAdministration: Sendable {
         case (.GET, "status", nil, nil): return try json(try await status())
         case (.GET, "peers", nil, nil): return try json(try await peerStatuses())
         case (.GET, "agreements", nil, nil): return try json(try await list(request.query))
-        case (.POST, "agreements", nil, nil): return try json(try await create(try body(request)), status: .created)
+        case (.POST, "agreements", nil, nil):
+            let decoded = try AdminRequestDecoding.edits(for: AdminRequestDecoding.create, body: request.body)
+            return try json(try await create(decoded.edits), status: .created)
         case (.GET, "agreements", let id?, nil): return try json(try await show(try agreementID(id)))
         case (.GET, "agreements", let id?, "history"):
             let agreement = try await existing(try agreementID(id))
             return try json(try await store.history(of: agreement).map(Views.history))
-        case (.POST, "agreements", let id?, "fields"):
-            let request: SetFieldRequest = try body(request)
-            return try json(try await author(try agreementID(id), [try EditRequests.setField(request)]))
-        case (.POST, "agreements", let id?, "commitments"):
-            let (commitment, edits) = try EditRequests.commitment(try body(request))
-            var receipt = try await author(try agreementID(id), edits)
-            receipt.commitment = commitment.description
-            return try json(receipt)
         case (.POST, "agreements", let id?, "approve"):
             return try json(try await approve(try agreementID(id), try body(request, emptyAs: ApproveRequest(termsHash: nil))))
-        case (.POST, "agreements", let id?, "terminate"):
-            let request: TerminateRequest = try body(request)
-            guard !request.reason.isEmpty else { throw AdminFailure.badRequest("a termination needs a reason") }
-            return try json(try await author(try agreementID(id), [.terminate(reason: request.reason)]))
-        case (.POST, "agreements", let id?, "notes"):
-            let request: NoteRequest = try body(request)
-            guard !request.text.isEmpty else { throw AdminFailure.badRequest("a note needs text") }
-            return try json(try await author(try agreementID(id), [.note(request.text)]))
-        case (.POST, "agreements", let id?, "parties"):
-            return try json(try await author(try agreementID(id), [try EditRequests.party(try body(request))]))
+        case (.POST, "agreements", let id?, let action?) where AdminRequestDecoding.editActions.contains(action):
+            let decoded = try AdminRequestDecoding.edits(for: action, body: request.body)
+            var receipt = try await author(try agreementID(id), decoded.edits)
+            receipt.commitment = decoded.commitment?.description
+            return try json(receipt)
         case (.GET, "conflicts", nil, nil):
             return try json(try await conflicts(try request.query["agreement"].map(agreementID)))
         case (.POST, "sync", nil, nil):
@@ -182,8 +171,8 @@ public final class NodeAdministration: Sendable {
 
     // MARK: - Changes
 
-    private func create(_ request: CreateAgreementRequest) async throws -> CreatedAgreement {
-        let stored = try await store.author(nil, try EditRequests.create(request), signer: signer, nowMillis: clock())
+    private func create(_ edits: [Edit]) async throws -> CreatedAgreement {
+        let stored = try await store.author(nil, edits, signer: signer, nowMillis: clock())
         counters.authored()
         return CreatedAgreement(id: stored.change.change.agreement.description, change: stored.change.id.hex, sequence: stored.sequence)
     }
@@ -242,25 +231,7 @@ public final class NodeAdministration: Sendable {
 
     private func body<Body: Decodable>(_ request: AdminRequest, emptyAs empty: Body? = nil) throws -> Body {
         if request.body.isEmpty, let empty { return empty }
-        do {
-            return try AdminAPI.decoder().decode(Body.self, from: Data(request.body))
-        } catch {
-            throw AdminFailure.badRequest("the request body is not a valid \(Body.self): \(Self.describe(error))")
-        }
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        guard let error = error as? Swift.DecodingError else { return "\(error)" }
-        switch error {
-        case .keyNotFound(let key, _):
-            return "missing \"\(key.stringValue)\""
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            return "wrong type at \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\""
-        case .dataCorrupted(let context):
-            return context.debugDescription
-        @unknown default:
-            return "\(error)"
-        }
+        return try EditRequests.decode(request.body)
     }
 
     private func json<Value: Encodable>(_ value: Value, status: HTTPResponseStatus = .ok) throws -> AdminResponse {

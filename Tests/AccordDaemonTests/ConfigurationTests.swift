@@ -49,6 +49,10 @@ struct ConfigurationTests {
         ("[[peers]]", "[sync]\nkeepalive_seconds = 60\nidle_timeout_seconds = 30\n[[peers]]", "sync.idle_timeout_seconds: must be longer"),
         ("[[peers]]", "[sync]\nreconcile_interval_seconds = 0\n[[peers]]", "sync.reconcile_interval_seconds: 0 is out of range"),
         ("[[peers]]", "[peers]", "peers: expected an array of tables"),
+        // Found by accord-fuzz: toml++ aborted on this instead of reporting an error.
+        ("[node]", "[\u{FFFD}\n[node]", "replacement character (U+FFFD) at line 1"),
+        ("[node]", "[;\n[node]", "line 1: a table header holds names"),
+        ("[listen]", "[listen. ;]", "a table header holds names"),
     ])
     func namesTheField(original: String, replacement: String, expected: String) {
         let text = Self.minimal.replacingOccurrences(of: original, with: replacement)
