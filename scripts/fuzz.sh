@@ -15,7 +15,7 @@ mkdir -p fuzz-artifacts
 for target in frame change config admin; do
     learned=$(mktemp -d)
     echo "--- fuzzing $target for ${seconds}s"
-    ACCORD_FUZZ_TARGET=$target .build-fuzz/release/accord-fuzz -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    SWIFT_BACKTRACE=enable=no ACCORD_FUZZ_TARGET=$target .build-fuzz/release/accord-fuzz -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
         -artifact_prefix="fuzz-artifacts/$target-" -print_final_stats=1 "$learned" "Tests/Fuzz/Corpus/$target" 2>&1 | tail -n 6
     rm -rf "$learned"
 done

@@ -139,7 +139,8 @@ public struct DaemonConfiguration: Sendable {
     }
 
     /// toml++ (under TOMLKit) aborts the process on an assertion, in release builds too, where a
-    /// table header's key starts with a character that cannot start a key (`[;`), or with U+FFFD,
+    /// table header's key starts with a character that cannot start a key (`[;`, `[` at the end of a
+    /// line), or with U+FFFD,
     /// instead of reporting an error. Both found by accord-fuzz (docs/reliability.md); refused here
     /// first, with the line, so a typo in a header is a configuration error and not a crash.
     private static func checkForParserTraps(_ text: String, file: String) throws(ConfigurationError) {
@@ -163,7 +164,10 @@ public struct DaemonConfiguration: Sendable {
             let header = trimmed.dropFirst(trimmed.hasPrefix("[[") ? 2 : 1).prefix { $0 != "]" }
             let segments = header.contains("\"") || header.contains("'") ? [header] : header.split(separator: ".", omittingEmptySubsequences: false)
             for segment in segments {
-                if let first = segment.drop(while: { $0 == " " || $0 == "\t" }).first, !startsKey(first) {
+                guard let first = segment.drop(while: { $0 == " " || $0 == "\t" }).first else {
+                    throw ConfigurationError(file: file, field: nil, "line \(index + 1): a table header without a name")
+                }
+                if !startsKey(first) {
                     throw ConfigurationError(
                         file: file, field: nil, "line \(index + 1): a table header holds names of letters, digits, '_' and '-', not \"\(first)\""
                     )

@@ -53,6 +53,7 @@ struct ConfigurationTests {
         ("[node]", "[\u{FFFD}\n[node]", "replacement character (U+FFFD) at line 1"),
         ("[node]", "[;\n[node]", "line 1: a table header holds names"),
         ("[listen]", "[listen. ;]", "a table header holds names"),
+        ("[admin]", "[\n[admin]", "line 11: a table header without a name"),
     ])
     func namesTheField(original: String, replacement: String, expected: String) {
         let text = Self.minimal.replacingOccurrences(of: original, with: replacement)
