@@ -54,6 +54,8 @@ struct ConfigurationTests {
         ("[node]", "[;\n[node]", "line 1: a table header holds names"),
         ("[listen]", "[listen. ;]", "a table header holds names"),
         ("[admin]", "[\n[admin]", "line 11: a table header without a name"),
+        ("[admin]", "#\"\"\"\n[\no(rs]]\n[admin]", "line 12: a table header without a name"),
+        ("[admin]", "[\u{0300}\n[admin]", "line 11: a table header holds names"),
     ])
     func namesTheField(original: String, replacement: String, expected: String) {
         let text = Self.minimal.replacingOccurrences(of: original, with: replacement)
