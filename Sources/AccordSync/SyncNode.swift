@@ -152,7 +152,7 @@ public final class SyncNode: Sendable {
         guard count <= Self.maximumConnections else {
             logger.warning("too many connections; closing a new one", metadata: ["limit": "\(Self.maximumConnections)"])
             metrics.update { $0.connectionsRefused["too-many-connections", default: 0] += 1 }
-            try? await channel.close()
+            try? await connection.channel.executeThenClose { _, _ in }  // an async channel must be finished
             return .refused
         }
         let peer: EstablishedPeer
