@@ -122,22 +122,33 @@ public final class SyncNode: Sendable {
     /// The pipeline of a peer connection: TLS, framing, session start, then the async bridge
     /// (whose inbound buffer stops reading the socket while the session is busy).
     private func install(_ channel: any Channel, role: TLSHandler.Role, policy: PeerPolicy) throws -> Connection {
+        let established = try installHandlers(channel, role: role, policy: policy)
+        return (try Self.bridge(channel), established)
+    }
+
+    /// TLS, framing and session start, with the establish timeout.
+    private func installHandlers(_ channel: any Channel, role: TLSHandler.Role, policy: PeerPolicy) throws -> EventLoopFuture<EstablishedPeer> {
         let established = channel.eventLoop.makePromise(of: EstablishedPeer.self)
         let handlers = channel.pipeline.syncOperations
         try handlers.addHandler(TLSHandler(context: tls, role: role, policy: policy))
         try handlers.addHandler(ByteToMessageHandler(FrameDecoder()))
         try handlers.addHandler(MessageToByteHandler(FrameEncoder()))
         try handlers.addHandler(PeerSessionHandler(localNode: configuration.node, clock: configuration.clock, established: established))
-        let bridge = try NIOAsyncChannel<WireMessage, WireMessage>(
-            wrappingChannelSynchronously: channel,
-            configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8))
-        )
         let timeout = channel.eventLoop.scheduleTask(in: Self.establishTimeout) {
             established.fail(SessionError(.protocolViolation, "no session within \(Self.establishTimeout)"))
             channel.close(promise: nil)
         }
         established.futureResult.whenComplete { _ in timeout.cancel() }
-        return (bridge, established.futureResult)
+        return established.futureResult
+    }
+
+    /// The async bridge (its inbound buffer stops reading the socket while the session is busy).
+    /// Must be called on the channel's event loop.
+    private static func bridge(_ channel: any Channel) throws -> NIOAsyncChannel<WireMessage, WireMessage> {
+        try NIOAsyncChannel<WireMessage, WireMessage>(
+            wrappingChannelSynchronously: channel,
+            configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8))
+        )
     }
 
     private enum ServeOutcome {
@@ -246,13 +257,24 @@ public final class SyncNode: Sendable {
                 continue
             }
             do {
-                let connection = try await ClientBootstrap(group: group)
+                // The async bridge is made once the connection exists: made in the initializer, it
+                // would be dropped unfinished when the connect fails, which NIO treats as a bug
+                // (a crash). Nothing arrives before it is in place: the peer sends no frame before
+                // the TLS handshake and both hellos, round trips after the connect.
+                let (channel, established) = try await ClientBootstrap(group: group)
                     .connectTimeout(.seconds(10))
                     .channelOption(.socketOption(.tcp_nodelay), value: 1)
                     .connect(host: endpoint.host, port: endpoint.port) { channel in
-                        channel.eventLoop.makeCompletedFuture { try self.install(channel, role: .client, policy: policy) }
+                        channel.eventLoop.makeCompletedFuture { (channel, try self.installHandlers(channel, role: .client, policy: policy)) }
                     }
-                switch await serve(connection, direction: .outbound) {
+                let bridge: NIOAsyncChannel<WireMessage, WireMessage>
+                do {
+                    bridge = try await channel.eventLoop.submit { try Self.bridge(channel) }.get()
+                } catch {
+                    channel.close(promise: nil)
+                    throw error
+                }
+                switch await serve((bridge, established), direction: .outbound) {
                 case .refused:
                     failures += 1
                 case .duplicate(let node):
