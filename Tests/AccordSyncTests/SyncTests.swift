@@ -198,7 +198,7 @@ struct SyncTests {
             globex.peers = [PeerEndpoint(organisation: "acme", host: "127.0.0.1", port: proxy.port)]
             let slow: (inout SyncConfiguration) -> Void = { $0.batchChanges = 16; $0.sendWindow = 1 }
             try await globex.start(configure: slow)
-            try await eventually("globex received part of the log") { try await globex.store.counts().changes >= 50 }
+            try await eventually("globex received part of the log") { try await globex.store.counts().changes >= 16 }
             await globex.stop()
             await proxy.close()
             try await globex.startStoreOnly()
