@@ -10,7 +10,6 @@ final class ChaosNode: @unchecked Sendable {
     let port: Int
     let binaries: String
     private(set) var process: Subprocess?
-    private(set) var starts = 0
 
     var label: String { "\(organisation)/\(name)" }
     var configFile: String { "\(folder)/accordd.toml" }
@@ -60,7 +59,6 @@ final class ChaosNode: @unchecked Sendable {
     func start() async throws {
         let process = try Subprocess.spawn("\(binaries)/accordd", ["--config", configFile], stdout: logFile, stderr: logFile)
         self.process = process
-        starts += 1
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             if try await ctl(["status"]).succeeded { return }
