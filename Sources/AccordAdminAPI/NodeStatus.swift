@@ -56,12 +56,17 @@ public struct PeerStatus: Codable, Sendable {
     public var lastRejection: RejectionSummary?
     public var batchesInFlight: Int
     public var pendingRepairs: Int
+    /// Whether `accordctl sync --wait` waits for this row: a connected node, or a node of a
+    /// configured organisation none of whose nodes is connected. A node met once that is not
+    /// connected while another node of its organisation is (say, a second node that dialled in
+    /// once) is listed with its last contact but not waited for (docs/admin-api.md).
+    public var awaited: Bool
 
     public init(
         organisation: String, node: String?, address: String?, connected: Bool, connectedSince: String?, direction: String?,
         lastContact: String?, lastReconcile: ReconcileSummary?, changesTheyLack: Int, differencesAtLastReconcile: Int?,
         changesSent: Int64, changesReceived: Int64, changesRejected: Int64, lastRejection: RejectionSummary?,
-        batchesInFlight: Int, pendingRepairs: Int
+        batchesInFlight: Int, pendingRepairs: Int, awaited: Bool
     ) {
         self.organisation = organisation
         self.node = node
@@ -79,6 +84,7 @@ public struct PeerStatus: Codable, Sendable {
         self.lastRejection = lastRejection
         self.batchesInFlight = batchesInFlight
         self.pendingRepairs = pendingRepairs
+        self.awaited = awaited
     }
 }
 
@@ -109,6 +115,13 @@ public struct RejectionSummary: Codable, Sendable, Hashable {
         self.message = message
         self.at = at
     }
+}
+
+/// `DELETE /v1/peers/ORG%2FNODE`: the node that was forgotten.
+public struct ForgottenPeer: Codable, Sendable {
+    public var node: String
+
+    public init(node: String) { self.node = node }
 }
 
 /// `POST /v1/sync`: one reconciliation round with each connected peer (or those of `peer`).

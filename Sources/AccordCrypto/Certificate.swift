@@ -92,6 +92,26 @@ public struct Certificate: Sendable, Hashable, CustomStringConvertible {
         return P256PublicKey(key: try EVPKey(taking: pointer))
     }
 
+    /// Whether the certificate says it is a certificate authority (`basicConstraints CA:TRUE`).
+    public var isCertificateAuthority: Bool { X509_check_ca(handle.pointer) != 0 }
+
+    /// Checks that this is a node certificate Accord can use: not a CA (a node certificate that
+    /// could issue certificates would let its holder mint identities of other organisations), and
+    /// an ECDSA P-256 key (a node signs its changes with its TLS key, and Accord verifies P-256).
+    ///
+    /// - Throws: `CryptoError` `.invalidCertificate` for a CA certificate, `.unsupportedKey` for
+    ///   another kind of key.
+    public func checkNodeProfile() throws(CryptoError) {
+        if isCertificateAuthority {
+            throw CryptoError(.invalidCertificate, "certificate \(self) is a CA certificate (basicConstraints CA:TRUE); a node certificate must not be able to issue certificates")
+        }
+        do {
+            _ = try publicKey()
+        } catch {
+            throw CryptoError(.unsupportedKey, "certificate \(self): \(error.message)", openSSLReasons: error.openSSLReasons)
+        }
+    }
+
     /// Whether `time` lies within `notBefore ... notAfter`.
     public func isValid(at time: Date) -> Bool { notBefore <= time && time <= notAfter }
 

@@ -57,10 +57,20 @@ public final class AdminServer: Sendable {
             throw AdminSocketError(path: path, message: "cannot create its folder \(folder): \(error)")
         }
         try Self.removeStaleSocket(at: path)
+        // A socket file is created with the process's umask, and setting its mode afterwards
+        // leaves a window in which anyone may connect (and keep the connection). So it is bound
+        // inside a fresh folder only the daemon can enter (mkdtemp: 0700 whatever the umask),
+        // given its mode there, and only then renamed into place.
+        var template = Array("\(folder)/.accordd-admin-XXXXXX".utf8CString)
+        guard let privateFolder = mkdtemp(&template).map({ String(cString: $0) }) else {
+            throw AdminSocketError(path: path, message: "cannot create a private folder next to it: \(String(cString: strerror(errno)))")
+        }
+        defer { rmdir(privateFolder) }
+        let unplaced = "\(privateFolder)/admin.sock"
         do {
             listener = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 64)
-                .bind(unixDomainSocketPath: path) { channel in
+                .bind(unixDomainSocketPath: unplaced) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         var limits = NIOHTTPDecoderLimitConfiguration()
                         limits.maxHeaderListSize = 64 * 1024
@@ -74,8 +84,11 @@ public final class AdminServer: Sendable {
         } catch {
             throw AdminSocketError(path: path, message: "cannot listen: \(error)")
         }
-        guard chmod(path, mode_t(mode)) == 0 else {
-            throw AdminSocketError(path: path, message: "cannot set its permissions: \(String(cString: strerror(errno)))")
+        guard chmod(unplaced, mode_t(mode)) == 0, rename(unplaced, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(unplaced)
+            try? await listener.channel.close()
+            throw AdminSocketError(path: path, message: "cannot set its permissions and put it in place: \(reason)")
         }
         self.path = path
         self.logger = logger
@@ -145,7 +158,7 @@ public final class AdminServer: Sendable {
                             let components = URLComponents(string: requestHead.uri)
                             var query: [String: String] = [:]
                             for item in components?.queryItems ?? [] { query[item.name] = item.value ?? "" }
-                            let path = (components?.path ?? requestHead.uri).split(separator: "/").map { $0.removingPercentEncoding ?? String($0) }
+                            let path = (components?.percentEncodedPath ?? requestHead.uri).split(separator: "/").map { $0.removingPercentEncoding ?? String($0) }
                             response = await handler(AdminRequest(method: requestHead.method, path: path, query: query, body: body))
                         }
                         var headers = HTTPHeaders()

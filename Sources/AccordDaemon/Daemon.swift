@@ -42,6 +42,7 @@ public final class Daemon: Service {
         let tls: TLSContext
         let key: P256PrivateKey
         let authority: CertificateAuthority
+        let revocations: RevocationList
         do {
             var tlsConfiguration = TLSConfiguration(
                 certificateChainPath: configuration.certificate, privateKeyPath: configuration.privateKey,
@@ -51,6 +52,9 @@ public final class Daemon: Service {
             tls = try TLSContext(configuration: tlsConfiguration)
             key = try P256PrivateKey(pemRepresentation: String(contentsOfFile: configuration.privateKey, encoding: .utf8))
             authority = try CertificateAuthority(pemFile: configuration.certificateAuthority)
+            revocations = try configuration.revocationList.map { path throws(CryptoError) in
+                try RevocationList(pemFile: path, issuedBy: authority.certificates)
+            } ?? .empty
         } catch {
             throw StartupError(exitCode: StartupError.configuration, message: "\(file): tls: \(error)")
         }
@@ -84,7 +88,7 @@ public final class Daemon: Service {
         let signer = ChangeSigner(node: configuration.node, key: key)
         let directory: CertificateDirectory
         do {
-            directory = try await CertificateDirectory.forNode(authority: authority, own: tls.certificate, store: store)
+            directory = try await CertificateDirectory.forNode(authority: authority, revocations: revocations, own: tls.certificate, store: store)
         } catch {
             await store.close()
             throw StartupError(exitCode: StartupError.configuration, message: "\(file): tls.certificate: not usable with tls.ca: \(error)")

@@ -56,6 +56,7 @@ public final class NodeAdministration: Sendable {
             return AdminResponse(contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(try await metrics().utf8))
         case (.GET, "status", nil, nil): return try json(try await status())
         case (.GET, "peers", nil, nil): return try json(try await peerStatuses())
+        case (.DELETE, "peers", let node?, nil): return try json(try await forget(node))
         case (.GET, "agreements", nil, nil): return try json(try await list(request.query))
         case (.POST, "agreements", nil, nil):
             let decoded = try AdminRequestDecoding.edits(for: AdminRequestDecoding.create, body: request.body)
@@ -114,7 +115,8 @@ public final class NodeAdministration: Sendable {
                 changesSent: state?.changesSent ?? 0, changesReceived: state?.changesReceived ?? 0,
                 changesRejected: state?.changesRejected ?? 0,
                 lastRejection: state?.lastRejection.map { RejectionSummary(code: $0.code, message: $0.message, at: Views.time($0.at)) },
-                batchesInFlight: session?.batchesInFlight ?? 0, pendingRepairs: session?.pendingRepairs ?? 0
+                batchesInFlight: session?.batchesInFlight ?? 0, pendingRepairs: session?.pendingRepairs ?? 0,
+                awaited: false
             ))
         }
         let met = Set(rows.map(\.organisation))
@@ -124,10 +126,29 @@ public final class NodeAdministration: Sendable {
                 connectedSince: nil, direction: nil, lastContact: nil, lastReconcile: nil,
                 changesTheyLack: try await store.owedChangeCount(after: 0, for: peer.organisation),
                 differencesAtLastReconcile: nil, changesSent: 0, changesReceived: 0, changesRejected: 0, lastRejection: nil,
-                batchesInFlight: 0, pendingRepairs: 0
+                batchesInFlight: 0, pendingRepairs: 0, awaited: false
             ))
         }
+        // Which rows `sync --wait` waits for: nodes that can answer now, and every configured
+        // organisation that has no node to answer (so an unreachable partner is not missed).
+        let configured = Set(configuration.peers.map(\.organisation.rawValue))
+        let reachable = Set(rows.filter(\.connected).map(\.organisation))
+        for index in rows.indices {
+            rows[index].awaited = rows[index].connected || (configured.contains(rows[index].organisation) && !reachable.contains(rows[index].organisation))
+        }
         return rows
+    }
+
+    /// Forgets a peer node that is not connected (`DELETE /v1/peers/ORG%2FNODE`).
+    private func forget(_ text: String) async throws -> ForgottenPeer {
+        guard let node = NodeID(text) else {
+            throw AdminFailure.badRequest("\"\(text)\" is not a node (ORGANISATION/NAME)")
+        }
+        if sync.sessions.contains(where: { $0.node == node }) {
+            throw AdminFailure(.conflict, "peer-connected", "\(node) is connected; it can be forgotten once its session has ended")
+        }
+        guard try await store.forgetPeer(node) else { throw AdminFailure.notFound("this node has never met \(node)") }
+        return ForgottenPeer(node: node.description)
     }
 
     private func list(_ query: [String: String]) async throws -> [AgreementListItem] {

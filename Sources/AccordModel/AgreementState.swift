@@ -28,6 +28,9 @@ public struct AgreementState: Hashable, Sendable {
 
     public func isParty(_ organisation: OrganisationID) -> Bool { partyTags[organisation]?.isEmpty == false }
 
+    /// Whether `organisation` is or ever was a party: a withdrawal empties its adds but keeps it.
+    public func wasEverParty(_ organisation: OrganisationID) -> Bool { partyTags[organisation] != nil }
+
     /// Folds one accepted change into the state. `past` is the change's causal past; every change
     /// in it has already been integrated (causal delivery is the replica's job).
     mutating func integrate(_ change: Change, past: CausalPast) {

@@ -14,6 +14,13 @@ public struct ChangeRejection: Error, Hashable, Sendable, CustomStringConvertibl
         public static let badSignature = Code("bad-signature")
         /// No trusted certificate is known for the node the change names as its author.
         public static let unknownAuthor = Code("unknown-author")
+        /// The author's certificate was revoked before the change's stamp: the key no longer speaks
+        /// for its node from the revocation date on (docs/security-model.md, "Revocation").
+        public static let revokedAuthor = Code("revoked-author")
+        /// The change came from a peer whose organisation is neither a party nor a former party of
+        /// an agreement this node holds: only its parties' nodes may deliver its changes. Like a
+        /// bad signature it says nothing about the change itself, so it is never recorded by id.
+        public static let deliveredByNonParty = Code("delivered-by-non-party")
         /// The author's organisation was not a party in the change's causal past.
         public static let authorNotParty = Code("author-not-party")
         /// An approval names an organisation other than the author's.
@@ -37,7 +44,7 @@ public struct ChangeRejection: Error, Hashable, Sendable, CustomStringConvertibl
 
         /// Every code, for parsing stored verdicts and for metrics labels.
         public static let all: [Code] = [
-            .malformed, .badSignature, .unknownAuthor, .authorNotParty, .approvalForAnotherOrganisation,
+            .malformed, .badSignature, .unknownAuthor, .revokedAuthor, .deliveredByNonParty, .authorNotParty, .approvalForAnotherOrganisation,
             .withdrawalOfAnotherParty, .editAfterTermination, .dependsOnRejectedChange, .stampNotAfterDependencies,
             .creatorNotParty, .tooFewParties, .unknownCommitment,
         ]

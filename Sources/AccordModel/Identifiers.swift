@@ -57,6 +57,12 @@ public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
         self.nameUTF8 = Array(name.utf8)
     }
 
+    /// Parses `organisation/name`, the form `description` prints.
+    public init?(_ text: String) {
+        guard let slash = text.firstIndex(of: "/"), let organisation = OrganisationID(rawValue: String(text[..<slash])) else { return nil }
+        self.init(organisation: organisation, name: String(text[text.index(after: slash)...]))
+    }
+
     public var description: String { "\(organisation)/\(name)" }
 
     public static func == (lhs: NodeID, rhs: NodeID) -> Bool {

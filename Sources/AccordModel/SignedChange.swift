@@ -52,21 +52,40 @@ public struct VerifiedChange: Hashable, Sendable, CustomStringConvertible {
     public var description: String { signed.change.description }
 }
 
-/// The keys a node trusts to author changes: node → public keys, built from certificates that were
-/// checked against the consortium CA. A node is known by its organisation *and* name, so a
-/// certificate for `globex/n1` can never sign a change claiming `acme/n1`. A node may have more
-/// than one key (a renewed certificate): its older changes stay verifiable.
+/// A key a node may sign changes with, and the instant from which it no longer may.
+public struct AuthorKey: Sendable {
+    public let publicKey: P256PublicKey
+    /// Unix milliseconds: the key's certificate was revoked then, so a change stamped at or after
+    /// it is refused (`revoked-author`). Nil while the certificate is not revoked.
+    public let revokedAtMillis: UInt64?
+
+    public init(publicKey: P256PublicKey, revokedAtMillis: UInt64? = nil) {
+        self.publicKey = publicKey
+        self.revokedAtMillis = revokedAtMillis
+    }
+
+    /// Whether the key still spoke for its node at `millis`.
+    public func speaks(atMillis millis: UInt64) -> Bool { revokedAtMillis.map { millis < $0 } ?? true }
+}
+
+/// The keys a node trusts to author changes: node → keys, built from certificates that were
+/// checked against the consortium CA and its revocation lists. A node is known by its
+/// organisation *and* name, so a certificate for `globex/n1` can never sign a change claiming
+/// `acme/n1`. A node may have more than one key (a renewed certificate): its older changes stay
+/// verifiable.
 public protocol AuthorDirectory: Sendable {
-    func publicKeys(of node: NodeID) -> [P256PublicKey]
+    func keys(of node: NodeID) -> [AuthorKey]
 }
 
 /// A fixed directory, for tests and for nodes whose peers are all configured up front.
 public struct StaticAuthorDirectory: AuthorDirectory {
-    private let keys: [NodeID: P256PublicKey]
+    private let keys: [NodeID: AuthorKey]
 
-    public init(_ keys: [NodeID: P256PublicKey]) { self.keys = keys }
+    public init(_ keys: [NodeID: P256PublicKey]) { self.keys = keys.mapValues { AuthorKey(publicKey: $0) } }
 
-    public func publicKeys(of node: NodeID) -> [P256PublicKey] { keys[node].map { [$0] } ?? [] }
+    public init(keys: [NodeID: AuthorKey]) { self.keys = keys }
+
+    public func keys(of node: NodeID) -> [AuthorKey] { keys[node].map { [$0] } ?? [] }
 }
 
 /// Checks signatures; stateless and safe to run on many threads at once.
@@ -77,7 +96,7 @@ public struct ChangeVerifier: Sendable {
 
     public func verify(_ signed: SignedChange) throws(ChangeRejection) -> VerifiedChange {
         let change = signed.change
-        let keys = directory.publicKeys(of: change.author)
+        let keys = directory.keys(of: change.author)
         guard !keys.isEmpty else {
             throw ChangeRejection(
                 .unknownAuthor,
@@ -85,12 +104,22 @@ public struct ChangeVerifier: Sendable {
             )
         }
         let message = SignedChange.signedMessage(for: change)
-        guard let key = keys.first(where: { $0.isValidSignature(signed.signature, for: message) }) else {
+        let signing = keys.filter { $0.publicKey.isValidSignature(signed.signature, for: message) }
+        guard !signing.isEmpty else {
             throw ChangeRejection(.badSignature, "\(change) is not signed by any key of \(change.author)")
+        }
+        // The stamp is the author's claim of when it signed: a revoked key is believed only for
+        // what it claims to have signed before its revocation (docs/security-model.md).
+        guard let key = signing.first(where: { $0.speaks(atMillis: change.stamp.millis) }) else {
+            let revoked = signing.compactMap(\.revokedAtMillis).max() ?? 0
+            throw ChangeRejection(
+                .revokedAuthor,
+                "\(change) is stamped \(change.stamp.millis) ms, at or after the revocation of \(change.author)'s certificate (\(revoked) ms)"
+            )
         }
         for case .approve(_, let termsHash, let signature) in change.edits {
             let message = Approval.signedMessage(agreement: change.agreement, termsHash: termsHash)
-            guard key.isValidSignature(signature, for: message) else {
+            guard key.publicKey.isValidSignature(signature, for: message) else {
                 throw ChangeRejection(.badSignature, "the approval in \(change) is not signed by the key of \(change.author)")
             }
         }

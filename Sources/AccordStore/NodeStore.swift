@@ -105,7 +105,7 @@ public final class NodeStore: Sendable {
     ) async throws(StoreError) -> ApplyReport {
         try await write { writer, context throws(StoreError) in
             let report = try writer.apply(changes, origin: peer, nowMillis: nowMillis, context: &context)
-            let rejections = refused + report.rejected.map(\.rejection)
+            let rejections = refused + report.allRejections
             try PeerUpdate.apply(
                 .received(count: changes.count + refused.count, rejected: rejections.count, lastRejection: rejections.last),
                 to: peer, nowMillis: nowMillis, writer.connection
@@ -143,6 +143,18 @@ public final class NodeStore: Sendable {
     public func updatePeer(_ node: NodeID, _ updates: [PeerUpdate], nowMillis: UInt64) async throws(StoreError) {
         try await write { writer, _ throws(StoreError) in
             for update in updates { try PeerUpdate.apply(update, to: node, nowMillis: nowMillis, writer.connection) }
+        }
+    }
+
+    /// Forgets a peer node: its counters and delivery cursor. If it connects again it is met
+    /// anew, and the first reconciliation round finds what it lacks.
+    ///
+    /// - Returns: whether the store knew the node.
+    public func forgetPeer(_ node: NodeID) async throws(StoreError) -> Bool {
+        try await write { writer, _ throws(StoreError) in
+            try writer.connection.statement("DELETE FROM peers WHERE organisation = ? AND node = ?")
+                .bind(1, node.organisation.rawValue).bind(2, node.name).run()
+            return writer.connection.changes > 0
         }
     }
 

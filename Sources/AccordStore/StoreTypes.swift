@@ -54,6 +54,12 @@ public struct ApplyReport: Sendable {
     public var accepted: [StoredChange]
     /// Every change that was rejected (handed in or released), with the rule it broke.
     public var rejected: [(change: VerifiedChange, rejection: ChangeRejection)]
+    /// Changes refused for how they arrived rather than for what they are (a delivery by a
+    /// non-party): not recorded by id, so the same change from a party is still accepted.
+    public var refused: [(change: VerifiedChange, rejection: ChangeRejection)] = []
+
+    /// Every rejection of this report, recorded or not.
+    public var allRejections: [ChangeRejection] { rejected.map(\.rejection) + refused.map(\.rejection) }
 }
 
 /// Where a change stands in a store.

@@ -93,6 +93,12 @@ final class StoreWriter {
         var report = ApplyReport(outcomes: [], accepted: [], rejected: [])
         for change in changes {
             var replica = try takeReplica(change.change.agreement, context: &context)
+            if let origin, let refusal = Self.deliveryRefusal(change, from: origin, replica: replica) {
+                cache.put(replica)
+                report.outcomes.append(.rejected(refusal))
+                report.refused.append((change, refusal))
+                continue
+            }
             let result = replica.apply(change, nowMillis: nowMillis)
             cache.put(replica)
             report.outcomes.append(result.outcome)
@@ -103,6 +109,17 @@ final class StoreWriter {
             }
         }
         return report
+    }
+
+    /// Only the nodes of an agreement's parties and former parties may deliver its changes
+    /// (docs/security-model.md, "Who may deliver a change"). An agreement this node does not hold
+    /// yet cannot be judged so: its parties are not known here until its history has arrived.
+    private static func deliveryRefusal(_ change: VerifiedChange, from origin: NodeID, replica: AgreementReplica) -> ChangeRejection? {
+        guard replica.exists, !replica.state.wasEverParty(origin.organisation) else { return nil }
+        return ChangeRejection(
+            .deliveredByNonParty,
+            "\(change) was delivered by \(origin), whose organisation is not a party of agreement \(replica.id)"
+        )
     }
 
     /// Re-judges changes held for clock skew in every cached or logged agreement that has any.

@@ -136,17 +136,6 @@ extension NodeStore {
         }
     }
 
-    /// Which of `agreements` this node has accepted changes of, whoever the parties are.
-    public func heldAgreements(among agreements: [AgreementID]) async throws(StoreError) -> Set<AgreementID> {
-        try await read { connection throws(StoreError) in
-            var held = Set<AgreementID>()
-            for agreement in agreements {
-                if try LogQueries.key(of: agreement, connection) != nil { held.insert(agreement) }
-            }
-            return held
-        }
-    }
-
     /// The first change after `sequence` that `organisation` is owed only as a former party (it
     /// withdrew since): reconciliation compares current parties' agreements only, so a session
     /// streams the log from there for the peer to learn of its withdrawal. nil if there is none.

@@ -6,56 +6,111 @@ import Synchronization
 
 /// The authors a node trusts, learned from certificates: its peers' (verified by the TLS
 /// handshake) and those that travel with relayed changes. Every certificate is checked against the
-/// consortium CA before its key is admitted, so a relay cannot introduce an author of its own.
+/// consortium CA and the node-certificate profile before its key is admitted, so a relay cannot
+/// introduce an author of its own; a certificate on the revocation list is admitted with its
+/// revocation date, after which its key no longer speaks for its node (docs/security-model.md).
 public final class CertificateDirectory: AuthorDirectory {
-    private let authority: CertificateAuthority
-    /// Per node, every admitted certificate (a renewed certificate adds a key; older changes
-    /// signed with the previous one stay verifiable).
-    private let admitted = Mutex<[NodeID: [Certificate]]>([:])
+    private struct Admitted: Sendable {
+        let certificate: Certificate
+        /// Parsed once: verification asks for keys once per change.
+        let key: P256PublicKey
+        var revokedAtMillis: UInt64?
 
-    public init(authority: CertificateAuthority) {
+        var authorKey: AuthorKey { AuthorKey(publicKey: key, revokedAtMillis: revokedAtMillis) }
+    }
+
+    private struct State {
+        var revocations: RevocationList
+        /// Per node, every admitted certificate (a renewed certificate adds a key; older changes
+        /// signed with the previous one stay verifiable).
+        var admitted: [NodeID: [Admitted]] = [:]
+    }
+
+    private let authority: CertificateAuthority
+    private let state: Mutex<State>
+
+    public init(authority: CertificateAuthority, revocations: RevocationList = .empty) {
         self.authority = authority
+        self.state = Mutex(State(revocations: revocations))
     }
 
     /// The authors a node trusts when it starts: its own certificate and every certificate its
     /// store remembers. A remembered certificate that no longer passes the CA check (expired, or
     /// another CA) is left out; its author's changes then fail as by an unknown author.
     ///
-    /// - Throws: `CryptoError` if the node's own certificate is not trusted, `StoreError`.
-    public static func forNode(authority: CertificateAuthority, own: Certificate, store: NodeStore) async throws -> CertificateDirectory {
-        let directory = CertificateDirectory(authority: authority)
+    /// - Throws: `CryptoError` if the node's own certificate is not trusted or is revoked,
+    ///   `StoreError`.
+    public static func forNode(
+        authority: CertificateAuthority, revocations: RevocationList = .empty, own: Certificate, store: NodeStore
+    ) async throws -> CertificateDirectory {
+        let directory = CertificateDirectory(authority: authority, revocations: revocations)
+        if let revoked = revocations.revocationDate(of: own) {
+            throw CryptoError(.untrustedCertificate, "this node's own certificate \(own) was revoked on \(revoked)")
+        }
         try directory.admit(own)
         for certificate in try await store.certificates() { _ = try? directory.admit(certificate) }
         return directory
     }
 
-    /// Checks `certificate` against the CA (chain and validity at `time`) and admits its key for
-    /// the node its Subject names.
+    /// Checks `certificate` against the CA (chain and validity at `time`) and the node profile,
+    /// and admits its key for the node its Subject names, with its revocation date if the
+    /// revocation list names it.
     ///
     /// - Returns: the node, `O`/`CN` of the certificate.
-    /// - Throws: `CryptoError` if the certificate is not trusted, names no valid node, or has no
-    ///   P-256 key.
+    /// - Throws: `CryptoError` if the certificate is not trusted, is a CA certificate, names no
+    ///   valid node, or has no P-256 key.
     @discardableResult
     public func admit(_ certificate: Certificate, at time: Date = Date()) throws(CryptoError) -> NodeID {
         try authority.verify(certificate, at: time)
+        try certificate.checkNodeProfile()
         guard let organisation = OrganisationID(rawValue: certificate.organisation),
             let node = NodeID(organisation: organisation, name: certificate.commonName)
         else {
             throw CryptoError(.invalidCertificate, "certificate \(certificate) does not name a valid organisation and node")
         }
-        _ = try certificate.publicKey()
-        admitted.withLock { table in
-            if !(table[node]?.contains(certificate) ?? false) { table[node, default: []].append(certificate) }
+        let key = try certificate.publicKey()
+        state.withLock { state in
+            guard !(state.admitted[node]?.contains { $0.certificate == certificate } ?? false) else { return }
+            let revoked = state.revocations.revocationDate(of: certificate).map(Self.millis)
+            state.admitted[node, default: []].append(Admitted(certificate: certificate, key: key, revokedAtMillis: revoked))
         }
         return node
     }
 
-    public func publicKeys(of node: NodeID) -> [P256PublicKey] {
-        admitted.withLock { $0[node] ?? [] }.compactMap { try? $0.publicKey() }
+    /// Whether the revocation list names `certificate` (such a certificate may still be admitted
+    /// for the changes it signed before its revocation, but never as a session's peer).
+    public func isRevoked(_ certificate: Certificate) -> Bool {
+        state.withLock { $0.revocations.revocationDate(of: certificate) != nil }
+    }
+
+    /// Replaces the revocation lists and re-dates every admitted certificate.
+    ///
+    /// - Returns: the nodes with a certificate revoked by `revocations` that was not revoked before.
+    @discardableResult
+    public func replaceRevocations(_ revocations: RevocationList) -> Set<NodeID> {
+        state.withLock { state in
+            state.revocations = revocations
+            var newlyRevoked: Set<NodeID> = []
+            for (node, certificates) in state.admitted {
+                state.admitted[node] = certificates.map { admitted in
+                    var updated = admitted
+                    updated.revokedAtMillis = revocations.revocationDate(of: admitted.certificate).map(Self.millis)
+                    if updated.revokedAtMillis != nil, admitted.revokedAtMillis == nil { newlyRevoked.insert(node) }
+                    return updated
+                }
+            }
+            return newlyRevoked
+        }
+    }
+
+    public func keys(of node: NodeID) -> [AuthorKey] {
+        state.withLock { $0.admitted[node]?.map(\.authorKey) ?? [] }
     }
 
     /// The certificates admitted for `node`, to send along with its changes.
     public func certificates(of node: NodeID) -> [Certificate] {
-        admitted.withLock { $0[node] ?? [] }
+        state.withLock { $0.admitted[node]?.map(\.certificate) ?? [] }
     }
+
+    private static func millis(_ date: Date) -> UInt64 { UInt64(max(0, date.timeIntervalSince1970) * 1000) }
 }

@@ -23,23 +23,52 @@ public struct FrameError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(code.rawValue): \(message)" }
 }
 
+/// The largest frame one connection accepts. Before its session is established only a `hello`
+/// or an `error` is legitimate, so the limit starts small and `PeerSessionHandler` raises it once
+/// both hellos were exchanged: an unauthenticated peer cannot make the node buffer a 1 MiB frame
+/// per connection. Belongs to the connection's event loop.
+public final class FrameLimit {
+    /// A hello (two versions, an organisation, a node name, a clock) or an error (≤ 4 KiB of text)
+    /// with room to spare.
+    public static let beforeSession = 8 * 1024
+    /// 1 MiB: room for a batch of changes, far below what could hurt a node.
+    public static let established = 1 << 20
+
+    public var maximumFrameBytes: Int
+
+    public init(maximumFrameBytes: Int = FrameLimit.beforeSession) {
+        self.maximumFrameBytes = maximumFrameBytes
+    }
+}
+
+@available(*, unavailable)
+extension FrameLimit: Sendable {}
+
 /// Splits the byte stream into frames: `u32 length || u8 type || payload`, where `length` counts
-/// the type byte and the payload. The length is checked against the maximum before anything is
-/// buffered beyond the 4-byte prefix, so a forged length cannot make a node allocate.
+/// the type byte and the payload. The length is checked against the connection's current limit
+/// before anything is buffered beyond the 4-byte prefix, so a forged length cannot make a node
+/// allocate.
 public struct FrameDecoder: ByteToMessageDecoder {
     public typealias InboundOut = WireMessage
 
-    /// 1 MiB: room for a batch of changes, far below what could hurt a node.
-    public static let defaultMaximumFrameBytes = 1 << 20
+    public static let defaultMaximumFrameBytes = FrameLimit.established
 
-    public let maximumFrameBytes: Int
+    public let limit: FrameLimit
 
+    public var maximumFrameBytes: Int { limit.maximumFrameBytes }
+
+    /// A decoder whose limit the connection's session handler raises once the session starts.
+    public init(limit: FrameLimit) {
+        self.limit = limit
+    }
+
+    /// A decoder with a fixed limit (tests, fuzzing, tools).
     public init(maximumFrameBytes: Int = defaultMaximumFrameBytes) {
-        self.maximumFrameBytes = maximumFrameBytes
+        self.limit = FrameLimit(maximumFrameBytes: maximumFrameBytes)
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let message = try Self.nextMessage(from: &buffer, maximumFrameBytes: maximumFrameBytes) else { return .needMoreData }
+        guard let message = try Self.nextMessage(from: &buffer, maximumFrameBytes: limit.maximumFrameBytes) else { return .needMoreData }
         context.fireChannelRead(wrapInboundOut(message))
         return .continue
     }

@@ -13,6 +13,7 @@ struct SyncServices: Sendable {
     let verifier: ParallelVerifier
     let metrics: SyncMetrics
     let logger: Logger
+    let refusals: RefusalLog
 }
 
 /// The outcome of one reconciliation round, as this side saw it.
@@ -288,7 +289,7 @@ final class PeerSession: Sendable {
                 }
             }
             let report = try await store.receive(verified, refused: rejections, from: peer.node, nowMillis: configuration.clock())
-            rejections += report.rejected.map(\.rejection)
+            rejections += report.allRejections
             try await send(.acknowledged(batch: batch.number))
             services.metrics.update { metrics in
                 metrics.changesReceived += batch.results.count
@@ -303,9 +304,9 @@ final class PeerSession: Sendable {
                 for rejection in rejections { metrics.changesRejected[rejection.code.description, default: 0] += 1 }
             }
             if let last = rejections.last {
-                logger.warning(
-                    "refused changes from peer",
-                    metadata: ["count": "\(rejections.count)", "batch": "\(batch.number)", "reason": "\(last)"]
+                services.refusals.refused(
+                    "refused changes from peer", reason: last.code.description,
+                    metadata: ["peer": "\(peer.node)", "count": "\(rejections.count)", "batch": "\(batch.number)", "detail": "\(last.message)"]
                 )
             }
             badSignatures += rejections.count { $0.code == .badSignature }
@@ -486,14 +487,10 @@ final class PeerSession: Sendable {
         var answers: [HeadsMessage.Entry] = []
         if !unanswered.isEmpty {
             let logs = try await store.logs(of: unanswered, sharedWith: organisation)
-            answers = logs.map { HeadsMessage.Entry(agreement: $0.key, heads: RepairPlanner.heads(of: $0.value)) }
-            // An agreement this node does not hold at all is answered with empty heads (send me
-            // everything); one it holds but does not share with the peer is not mentioned.
-            let unshared = unanswered.filter { logs[$0] == nil }
-            if !unshared.isEmpty {
-                let held = try await store.heldAgreements(among: unshared)
-                answers += unshared.filter { !held.contains($0) }.map { HeadsMessage.Entry(agreement: $0, heads: []) }
-            }
+            // An agreement not shared with the peer is answered exactly like one this node does
+            // not hold: with empty heads (send me what you have). Nothing a non-party sees may
+            // depend on what this node holds (docs/security-model.md, "Need-to-know").
+            answers = unanswered.map { HeadsMessage.Entry(agreement: $0, heads: logs[$0].map(RepairPlanner.heads(of:)) ?? []) }
         }
         try await wait { $0.repairs.count < Self.maximumPendingRepairs }
         update { state in

@@ -37,6 +37,17 @@ public struct SessionError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(code): \(message)" }
+
+    /// The code as a kebab-case reason, as metrics and logs name it.
+    public var reason: String {
+        switch code {
+        case .protocolViolation: "protocol-violation"
+        case .identityMismatch: "identity-mismatch"
+        case .versionMismatch: "version-mismatch"
+        case .malformedFrame: "malformed-frame"
+        case .forgedChanges: "forged-changes"
+        }
+    }
 }
 
 /// The application-level start of a session (docs/protocol.md, "Session start"): after the TLS
@@ -57,21 +68,30 @@ public final class PeerSessionHandler: ChannelDuplexHandler {
 
     private let localNode: NodeID
     private let clock: @Sendable () -> UInt64
+    private let frameLimit: FrameLimit?
     private var state = State.awaitingTLS
     private var peerIdentity: PeerIdentity?
     private var peerNode: NodeID?
     private var agreedVersion: UInt16 = 0
     private var established: EventLoopPromise<EstablishedPeer>?
+    /// The nonce of the latest ping of the current read cycle, answered when the cycle ends: a
+    /// burst of pings gets one pong, so what a peer makes this node write never outgrows what it
+    /// sends (and `OutboundFlowControl` stops reading while the peer does not read).
+    private var unansweredPing: UInt64?
 
     /// - Parameters:
     ///   - localNode: this node, as its certificate names it.
     ///   - clock: Unix milliseconds, for the hello (operators see the peers' clock skew).
+    ///   - frameLimit: the connection's frame limit, raised to `FrameLimit.established` once the
+    ///     session is established.
     ///   - established: completed when the session is established, failed if it ends before.
     public init(
-        localNode: NodeID, clock: @escaping @Sendable () -> UInt64, established: EventLoopPromise<EstablishedPeer>? = nil
+        localNode: NodeID, clock: @escaping @Sendable () -> UInt64, frameLimit: FrameLimit? = nil,
+        established: EventLoopPromise<EstablishedPeer>? = nil
     ) {
         self.localNode = localNode
         self.clock = clock
+        self.frameLimit = frameLimit
         self.established = established
     }
 
@@ -106,7 +126,7 @@ public final class PeerSessionHandler: ChannelDuplexHandler {
         let message = unwrapInboundIn(data)
         switch (state, message) {
         case (.established, .ping(let nonce)):
-            context.writeAndFlush(wrapOutboundOut(.pong(nonce: nonce)), promise: nil)
+            unansweredPing = nonce
         case (.established, .hello), (.established, .helloAccepted):
             refuse(context: context, SessionError(.protocolViolation, "a second hello in an established session"))
         case (.established, _):
@@ -135,11 +155,22 @@ public final class PeerSessionHandler: ChannelDuplexHandler {
         }
     }
 
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        if let nonce = unansweredPing, case .established = state {
+            unansweredPing = nil
+            context.writeAndFlush(wrapOutboundOut(.pong(nonce: nonce)), promise: nil)
+        }
+        context.fireChannelReadComplete()
+    }
+
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let frameError = error as? FrameError {
             refuse(context: context, SessionError(.malformedFrame, frameError.description))
             return
         }
+        // Before the session exists, the first error (a refused certificate, a timeout) is why
+        // it never will: the connection's owner logs and counts that reason.
+        failEstablished(error)
         context.fireErrorCaught(error)
     }
 
@@ -179,6 +210,7 @@ public final class PeerSessionHandler: ChannelDuplexHandler {
             return
         }
         state = .established
+        frameLimit?.maximumFrameBytes = FrameLimit.established
         if let peerIdentity {
             established?.succeed(EstablishedPeer(node: peerNode, version: agreedVersion, identity: peerIdentity))
             established = nil

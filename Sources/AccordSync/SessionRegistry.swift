@@ -63,6 +63,8 @@ final class SessionRegistry: Sendable {
 
     var sessions: [PeerSession] { state.withLock { $0.sessions.values.map(\.session) } }
 
+    var count: Int { state.withLock { $0.sessions.count } }
+
     /// Returns once no session with `node` is registered (or the task is cancelled).
     func waitUntilNoSession(with node: NodeID) async {
         let id = state.withLock { state -> UInt64 in

@@ -49,6 +49,19 @@ public struct SyncConfiguration: Sendable {
     /// How long a node whose session was closed for bad signatures is refused after its TLS
     /// handshake (each session start costs this node a certificate check and durable writes).
     public var forgerQuarantine: Duration = .seconds(60)
+    /// A connection that has not finished TLS and both hellos by then is closed. An honest node
+    /// needs a few round trips; anything slower holds a slot strangers compete for.
+    public var sessionStartTimeout: Duration = .seconds(5)
+    /// Connections accepted but not yet established, in total and per source address; beyond
+    /// either, an older one is evicted (`PendingConnectionTable`). This node's dials never count.
+    public var pendingConnections = PendingConnectionLimits(total: 128, perSource: 32)
+    /// Established sessions (inbound and outbound together) beyond which a new one is refused.
+    public var maximumSessions = 256
+    /// A connection whose peer reads nothing of what this node writes for this long is closed
+    /// (`OutboundFlowControl`); meanwhile nothing more is read from it.
+    public var writeStallTimeout: Duration = .seconds(45)
+    /// Refusals of one reason beyond the first are summarised in one log line per interval.
+    public var refusalSummaryInterval: Duration = .seconds(10)
     /// Held changes (clock skew) are re-judged this often.
     public var releaseHeldInterval: Duration = .seconds(5)
     /// Unix milliseconds; the node's clock for stamps and skew checks.

@@ -7,8 +7,8 @@ import COpenSSLShim
 final class PeerVerification {
     let policy: PeerPolicy
     let pins: Set<SHA256Digest>?
-    /// The first reason a certificate was refused, for the error and the log.
-    var failure: String?
+    /// The first reason a certificate was refused, for the error, the log and the metric.
+    var failure: PeerRefusal?
     /// The verified leaf certificate.
     var identity: PeerIdentity?
 
@@ -18,15 +18,20 @@ final class PeerVerification {
     }
 
     /// Accord's own rules for the leaf certificate, after OpenSSL's chain checks passed.
-    func check(leaf certificate: Certificate) -> String? {
+    func check(leaf certificate: Certificate) -> PeerRefusal? {
+        do {
+            try certificate.checkNodeProfile()
+        } catch {
+            return PeerRefusal(error.code == .unsupportedKey ? .unsupportedKey : .caCertificate, error.message)
+        }
         if let expected = policy.expectedOrganisation, certificate.organisation != expected {
-            return "wrong organisation: dialled \(expected), certificate \(certificate) says \(certificate.organisation)"
+            return PeerRefusal(.wrongOrganisation, "dialled \(expected), certificate \(certificate) says \(certificate.organisation)")
         }
         if let allowed = policy.allowedOrganisations, !allowed.contains(certificate.organisation) {
-            return "organisation \(certificate.organisation) of \(certificate) is not a configured peer"
+            return PeerRefusal(.organisationNotConfigured, "organisation \(certificate.organisation) of \(certificate) is not a configured peer")
         }
         if let pins, !pins.contains(certificate.fingerprint) {
-            return "certificate pin mismatch: \(certificate) is not one of the \(pins.count) pinned fingerprint(s)"
+            return PeerRefusal(.pinMismatch, "\(certificate) is not one of the \(pins.count) pinned fingerprint(s)")
         }
         return nil
     }
@@ -48,9 +53,12 @@ let accordVerifyCallback: @convention(c) (Int32, OpaquePointer?) -> Int32 = { pr
     let subject = current.map(subjectLine) ?? "(no certificate)"
 
     guard preverified == 1 else {
-        let reason = String(cString: X509_verify_cert_error_string(Int(X509_STORE_CTX_get_error(storeContext))))
+        let error = X509_STORE_CTX_get_error(storeContext)
+        let reason = String(cString: X509_verify_cert_error_string(Int(error)))
         if verification.failure == nil {
-            verification.failure = "certificate \(subject) (chain depth \(depth)) refused: \(reason)"
+            verification.failure = PeerRefusal(
+                PeerRefusal.code(forVerifyError: error), "certificate \(subject) (chain depth \(depth)) refused: \(reason)"
+            )
         }
         return 0
     }
@@ -64,7 +72,7 @@ let accordVerifyCallback: @convention(c) (Int32, OpaquePointer?) -> Int32 = { pr
     do {
         certificate = try Certificate(derRepresentation: Array(UnsafeBufferPointer(start: der, count: Int(length))))
     } catch {
-        verification.failure = "certificate \(subject) refused: \(error)"
+        verification.failure = PeerRefusal(.invalidIdentity, "certificate \(subject) refused: \(error)")
         X509_STORE_CTX_set_error(storeContext, X509_V_ERR_APPLICATION_VERIFICATION)
         return 0
     }

@@ -36,6 +36,9 @@ public final class TLSContext: @unchecked Sendable {
         accord_SSL_CTX_disable_renegotiation_and_compression(context)
         // No session tickets: every connection does a full handshake with both certificates.
         SSL_CTX_set_num_tickets(context, 0)
+        // A node's chain is a leaf and perhaps an intermediate, a few KiB: an unauthenticated
+        // peer may not make the handshake buffer OpenSSL's default 100 KiB.
+        accord_SSL_CTX_set_max_cert_list(context, Self.maximumPeerChainBytes)
 
         guard SSL_CTX_use_certificate_chain_file(context, configuration.certificateChainPath) == 1 else {
             throw TLSContext.failure("cannot load the certificate chain \(configuration.certificateChainPath)")
@@ -71,6 +74,9 @@ public final class TLSContext: @unchecked Sendable {
     }
 
     deinit { SSL_CTX_free(pointer) }
+
+    /// The most bytes of certificate chain a peer may present.
+    public static let maximumPeerChainBytes = 32 * 1024
 
     private static func failure(_ message: String) -> TLSError {
         TLSError(.configuration, message, openSSLReasons: OpenSSLErrorQueue.drain())

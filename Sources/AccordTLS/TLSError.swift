@@ -30,12 +30,19 @@ public struct TLSError: Error, Hashable, Sendable, CustomStringConvertible {
     public let code: Code
     public let message: String
     public let openSSLReasons: [String]
+    /// For a refused or failed handshake: the rule the peer broke.
+    public let refusal: PeerRefusal?
 
-    public init(_ code: Code, _ message: String, openSSLReasons: [String] = []) {
+    public init(_ code: Code, _ message: String, openSSLReasons: [String] = [], refusal: PeerRefusal? = nil) {
         self.code = code
         self.message = message
         self.openSSLReasons = openSSLReasons
+        self.refusal = refusal
     }
+
+    /// The most specific kebab-case reason: the refusal's rule if there is one, else the code.
+    /// Metrics label refusals with it.
+    public var reason: String { refusal?.code.description ?? code.description }
 
     public var description: String {
         openSSLReasons.isEmpty ? "\(code): \(message)" : "\(code): \(message) (OpenSSL: \(openSSLReasons.joined(separator: "; ")))"

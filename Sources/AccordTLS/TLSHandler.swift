@@ -114,7 +114,9 @@ public final class TLSHandler: ChannelDuplexHandler {
             ))
         case .handshaking:
             let reason = verification.failure.map { ": \($0)" } ?? ""
-            context.fireErrorCaught(TLSError(.disconnectedDuringHandshake, "the peer disconnected during the TLS handshake\(reason)"))
+            context.fireErrorCaught(TLSError(
+                .disconnectedDuringHandshake, "the peer disconnected during the TLS handshake\(reason)", refusal: verification.failure
+            ))
         case .waitingForActive, .closing, .closed:
             break
         }
@@ -204,9 +206,13 @@ public final class TLSHandler: ChannelDuplexHandler {
         // OpenSSL leaves an alert in the write BIO: send it, so the peer learns why.
         sendPendingCiphertext(context: context)
         if let refusal = verification.failure {
-            fail(context: context, TLSError(.peerRejected, refusal, openSSLReasons: reasons))
+            fail(context: context, TLSError(.peerRejected, refusal.message, openSSLReasons: reasons, refusal: refusal))
         } else {
-            fail(context: context, TLSError(.handshakeFailed, "the TLS handshake failed: \(TLSHandler.summary(reasons))", openSSLReasons: reasons))
+            let summary = TLSHandler.summary(reasons)
+            fail(context: context, TLSError(
+                .handshakeFailed, "the TLS handshake failed: \(summary)", openSSLReasons: reasons,
+                refusal: PeerRefusal.classifying(handshakeReasons: reasons, summary: summary)
+            ))
         }
     }
 
@@ -214,7 +220,9 @@ public final class TLSHandler: ChannelDuplexHandler {
         handshakeTimer?.cancel()
         handshakeTimer = nil
         guard let identity = verification.identity else {
-            fail(context: context, TLSError(.peerRejected, "the peer presented no certificate"))
+            fail(context: context, TLSError(
+                .peerRejected, "the peer presented no certificate", refusal: PeerRefusal(.noCertificate, "the peer presented no certificate")
+            ))
             return
         }
         peer = identity

@@ -37,6 +37,10 @@ struct AdminClient {
         try decode(try await send(.POST, path, body: Array(try AdminAPI.encoder().encode(body))))
     }
 
+    func delete<Response: Decodable>(_ path: String, as type: Response.Type = Response.self) async throws -> (Response, [UInt8]) {
+        try decode(try await send(.DELETE, path, body: nil))
+    }
+
     /// The raw body of a successful request, for `/metrics`.
     func text(_ path: String) async throws -> String {
         String(decoding: try await send(.GET, path, body: nil), as: UTF8.self)

@@ -24,15 +24,47 @@ struct Status: ControlCommand {
     }
 }
 
-struct Peers: ControlCommand {
-    static let configuration = CommandConfiguration(abstract: "The peer nodes: connection, reconciliation and delivery state.")
+struct Peers: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The peer nodes: connection, last contact, reconciliation and delivery state.",
+        subcommands: [List.self, Forget.self], defaultSubcommand: List.self
+    )
 
-    @OptionGroup var connection: Connection
+    struct List: ControlCommand {
+        static let configuration = CommandConfiguration(abstract: "Every peer node met or configured (the default).")
 
-    func execute(_ client: AdminClient, json: Bool) async throws {
-        let (peers, raw): ([PeerStatus], [UInt8]) = try await client.get("/v1/peers")
-        if json { return Output.json(raw) }
-        Self.render(peers)
+        @OptionGroup var connection: Connection
+
+        func execute(_ client: AdminClient, json: Bool) async throws {
+            let (peers, raw): ([PeerStatus], [UInt8]) = try await client.get("/v1/peers")
+            if json { return Output.json(raw) }
+            Peers.render(peers)
+        }
+    }
+
+    struct Forget: ControlCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Forget a peer node that is not connected (say, a retired second node).",
+            discussion: "Its counters and delivery cursor are dropped; if it connects again it is met anew."
+        )
+
+        @OptionGroup var connection: Connection
+
+        @Argument(help: ArgumentHelp("The node, as `peers` lists it.", valueName: "organisation/name"))
+        var node: String
+
+        func validate() throws {
+            guard node.split(separator: "/", omittingEmptySubsequences: false).count == 2 else {
+                throw ValidationError("\"\(node)\" is not a node (ORGANISATION/NAME)")
+            }
+        }
+
+        func execute(_ client: AdminClient, json: Bool) async throws {
+            let encoded = node.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? node
+            let (forgotten, raw): (ForgottenPeer, [UInt8]) = try await client.delete("/v1/peers/\(encoded)")
+            if json { return Output.json(raw) }
+            print("forgot \(forgotten.node)")
+        }
     }
 
     static func render(_ peers: [PeerStatus]) {
@@ -40,7 +72,10 @@ struct Peers: ControlCommand {
         Output.table(
             ["PEER", "ADDRESS", "STATE", "LAST RECONCILE", "THEY LACK", "WE LACK", "REJECTED"],
             peers.map { peer in
-                let state = peer.connected ? "connected \(peer.direction ?? "") since \(Output.when(peer.connectedSince))" : "not connected"
+                let state =
+                    peer.connected
+                    ? "connected \(peer.direction ?? "") since \(Output.when(peer.connectedSince))"
+                    : "not connected, last contact \(Output.when(peer.lastContact))"
                 let reconcile = peer.lastReconcile.map { "\(Output.when($0.completedAt)), \($0.clean ? "clean" : "\($0.differences) differed")" } ?? "-"
                 let weLack = peer.differencesAtLastReconcile.map { $0 == 0 ? "0" : "\($0) agreement(s) differed" } ?? "unknown"
                 let rejected = peer.changesRejected == 0 ? "0" : "\(peer.changesRejected), last: \(peer.lastRejection.map { "\($0.code): \($0.message)" } ?? "-")"
@@ -113,7 +148,7 @@ struct Sync: ControlCommand {
         var lastProgress = ""
         while true {
             let (peers, _): ([PeerStatus], [UInt8]) = try await client.get("/v1/peers")
-            let relevant = peers.filter { peer == nil || $0.organisation == peer }
+            let relevant = peers.filter { $0.awaited && (peer == nil || $0.organisation == peer) }
             let waiting = relevant.compactMap(Self.waitingFor)
             if waiting.isEmpty {
                 if json { return Output.json(Array(try AdminAPI.encoder().encode(relevant))) }

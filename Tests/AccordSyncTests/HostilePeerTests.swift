@@ -115,7 +115,10 @@ struct HostilePeerTests {
             #expect(sessions.value > 1, "acme closed the forger's session and it came back")
             #expect(acme.logs.text.contains("changes with bad signatures"), "the reason for closing is logged")
             #expect((metrics.changesRejected["bad-signature"] ?? 0) >= 256, "forged changes counted by rule")
-            #expect(metrics.changesDuplicate >= replayed.count, "replayed changes counted as duplicates")
+            #expect(
+                (metrics.changesRejected["delivered-by-non-party"] ?? 0) >= replayed.count,
+                "replays of an agreement initech is no party to are refused for how they arrived"
+            )
             let peer = try #require(try await acme.store.peers().first { $0.node.organisation == "initech" })
             #expect(peer.lastRejection?.code == "bad-signature", "the reason is in initech's peer state")
             // Only the honest edits (an agreement and 40 notes) were added.
@@ -135,7 +138,7 @@ struct HostilePeerTests {
             await #expect(throws: (any Error).self) {
                 try await impostor.session(with: acme) { _ in }
             }
-            try await eventually("counted") { (acme.sync.metrics.snapshot.connectionsRefused["identityMismatch"] ?? 0) >= 1 }
+            try await eventually("counted") { (acme.sync.metrics.snapshot.connectionsRefused["identity-mismatch"] ?? 0) >= 1 }
             #expect(acme.logs.text.contains("peer connection refused"))
             #expect(acme.sync.sessions.map(\.node) == [globex.id], "the honest session is untouched")
         }
@@ -193,10 +196,11 @@ struct HostilePeerTests {
                 for _ in 0..<300 { sockets.open(port: acme.port) }
                 while !Task.isCancelled { try await Task.sleep(for: .milliseconds(20)) }
             }
-            try await eventually("the connections over the limit are refused") {
-                (acme.sync.metrics.snapshot.connectionsRefused["too-many-connections"] ?? 0) >= 300 - SyncNode.maximumConnections
+            let limits = acme.sync.configuration.pendingConnections
+            try await eventually("the connections over the per-address budget are evicted") {
+                (acme.sync.metrics.snapshot.connectionsRefused["evicted"] ?? 0) >= 300 - limits.perSource
             }
-            #expect(acme.logs.text.contains("too many connections"))
+            #expect(acme.logs.text.contains("reason=evicted"))
             sockets.closeAll()
             let initech = try HostileClient(certificate: "initech-node1")
             try await eventually("acme accepts a session again") {

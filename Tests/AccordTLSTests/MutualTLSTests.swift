@@ -124,15 +124,17 @@ struct RefusedPeerTests {
     }
 
     @Test(
-        "a client certificate the server must refuse is refused, with the reason",
+        "a client certificate the server must refuse is refused, with the rule and the reason",
         arguments: [
-            ("rogue acme-node1", "unable to get local issuer certificate"),
-            ("acme-expired", "certificate has expired"),
-            ("acme-future", "certificate is not yet valid"),
-            ("acme-revoked", "certificate revoked"),
+            ("rogue acme-node1", PeerRefusal.Code.untrustedIssuer, "unable to get local issuer certificate"),
+            ("acme-expired", .certificateExpired, "certificate has expired"),
+            ("acme-future", .certificateNotYetValid, "certificate is not yet valid"),
+            ("acme-revoked", .certificateRevoked, "certificate revoked"),
+            ("acme-ca", .caCertificate, "is a CA certificate"),
+            ("acme-rsa", .unsupportedKey, "not an elliptic-curve key"),
         ]
     )
-    func refusedClientCertificates(node: String, reason: String) async throws {
+    func refusedClientCertificates(node: String, rule: PeerRefusal.Code, reason: String) async throws {
         let rogue = node.hasPrefix("rogue ")
         let name = rogue ? String(node.dropFirst(6)) : node
         let (server, client) = try await serverOutcome(
@@ -140,6 +142,8 @@ struct RefusedPeerTests {
         )
         let error = try #require(server.errors.first, "the server accepted \(node)")
         #expect(error.code == .peerRejected)
+        #expect(error.refusal?.code == rule, "\(error)")
+        #expect(error.reason == rule.description)
         #expect(error.message.contains(reason), "\(error)")
         // The client learns of the refusal too (in TLS 1.3, at its first read).
         #expect(!client.errors.isEmpty || !client.sawCloseNotify)
@@ -150,7 +154,8 @@ struct RefusedPeerTests {
         let (_, client) = try await serverOutcome(clientContext: pki.context("acme-node1"), clientPolicy: PeerPolicy(expectedOrganisation: "initech"))
         let error = try #require(client.errors.first)
         #expect(error.code == .peerRejected)
-        #expect(error.message.contains("wrong organisation"), "\(error)")
+        #expect(error.refusal?.code == .wrongOrganisation, "\(error)")
+        #expect(error.message.contains("dialled initech"), "\(error)")
     }
 
     @Test("a server accepting only configured organisations refuses others")
@@ -160,6 +165,7 @@ struct RefusedPeerTests {
         _ = try await TestClient.connect(group: group, port: server.port, context: pki.context("acme-node1"))
         let outcome = try await server.connection().finished.get()
         #expect(outcome.errors.first?.code == .peerRejected)
+        #expect(outcome.errors.first?.refusal?.code == .organisationNotConfigured, "\(outcome.errors)")
         #expect(outcome.errors.first?.message.contains("not a configured peer") == true, "\(outcome.errors)")
     }
 
@@ -170,7 +176,7 @@ struct RefusedPeerTests {
         let (_, client) = try await serverOutcome(clientContext: try TLSContext(configuration: configuration))
         let error = try #require(client.errors.first)
         #expect(error.code == .peerRejected)
-        #expect(error.message.contains("pin mismatch"), "\(error)")
+        #expect(error.refusal?.code == .pinMismatch, "\(error)")
 
         // The right pin passes.
         var pinned = pki.configuration("acme-node1")
@@ -190,8 +196,8 @@ struct RefusedPeerTests {
         client.closeInput()
         _ = await client.finish(timeout: .seconds(3))
         let error = try #require(outcome.errors.first)
-        #expect(error.code == .handshakeFailed || error.code == .peerRejected)
-        #expect(error.description.contains("certificate"), "\(error)")
+        #expect(error.refusal?.code == .noCertificate, "\(error)")
+        #expect(error.reason == "no-certificate")
     }
 
     @Test("a TLS 1.2-only client is refused")
@@ -207,6 +213,7 @@ struct RefusedPeerTests {
         _ = await client.finish(timeout: .seconds(3))
         let error = try #require(outcome.errors.first)
         #expect(error.code == .handshakeFailed)
+        #expect(error.refusal?.code == .tlsVersion, "\(error)")
         #expect(error.message.contains("unsupported protocol"), "\(error)")
     }
 
@@ -218,6 +225,7 @@ struct RefusedPeerTests {
         let outcome = try await server.connection().finished.get()
         try? await raw.close()
         #expect(outcome.errors.first?.code == .handshakeFailed, "\(outcome.errors)")
+        #expect(outcome.errors.first?.refusal?.code == .notTLS, "\(outcome.errors)")
     }
 
     @Test("a peer that stalls in the handshake is cut off by the timeout", .timeLimit(.minutes(1)))

@@ -43,4 +43,8 @@ static inline void accord_SSL_CTX_disable_renegotiation_and_compression(SSL_CTX 
     SSL_CTX_set_options(context, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 }
 
+/// `SSL_CTX_set_max_cert_list` is a macro over `SSL_CTX_ctrl`: the most bytes of certificate
+/// chain a peer may send in its handshake.
+static inline void accord_SSL_CTX_set_max_cert_list(SSL_CTX *context, long bytes) { SSL_CTX_set_max_cert_list(context, bytes); }
+
 #endif

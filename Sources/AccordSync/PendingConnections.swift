@@ -1,0 +1,117 @@
+import Synchronization
+
+/// How many connections may wait for their session to start, in total and per source address.
+public struct PendingConnectionLimits: Hashable, Sendable {
+    public var total: Int
+    public var perSource: Int
+
+    public init(total: Int, perSource: Int) {
+        self.total = total
+        self.perSource = perSource
+    }
+}
+
+/// The connections accepted but not yet established (TLS and both hellos), with the budget they
+/// share. Anyone who can reach the port can open one, so they must never lock out a partner:
+///
+/// - their number is bounded per source address and in total;
+/// - a new connection over either bound is admitted and an older one evicted instead: the oldest
+///   *silent* connection (no byte received) of the source with the most pending connections,
+///   else its oldest. A flood of idle sockets thus makes room for anyone who actually speaks, and
+///   a flood from one address evicts its own connections first;
+/// - each has a short deadline (`SyncConfiguration.sessionStartTimeout`, enforced by `SyncNode`).
+///
+/// This node's own dials are not pending connections: they never compete with strangers.
+/// A pure value; `PendingConnections` guards it.
+struct PendingConnectionTable {
+    typealias Limits = PendingConnectionLimits
+
+    private struct Entry {
+        let source: String
+        /// Admission order: lower is older.
+        let order: UInt64
+        var silent = true
+    }
+
+    let limits: Limits
+    private var entries: [UInt64: Entry] = [:]
+    private var bySource: [String: Set<UInt64>] = [:]
+    private var nextID: UInt64 = 0
+
+    init(limits: Limits) { self.limits = limits }
+
+    var count: Int { entries.count }
+
+    /// Admits a connection from `source`; returns its id and the connections to evict.
+    mutating func admit(source: String) -> (id: UInt64, evict: [UInt64]) {
+        var evict: [UInt64] = []
+        if (bySource[source]?.count ?? 0) >= limits.perSource, let victim = victim(from: source) {
+            evict.append(victim)
+            remove(victim)
+        }
+        while entries.count >= limits.total, let busiest = bySource.max(by: { ($0.value.count, $1.key) < ($1.value.count, $0.key) })?.key,
+            let victim = victim(from: busiest)
+        {
+            evict.append(victim)
+            remove(victim)
+        }
+        nextID += 1
+        entries[nextID] = Entry(source: source, order: nextID)
+        bySource[source, default: []].insert(nextID)
+        return (nextID, evict)
+    }
+
+    /// The connection sent its first bytes.
+    mutating func spoke(_ id: UInt64) { entries[id]?.silent = false }
+
+    /// The connection was established or closed.
+    mutating func remove(_ id: UInt64) {
+        guard let entry = entries.removeValue(forKey: id) else { return }
+        bySource[entry.source]?.remove(id)
+        if bySource[entry.source]?.isEmpty == true { bySource[entry.source] = nil }
+    }
+
+    /// The oldest silent connection of `source`, else its oldest.
+    private func victim(from source: String) -> UInt64? {
+        let candidates = (bySource[source] ?? []).compactMap { id in entries[id].map { (id, $0) } }
+        return candidates.min { ($0.1.silent ? 0 : 1, $0.1.order) < ($1.1.silent ? 0 : 1, $1.1.order) }?.0
+    }
+}
+
+/// `PendingConnectionTable` shared by the event loops that accept connections; evicted
+/// connections are closed after the lock is released.
+final class PendingConnections: Sendable {
+    private struct State {
+        var table: PendingConnectionTable
+        var closers: [UInt64: @Sendable () -> Void] = [:]
+    }
+
+    private let state: Mutex<State>
+
+    init(limits: PendingConnectionTable.Limits) {
+        state = Mutex(State(table: PendingConnectionTable(limits: limits)))
+    }
+
+    /// Admits a new connection from `source`; `evict` ends it if it is evicted later. Returns its
+    /// id, and how many older connections it evicted.
+    func admit(source: String, evict: @escaping @Sendable () -> Void) -> (id: UInt64, evicted: Int) {
+        let (id, evicted) = state.withLock { state in
+            let (id, victims) = state.table.admit(source: source)
+            state.closers[id] = evict
+            return (id, victims.compactMap { state.closers.removeValue(forKey: $0) })
+        }
+        for close in evicted { close() }
+        return (id, evicted.count)
+    }
+
+    func spoke(_ id: UInt64) { state.withLock { $0.table.spoke(id) } }
+
+    func remove(_ id: UInt64) {
+        state.withLock { state in
+            state.table.remove(id)
+            state.closers[id] = nil
+        }
+    }
+
+    var count: Int { state.withLock { $0.table.count } }
+}

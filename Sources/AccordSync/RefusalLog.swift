@@ -1,0 +1,92 @@
+public import Logging
+import Synchronization
+
+/// Which refusals to log in full and which to fold into a summary: the first refusal of each
+/// reason opens a window and is logged with everything known about it; later ones in the window
+/// are only counted; when the window has lasted `interval`, one line reports how many there were.
+/// A steady flood thus costs two lines per reason and interval, however fast it comes.
+/// A pure value; `RefusalLog` guards it and does the logging.
+struct RefusalSummary {
+    struct Window {
+        let opened: ContinuousClock.Instant
+        var suppressed = 0
+        /// The latest suppressed refusal's detail, for the summary line.
+        var last: String?
+    }
+
+    /// A window's close: how many refusals of `reason` were folded into it.
+    struct Closed: Equatable {
+        let reason: String
+        let suppressed: Int
+        let last: String?
+    }
+
+    let interval: Duration
+    private(set) var windows: [String: Window] = [:]
+
+    init(interval: Duration) { self.interval = interval }
+
+    /// Records a refusal; true if it should be logged in full.
+    mutating func record(reason: String, detail: String, at now: ContinuousClock.Instant) -> Bool {
+        if var window = windows[reason], now - window.opened < interval {
+            window.suppressed += 1
+            window.last = detail
+            windows[reason] = window
+            return false
+        }
+        windows[reason] = Window(opened: now)
+        return true
+    }
+
+    /// Closes the windows that have lasted the interval; those that folded refusals are returned.
+    mutating func closeWindows(at now: ContinuousClock.Instant) -> [Closed] {
+        var closed: [Closed] = []
+        for (reason, window) in windows.sorted(by: { $0.key < $1.key }) where now - window.opened >= interval {
+            windows[reason] = nil
+            if window.suppressed > 0 { closed.append(Closed(reason: reason, suppressed: window.suppressed, last: window.last)) }
+        }
+        return closed
+    }
+}
+
+/// Logs refusals (of connections, sessions or changes) once each with their reason, and a flood
+/// of them as one summary line per reason and interval (`RefusalSummary`). `flush` closes windows
+/// that are due; `SyncNode` calls it every interval, so a summary is never later than two.
+public final class RefusalLog: Sendable {
+    private let logger: Logger
+    private let summary: Mutex<RefusalSummary>
+
+    public init(logger: Logger, interval: Duration = .seconds(10)) {
+        self.logger = logger
+        self.summary = Mutex(RefusalSummary(interval: interval))
+    }
+
+    public var interval: Duration { summary.withLock { $0.interval } }
+
+    /// Logs `message` with `metadata` (and the reason) unless refusals of `reason` are being
+    /// summarised right now.
+    public func refused(
+        _ message: Logger.Message, reason: String, level: Logger.Level = .warning, metadata: Logger.Metadata = [:]
+    ) {
+        let detail = metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let logInFull = summary.withLock { $0.record(reason: reason, detail: detail, at: .now) }
+        guard logInFull else { return }
+        var metadata = metadata
+        metadata["reason"] = "\(reason)"
+        logger.log(level: level, message, metadata: metadata)
+    }
+
+    /// Writes the summary line of every window that is due.
+    public func flush() {
+        let closed = summary.withLock { $0.closeWindows(at: .now) }
+        for window in closed {
+            logger.warning(
+                "more refusals of the same reason (summarised)",
+                metadata: [
+                    "reason": "\(window.reason)", "count": "\(window.suppressed)",
+                    "interval": "\(interval)", "last": "\(window.last ?? "")",
+                ]
+            )
+        }
+    }
+}

@@ -1,0 +1,246 @@
+import AccordCrypto
+import AccordModel
+import AccordStore
+import AccordTLS
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Connections of a `SyncNode`: the pipeline, the budget of connections whose session has not
+/// started, session admission, dialling with backoff.
+extension SyncNode {
+    typealias Connection = (channel: NIOAsyncChannel<WireMessage, WireMessage>, established: EventLoopFuture<EstablishedPeer>)
+
+    /// An accepted connection: admitted to the pending budget (which may evict older strangers),
+    /// then the pipeline. It leaves the budget once established or closed.
+    func accept(_ channel: any Channel, policy: PeerPolicy) throws -> Connection {
+        let established = channel.eventLoop.makePromise(of: EstablishedPeer.self)
+        let limits = configuration.pendingConnections
+        let admission = pending.admit(source: channel.remoteAddress?.ipAddress ?? "unknown") {
+            established.fail(ConnectionRefusal(
+                .evicted, "newer connections needed its place (at most \(limits.total) pending, \(limits.perSource) per address)"
+            ))
+            channel.close(promise: nil)
+        }
+        let pending = self.pending
+        established.futureResult.whenComplete { _ in pending.remove(admission.id) }
+        channel.closeFuture.whenComplete { _ in pending.remove(admission.id) }
+        try channel.pipeline.syncOperations.addHandler(FirstBytesObserver { pending.spoke(admission.id) })
+        try installHandlers(channel, role: .server, policy: policy, established: established)
+        return (try Self.bridge(channel), established.futureResult)
+    }
+
+    /// TLS, flow control, framing and session start, with the session-start deadline.
+    func installHandlers(
+        _ channel: any Channel, role: TLSHandler.Role, policy: PeerPolicy, established: EventLoopPromise<EstablishedPeer>
+    ) throws {
+        let frameLimit = FrameLimit()
+        let handlers = channel.pipeline.syncOperations
+        try handlers.addHandler(TLSHandler(context: tls, role: role, policy: policy))
+        try handlers.addHandler(OutboundFlowControl(stallTimeout: TimeAmount(configuration.writeStallTimeout)))
+        try handlers.addHandler(ByteToMessageHandler(FrameDecoder(limit: frameLimit)))
+        try handlers.addHandler(MessageToByteHandler(FrameEncoder()))
+        try handlers.addHandler(PeerSessionHandler(
+            localNode: configuration.node, clock: configuration.clock, frameLimit: frameLimit, established: established
+        ))
+        let deadline = configuration.sessionStartTimeout
+        let timeout = channel.eventLoop.scheduleTask(in: TimeAmount(deadline)) {
+            established.fail(ConnectionRefusal(.sessionStartTimeout, "TLS and both hellos did not complete within \(deadline)"))
+            channel.close(promise: nil)
+        }
+        established.futureResult.whenComplete { _ in timeout.cancel() }
+    }
+
+    /// The async bridge (its inbound buffer stops reading the socket while the session is busy).
+    /// Must be called on the channel's event loop.
+    static func bridge(_ channel: any Channel) throws -> NIOAsyncChannel<WireMessage, WireMessage> {
+        try NIOAsyncChannel<WireMessage, WireMessage>(
+            wrappingChannelSynchronously: channel,
+            configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8))
+        )
+    }
+
+    enum ServeOutcome {
+        case refused, duplicate(NodeID), ended(NodeID, lasted: Duration)
+    }
+
+    /// Runs one connection from session start to its end.
+    func serve(_ connection: Connection, direction: SessionDirection, address: String) async -> ServeOutcome {
+        let peer: EstablishedPeer
+        do {
+            peer = try await connection.established.get()
+        } catch {
+            refuse(connection, ConnectionRefusal.reason(of: error), error, metadata: ["direction": "\(direction.rawValue)", "address": "\(address)"])
+            try? await connection.channel.executeThenClose { _, _ in }  // an async channel must be finished
+            return .refused
+        }
+        if let refusal = admissionRefusal(of: peer) {
+            refuse(connection, refusal.code.description, refusal, metadata: ["peer": "\(peer.node)", "direction": "\(direction.rawValue)"])
+            try? await connection.channel.executeThenClose { _, outbound in
+                if refusal.code == .quarantined {
+                    try await outbound.write(.error(code: SessionError.Code.forgedChanges.rawValue, message: "refused for a while: forged changes"))
+                }
+            }
+            return .refused
+        }
+        do {
+            try directory.admit(peer.identity.certificate)
+            try await store.rememberCertificate(peer.identity.certificate, nowMillis: configuration.clock())
+        } catch {
+            logger.warning("could not record the peer's certificate", metadata: ["peer": "\(peer.node)", "reason": "\(error)"])
+        }
+        let started = ContinuousClock.now
+        let channel = connection.channel.channel
+        do {
+            try await connection.channel.executeThenClose { inbound, outbound in
+                let acknowledged = try await store.peers().first { $0.node == peer.node }?.acknowledgedSequence ?? 0
+                // Live push starts at the log's end (reconciliation covers the rest), unless the
+                // peer's organisation withdrew from agreements since it last acknowledged: those
+                // changes only the stream delivers, so it starts before the first of them.
+                let latest = try await store.latestSequence()
+                let formerPartyBacklog = try await store.earliestOwedToFormerParty(peer.node.organisation, after: acknowledged)
+                let session = PeerSession(
+                    peer: peer, direction: direction, services: services, outbound: outbound,
+                    acknowledged: acknowledged, streamStart: formerPartyBacklog.map { min(latest, $0 - 1) } ?? latest,
+                    closeConnection: { channel.close(promise: nil) }
+                )
+                guard let id = registry.admit(session, close: { channel.close(promise: nil) }) else {
+                    logger.info("a session with this peer already exists; closing the new one", metadata: ["peer": "\(peer.node)"])
+                    throw SessionEnd.superseded
+                }
+                defer { registry.remove(peer.node, id: id) }
+                metrics.update { $0.sessionsEstablished += 1 }
+                logger.info("session established", metadata: ["peer": "\(peer.node)", "direction": "\(direction.rawValue)"])
+                try await session.run(inbound: inbound)
+            }
+            endSession(peer, error: nil)
+        } catch SessionEnd.superseded {
+            return .duplicate(peer.node)
+        } catch {
+            if let error = error as? SessionError, error.code == .forgedChanges {
+                quarantine.withLock { $0[peer.node] = ContinuousClock.now + configuration.forgerQuarantine }
+            }
+            endSession(peer, error: error)
+        }
+        return .ended(peer.node, lasted: ContinuousClock.now - started)
+    }
+
+    /// A local reason not to start a session with an authenticated peer.
+    private func admissionRefusal(of peer: EstablishedPeer) -> ConnectionRefusal? {
+        if let until = quarantine.withLock({ $0[peer.node] }), ContinuousClock.now < until {
+            return ConnectionRefusal(.quarantined, "\(peer.node) sent forged changes and is refused for a while")
+        }
+        if registry.count >= configuration.maximumSessions, registry.session(with: peer.node) == nil {
+            return ConnectionRefusal(.tooManySessions, "\(configuration.maximumSessions) sessions are established already")
+        }
+        return nil
+    }
+
+    /// Counts a refused connection under its reason and logs it (summarised in a flood).
+    private func refuse(_ connection: Connection, _ reason: String, _ error: any Error, metadata: Logger.Metadata) {
+        metrics.update { $0.connectionsRefused[reason, default: 0] += 1 }
+        var metadata = metadata
+        metadata["detail"] = "\(error)"
+        refusals.refused("peer connection refused", reason: reason, level: .notice, metadata: metadata)
+    }
+
+    private func endSession(_ peer: EstablishedPeer, error: (any Error)?) {
+        let reason = error.map { Self.sessionEndReason($0) } ?? "closed"
+        metrics.update { $0.sessionsEnded[reason, default: 0] += 1 }
+        if let error, !(error is CancellationError) {
+            refusals.refused("session ended", reason: reason, metadata: ["peer": "\(peer.node)", "detail": "\(error)"])
+        } else {
+            logger.info("session ended", metadata: ["peer": "\(peer.node)"])
+        }
+    }
+
+    static func sessionEndReason(_ error: any Error) -> String {
+        switch error {
+        case SessionEnd.idle: "idle"
+        case is StoreError: "store"
+        default: ConnectionRefusal.reason(of: error)
+        }
+    }
+
+    /// Keeps a session with `endpoint`: dial, serve, back off, again.
+    func dial(_ endpoint: PeerEndpoint) async {
+        var failures = 0
+        var knownNode: NodeID?
+        let policy = PeerPolicy(expectedOrganisation: endpoint.organisation.rawValue)
+        while !Task.isCancelled {
+            if let knownNode, registry.session(with: knownNode) != nil {
+                await registry.waitUntilNoSession(with: knownNode)
+                continue
+            }
+            do {
+                // The async bridge is made once the connection exists: made in the initializer, it
+                // would be dropped unfinished when the connect fails, which NIO treats as a bug
+                // (a crash). Nothing arrives before it is in place: the peer sends no frame before
+                // the TLS handshake and both hellos, round trips after the connect.
+                let (channel, established) = try await ClientBootstrap(group: group)
+                    .connectTimeout(.seconds(10))
+                    .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .connect(host: endpoint.host, port: endpoint.port) { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            let established = channel.eventLoop.makePromise(of: EstablishedPeer.self)
+                            try self.installHandlers(channel, role: .client, policy: policy, established: established)
+                            return (channel, established.futureResult)
+                        }
+                    }
+                let bridge: NIOAsyncChannel<WireMessage, WireMessage>
+                do {
+                    bridge = try await channel.eventLoop.submit { try Self.bridge(channel) }.get()
+                } catch {
+                    channel.close(promise: nil)
+                    throw error
+                }
+                switch await serve((bridge, established), direction: .outbound, address: "\(endpoint.host):\(endpoint.port)") {
+                case .refused:
+                    failures += 1
+                case .duplicate(let node):
+                    knownNode = node
+                    continue
+                case .ended(let node, let lasted):
+                    knownNode = node
+                    failures = lasted > .seconds(10) ? 0 : failures + 1
+                }
+            } catch {
+                failures += 1
+                metrics.update { $0.dialFailures += 1 }
+                if failures == 1 || failures.isMultiple(of: 20) {
+                    logger.notice("cannot reach peer", metadata: ["peer": "\(endpoint)", "attempts": "\(failures)", "reason": "\(error)"])
+                }
+            }
+            do { try await Task.sleep(for: backoff(afterFailures: failures)) } catch { return }
+        }
+    }
+
+    /// Exponential backoff with full jitter within the configured bounds.
+    func backoff(afterFailures failures: Int) -> Duration {
+        let bounds = configuration.reconnectBackoff
+        guard failures > 0 else { return bounds.lowerBound }
+        let ceiling = min(bounds.upperBound, bounds.lowerBound * (1 << min(failures - 1, 16)))
+        return bounds.lowerBound + (ceiling - bounds.lowerBound) * Double.random(in: 0...1)
+    }
+}
+
+/// Tells once that a connection sent its first bytes, then leaves the pipeline: a connection
+/// that speaks is no longer among the first a flood of silent ones evicts.
+final class FirstBytesObserver: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let spoke: () -> Void
+
+    init(_ spoke: @escaping () -> Void) { self.spoke = spoke }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        spoke()
+        context.fireChannelRead(data)
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+}
+
+@available(*, unavailable)
+extension FirstBytesObserver: Sendable {}
