@@ -97,11 +97,11 @@ let package = Package(
         ),
 
         // Fixtures shared by the test targets: test networks of nodes, seeded random histories, a
-        // fault-injecting TCP proxy, ports and waiting.
+        // fault-injecting TCP proxy, a hostile peer, certificates, ports and waiting.
         .target(
             name: "AccordTestSupport",
             dependencies: [
-                "AccordModel", "AccordCrypto",
+                "AccordModel", "AccordCrypto", "AccordTLS", "AccordSync",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/AccordTestSupport"
@@ -145,6 +145,17 @@ let package = Package(
             path: "Tests/Chaos"
         ),
 
+        // An attacker in a process of its own, for the attack tests (HostileNetworkTests).
+        .executableTarget(
+            name: "accord-hostile-peer",
+            dependencies: [
+                "AccordSync", "AccordModel", "AccordCrypto", "AccordTLS", "AccordTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/HostilePeer"
+        ),
+
         // libFuzzer targets (docs/reliability.md): built only with -sanitize=fuzzer (scripts/fuzz.sh).
         .executableTarget(
             name: "accord-fuzz",
@@ -161,7 +172,10 @@ let package = Package(
         .testTarget(name: "AccordCryptoTests", dependencies: ["AccordCrypto"]),
         .testTarget(
             name: "AccordDaemonTests",
-            dependencies: ["AccordDaemon", "AccordAdminAPI", "AccordModel", "AccordSync", "AccordTestSupport", "accordd", "accordctl"]
+            dependencies: [
+                "AccordDaemon", "AccordAdminAPI", "AccordModel", "AccordSync", "AccordTestSupport", "accordd", "accordctl",
+                "accord-hostile-peer",
+            ]
         ),
         .testTarget(
             name: "AccordSyncTests",

@@ -218,6 +218,8 @@ public struct DaemonConfiguration: Sendable {
         sync.reconcileInterval = reconcileInterval
         sync.keepaliveInterval = keepaliveInterval
         sync.idleTimeout = idleTimeout
+        // A peer that reads nothing is as dead as one that says nothing.
+        sync.writeStallTimeout = idleTimeout
         return sync
     }
 

@@ -98,16 +98,17 @@ public final class NodeStore: Sendable {
 
     /// Applies a batch received from `peer` and records the exchange in its peer state, in one
     /// transaction (one commit per received batch). `refused` are the batch's changes that failed
-    /// before the store (undecodable, badly signed): counted for the peer, never recorded by id.
+    /// before the store (undecodable, badly signed): counted for the peer, never recorded by id;
+    /// `known` counts those dropped before it because the store had them already.
     /// Live push does not send the accepted changes back to `peer`.
     public func receive(
-        _ changes: [VerifiedChange], refused: [ChangeRejection], from peer: NodeID, nowMillis: UInt64
+        _ changes: [VerifiedChange], refused: [ChangeRejection], known: Int = 0, from peer: NodeID, nowMillis: UInt64
     ) async throws(StoreError) -> ApplyReport {
         try await write { writer, context throws(StoreError) in
             let report = try writer.apply(changes, origin: peer, nowMillis: nowMillis, context: &context)
             let rejections = refused + report.allRejections
             try PeerUpdate.apply(
-                .received(count: changes.count + refused.count, rejected: rejections.count, lastRejection: rejections.last),
+                .received(count: changes.count + refused.count + known, rejected: rejections.count, lastRejection: rejections.last),
                 to: peer, nowMillis: nowMillis, writer.connection
             )
             return report

@@ -93,13 +93,28 @@ final class StoreWriter {
         var report = ApplyReport(outcomes: [], accepted: [], rejected: [])
         for change in changes {
             var replica = try takeReplica(change.change.agreement, context: &context)
-            if let origin, let refusal = Self.deliveryRefusal(change, from: origin, replica: replica) {
-                cache.put(replica)
-                report.outcomes.append(.rejected(refusal))
-                report.refused.append((change, refusal))
-                continue
+            let result: IntegrationResult
+            if let origin, replica.exists, !replica.state.wasEverParty(origin.organisation) {
+                // Only the nodes of a party or former party may deliver a held agreement's changes
+                // (docs/security-model.md, "Who may deliver a change"), judged once the change is
+                // applied: the change that makes the sender a party may come from the sender.
+                var candidate = replica
+                let candidateResult = candidate.apply(change, nowMillis: nowMillis)
+                guard candidate.state.wasEverParty(origin.organisation) else {
+                    cache.put(replica)
+                    let refusal = ChangeRejection(
+                        .deliveredByNonParty,
+                        "\(change) was delivered by \(origin), whose organisation is not a party of agreement \(replica.id)"
+                    )
+                    report.outcomes.append(.rejected(refusal))
+                    report.refused.append((change, refusal))
+                    continue
+                }
+                replica = candidate
+                result = candidateResult
+            } else {
+                result = replica.apply(change, nowMillis: nowMillis)
             }
-            let result = replica.apply(change, nowMillis: nowMillis)
             cache.put(replica)
             report.outcomes.append(result.outcome)
             try persist(result.settled, submitted: change, origin: origin, nowMillis: nowMillis, report: &report, context: &context)
@@ -109,17 +124,6 @@ final class StoreWriter {
             }
         }
         return report
-    }
-
-    /// Only the nodes of an agreement's parties and former parties may deliver its changes
-    /// (docs/security-model.md, "Who may deliver a change"). An agreement this node does not hold
-    /// yet cannot be judged so: its parties are not known here until its history has arrived.
-    private static func deliveryRefusal(_ change: VerifiedChange, from origin: NodeID, replica: AgreementReplica) -> ChangeRejection? {
-        guard replica.exists, !replica.state.wasEverParty(origin.organisation) else { return nil }
-        return ChangeRejection(
-            .deliveredByNonParty,
-            "\(change) was delivered by \(origin), whose organisation is not a party of agreement \(replica.id)"
-        )
     }
 
     /// Re-judges changes held for clock skew in every cached or logged agreement that has any.

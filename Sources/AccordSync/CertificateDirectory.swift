@@ -24,6 +24,7 @@ public final class CertificateDirectory: AuthorDirectory {
         /// Per node, every admitted certificate (a renewed certificate adds a key; older changes
         /// signed with the previous one stay verifiable).
         var admitted: [NodeID: [Admitted]] = [:]
+        var fingerprints: Set<SHA256Digest> = []
     }
 
     private let authority: CertificateAuthority
@@ -73,8 +74,15 @@ public final class CertificateDirectory: AuthorDirectory {
             guard !(state.admitted[node]?.contains { $0.certificate == certificate } ?? false) else { return }
             let revoked = state.revocations.revocationDate(of: certificate).map(Self.millis)
             state.admitted[node, default: []].append(Admitted(certificate: certificate, key: key, revokedAtMillis: revoked))
+            state.fingerprints.insert(certificate.fingerprint)
         }
         return node
+    }
+
+    /// Whether a certificate with this fingerprint (SHA-256 of its DER) was admitted: a relay
+    /// sends an author's certificate once per session, and a peer that repeats it costs nothing.
+    public func isAdmitted(_ fingerprint: SHA256Digest) -> Bool {
+        state.withLock { $0.fingerprints.contains(fingerprint) }
     }
 
     /// Whether the revocation list names `certificate` (such a certificate may still be admitted

@@ -53,27 +53,18 @@ final class PeerSession: Sendable {
     private let roundTrigger = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     private let receivedBatches: AsyncHandoff<ReceivedBatch>
 
-    /// Repair requests waiting for the sender, beyond which the receiver stops reading.
-    private static let maximumPendingRepairs = 200_000
     /// Agreements whose logs the sender reads at once.
     private static let repairReadSize = 256
 
     private struct ReceivedBatch: Sendable {
         let number: UInt32
-        let results: [Result<VerifiedChange, ChangeRejection>]
+        let changes: [ScreenedChange]
     }
 
     private enum BatchKind {
         /// Live push of the log through this sequence number.
         case stream(through: Int64)
         case repair
-    }
-
-    /// A change-sending request made by reconciliation: the peer's heads of one agreement
-    /// (empty: it has nothing of it).
-    private struct RepairRequest {
-        let agreement: AgreementID
-        let peerHeads: [ChangeID]
     }
 
     private struct Round {
@@ -99,7 +90,7 @@ final class PeerSession: Sendable {
         var lastRound: RoundResult?
         /// Agreements whose heads this side sent in the current round.
         var headsSent: Set<AgreementID> = []
-        var repairs: [RepairRequest] = []
+        var repairs = RepairQueue()
         var repairsInProgress = false
         var inFlight: [UInt32: BatchKind] = [:]
         var nextBatch: UInt32 = 0
@@ -257,8 +248,8 @@ final class PeerSession: Sendable {
             if case .changes = message {} else { countReconciliation(message) }
             switch message {
             case .changes(let batch, let encoded):
-                let results = await services.verifier.verify(encoded)
-                try await receivedBatches.send(ReceivedBatch(number: batch, results: results))
+                let screened = try await services.verifier.screen(encoded) { ids in Set(try await store.verdicts(of: ids).keys) }
+                try await receivedBatches.send(ReceivedBatch(number: batch, changes: screened))
             case .acknowledged(let batch):
                 try await acknowledge(batch)
             case .certificates(let certificates):
@@ -282,17 +273,22 @@ final class PeerSession: Sendable {
         while let batch = await receivedBatches.next() {
             var verified: [VerifiedChange] = []
             var rejections: [ChangeRejection] = []
-            for result in batch.results {
-                switch result {
-                case .success(let change): verified.append(change)
-                case .failure(let rejection): rejections.append(rejection)
+            var known = 0
+            for change in batch.changes {
+                switch change {
+                case .verified(let change): verified.append(change)
+                case .refused(let rejection): rejections.append(rejection)
+                case .known: known += 1
                 }
             }
-            let report = try await store.receive(verified, refused: rejections, from: peer.node, nowMillis: configuration.clock())
+            let report = try await store.receive(
+                verified, refused: rejections, known: known, from: peer.node, nowMillis: configuration.clock()
+            )
             rejections += report.allRejections
             try await send(.acknowledged(batch: batch.number))
             services.metrics.update { metrics in
-                metrics.changesReceived += batch.results.count
+                metrics.changesReceived += batch.changes.count
+                metrics.changesDuplicate += known
                 for outcome in report.outcomes {
                     switch outcome {
                     case .accepted: metrics.changesAccepted += 1
@@ -353,13 +349,15 @@ final class PeerSession: Sendable {
     /// Admits relayed authors' certificates; one that does not chain to the consortium CA is
     /// dropped and logged (its changes will then be refused as by an unknown author).
     private func admit(_ certificates: [[UInt8]]) async {
-        for der in certificates {
+        for der in certificates where !services.directory.isAdmitted(SHA256Digest(hashing: der)) {
             do {
                 let certificate = try Certificate(derRepresentation: der)
                 try services.directory.admit(certificate)
                 try await store.rememberCertificate(certificate, nowMillis: configuration.clock())
             } catch {
-                logger.warning("refused a certificate from peer", metadata: ["reason": "\(error)"])
+                services.refusals.refused(
+                    "refused a certificate from peer", reason: "certificate-refused", metadata: ["peer": "\(peer.node)", "detail": "\(error)"]
+                )
             }
         }
     }
@@ -427,7 +425,7 @@ final class PeerSession: Sendable {
         }
         update { state in
             state.headsSent.formUnion(exchange)
-            state.repairs += whole.sorted().map { RepairRequest(agreement: $0, peerHeads: []) }
+            for agreement in whole.sorted() { state.repairs.request(agreement, peerHeads: []) }
         }
         senderWakeup.continuation.yield()
         try await sendHeads(entries, final: true)
@@ -481,23 +479,28 @@ final class PeerSession: Sendable {
 
     /// The peer's heads: queue what it lacks, and answer with this side's heads of agreements it
     /// has not described yet this round (the peer may know differences this side does not).
+    ///
+    /// An agreement not shared with the peer is answered with empty heads (send me what you
+    /// have), every time, exactly like one this node does not hold: nothing a non-party sees may
+    /// depend on what this node holds (docs/security-model.md, "Need-to-know"). Nothing is
+    /// remembered of it, so a flood of made-up ids costs no memory.
     private func receiveHeads(_ message: HeadsMessage) async throws {
-        let agreements = message.entries.map(\.agreement)
-        let unanswered = state.withLock { state in agreements.filter { !state.headsSent.contains($0) } }
-        var answers: [HeadsMessage.Entry] = []
-        if !unanswered.isEmpty {
-            let logs = try await store.logs(of: unanswered, sharedWith: organisation)
-            // An agreement not shared with the peer is answered exactly like one this node does
-            // not hold: with empty heads (send me what you have). Nothing a non-party sees may
-            // depend on what this node holds (docs/security-model.md, "Need-to-know").
-            answers = unanswered.map { HeadsMessage.Entry(agreement: $0, heads: logs[$0].map(RepairPlanner.heads(of:)) ?? []) }
-        }
-        try await wait { $0.repairs.count < Self.maximumPendingRepairs }
-        update { state in
-            state.headsSent.formUnion(unanswered)
-            state.repairs += message.entries.map { RepairRequest(agreement: $0.agreement, peerHeads: $0.heads) }
-            state.round?.describedByPeer.formUnion(agreements)
+        let logs = try await store.logs(of: message.entries.map(\.agreement), sharedWith: organisation)
+        let answers = update { state -> [HeadsMessage.Entry] in
+            var answers: [HeadsMessage.Entry] = []
+            for entry in message.entries {
+                guard let log = logs[entry.agreement] else {
+                    answers.append(HeadsMessage.Entry(agreement: entry.agreement, heads: []))
+                    continue
+                }
+                if state.headsSent.insert(entry.agreement).inserted {
+                    answers.append(HeadsMessage.Entry(agreement: entry.agreement, heads: RepairPlanner.heads(of: log)))
+                }
+                state.repairs.request(entry.agreement, peerHeads: entry.heads)
+                state.round?.describedByPeer.insert(entry.agreement)
+            }
             if message.isFinal { state.round?.peerHeadsFinal = true }
+            return answers
         }
         senderWakeup.continuation.yield()
         if !answers.isEmpty { try await sendHeads(answers, final: false) }
@@ -520,8 +523,7 @@ final class PeerSession: Sendable {
         while true {
             try Task.checkCancellation()
             let repairs = update { state -> [RepairRequest] in
-                let taken = Array(state.repairs.prefix(Self.repairReadSize))
-                state.repairs.removeFirst(taken.count)
+                let taken = state.repairs.take(Self.repairReadSize)
                 if !taken.isEmpty { state.repairsInProgress = true }
                 return taken
             }

@@ -26,6 +26,8 @@ public struct SessionError: Error, Hashable, Sendable, CustomStringConvertible {
         case malformedFrame = 4
         /// The peer sent more changes with bad signatures than a session tolerates.
         case forgedChanges = 5
+        /// The peer broke the protocol recently and is refused for a while (`PeerPenalties`).
+        case temporarilyRefused = 6
     }
 
     public let code: Code
@@ -46,6 +48,7 @@ public struct SessionError: Error, Hashable, Sendable, CustomStringConvertible {
         case .versionMismatch: "version-mismatch"
         case .malformedFrame: "malformed-frame"
         case .forgedChanges: "forged-changes"
+        case .temporarilyRefused: "temporarily-refused"
         }
     }
 }

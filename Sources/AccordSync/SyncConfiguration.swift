@@ -60,8 +60,14 @@ public struct SyncConfiguration: Sendable {
     /// A connection whose peer reads nothing of what this node writes for this long is closed
     /// (`OutboundFlowControl`); meanwhile nothing more is read from it.
     public var writeStallTimeout: Duration = .seconds(45)
+    /// The control work (`FrameBudget.cost`) a session's peer may ask for per second; beyond it
+    /// the session stops reading until the budget refills (`InboundFrameBudget`).
+    public var frameBudget = FrameBudget(rate: 10_000, burst: 10_000)
     /// Refusals of one reason beyond the first are summarised in one log line per interval.
     public var refusalSummaryInterval: Duration = .seconds(10)
+    /// How long a node whose session ended because it broke the protocol is refused after its
+    /// handshake: the first penalty, doubling with each strike up to the second (`PeerPenalties`).
+    public var misbehaviourPenalties: ClosedRange<Duration> = .seconds(1) ... .seconds(60)
     /// Held changes (clock skew) are re-judged this often.
     public var releaseHeldInterval: Duration = .seconds(5)
     /// Unix milliseconds; the node's clock for stamps and skew checks.

@@ -41,6 +41,7 @@ extension SyncNode {
         try handlers.addHandler(OutboundFlowControl(stallTimeout: TimeAmount(configuration.writeStallTimeout)))
         try handlers.addHandler(ByteToMessageHandler(FrameDecoder(limit: frameLimit)))
         try handlers.addHandler(MessageToByteHandler(FrameEncoder()))
+        try handlers.addHandler(InboundFrameBudget(configuration.frameBudget))
         try handlers.addHandler(PeerSessionHandler(
             localNode: configuration.node, clock: configuration.clock, frameLimit: frameLimit, established: established
         ))
@@ -79,7 +80,7 @@ extension SyncNode {
             refuse(connection, refusal.code.description, refusal, metadata: ["peer": "\(peer.node)", "direction": "\(direction.rawValue)"])
             try? await connection.channel.executeThenClose { _, outbound in
                 if refusal.code == .quarantined {
-                    try await outbound.write(.error(code: SessionError.Code.forgedChanges.rawValue, message: "refused for a while: forged changes"))
+                    try await outbound.write(.error(code: SessionError.Code.temporarilyRefused.rawValue, message: refusal.message))
                 }
             }
             return .refused
@@ -118,8 +119,9 @@ extension SyncNode {
         } catch SessionEnd.superseded {
             return .duplicate(peer.node)
         } catch {
-            if let error = error as? SessionError, error.code == .forgedChanges {
-                quarantine.withLock { $0[peer.node] = ContinuousClock.now + configuration.forgerQuarantine }
+            let reason = Self.sessionEndReason(error)
+            if PeerPenalties.isMisbehaviour(reason) {
+                penalties.withLock { _ = $0.strike(peer.node, reason: reason, at: .now) }
             }
             endSession(peer, error: error)
         }
@@ -128,8 +130,8 @@ extension SyncNode {
 
     /// A local reason not to start a session with an authenticated peer.
     private func admissionRefusal(of peer: EstablishedPeer) -> ConnectionRefusal? {
-        if let until = quarantine.withLock({ $0[peer.node] }), ContinuousClock.now < until {
-            return ConnectionRefusal(.quarantined, "\(peer.node) sent forged changes and is refused for a while")
+        if let until = penalties.withLock({ $0.refusedUntil(peer.node, at: .now) }) {
+            return ConnectionRefusal(.quarantined, "\(peer.node) broke the protocol and is refused for \(until - .now)")
         }
         if registry.count >= configuration.maximumSessions, registry.session(with: peer.node) == nil {
             return ConnectionRefusal(.tooManySessions, "\(configuration.maximumSessions) sessions are established already")

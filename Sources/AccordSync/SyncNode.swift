@@ -25,8 +25,8 @@ public final class SyncNode: Sendable {
     let pending: PendingConnections
     /// Refused connections, sessions and changes, logged once per reason and then summarised.
     let refusals: RefusalLog
-    /// Nodes whose last session was closed for forged changes, refused until the instant given.
-    let quarantine = Mutex<[NodeID: ContinuousClock.Instant]>([:])
+    /// Nodes that broke the protocol, refused after their handshake for a while.
+    let penalties: Mutex<PeerPenalties>
 
     /// - Parameters:
     ///   - directory: the authors this node trusts; its own certificate and its peers' are
@@ -43,6 +43,7 @@ public final class SyncNode: Sendable {
         self.group = group
         self.registry = SessionRegistry(local: configuration.node)
         self.pending = PendingConnections(limits: configuration.pendingConnections)
+        self.penalties = Mutex(PeerPenalties(penalties: configuration.misbehaviourPenalties, forgerQuarantine: configuration.forgerQuarantine))
         self.refusals = RefusalLog(logger: logger, interval: configuration.refusalSummaryInterval)
         self.services = SyncServices(
             configuration: configuration, store: store, directory: directory,
@@ -124,6 +125,7 @@ public final class SyncNode: Sendable {
         while true {
             try await Task.sleep(for: refusals.interval)
             refusals.flush()
+            penalties.withLock { $0.forget(before: .now) }
         }
     }
 

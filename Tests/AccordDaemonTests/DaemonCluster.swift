@@ -7,8 +7,8 @@ enum Binaries {
     static let folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     static let accordd = folder.appendingPathComponent("accordd").path
     static let accordctl = folder.appendingPathComponent("accordctl").path
-    static let certificates = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("certs-example/example").path
+    static let hostilePeer = folder.appendingPathComponent("accord-hostile-peer").path
+    static let certificates = TestCertificates.examples
 }
 
 /// One real `accordd` process with its own folder (configuration, data, admin socket, log),
@@ -19,6 +19,15 @@ final class DaemonNode: @unchecked Sendable {
     let folder: String
     let port: Int
     var peers: [DaemonNode] = []
+    /// Organisations accepted as peers that no node of this test runs for (an attacker's, say):
+    /// dialled at a port nothing listens on.
+    var acceptedOrganisations: [String] = []
+    /// The certificate folder: `ca.pem`, `ORG-NODE.pem`/`.key`, perhaps `crl.pem`.
+    var certificates = Binaries.certificates
+    /// This node's name (its certificate's CN).
+    var name = "node1"
+    /// A revocation list for `[tls] crl`.
+    var crl: String?
     /// accordd options besides `--config`.
     var options: [String] = []
     private(set) var process: Subprocess?
@@ -41,7 +50,7 @@ final class DaemonNode: @unchecked Sendable {
         var text = """
             [node]
             organisation = "\(organisation)"
-            name = "node1"
+            name = "\(name)"
             data_directory = "\(dataDirectory ?? self.dataDirectory)"
             durability = "full"
 
@@ -49,9 +58,10 @@ final class DaemonNode: @unchecked Sendable {
             address = "127.0.0.1:\(port)"
 
             [tls]
-            certificate = "\(certificate ?? "\(Binaries.certificates)/\(organisation)-node1.pem")"
-            private_key = "\(Binaries.certificates)/\(organisation)-node1.key"
-            ca = "\(Binaries.certificates)/ca.pem"
+            certificate = "\(certificate ?? "\(certificates)/\(organisation)-\(name).pem")"
+            private_key = "\(certificates)/\(organisation)-\(name).key"
+            ca = "\(certificates)/ca.pem"
+            \(crl.map { "crl = \"\($0)\"" } ?? "")
 
             [admin]
             socket = "\(socket ?? self.socket)"
@@ -63,6 +73,9 @@ final class DaemonNode: @unchecked Sendable {
             """
         for peer in peers {
             text += "\n[[peers]]\norganisation = \"\(peer.organisation)\"\naddress = \"127.0.0.1:\(peer.port)\"\n"
+        }
+        for organisation in acceptedOrganisations {
+            text += "\n[[peers]]\norganisation = \"\(organisation)\"\naddress = \"127.0.0.1:1\"\n"
         }
         return text
     }
@@ -121,6 +134,23 @@ final class DaemonNode: @unchecked Sendable {
     }
 
     var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+
+    /// The size of the log file in bytes.
+    var logBytes: Int { ((try? FileManager.default.attributesOfItem(atPath: logFile))?[.size] as? Int) ?? 0 }
+
+    /// The running process's memory.
+    var memory: ProcessMemory? { process.flatMap { ProcessMemory(pid: $0.pid) } }
+
+    /// An admin API client on this node's socket (a connection of its own each time it is made).
+    func admin() -> AdminSocketClient { AdminSocketClient(socket: socket) }
+
+    /// One sample of a Prometheus counter or gauge, e.g. `metric("accord_connections_refused_total", reason: "evicted")`.
+    func metric(_ name: String, reason: String? = nil) throws -> Double {
+        let text = try admin().get("/metrics").text
+        let prefix = reason.map { "\(name){reason=\"\($0)\"} " } ?? "\(name) "
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return 0 }
+        return Double(line.dropFirst(prefix.count)) ?? 0
+    }
 
     /// The bytes of every file under the node's folder: database, WAL, log.
     func allBytes() throws -> [UInt8] {

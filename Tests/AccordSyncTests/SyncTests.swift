@@ -165,7 +165,7 @@ struct SyncTests {
                 agreement: agreement, stamp: clock.stamp(physicalMillis: ClusterNode.clock()), dependencies: heads,
                 edits: [.set(.title, .text("Acme agrees to pay everything"))]
             )
-            let acknowledgement = try await forger.session(with: initech) { session in
+            let acknowledgement = try await forger.session(port: initech.port) { session in
                 try await session.send(.changes(batch: 0, encoded: [try forger.forge(forged).encoded]))
                 return try await session.next()
             }
@@ -226,7 +226,9 @@ struct SyncTests {
         let nodes = try Self.mesh(["acme-node1", "globex-node1"])
         let (acme, globex) = (nodes[0], nodes[1])
         acme.peers = [globex.endpoint, ClusterNode.placeholder(for: "initech", port: try freePorts(1)[0])]
-        for node in nodes { try await node.start() }
+        // Each offence refuses initech for a while; short here, so the next attack can come.
+        try await acme.start { $0.misbehaviourPenalties = .milliseconds(200) ... .milliseconds(400) }
+        try await globex.start()
         try await Self.cleaningUp(nodes) {
             let initech = try HostileClient(certificate: "initech-node1")
             var oversized: [UInt8] = [0x7f, 0xff, 0xff, 0xff, 16]
@@ -238,27 +240,43 @@ struct SyncTests {
                 ("truncated changes frame", [0, 0, 0, 9, 16, 0, 0, 0, 1, 0, 0, 0, 5]),
             ]
             for (name, bytes) in attacks {
-                let answer = try await initech.session(with: acme) { session in
-                    try await session.sendRaw(bytes)
-                    return try await session.next()
+                // The first attempt after an offence may find initech still refused.
+                var answer: WireMessage?
+                try await eventually("\(name): acme takes a session with initech") {
+                    answer = try? await initech.session(port: acme.port) { session in
+                        try await session.sendRaw(bytes)
+                        return try await session.next()
+                    }
+                    if case .error(SessionError.Code.temporarilyRefused.rawValue, _)? = answer { return false }
+                    return answer != nil
                 }
                 guard case .error(let code, let message)? = answer else {
                     Issue.record("\(name): expected an error frame, got \(String(describing: answer))")
                     continue
                 }
-                #expect(code == 4 || code == 1, "\(name): \(message)")
+                #expect(code == SessionError.Code.malformedFrame.rawValue, "\(name): \(message)")
+                if name == attacks[0].0 {
+                    // Right after an offence, the offender is refused for a while, and told so.
+                    let refusal = try await initech.session(port: acme.port) { session in try await session.next() }
+                    guard case .error(SessionError.Code.temporarilyRefused.rawValue, _)? = refusal else {
+                        Issue.record("right after an offence, initech was not refused: \(String(describing: refusal))")
+                        continue
+                    }
+                }
                 // The agreement made after each attack still reaches globex: the node is up and syncing.
                 let agreement = try await acme.create(Self.pair)
                 try await Self.converged(nodes, agreement)
             }
             // A truncated frame is only known as such when the connection ends mid-frame.
-            try await initech.session(with: acme) { session in
-                try await session.sendRaw([0, 0, 0, 200, 16, 0, 0])
+            try await eventually("acme takes a session with initech") {
+                (try? await initech.session(port: acme.port) { session in try await session.sendRaw([0, 0, 0, 200, 16, 0, 0]) }) != nil
             }
             let agreement = try await acme.create(Self.pair)
             try await Self.converged(nodes, agreement)
             let log = acme.logs.text
-            #expect(log.contains("session ended") && log.contains("malformedFrame"), "the reason is logged")
+            #expect(log.contains("session ended") && log.contains("reason=malformed-frame"), "the reason is logged")
+            #expect((acme.sync.metrics.snapshot.sessionsEnded["malformed-frame"] ?? 0) >= 1)
+            #expect((acme.sync.metrics.snapshot.connectionsRefused["quarantined"] ?? 0) >= 1, "the refusal is counted")
         }
     }
 }

@@ -37,3 +37,52 @@ public enum TestCertificates {
         FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)").path
     }
 }
+
+/// A consortium PKI minted once per test process with the operators' own script, holding every
+/// kind of certificate a node must refuse: a consortium CA with nodes of acme, globex and
+/// initech; a revoked node of each of acme and globex and a revocation list naming them; an
+/// expired and a not-yet-valid acme node; an acme node that is itself a CA and one with an RSA
+/// key; and another CA ("Rogue CA") that signs an acme node of the same name.
+public final class HostilePKI: Sendable {
+    public static let shared: HostilePKI = {
+        do { return try HostilePKI() } catch { fatalError("cannot mint the test PKI: \(error)") }
+    }()
+
+    /// `ca.pem`, `crl.pem`, `ORG-NODE.pem`/`.key` of the consortium.
+    public let consortium: String
+    /// The rogue CA's folder: `ca.pem`, `acme-node1.pem`/`.key`.
+    public let rogue: String
+
+    private init() throws {
+        let directory = TestCertificates.temporaryFolder("accord-pki")
+        consortium = directory + "/consortium"
+        rogue = directory + "/rogue"
+        try TestCertificates.make(["-o", consortium, "-d", "30", "acme:node1,revoked", "globex:node1,node2,revoked", "initech:node1,node2"])
+        try TestCertificates.make(["-o", consortium, "--start", "20200101000000Z", "--end", "20210101000000Z", "acme:expired"])
+        try TestCertificates.make(["-o", consortium, "--start", "20450101000000Z", "--end", "20460101000000Z", "acme:future"])
+        try TestCertificates.make(["-o", consortium, "--revoke", "acme-revoked"])
+        try TestCertificates.make(["-o", consortium, "--revoke", "globex-revoked"])
+        try TestCertificates.make(["-o", rogue, "--ca-name", "Rogue CA", "acme:node1"])
+        // Node certificates from the consortium CA that Accord must still refuse: one that is a
+        // CA itself, one with an RSA key. make-certs.sh makes neither, so openssl does.
+        try TestCertificates.shell("-c", [
+            """
+            set -e; cd '\(consortium)'
+            printf 'basicConstraints=critical,CA:TRUE\\nextendedKeyUsage=serverAuth,clientAuth\\nsubjectAltName=IP:127.0.0.1\\n' > ca-node.ext
+            printf 'basicConstraints=critical,CA:FALSE\\nextendedKeyUsage=serverAuth,clientAuth\\nsubjectAltName=IP:127.0.0.1\\n' > rsa-node.ext
+            openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout acme-ca.key -out acme-ca.csr -subj /O=acme/CN=ca 2>/dev/null
+            openssl x509 -req -in acme-ca.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 -extfile ca-node.ext -out acme-ca.pem 2>/dev/null
+            openssl req -new -newkey rsa:2048 -nodes -keyout acme-rsa.key -out acme-rsa.csr -subj /O=acme/CN=rsa 2>/dev/null
+            openssl x509 -req -in acme-rsa.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 -extfile rsa-node.ext -out acme-rsa.pem 2>/dev/null
+            """,
+        ])
+    }
+
+    public var caPath: String { consortium + "/ca.pem" }
+    public var crlPath: String { consortium + "/crl.pem" }
+
+    /// `ORG-NODE` + `.pem` or `.key`, of the consortium (or the rogue CA).
+    public func path(_ node: String, _ suffix: String, rogue: Bool = false) -> String {
+        (rogue ? self.rogue : consortium) + "/" + node + suffix
+    }
+}

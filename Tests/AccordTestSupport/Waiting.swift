@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import Synchronization
 
 /// Polls `condition` until it holds; fails after `timeout`. For convergence, never for timing.
@@ -63,4 +63,58 @@ public func residentMegabytes() -> Double {
         let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
     else { return 0 }
     return kilobytes / 1024
+}
+
+/// Another process's memory, in MiB, from /proc: `VmRSS` now and `VmHWM`, the peak since it started.
+public struct ProcessMemory: Sendable {
+    public let resident: Double
+    public let peak: Double
+
+    public init?(pid: pid_t) {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        func field(_ name: String) -> Double? {
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name) }),
+                let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
+            else { return nil }
+            return kilobytes / 1024
+        }
+        guard let resident = field("VmRSS:"), let peak = field("VmHWM:") else { return nil }
+        self.resident = resident
+        self.peak = peak
+    }
+}
+
+/// The largest of the values observed by concurrent tasks.
+public final class Maximum: Sendable {
+    private let value: Mutex<Double>
+
+    public init(_ initial: Double = -.infinity) { value = Mutex(initial) }
+
+    public func observe(_ sample: Double) { value.withLock { $0 = max($0, sample) } }
+
+    public var maximum: Double { value.withLock { $0 } }
+}
+
+/// CPU time a process has used so far (user + system), from /proc/PID/stat.
+public func processCPUSeconds(pid: pid_t) -> Double? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+    else { return nil }
+    // Fields after the command name: state is field 3, utime 14, stime 15.
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+/// A count that concurrent tasks share.
+public final class Tally: Sendable {
+    private let count = Atomic<Int>(0)
+
+    public init() {}
+
+    /// Adds one; returns the new count.
+    @discardableResult
+    public func increment() -> Int { count.add(1, ordering: .relaxed).newValue }
+
+    public var value: Int { count.load(ordering: .relaxed) }
 }

@@ -1,0 +1,100 @@
+import Foundation
+
+/// A minimal HTTP/1.1 client for a node's admin socket, for tests that time what the admin API
+/// shows (an `accordctl` process per request would measure process start-up instead). One
+/// keep-alive connection; blocking calls of about a millisecond, so a test may make them from
+/// its task.
+public final class AdminSocketClient: @unchecked Sendable {
+    public struct Response: Sendable {
+        public let status: Int
+        public let body: [UInt8]
+        public var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    private let path: String
+    private var descriptor: Int32 = -1
+    private let lock = NSLock()
+
+    public init(socket path: String) { self.path = path }
+
+    deinit { if descriptor >= 0 { close(descriptor) } }
+
+    public func get(_ target: String) throws -> Response { try request("GET", target, body: nil) }
+
+    public func post(_ target: String, json: String) throws -> Response { try request("POST", target, body: Array(json.utf8)) }
+
+    /// Sends one request on the kept connection (opening it if needed) and reads the whole answer.
+    public func request(_ method: String, _ target: String, body: [UInt8]?) throws -> Response {
+        try lock.withLock {
+            if descriptor < 0 { descriptor = try Self.connect(path) }
+            var head = "\(method) \(target) HTTP/1.1\r\nHost: accordd\r\n"
+            if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
+            head += "\r\n"
+            do {
+                try Self.write(descriptor, Array(head.utf8) + (body ?? []))
+                return try Self.readResponse(descriptor)
+            } catch {
+                close(descriptor)
+                descriptor = -1
+                throw error
+            }
+        }
+    }
+
+    private static func connect(_ path: String) throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw POSIXError(.ENAMETOOLONG) }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else {
+            let code = errno
+            close(fd)
+            throw POSIXError(POSIXErrorCode(rawValue: code) ?? .ECONNREFUSED)
+        }
+        return fd
+    }
+
+    private static func write(_ fd: Int32, _ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            guard written > 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPIPE) }
+            offset += written
+        }
+    }
+
+    private static func readResponse(_ fd: Int32) throws -> Response {
+        var buffer: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        func fill() throws {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            guard count > 0 else { throw POSIXError(.ECONNRESET) }
+            buffer += chunk[..<count]
+        }
+        let separator: [UInt8] = Array("\r\n\r\n".utf8)
+        var headEnd: Int?
+        while headEnd == nil {
+            try fill()
+            headEnd = buffer.firstRange(of: separator)?.upperBound
+        }
+        let head = String(decoding: buffer[..<headEnd!], as: UTF8.self)
+        let lines = head.split(separator: "\r\n")
+        let status = Int(lines.first?.split(separator: " ").dropFirst().first ?? "") ?? 0
+        let length = lines.dropFirst().compactMap { line -> Int? in
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "content-length" else { return nil }
+            return Int(parts[1].trimmingCharacters(in: .whitespaces))
+        }.first ?? 0
+        while buffer.count < headEnd! + length { try fill() }
+        return Response(status: status, body: Array(buffer[headEnd!..<(headEnd! + length)]))
+    }
+}
