@@ -51,14 +51,14 @@ public final class InboundFrameBudget: ChannelDuplexHandler {
 
     private let budget: FrameBudget
     private var tokens: Double
-    private var refilled: NIODeadline
+    /// When the tokens were last refilled, by the event loop's clock; nil until the handler is added.
+    private var refilled: NIODeadline?
     private var readHeld = false
     private var timer: Scheduled<Void>?
 
-    public init(_ budget: FrameBudget, now: NIODeadline = .now()) {
+    public init(_ budget: FrameBudget) {
         self.budget = budget
         self.tokens = budget.burst
-        self.refilled = now
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
@@ -67,13 +67,13 @@ public final class InboundFrameBudget: ChannelDuplexHandler {
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        refill()
+        refill(context)
         tokens -= FrameBudget.cost(of: unwrapInboundIn(data))
         context.fireChannelRead(data)
     }
 
     public func read(context: ChannelHandlerContext) {
-        refill()
+        refill(context)
         guard tokens < 0 else { return context.read() }
         readHeld = true
         guard timer == nil else { return }
@@ -92,11 +92,10 @@ public final class InboundFrameBudget: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
-    private func refill() {
-        let now = NIODeadline.now()
-        let seconds = Double((now - refilled).nanoseconds) / 1e9
+    private func refill(_ context: ChannelHandlerContext) {
+        let now = context.eventLoop.now
+        if let refilled { tokens = min(budget.burst, tokens + Double((now - refilled).nanoseconds) / 1e9 * budget.rate) }
         refilled = now
-        tokens = min(budget.burst, tokens + seconds * budget.rate)
     }
 }
 

@@ -1,4 +1,4 @@
-import AccordModel
+package import AccordModel
 
 /// Nodes that broke the protocol, and until when each is refused after its TLS handshake.
 ///
@@ -10,33 +10,33 @@ import AccordModel
 /// `forgerQuarantine`). Strikes are forgiven after ten quiet minutes,
 /// so an honest node that once sent something odd is never shut out for long. A pure value;
 /// `SyncNode` keeps it under a lock.
-struct PeerPenalties {
+package struct PeerPenalties {
     private struct Record {
         var strikes: Int
         var lastStrike: ContinuousClock.Instant
         var refusedUntil: ContinuousClock.Instant
     }
 
-    static let forgiveAfter: Duration = .seconds(600)
+    package static let forgiveAfter: Duration = .seconds(600)
 
     /// The first penalty and the longest.
     let penalties: ClosedRange<Duration>
     let forgerQuarantine: Duration
     private var records: [NodeID: Record] = [:]
 
-    init(penalties: ClosedRange<Duration>, forgerQuarantine: Duration) {
+    package init(penalties: ClosedRange<Duration>, forgerQuarantine: Duration) {
         self.penalties = penalties
         self.forgerQuarantine = forgerQuarantine
     }
 
     /// Whether a session end for `reason` (`ConnectionRefusal.reason(of:)`) is the peer's fault.
-    static func isMisbehaviour(_ reason: String) -> Bool {
+    package static func isMisbehaviour(_ reason: String) -> Bool {
         ["protocol-violation", "malformed-frame", "forged-changes", "identity-mismatch", "peer-not-reading"].contains(reason)
     }
 
     /// Records a strike against `node`; returns how long it is refused from `now`.
     @discardableResult
-    mutating func strike(_ node: NodeID, reason: String, at now: ContinuousClock.Instant) -> Duration {
+    package mutating func strike(_ node: NodeID, reason: String, at now: ContinuousClock.Instant) -> Duration {
         var record = Record(strikes: 0, lastStrike: now, refusedUntil: now)
         if let previous = records[node], previous.lastStrike + Self.forgiveAfter >= now { record = previous }
         record.strikes += 1
@@ -49,13 +49,13 @@ struct PeerPenalties {
     }
 
     /// Until when `node` is refused, if it is at `now`.
-    func refusedUntil(_ node: NodeID, at now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+    package func refusedUntil(_ node: NodeID, at now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
         guard let until = records[node]?.refusedUntil, now < until else { return nil }
         return until
     }
 
     /// Drops records that are forgiven by `now` (keeps the table from growing).
-    mutating func forget(before now: ContinuousClock.Instant) {
+    package mutating func forget(before now: ContinuousClock.Instant) {
         records = records.filter { $0.value.lastStrike + Self.forgiveAfter >= now }
     }
 }

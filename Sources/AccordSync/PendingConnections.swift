@@ -23,8 +23,8 @@ public struct PendingConnectionLimits: Hashable, Sendable {
 ///
 /// This node's own dials are not pending connections: they never compete with strangers.
 /// A pure value; `PendingConnections` guards it.
-struct PendingConnectionTable {
-    typealias Limits = PendingConnectionLimits
+package struct PendingConnectionTable {
+    package typealias Limits = PendingConnectionLimits
 
     private struct Entry {
         let source: String
@@ -33,17 +33,17 @@ struct PendingConnectionTable {
         var silent = true
     }
 
-    let limits: Limits
+    package let limits: Limits
     private var entries: [UInt64: Entry] = [:]
     private var bySource: [String: Set<UInt64>] = [:]
     private var nextID: UInt64 = 0
 
-    init(limits: Limits) { self.limits = limits }
+    package init(limits: Limits) { self.limits = limits }
 
-    var count: Int { entries.count }
+    package var count: Int { entries.count }
 
     /// Admits a connection from `source`; returns its id and the connections to evict.
-    mutating func admit(source: String) -> (id: UInt64, evict: [UInt64]) {
+    package mutating func admit(source: String) -> (id: UInt64, evict: [UInt64]) {
         var evict: [UInt64] = []
         if (bySource[source]?.count ?? 0) >= limits.perSource, let victim = victim(from: source) {
             evict.append(victim)
@@ -62,10 +62,10 @@ struct PendingConnectionTable {
     }
 
     /// The connection sent its first bytes.
-    mutating func spoke(_ id: UInt64) { entries[id]?.silent = false }
+    package mutating func spoke(_ id: UInt64) { entries[id]?.silent = false }
 
     /// The connection was established or closed.
-    mutating func remove(_ id: UInt64) {
+    package mutating func remove(_ id: UInt64) {
         guard let entry = entries.removeValue(forKey: id) else { return }
         bySource[entry.source]?.remove(id)
         if bySource[entry.source]?.isEmpty == true { bySource[entry.source] = nil }

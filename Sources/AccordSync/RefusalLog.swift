@@ -6,8 +6,8 @@ import Synchronization
 /// are only counted; when the window has lasted `interval`, one line reports how many there were.
 /// A steady flood thus costs two lines per reason and interval, however fast it comes.
 /// A pure value; `RefusalLog` guards it and does the logging.
-struct RefusalSummary {
-    struct Window {
+package struct RefusalSummary {
+    package struct Window {
         let opened: ContinuousClock.Instant
         var suppressed = 0
         /// The latest suppressed refusal's detail, for the summary line.
@@ -15,19 +15,25 @@ struct RefusalSummary {
     }
 
     /// A window's close: how many refusals of `reason` were folded into it.
-    struct Closed: Equatable {
-        let reason: String
-        let suppressed: Int
-        let last: String?
+    package struct Closed: Equatable {
+        package let reason: String
+        package let suppressed: Int
+        package let last: String?
+
+        package init(reason: String, suppressed: Int, last: String?) {
+            self.reason = reason
+            self.suppressed = suppressed
+            self.last = last
+        }
     }
 
-    let interval: Duration
+    package let interval: Duration
     private(set) var windows: [String: Window] = [:]
 
-    init(interval: Duration) { self.interval = interval }
+    package init(interval: Duration) { self.interval = interval }
 
     /// Records a refusal; true if it should be logged in full.
-    mutating func record(reason: String, detail: String, at now: ContinuousClock.Instant) -> Bool {
+    package mutating func record(reason: String, detail: String, at now: ContinuousClock.Instant) -> Bool {
         if var window = windows[reason], now - window.opened < interval {
             window.suppressed += 1
             window.last = detail
@@ -39,7 +45,7 @@ struct RefusalSummary {
     }
 
     /// Closes the windows that have lasted the interval; those that folded refusals are returned.
-    mutating func closeWindows(at now: ContinuousClock.Instant) -> [Closed] {
+    package mutating func closeWindows(at now: ContinuousClock.Instant) -> [Closed] {
         var closed: [Closed] = []
         for (reason, window) in windows.sorted(by: { $0.key < $1.key }) where now - window.opened >= interval {
             windows[reason] = nil

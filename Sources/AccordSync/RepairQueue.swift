@@ -1,31 +1,38 @@
-import AccordModel
+package import AccordModel
 
 /// A change-sending request made by reconciliation: the peer's heads of one agreement (empty: it
 /// has nothing of it).
-struct RepairRequest: Hashable, Sendable {
-    let agreement: AgreementID
-    let peerHeads: [ChangeID]
+package struct RepairRequest: Hashable, Sendable {
+    package let agreement: AgreementID
+    package let peerHeads: [ChangeID]
+
+    package init(agreement: AgreementID, peerHeads: [ChangeID]) {
+        self.agreement = agreement
+        self.peerHeads = peerHeads
+    }
 }
 
 /// The agreements waiting to be repaired for a peer, first come first served, each at most once:
 /// a newer request for an agreement already waiting replaces its heads (what the peer described
 /// last is what it has) and keeps its place. So the queue never holds more than the agreements
 /// the two nodes share, however often a peer names them. A pure value.
-struct RepairQueue: Sendable {
+package struct RepairQueue: Sendable {
     private var order: [AgreementID] = []
     /// Index of the first entry of `order` not taken yet (taking never shifts the array).
     private var start = 0
     private var heads: [AgreementID: [ChangeID]] = [:]
 
-    var count: Int { heads.count }
-    var isEmpty: Bool { heads.isEmpty }
+    package init() {}
 
-    mutating func request(_ agreement: AgreementID, peerHeads: [ChangeID]) {
+    package var count: Int { heads.count }
+    package var isEmpty: Bool { heads.isEmpty }
+
+    package mutating func request(_ agreement: AgreementID, peerHeads: [ChangeID]) {
         if heads.updateValue(peerHeads, forKey: agreement) == nil { order.append(agreement) }
     }
 
     /// Takes up to `limit` requests in the order they were first made.
-    mutating func take(_ limit: Int) -> [RepairRequest] {
+    package mutating func take(_ limit: Int) -> [RepairRequest] {
         var taken: [RepairRequest] = []
         while taken.count < limit, start < order.count {
             let agreement = order[start]
