@@ -85,7 +85,7 @@ CNF
 if [[ ! -f ca.pem ]]; then
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
         -days "$ca_days" -subj "/O=Accord Consortium/CN=$ca_name" \
-        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+        -addext "basicConstraints=critical,CA:TRUE,pathlen:0" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
     chmod 600 ca.key
     echo "made CA: $out/ca.pem"
 fi
