@@ -1,4 +1,4 @@
-/// The trust model's rules (DESIGN.md §4), judged for one change against its causal past.
+/// The trust model's rules (docs/design.md, "Trust rules" 3 and 4), judged for one change against its causal past.
 ///
 /// Every input here is a property of the change and of the changes it depends on, never of what
 /// else the judging node happens to hold, so every node reaches the same verdict.

@@ -1,4 +1,5 @@
 package import AccordModel
+import Synchronization
 
 /// Nodes that broke the protocol, and until when each is refused after its TLS handshake.
 ///
@@ -57,5 +58,26 @@ package struct PeerPenalties {
     /// Drops records that are forgiven by `now` (keeps the table from growing).
     package mutating func forget(before now: ContinuousClock.Instant) {
         records = records.filter { $0.value.lastStrike + Self.forgiveAfter >= now }
+    }
+}
+
+/// `PeerPenalties` shared by a node's sessions.
+final class PenaltyBook: Sendable {
+    private let penalties: Mutex<PeerPenalties>
+
+    init(penalties: ClosedRange<Duration>, forgerQuarantine: Duration) {
+        self.penalties = Mutex(PeerPenalties(penalties: penalties, forgerQuarantine: forgerQuarantine))
+    }
+
+    func strike(_ node: NodeID, reason: String) {
+        penalties.withLock { _ = $0.strike(node, reason: reason, at: .now) }
+    }
+
+    func refusedUntil(_ node: NodeID) -> ContinuousClock.Instant? {
+        penalties.withLock { $0.refusedUntil(node, at: .now) }
+    }
+
+    func forgetForgiven() {
+        penalties.withLock { $0.forget(before: .now) }
     }
 }

@@ -5,7 +5,6 @@ import AccordTLS
 import Logging
 import NIOCore
 import NIOPosix
-import Synchronization
 
 /// Connections of a `SyncNode`: the pipeline, the budget of connections whose session has not
 /// started, session admission, dialling with backoff.
@@ -121,7 +120,7 @@ extension SyncNode {
         } catch {
             let reason = Self.sessionEndReason(error)
             if PeerPenalties.isMisbehaviour(reason) {
-                penalties.withLock { _ = $0.strike(peer.node, reason: reason, at: .now) }
+                penalties.strike(peer.node, reason: reason)
             }
             endSession(peer, error: error)
         }
@@ -130,7 +129,7 @@ extension SyncNode {
 
     /// A local reason not to start a session with an authenticated peer.
     private func admissionRefusal(of peer: EstablishedPeer) -> ConnectionRefusal? {
-        if let until = penalties.withLock({ $0.refusedUntil(peer.node, at: .now) }) {
+        if let until = penalties.refusedUntil(peer.node) {
             return ConnectionRefusal(.quarantined, "\(peer.node) broke the protocol and is refused for \(until - .now)")
         }
         if registry.count >= configuration.maximumSessions, registry.session(with: peer.node) == nil {

@@ -26,7 +26,7 @@ public final class SyncNode: Sendable {
     /// Refused connections, sessions and changes, logged once per reason and then summarised.
     let refusals: RefusalLog
     /// Nodes that broke the protocol, refused after their handshake for a while.
-    let penalties: Mutex<PeerPenalties>
+    let penalties: PenaltyBook
 
     /// - Parameters:
     ///   - directory: the authors this node trusts; its own certificate and its peers' are
@@ -43,7 +43,7 @@ public final class SyncNode: Sendable {
         self.group = group
         self.registry = SessionRegistry(local: configuration.node)
         self.pending = PendingConnections(limits: configuration.pendingConnections)
-        self.penalties = Mutex(PeerPenalties(penalties: configuration.misbehaviourPenalties, forgerQuarantine: configuration.forgerQuarantine))
+        self.penalties = PenaltyBook(penalties: configuration.misbehaviourPenalties, forgerQuarantine: configuration.forgerQuarantine)
         self.refusals = RefusalLog(logger: logger, interval: configuration.refusalSummaryInterval)
         self.services = SyncServices(
             configuration: configuration, store: store, directory: directory,
@@ -125,7 +125,7 @@ public final class SyncNode: Sendable {
         while true {
             try await Task.sleep(for: refusals.interval)
             refusals.flush()
-            penalties.withLock { $0.forget(before: .now) }
+            penalties.forgetForgiven()
         }
     }
 

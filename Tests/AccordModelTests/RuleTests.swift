@@ -3,7 +3,7 @@ import AccordModel
 import AccordTestSupport
 import Testing
 
-/// One test per rule of the trust model (DESIGN.md §4): the change is refused with its own code,
+/// One test per rule of the trust model (docs/design.md, "Trust rules"): the change is refused with its own code,
 /// and the receiving replica's state is byte-for-byte what it was.
 @Suite("Trust-model rules")
 struct RuleTests {
