@@ -18,6 +18,7 @@ final class AttackedNetwork: Sendable {
 
     /// Starts the pair, waits for their session and their first shared agreement, runs `body`,
     /// then stops both (printing their logs if it failed).
+    @discardableResult
     static func run<Result>(_ body: (AttackedNetwork) async throws -> Result) async throws -> Result {
         let nodes = try daemonMesh(["acme", "globex"])
         for node in nodes {

@@ -166,7 +166,10 @@ final class DaemonNode: @unchecked Sendable {
     }
 
     func remove() {
-        process?.signal(SIGKILL)
+        if let process {
+            process.signal(SIGKILL)
+            _ = waitpid(process.pid, nil, 0)  // no zombie left behind
+        }
         try? FileManager.default.removeItem(atPath: folder)
     }
 }

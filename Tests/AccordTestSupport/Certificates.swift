@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Where the repository's certificate material is, and a way to mint more with the operators' own
 /// script (certs-example/make-certs.sh) for tests that need revoked, expired or foreign
