@@ -1,20 +1,20 @@
-import AccordModel
+package import AccordModel
 
 /// The decoded replicas of recently used agreements. A node may hold far more agreements than
 /// fit in memory as replicas; the rest are rebuilt from the log when next needed.
 ///
 /// Eviction is approximately least-recently-used: when the cache overflows, the least recently
 /// used half is dropped at once, which keeps the amortised cost per access at O(log n).
-struct ReplicaCache {
+package struct ReplicaCache {
     private var entries: [AgreementID: (replica: AgreementReplica, lastUse: UInt64)] = [:]
     private var clock: UInt64 = 0
-    let capacity: Int
+    package let capacity: Int
 
-    init(capacity: Int) { self.capacity = max(capacity, 1) }
+    package init(capacity: Int) { self.capacity = max(capacity, 1) }
 
-    var count: Int { entries.count }
+    package var count: Int { entries.count }
 
-    mutating func get(_ id: AgreementID) -> AgreementReplica? {
+    package mutating func get(_ id: AgreementID) -> AgreementReplica? {
         guard let entry = entries[id] else { return nil }
         clock += 1
         entries[id]!.lastUse = clock
@@ -23,11 +23,11 @@ struct ReplicaCache {
 
     /// Removes and returns a replica, so the caller holds the only reference and can mutate it
     /// without a copy-on-write of all its collections. `put` it back afterwards.
-    mutating func take(_ id: AgreementID) -> AgreementReplica? {
+    package mutating func take(_ id: AgreementID) -> AgreementReplica? {
         entries.removeValue(forKey: id)?.replica
     }
 
-    mutating func put(_ replica: AgreementReplica) {
+    package mutating func put(_ replica: AgreementReplica) {
         clock += 1
         entries[replica.id] = (replica, clock)
         if entries.count > capacity {
@@ -36,7 +36,7 @@ struct ReplicaCache {
         }
     }
 
-    mutating func evict(_ ids: some Sequence<AgreementID>) {
+    package mutating func evict(_ ids: some Sequence<AgreementID>) {
         for id in ids { entries[id] = nil }
     }
 }

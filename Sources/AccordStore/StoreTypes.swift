@@ -43,6 +43,11 @@ public struct StoreConfiguration: Sendable {
 public struct StoredChange: Hashable, Sendable {
     public let sequence: Int64
     public let change: VerifiedChange
+
+    package init(sequence: Int64, change: VerifiedChange) {
+        self.sequence = sequence
+        self.change = change
+    }
 }
 
 /// What one `apply` did, once it is durable.

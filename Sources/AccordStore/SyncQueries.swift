@@ -8,6 +8,11 @@ public struct SyncSnapshot: Sendable {
     public let sequence: Int64
     /// Agreement → heads digest, ordered by agreement id.
     public let digests: [(agreement: AgreementID, headsDigest: SHA256Digest)]
+
+    package init(sequence: Int64, digests: [(agreement: AgreementID, headsDigest: SHA256Digest)]) {
+        self.sequence = sequence
+        self.digests = digests
+    }
 }
 
 /// Changes for a peer, and the log position the read reached.

@@ -4,7 +4,7 @@ import Synchronization
 /// `capacity` elements wait, so a slow consumer slows the producer instead of growing memory.
 /// `finish()` ends it: waiting and later `send`s throw `CancellationError`, `next()` drains what
 /// is queued and then returns nil.
-final class AsyncHandoff<Element: Sendable>: Sendable {
+package final class AsyncHandoff<Element: Sendable>: Sendable {
     private struct State {
         var buffer: [Element] = []
         var finished = false
@@ -17,9 +17,9 @@ final class AsyncHandoff<Element: Sendable>: Sendable {
     private let capacity: Int
     private let state = Mutex(State())
 
-    init(capacity: Int) { self.capacity = max(1, capacity) }
+    package init(capacity: Int) { self.capacity = max(1, capacity) }
 
-    func send(_ element: Element) async throws {
+    package func send(_ element: Element) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let action: SendAction = state.withLock { state in
                 if state.finished { return .finished }
@@ -46,7 +46,7 @@ final class AsyncHandoff<Element: Sendable>: Sendable {
         }
     }
 
-    func next() async -> Element? {
+    package func next() async -> Element? {
         await withCheckedContinuation { (continuation: CheckedContinuation<Element?, Never>) in
             let (element, producer, done): (Element?, CheckedContinuation<Void, any Error>?, Bool) = state.withLock { state in
                 if !state.buffer.isEmpty {
@@ -64,7 +64,7 @@ final class AsyncHandoff<Element: Sendable>: Sendable {
         }
     }
 
-    func finish() {
+    package func finish() {
         let (consumer, producer) = state.withLock { state in
             state.finished = true
             defer { state.consumer = nil; state.producer = nil }

@@ -198,10 +198,7 @@ public struct RangeReconciler: Sendable {
 
         /// Appends `parts` if they fit; false if they do not (nothing is appended).
         mutating func append(_ parts: [RangeMessage.Range]) -> Bool {
-            let cost = parts.reduce(0) { total, range in
-                if case .items(let items, _) = range.claim { return total + 24 + 48 * items.count }
-                return total + 40
-            }
+            let cost = parts.reduce(0) { $0 + $1.encodedBytes }
             guard parts.count <= rangesLeft, cost <= bytesLeft else { return false }
             ranges += parts
             rangesLeft -= parts.count

@@ -213,16 +213,12 @@ extension SyncNode {
                     logger.notice("cannot reach peer", metadata: ["peer": "\(endpoint)", "attempts": "\(failures)", "reason": "\(error)"])
                 }
             }
-            do { try await Task.sleep(for: backoff(afterFailures: failures)) } catch { return }
+            do {
+                try await Task.sleep(for: ReconnectBackoff(bounds: configuration.reconnectBackoff).delay(afterFailures: failures, jitter: .random(in: 0...1)))
+            } catch {
+                return
+            }
         }
-    }
-
-    /// Exponential backoff with full jitter within the configured bounds.
-    func backoff(afterFailures failures: Int) -> Duration {
-        let bounds = configuration.reconnectBackoff
-        guard failures > 0 else { return bounds.lowerBound }
-        let ceiling = min(bounds.upperBound, bounds.lowerBound * (1 << min(failures - 1, 16)))
-        return bounds.lowerBound + (ceiling - bounds.lowerBound) * Double.random(in: 0...1)
     }
 }
 

@@ -258,3 +258,37 @@ public struct HeadsMessage: Hashable, Sendable {
         self.isFinal = isFinal
     }
 }
+
+/// Encoded sizes, for packing frames within their limits and counting traffic without encoding
+/// twice. `FrameCodecTests` checks each against the encoder.
+extension WireMessage {
+    /// A frame's prefix: `u32` length and `u8` type.
+    public static let frameHeaderBytes = 5
+    /// A `changes` frame holding no change: the prefix, the batch number and the count.
+    public static let changesFrameOverhead = frameHeaderBytes + 4 + 4
+
+    /// One signed change inside a `changes` frame: its `u32` length and its bytes.
+    public static func changeEntryBytes(_ encoded: [UInt8]) -> Int { 4 + encoded.count }
+
+    /// A whole `changes` frame.
+    public static func changesFrameBytes(_ encoded: [[UInt8]]) -> Int {
+        encoded.reduce(changesFrameOverhead) { $0 + changeEntryBytes($1) }
+    }
+}
+
+extension HeadsMessage.Entry {
+    /// The entry inside a `heads` frame: the agreement id, a `u32` count and the head ids.
+    public var encodedBytes: Int { UUIDBytes.byteCount + 4 + SHA256Digest.byteCount * heads.count }
+}
+
+extension RangeMessage.Range {
+    /// The range inside a `reconcile` frame: its optional bound, the claim's tag and the claim.
+    public var encodedBytes: Int {
+        let bound = 1 + (upperBound == nil ? 0 : UUIDBytes.byteCount)
+        switch claim {
+        case .skip: return bound + 1
+        case .fingerprint: return bound + 1 + 8 + 8 + 4
+        case .items(let items, _): return bound + 1 + 1 + 4 + (UUIDBytes.byteCount + SHA256Digest.byteCount) * items.count
+        }
+    }
+}

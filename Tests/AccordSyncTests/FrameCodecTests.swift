@@ -1,3 +1,4 @@
+import AccordCrypto
 import AccordModel
 import AccordSync
 import AccordTestSupport
@@ -34,6 +35,31 @@ struct FrameCodecTests {
             let decoded = try FrameDecoder.nextMessage(from: &buffer, maximumFrameBytes: FrameDecoder.defaultMaximumFrameBytes)
             #expect(decoded == message)
             #expect(buffer.readableBytes == 0)
+        }
+    }
+
+    @Test("the sizes the senders pack by are the encoder's")
+    func encodedSizes() throws {
+        let messages = try Self.sampleMessages()
+        for case .changes(let batch, let encoded) in messages {
+            #expect(WireMessage.changesFrameBytes(encoded) == FrameEncoder.frame(.changes(batch: batch, encoded: encoded)).count)
+        }
+        let agreement = AgreementID(UUIDBytes(high: 3, low: 4))
+        for heads in [[], [SHA256Digest(hashing: [1]), SHA256Digest(hashing: [2])]] {
+            let entry = HeadsMessage.Entry(agreement: agreement, heads: heads)
+            let one = FrameEncoder.frame(.heads(HeadsMessage(entries: [entry], isFinal: true))).count
+            let none = FrameEncoder.frame(.heads(HeadsMessage(entries: [], isFinal: true))).count
+            #expect(one - none == entry.encodedBytes)
+        }
+        let item = ReconciliationItem(agreement: agreement, headsDigest: SHA256Digest(hashing: [3]))
+        let claims: [RangeMessage.Claim] = [.skip, .fingerprint(Fingerprint(high: 1, low: 2), count: 3), .items([item, item], wantsReply: true)]
+        for bound in [nil, agreement] {
+            for claim in claims {
+                let range = RangeMessage.Range(upperBound: bound, claim: claim)
+                let one = FrameEncoder.frame(.reconcile(RangeMessage(ranges: [range]))).count
+                let none = FrameEncoder.frame(.reconcile(RangeMessage(ranges: []))).count
+                #expect(one - none == range.encodedBytes, "\(range)")
+            }
         }
     }
 

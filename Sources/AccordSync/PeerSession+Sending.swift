@@ -1,0 +1,106 @@
+import AccordCrypto
+import AccordModel
+import AccordStore
+
+/// What a session sends: repairs first, then the live log; in batches within the send window,
+/// each preceded by the certificates of its authors the peer has not been sent yet.
+extension PeerSession {
+    /// Agreements whose logs the sender reads at once.
+    static let repairReadSize = 256
+
+    /// Watches the log and wakes the sender for every commit.
+    func watchLog() async {
+        for await _ in store.acceptedSequences() {
+            senderWakeup.continuation.yield()
+        }
+    }
+
+    /// The only task that sends changes: repairs first, then the live log from where the
+    /// session started.
+    func sendChanges() async throws {
+        var position = streamStart
+        var wakeups = senderWakeup.stream.makeAsyncIterator()
+        while true {
+            try Task.checkCancellation()
+            let repairs = update { state -> [RepairRequest] in
+                let taken = state.repairs.take(Self.repairReadSize)
+                if !taken.isEmpty { state.repairsInProgress = true }
+                return taken
+            }
+            if !repairs.isEmpty {
+                try await sendRepairs(repairs)
+                update { $0.repairsInProgress = false }
+                continue
+            }
+            let page = try await store.changePage(after: position, for: organisation, excluding: peer.node, limit: configuration.batchChanges)
+            if !page.changes.isEmpty {
+                try await sendHistoryForNewParty(page.changes)
+                try await sendBatches(page.changes, kind: .stream(through: page.through))
+            }
+            position = page.through
+            if page.changes.count < configuration.batchChanges {
+                // With no stream batch unacknowledged, the stream has delivered all it read.
+                update { state in
+                    if !state.window.isStreaming { state.cursor.streamCaughtUp(through: page.through) }
+                }
+                guard await wakeups.next() != nil else { return }
+            }
+        }
+    }
+
+    private func sendRepairs(_ repairs: [RepairRequest]) async throws {
+        let logs = try await store.logs(of: repairs.map(\.agreement), sharedWith: organisation)
+        let cursor = state.read(\.cursor.position)
+        var changes: [StoredChange] = []
+        for repair in repairs {
+            guard let log = logs[repair.agreement] else { continue }
+            changes += RepairPlanner.changesToSend(log: log, peerHeads: repair.peerHeads, acknowledgedThrough: cursor)
+        }
+        try await sendBatches(changes, kind: .repair)
+    }
+
+    /// A change that makes the peer's organisation a party opens the agreement's earlier history
+    /// to it: send that history first, so the new party can apply the change at once.
+    private func sendHistoryForNewParty(_ changes: [StoredChange]) async throws {
+        let joined = changes.filter { stored in
+            stored.change.change.edits.contains { if case .addParty(let party) = $0 { party == organisation } else { false } }
+        }
+        guard !joined.isEmpty else { return }
+        let logs = try await store.logs(of: joined.map(\.change.change.agreement), sharedWith: organisation)
+        var history: [StoredChange] = []
+        for stored in joined {
+            history += (logs[stored.change.change.agreement] ?? []).filter { $0.sequence < stored.sequence }
+        }
+        try await sendBatches(history, kind: .repair)
+    }
+
+    /// Sends changes in batches within the window, each preceded by the certificates of authors
+    /// the peer has not been sent yet in this session. A stream batch that is not the last of
+    /// the page vouches only for the changes it holds.
+    private func sendBatches(_ changes: [StoredChange], kind: SendWindow.Kind) async throws {
+        let batches = FramePacking.batches(of: changes, maximumChanges: configuration.batchChanges, maximumBytes: configuration.batchBytes)
+        for range in batches {
+            let batch = changes[range]
+            try await sendCertificates(for: batch)
+            var batchKind = kind
+            if case .stream = kind, range.upperBound < changes.endIndex { batchKind = .stream(through: batch.last!.sequence) }
+            let number = try await reserveBatch(batchKind)
+            try await send(.changes(batch: number, encoded: batch.map(\.change.signed.encoded)))
+            services.metrics.update { $0.changesSent += batch.count }
+            update { $0.sentSincePersistedProgress += batch.count }
+        }
+    }
+
+    private func sendCertificates(for batch: ArraySlice<StoredChange>) async throws {
+        let authors = Set(batch.map(\.change.change.author))
+        let certificates = authors.flatMap { services.directory.certificates(of: $0) }
+        let unsent = update { state in certificates.filter { state.certificatesSent.insert($0.fingerprint).inserted } }
+        if !unsent.isEmpty { try await send(.certificates(unsent.map(\.derRepresentation))) }
+    }
+
+    /// A batch number once the window has room.
+    private func reserveBatch(_ kind: SendWindow.Kind) async throws -> UInt32 {
+        try await state.wait { $0.window.hasRoom }
+        return update { $0.window.reserve(kind) }
+    }
+}
