@@ -101,7 +101,7 @@ let package = Package(
         .target(
             name: "AccordTestSupport",
             dependencies: [
-                "AccordModel", "AccordCrypto", "AccordTLS", "AccordSync",
+                "AccordModel", "AccordCrypto", "AccordTLS", "AccordSync", "AccordAdminAPI",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/AccordTestSupport"

@@ -78,7 +78,8 @@ final class BenchNode: @unchecked Sendable {
     let name: String
     let id: NodeID
     let directory: String
-    let signer: ChangeSigner
+    let credentials: NodeCredentials
+    var signer: ChangeSigner { credentials.signer }
     let port: Int
     var peers: [PeerEndpoint] = []
     var store: NodeStore!
@@ -87,12 +88,9 @@ final class BenchNode: @unchecked Sendable {
 
     init(_ name: String, port: Int) throws {
         self.name = name
-        let parts = name.split(separator: "-")
-        id = NodeID(organisation: OrganisationID(rawValue: String(parts[0]))!, name: String(parts[1]))!
+        credentials = try NodeCredentials(name, in: certificates)
+        id = credentials.node
         directory = "\(workspace)/\(name)"
-        signer = ChangeSigner(
-            node: id, key: try P256PrivateKey(pemRepresentation: String(contentsOfFile: "\(certificates)/\(name).key", encoding: .utf8))
-        )
         self.port = port
     }
 
@@ -105,19 +103,14 @@ final class BenchNode: @unchecked Sendable {
 
     func start() async throws {
         if store == nil { try open() }
-        let tls = try TLSContext(configuration: TLSConfiguration(
-            certificateChainPath: "\(certificates)/\(name).pem", privateKeyPath: "\(certificates)/\(name).key",
-            trustRootsPath: "\(certificates)/ca.pem"
-        ))
-        let authors = try await CertificateDirectory.forNode(
-            authority: CertificateAuthority(pemFile: "\(certificates)/ca.pem"), own: tls.certificate, store: store
-        )
         var configuration = SyncConfiguration(node: id, listenPort: port, peers: peers, clock: now)
         configuration.reconnectBackoff = .milliseconds(20) ... .milliseconds(200)
-        let sync = SyncNode(configuration: configuration, store: store, tls: tls, directory: authors, logger: Logger(label: name) { _ in SwiftLogNoOpLogHandler() })
+        let sync = try await SyncNode.assemble(
+            credentials: credentials, configuration: configuration, store: store, logger: Logger(label: name) { _ in SwiftLogNoOpLogHandler() }
+        )
         self.sync = sync
         task = Task { try await sync.run() }
-        while sync.listeningPort == nil { try await Task.sleep(for: .milliseconds(5)) }
+        _ = try await sync.waitUntilListening()
     }
 
     func stop() async {

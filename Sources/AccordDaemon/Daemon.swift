@@ -39,32 +39,14 @@ public final class Daemon: Service {
         let clock: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
         let file = configuration.file
 
-        let tls: TLSContext
-        let key: P256PrivateKey
-        let authority: CertificateAuthority
-        let revocations: RevocationList
+        let credentials: NodeCredentials
         do {
-            var tlsConfiguration = TLSConfiguration(
-                certificateChainPath: configuration.certificate, privateKeyPath: configuration.privateKey,
-                trustRootsPath: configuration.certificateAuthority
+            credentials = try NodeCredentials(
+                node: configuration.node, certificate: configuration.certificate, privateKey: configuration.privateKey,
+                certificateAuthority: configuration.certificateAuthority, revocationList: configuration.revocationList
             )
-            tlsConfiguration.crlPath = configuration.revocationList
-            tls = try TLSContext(configuration: tlsConfiguration)
-            key = try P256PrivateKey(pemRepresentation: String(contentsOfFile: configuration.privateKey, encoding: .utf8))
-            authority = try CertificateAuthority(pemFile: configuration.certificateAuthority)
-            revocations = try configuration.revocationList.map { path throws(CryptoError) in
-                try RevocationList(pemFile: path, issuedBy: authority.certificates)
-            } ?? .empty
         } catch {
-            throw StartupError(exitCode: StartupError.configuration, message: "\(file): tls: \(error)")
-        }
-        let certificate = tls.certificate
-        guard certificate.organisation == configuration.node.organisation.rawValue, certificate.commonName == configuration.node.name else {
-            throw StartupError(
-                exitCode: StartupError.configuration,
-                message: "\(file): tls.certificate: the certificate is for O=\(certificate.organisation), CN=\(certificate.commonName), "
-                    + "but [node] says organisation \(configuration.node.organisation), name \(configuration.node.name)"
-            )
+            throw StartupError(exitCode: StartupError.configuration, message: "\(file): \(error)")
         }
 
         let dataDirectory = configuration.dataDirectory
@@ -85,10 +67,11 @@ public final class Daemon: Service {
                 throw StartupError(exitCode: StartupError.dataDirectory, message: "\(file): node.data_directory: \(error)")
             }
         }
-        let signer = ChangeSigner(node: configuration.node, key: key)
-        let directory: CertificateDirectory
+        let sync: SyncNode
         do {
-            directory = try await CertificateDirectory.forNode(authority: authority, revocations: revocations, own: tls.certificate, store: store)
+            sync = try await SyncNode.assemble(
+                credentials: credentials, configuration: configuration.syncConfiguration(clock: clock), store: store, logger: logger
+            )
         } catch {
             await store.close()
             throw StartupError(exitCode: StartupError.configuration, message: "\(file): tls.certificate: not usable with tls.ca: \(error)")
@@ -99,8 +82,8 @@ public final class Daemon: Service {
             await store.close()
             throw StartupError(exitCode: StartupError.unavailable, message: "\(file): admin.socket: \(error)")
         }
-        sync = SyncNode(configuration: configuration.syncConfiguration(clock: clock), store: store, tls: tls, directory: directory, logger: logger)
-        administration = NodeAdministration(configuration: configuration, store: store, sync: sync, signer: signer, clock: clock)
+        self.sync = sync
+        administration = NodeAdministration(configuration: configuration, store: store, sync: sync, signer: credentials.signer, clock: clock)
     }
 
     private static func describe(_ error: any Error) -> String {

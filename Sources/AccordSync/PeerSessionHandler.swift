@@ -38,7 +38,7 @@ public struct SessionError: Error, Hashable, Sendable, CustomStringConvertible {
         self.message = message
     }
 
-    public var description: String { "\(code): \(message)" }
+    public var description: String { "\(reason): \(message)" }
 
     /// The code as a kebab-case reason, as metrics and logs name it.
     public var reason: String {

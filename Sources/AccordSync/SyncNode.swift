@@ -5,7 +5,6 @@ public import AccordTLS
 public import Logging
 import NIOCore
 public import NIOPosix
-import Synchronization
 
 /// A node's sync: listens for its peers, dials the configured ones, keeps one session per peer
 /// node and reconnects with exponential backoff and jitter. Everything agreement-related happens
@@ -20,7 +19,8 @@ public final class SyncNode: Sendable {
     let group: MultiThreadedEventLoopGroup
     let registry: SessionRegistry
     let services: SyncServices
-    private let boundPort = Mutex<Int?>(nil)
+    /// The port `run` bound, once it has; closed when `run` ends.
+    private let boundPort = AwaitableState<Int?>(nil)
     /// Connections accepted whose session has not started yet (`PendingConnectionTable`).
     let pending: PendingConnections
     /// Refused connections, sessions and changes, logged once per reason and then summarised.
@@ -53,11 +53,20 @@ public final class SyncNode: Sendable {
     }
 
     /// The port the node listens on, once `run` has bound it.
-    public var listeningPort: Int? { boundPort.withLock { $0 } }
+    public var listeningPort: Int? { boundPort.read { $0 } }
+
+    /// Waits until `run` listens and returns the port.
+    ///
+    /// - Throws: `CancellationError` if `run` ended (its bind failed, say) or the task was cancelled.
+    public func waitUntilListening() async throws -> Int {
+        try await boundPort.wait { $0 != nil }
+        return listeningPort!
+    }
 
     /// Listens, dials and serves until the task is cancelled; then closes every session (TLS
     /// close_notify) and returns.
     public func run() async throws {
+        defer { boundPort.close() }
         let policy = PeerPolicy(allowedOrganisations: Set(configuration.peers.map(\.organisation.rawValue)))
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -66,7 +75,7 @@ public final class SyncNode: Sendable {
             .bind(host: configuration.listenHost, port: configuration.listenPort) { channel in
                 channel.eventLoop.makeCompletedFuture { try self.accept(channel, policy: policy) }
             }
-        boundPort.withLock { $0 = server.channel.localAddress?.port }
+        boundPort.update { $0 = server.channel.localAddress?.port }
         logger.info("listening for peers", metadata: ["address": "\(configuration.listenHost):\(listeningPort ?? 0)"])
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {

@@ -1,19 +1,17 @@
 import AccordCrypto
-internal import COpenSSL
-import COpenSSLShim
 public import NIOCore
 
 /// TLS 1.3 over the system OpenSSL for one SwiftNIO channel, in either role, with mutual
-/// authentication.
+/// authentication. `OpenSSLConnection` does the cryptography; this type is the NIO lifecycle
+/// around it, a state machine whose states carry their data.
 ///
-/// Ciphertext moves through two OpenSSL memory BIOs. Plaintext is decrypted only when the pipeline
-/// asks to read, and the socket is read only on such a request, so at most one socket read cycle
-/// waits here and a consumer that stops reading stops the peer (TCP flow control) instead of
-/// filling memory. Received buffers wait in a queue and are fed to the read BIO about two records
-/// at a time: a BIO that grew to a whole read cycle would be reallocated beyond malloc's mmap
-/// threshold and unmapped again on every cycle (measured: a third of bulk throughput).
-/// Application writes are encrypted as they come in chunks of at most 48 KiB and handed down
-/// unflushed, so the channel's writability reflects them.
+/// Plaintext is decrypted only when the pipeline asks to read, and the socket is read only on
+/// such a request, so at most one socket read cycle waits here and a consumer that stops reading
+/// stops the peer (TCP flow control) instead of filling memory. Received buffers wait in a queue
+/// and are fed to OpenSSL about two records at a time: a BIO that grew to a whole read cycle
+/// would be reallocated beyond malloc's mmap threshold and unmapped again on every cycle
+/// (measured: a third of bulk throughput). Application writes are encrypted as they come, in
+/// chunks of at most 48 KiB, and handed down unflushed, so the channel's writability reflects them.
 ///
 /// Events up the pipeline: `TLSEvent.handshakeCompleted(PeerIdentity)` once the peer's
 /// certificate passed every check, `TLSEvent.closeNotifyReceived`, and `TLSError`s through
@@ -29,8 +27,28 @@ public final class TLSHandler: ChannelDuplexHandler {
         case server
     }
 
+    /// Writes made before the handshake completed, replayed once it has.
+    private struct EarlyWrites {
+        var writes: CircularBuffer<(ByteBuffer, EventLoopPromise<Void>?)> = []
+        var bytes = 0
+        var flushRequested = false
+
+        mutating func failAll(_ error: TLSError) {
+            while let (_, promise) = writes.popFirst() { promise?.fail(error) }
+            bytes = 0
+        }
+    }
+
     private enum State {
-        case waitingForActive, handshaking, active, closing, closed
+        /// The channel is not active yet.
+        case waitingForActive(EarlyWrites)
+        /// The handshake runs until it completes or `timer` fires.
+        case handshaking(timer: Scheduled<Void>, early: EarlyWrites)
+        /// Data flows; `readRequested` is a read the pipeline asked for and has not been served.
+        case active(readRequested: Bool)
+        /// close_notify sent; the peer's is awaited until `timer` fires; `promise` is the close's.
+        case closing(timer: Scheduled<Void>?, promise: EventLoopPromise<Void>?)
+        case closed
     }
 
     /// Three records: their ciphertext (~49 KiB) fits a 64 KiB buffer. At 64 KiB of plaintext the
@@ -40,53 +58,21 @@ public final class TLSHandler: ChannelDuplexHandler {
     private static let readChunk = 16 * 1024
     /// Decrypted records are gathered into buffers of this size before they go up.
     private static let plaintextBuffer = 64 * 1024
-    /// The read BIO is topped up to about this much ciphertext (two maximum-size records).
+    /// OpenSSL's read BIO is topped up to about this much ciphertext (two maximum-size records).
     private static let readBIOFill = 34 * 1024
 
-    private let tlsContext: TLSContext
-    private let ssl: OpaquePointer
-    private let readBIO: OpaquePointer
-    private let writeBIO: OpaquePointer
-    private let verification: PeerVerification
-    private var state = State.waitingForActive
-    private var handshakeTimer: Scheduled<Void>?
-    private var closeTimer: Scheduled<Void>?
-    private var closePromise: EventLoopPromise<Void>?
-    private var pendingWrites: CircularBuffer<(ByteBuffer, EventLoopPromise<Void>?)> = []
+    private let configuration: TLSConfiguration
+    private let connection: OpenSSLConnection
+    private var state = State.waitingForActive(EarlyWrites())
     /// Ciphertext received but not yet given to OpenSSL.
     private var receivedCiphertext: CircularBuffer<ByteBuffer> = []
-    private var pendingWriteBytes = 0
-    private var flushPending = false
-    private var readRequested = false
-    private var receivedCloseNotify = false
 
     /// The verified peer, once the handshake completed.
     public private(set) var peer: PeerIdentity?
 
     public init(context: TLSContext, role: Role, policy: PeerPolicy = .anyMember) throws(TLSError) {
-        tlsContext = context
-        OpenSSLErrorQueue.clear()
-        guard let ssl = SSL_new(context.pointer), let readBIO = BIO_new(BIO_s_mem()), let writeBIO = BIO_new(BIO_s_mem()) else {
-            throw TLSError(.configuration, "OpenSSL could not create a connection", openSSLReasons: OpenSSLErrorQueue.drain())
-        }
-        self.ssl = ssl
-        self.readBIO = readBIO
-        self.writeBIO = writeBIO
-        accord_BIO_set_mem_eof_return(readBIO, -1)
-        // The SSL owns both BIOs from here on and frees them in SSL_free.
-        SSL_set_bio(ssl, readBIO, writeBIO)
-        switch role {
-        case .client: SSL_set_connect_state(ssl)
-        case .server: SSL_set_accept_state(ssl)
-        }
-        verification = PeerVerification(policy: policy, pins: context.configuration.pinnedFingerprints)
-        SSL_set_ex_data(ssl, verificationSlot, Unmanaged.passRetained(verification).toOpaque())
-    }
-
-    deinit {
-        SSL_set_ex_data(ssl, verificationSlot, nil)
-        Unmanaged.passUnretained(verification).release()
-        SSL_free(ssl)
+        configuration = context.configuration
+        connection = try OpenSSLConnection(context: context, role: role, policy: policy)
     }
 
     // MARK: - Lifecycle
@@ -96,8 +82,8 @@ public final class TLSHandler: ChannelDuplexHandler {
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
-        cancelTimers()
-        failPendingWrites(TLSError(.closed, "the TLS handler was removed"))
+        let error = TLSError(.closed, "the TLS handler was removed")
+        enterClosed(failing: error)?.fail(error)
     }
 
     public func channelActive(context: ChannelHandlerContext) {
@@ -113,29 +99,27 @@ public final class TLSHandler: ChannelDuplexHandler {
                 "\(peer.map { "peer \($0)" } ?? "the peer") closed the connection without close_notify; data may have been truncated"
             ))
         case .handshaking:
-            let reason = verification.failure.map { ": \($0)" } ?? ""
+            let refusal = connection.refusal
             context.fireErrorCaught(TLSError(
-                .disconnectedDuringHandshake, "the peer disconnected during the TLS handshake\(reason)", refusal: verification.failure
+                .disconnectedDuringHandshake, "the peer disconnected during the TLS handshake\(refusal.map { ": \($0)" } ?? "")",
+                refusal: refusal
             ))
         case .waitingForActive, .closing, .closed:
             break
         }
-        state = .closed
-        cancelTimers()
-        failPendingWrites(TLSError(.closed, "the connection closed"))
-        closePromise?.succeed(())
-        closePromise = nil
+        let promise = enterClosed(failing: TLSError(.closed, "the connection closed"))
+        promise?.succeed(())
         context.fireChannelInactive()
     }
 
     private func startHandshake(context: ChannelHandlerContext) {
-        guard case .waitingForActive = state else { return }
-        state = .handshaking
-        let timeout = tlsContext.configuration.handshakeTimeout
-        handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+        guard case .waitingForActive(let early) = state else { return }
+        let timeout = configuration.handshakeTimeout
+        let timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
             guard case .handshaking = state else { return }
             fail(context: context, TLSError(.handshakeTimeout, "the peer did not complete the TLS handshake within \(timeout)"))
         }
+        state = .handshaking(timer: timer, early: early)
         advanceHandshake(context: context)
     }
 
@@ -146,9 +130,9 @@ public final class TLSHandler: ChannelDuplexHandler {
         if ciphertext.readableBytes > 0 { receivedCiphertext.append(ciphertext) }
         switch state {
         case .handshaking: advanceHandshake(context: context)
-        case .active: if readRequested { deliverPlaintext(context: context) }
+        case .active(readRequested: true): deliverPlaintext(context: context)
         case .closing: awaitCloseNotify(context: context)
-        case .waitingForActive, .closed: break
+        case .active(readRequested: false), .waitingForActive, .closed: break
         }
     }
 
@@ -156,100 +140,71 @@ public final class TLSHandler: ChannelDuplexHandler {
         // Plaintext deliveries fire their own read-complete; ciphertext arrival alone is not news.
     }
 
-    /// Moves queued ciphertext into the read BIO until it holds about `readBIOFill` bytes.
-    /// Returns whether anything was moved.
+    /// Moves queued ciphertext into OpenSSL until it holds about `readBIOFill` bytes. Returns
+    /// whether anything was moved.
     @discardableResult
-    private func feedReadBIO() -> Bool {
+    private func feedOpenSSL() -> Bool {
         var moved = false
-        while BIO_ctrl_pending(readBIO) < Self.readBIOFill, var buffer = receivedCiphertext.popFirst() {
-            let count = min(buffer.readableBytes, Self.readBIOFill)
-            let written = buffer.withUnsafeReadableBytes { BIO_write(readBIO, $0.baseAddress, Int32(count)) }
-            guard written > 0 else {
+        while connection.bufferedCiphertext < Self.readBIOFill, var buffer = receivedCiphertext.popFirst() {
+            moved = connection.feed(&buffer, upTo: Self.readBIOFill) > 0 || moved
+            if buffer.readableBytes > 0 {
                 receivedCiphertext.prepend(buffer)
                 break
             }
-            moved = true
-            buffer.moveReaderIndex(forwardBy: Int(written))
-            if buffer.readableBytes > 0 { receivedCiphertext.prepend(buffer) }
         }
         return moved
     }
 
     /// Whether anything received is still waiting to be decrypted.
     private var hasUndecryptedInput: Bool {
-        !receivedCiphertext.isEmpty || BIO_ctrl_pending(readBIO) > 0 || SSL_pending(ssl) > 0
+        !receivedCiphertext.isEmpty || connection.bufferedCiphertext > 0 || connection.bufferedPlaintext > 0
     }
 
     private func advanceHandshake(context: ChannelHandlerContext) {
-        feedReadBIO()
-        OpenSSLErrorQueue.clear()
-        let result = SSL_do_handshake(ssl)
-        if result == 1 {
+        while true {
+            feedOpenSSL()
+            let step = connection.handshake()
+            // The handshake flight, or the alert OpenSSL leaves after a failure: the peer must see it.
             sendPendingCiphertext(context: context)
-            completeHandshake(context: context)
-            return
-        }
-        let error = SSL_get_error(ssl, result)
-        if error == SSL_ERROR_WANT_READ, !receivedCiphertext.isEmpty {
-            sendPendingCiphertext(context: context)
-            advanceHandshake(context: context)
-            return
-        }
-        if error == SSL_ERROR_WANT_READ {
-            sendPendingCiphertext(context: context)
-            // The handshake is this handler's own business: keep reading even when the
-            // application has turned auto-read off.
-            context.read()
-            return
-        }
-        let reasons = OpenSSLErrorQueue.drain()
-        // OpenSSL leaves an alert in the write BIO: send it, so the peer learns why.
-        sendPendingCiphertext(context: context)
-        if let refusal = verification.failure {
-            fail(context: context, TLSError(.peerRejected, refusal.message, openSSLReasons: reasons, refusal: refusal))
-        } else {
-            let summary = TLSHandler.summary(reasons)
-            fail(context: context, TLSError(
-                .handshakeFailed, "the TLS handshake failed: \(summary)", openSSLReasons: reasons,
-                refusal: PeerRefusal.classifying(handshakeReasons: reasons, summary: summary)
-            ))
+            switch step {
+            case .complete(let identity):
+                return completeHandshake(context: context, peer: identity)
+            case .needsInput where !receivedCiphertext.isEmpty:
+                continue
+            case .needsInput:
+                // The handshake is this handler's own business: keep reading even when the
+                // application has turned auto-read off.
+                return context.read()
+            case .failed(let error):
+                return fail(context: context, error)
+            }
         }
     }
 
-    private func completeHandshake(context: ChannelHandlerContext) {
-        handshakeTimer?.cancel()
-        handshakeTimer = nil
-        guard let identity = verification.identity else {
-            fail(context: context, TLSError(
-                .peerRejected, "the peer presented no certificate", refusal: PeerRefusal(.noCertificate, "the peer presented no certificate")
-            ))
-            return
-        }
+    private func completeHandshake(context: ChannelHandlerContext, peer identity: PeerIdentity) {
+        guard case .handshaking(let timer, var early) = state else { return }
+        timer.cancel()
         peer = identity
-        state = .active
+        state = .active(readRequested: false)
         context.fireUserInboundEventTriggered(TLSEvent.handshakeCompleted(identity))
-        while case .active = state, let (buffer, promise) = pendingWrites.popFirst() {
-            pendingWriteBytes -= buffer.readableBytes
+        while case .active = state, let (buffer, promise) = early.writes.popFirst() {
             encrypt(buffer, promise: promise, context: context)
         }
-        if flushPending, case .active = state {
-            flushPending = false
-            context.flush()
-        }
-        // The peer's first data may have come in the same read as its last handshake message.
-        if readRequested, case .active = state { deliverPlaintext(context: context) }
+        if case .active = state, early.flushRequested { context.flush() }
+        // The peer's first data may have come in the same read as its last handshake message: it
+        // waits, decrypted on the pipeline's next read request.
     }
 
-    /// Decrypts and hands up everything the read BIO holds (at most one socket read cycle).
+    /// Decrypts and hands up everything OpenSSL can decrypt from what was received (at most one
+    /// socket read cycle).
     private func deliverPlaintext(context: ChannelHandlerContext) {
         var delivered = 0
         /// Small messages get a small buffer; bulk data fills 64 KiB ones.
         func newBuffer() -> ByteBuffer {
-            let waiting = receivedCiphertext.reduce(Int(BIO_ctrl_pending(readBIO))) { $0 + $1.readableBytes }
+            let waiting = receivedCiphertext.reduce(connection.bufferedCiphertext) { $0 + $1.readableBytes }
             return context.channel.allocator.buffer(capacity: min(Self.plaintextBuffer, max(Self.readChunk, waiting)))
         }
         var buffer = newBuffer()
-        /// Hands up what `buffer` holds.
         func handUp() {
             guard buffer.readableBytes > 0 else { return }
             delivered += buffer.readableBytes
@@ -259,36 +214,27 @@ public final class TLSHandler: ChannelDuplexHandler {
         reading: while case .active = state {
             // Several records go into one buffer: fewer allocations and fewer reads up the pipeline.
             if buffer.writableBytes < Self.readChunk { handUp() }
-            OpenSSLErrorQueue.clear()
-            var result: Int32 = 0
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.readChunk) { space in
-                result = SSL_read(ssl, space.baseAddress, Int32(space.count))
-                return max(0, Int(result))
-            }
-            if result > 0 { continue }
-            switch SSL_get_error(ssl, result) {
-            case SSL_ERROR_WANT_READ:
-                if feedReadBIO() { continue }
+            switch connection.read(into: &buffer, maximum: Self.readChunk) {
+            case .bytes:
+                continue
+            case .needsInput:
+                if feedOpenSSL() { continue }
                 break reading
-            case SSL_ERROR_ZERO_RETURN:
+            case .closeNotify:
                 handUp()
                 if delivered > 0 { context.fireChannelReadComplete() }
-                peerClosedCleanly(context: context)
-                return
-            default:
-                let reasons = OpenSSLErrorQueue.drain()
+                return peerClosedCleanly(context: context)
+            case .failed(let error):
                 sendPendingCiphertext(context: context)
-                fail(context: context, TLSError(
-                    .protocolError, "the TLS session failed: \(TLSHandler.summary(reasons))", openSSLReasons: reasons
-                ))
-                return
+                return fail(context: context, error)
             }
         }
-        if case .active = state { handUp() }
+        guard case .active = state else { return }
+        handUp()
         // Reading may have produced handshake messages (key updates) to answer.
         sendPendingCiphertext(context: context)
         if delivered > 0 {
-            readRequested = false
+            state = .active(readRequested: false)
             context.fireChannelReadComplete()
         }
     }
@@ -296,11 +242,8 @@ public final class TLSHandler: ChannelDuplexHandler {
     // MARK: - Outbound
 
     public func read(context: ChannelHandlerContext) {
-        guard case .active = state else {
-            context.read()
-            return
-        }
-        readRequested = true
+        guard case .active = state else { return context.read() }
+        state = .active(readRequested: true)
         if hasUndecryptedInput { deliverPlaintext(context: context) }
         // Everything buffered went up; one more socket read cycle may come in, to be handed up on
         // the next request.
@@ -312,25 +255,38 @@ public final class TLSHandler: ChannelDuplexHandler {
         switch state {
         case .active:
             encrypt(buffer, promise: promise, context: context)
-        case .waitingForActive, .handshaking:
-            guard pendingWriteBytes + buffer.readableBytes <= tlsContext.configuration.maximumBufferedPlaintextBytes else {
-                promise?.fail(TLSError(
-                    .bufferLimitExceeded,
-                    "more than \(tlsContext.configuration.maximumBufferedPlaintextBytes) bytes written before the TLS handshake completed"
-                ))
-                return
-            }
-            pendingWriteBytes += buffer.readableBytes
-            pendingWrites.append((buffer, promise))
+        case .waitingForActive(var early):
+            guard hold(buffer, promise, in: &early) else { return }
+            state = .waitingForActive(early)
+        case .handshaking(let timer, var early):
+            guard hold(buffer, promise, in: &early) else { return }
+            state = .handshaking(timer: timer, early: early)
         case .closing, .closed:
             promise?.fail(TLSError(.closed, "the TLS connection is closing"))
         }
     }
 
+    /// Keeps a write made before the handshake completed, within the configured bound.
+    private func hold(_ buffer: ByteBuffer, _ promise: EventLoopPromise<Void>?, in early: inout EarlyWrites) -> Bool {
+        let limit = configuration.maximumBufferedPlaintextBytes
+        guard early.bytes + buffer.readableBytes <= limit else {
+            promise?.fail(TLSError(.bufferLimitExceeded, "more than \(limit) bytes written before the TLS handshake completed"))
+            return false
+        }
+        early.bytes += buffer.readableBytes
+        early.writes.append((buffer, promise))
+        return true
+    }
+
     public func flush(context: ChannelHandlerContext) {
         switch state {
         case .active: context.flush()
-        case .waitingForActive, .handshaking: flushPending = true
+        case .waitingForActive(var early):
+            early.flushRequested = true
+            state = .waitingForActive(early)
+        case .handshaking(let timer, var early):
+            early.flushRequested = true
+            state = .handshaking(timer: timer, early: early)
         case .closing, .closed: break
         }
     }
@@ -342,26 +298,19 @@ public final class TLSHandler: ChannelDuplexHandler {
         }
         switch state {
         case .active:
-            state = .closing
-            closePromise = promise
-            OpenSSLErrorQueue.clear()
-            SSL_shutdown(ssl)
-            OpenSSLErrorQueue.clear()
+            connection.shutdown()
             sendPendingCiphertext(context: context)
-            if receivedCloseNotify { return finishClose(context: context) }
-            let timeout = tlsContext.configuration.closeTimeout
-            closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+            let timeout = configuration.closeTimeout
+            let timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
                 finishClose(context: context)
             }
+            state = .closing(timer: timer, promise: promise)
             context.read()
-        case .closing:
-            if let promise {
-                if let closePromise { closePromise.futureResult.cascade(to: promise) } else { closePromise = promise }
-            }
+        case .closing(let timer, let existing):
+            if let promise, let existing { existing.futureResult.cascade(to: promise) }
+            state = .closing(timer: timer, promise: existing ?? promise)
         case .waitingForActive, .handshaking:
-            state = .closed
-            cancelTimers()
-            failPendingWrites(TLSError(.closed, "closed before the TLS handshake completed"))
+            enterClosed(failing: TLSError(.closed, "closed before the TLS handshake completed"))
             context.close(mode: mode, promise: promise)
         case .closed:
             context.close(mode: mode, promise: promise)
@@ -376,106 +325,76 @@ public final class TLSHandler: ChannelDuplexHandler {
             return
         }
         var remaining = plaintext
-        while remaining.readableBytes > 0 {
-            let chunk = remaining.readSlice(length: min(Self.writeChunk, remaining.readableBytes))!
-            OpenSSLErrorQueue.clear()
-            let written = chunk.withUnsafeReadableBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) }
-            guard written == chunk.readableBytes else {
-                let reasons = OpenSSLErrorQueue.drain()
-                let error = TLSError(.protocolError, "encrypting failed: \(TLSHandler.summary(reasons))", openSSLReasons: reasons)
+        while let chunk = remaining.readSlice(length: min(Self.writeChunk, remaining.readableBytes)) {
+            if let error = connection.write(chunk) {
                 promise?.fail(error)
-                fail(context: context, error)
-                return
+                return fail(context: context, error)
             }
-            let ciphertext = takeCiphertext(context: context)
-            context.write(wrapOutboundOut(ciphertext), promise: remaining.readableBytes == 0 ? promise : nil)
+            let last = remaining.readableBytes == 0
+            context.write(wrapOutboundOut(connection.takeCiphertext(context.channel.allocator)), promise: last ? promise : nil)
+            if last { return }
         }
     }
 
     /// Moves whatever OpenSSL produced to the socket, flushed.
     private func sendPendingCiphertext(context: ChannelHandlerContext) {
-        guard BIO_ctrl_pending(writeBIO) > 0 else { return }
-        context.writeAndFlush(wrapOutboundOut(takeCiphertext(context: context)), promise: nil)
-    }
-
-    private func takeCiphertext(context: ChannelHandlerContext) -> ByteBuffer {
-        let pending = Int(BIO_ctrl_pending(writeBIO))
-        var buffer = context.channel.allocator.buffer(capacity: pending)
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) { space in
-            max(0, Int(BIO_read(writeBIO, space.baseAddress, Int32(pending))))
-        }
-        return buffer
+        guard connection.pendingCiphertext > 0 else { return }
+        context.writeAndFlush(wrapOutboundOut(connection.takeCiphertext(context.channel.allocator)), promise: nil)
     }
 
     /// While closing, reads only to find the peer's close_notify; its data is discarded.
     private func awaitCloseNotify(context: ChannelHandlerContext) {
-        var scratch = [UInt8](repeating: 0, count: Self.readChunk)
         while true {
-            feedReadBIO()
-            OpenSSLErrorQueue.clear()
-            let result = SSL_read(ssl, &scratch, Int32(scratch.count))
-            if result > 0 { continue }
-            if SSL_get_error(ssl, result) == SSL_ERROR_WANT_READ, !receivedCiphertext.isEmpty { continue }
-            if SSL_get_error(ssl, result) == SSL_ERROR_ZERO_RETURN {
-                receivedCloseNotify = true
-                finishClose(context: context)
+            feedOpenSSL()
+            switch connection.discardUntilCloseNotify() {
+            case .closeNotify: return finishClose(context: context)
+            case .needsInput where !receivedCiphertext.isEmpty: continue
+            case .needsInput, .failed, .bytes: return
             }
-            OpenSSLErrorQueue.clear()
-            return
         }
     }
 
     private func peerClosedCleanly(context: ChannelHandlerContext) {
-        receivedCloseNotify = true
         context.fireUserInboundEventTriggered(TLSEvent.closeNotifyReceived)
         guard case .active = state else { return }
-        state = .closing
-        OpenSSLErrorQueue.clear()
-        SSL_shutdown(ssl)
-        OpenSSLErrorQueue.clear()
+        connection.shutdown()
         sendPendingCiphertext(context: context)
+        state = .closing(timer: nil, promise: nil)
         finishClose(context: context)
     }
 
     private func finishClose(context: ChannelHandlerContext) {
         guard case .closing = state else { return }
-        state = .closed
-        cancelTimers()
-        failPendingWrites(TLSError(.closed, "the connection closed"))
-        let promise = closePromise
-        closePromise = nil
+        let promise = enterClosed(failing: TLSError(.closed, "the connection closed"))
         context.close(promise: promise)
     }
 
     private func fail(context: ChannelHandlerContext, _ error: TLSError) {
-        switch state {
-        case .closed: return
-        default: state = .closed
-        }
-        cancelTimers()
-        failPendingWrites(error)
+        if case .closed = state { return }
+        let promise = enterClosed(failing: error)
         context.fireErrorCaught(error)
-        let promise = closePromise
-        closePromise = nil
         context.close(promise: promise)
     }
 
-    private func failPendingWrites(_ error: TLSError) {
-        while let (_, promise) = pendingWrites.popFirst() { promise?.fail(error) }
-        pendingWriteBytes = 0
-    }
-
-    private func cancelTimers() {
-        handshakeTimer?.cancel()
-        handshakeTimer = nil
-        closeTimer?.cancel()
-        closeTimer = nil
-    }
-
-    /// The last, most specific OpenSSL reason, e.g. "tlsv1 alert unknown ca".
-    private static func summary(_ reasons: [String]) -> String {
-        guard let last = reasons.last else { return "no reason given (the peer may have closed the connection)" }
-        return last.split(separator: ":").dropFirst(4).first.map(String.init) ?? last
+    /// Moves to `closed`: cancels the timers, fails writes still held, and returns the pending
+    /// close's promise for the caller to complete.
+    @discardableResult
+    private func enterClosed(failing error: TLSError) -> EventLoopPromise<Void>? {
+        var promise: EventLoopPromise<Void>?
+        switch state {
+        case .waitingForActive(var early):
+            early.failAll(error)
+        case .handshaking(let timer, var early):
+            timer.cancel()
+            early.failAll(error)
+        case .closing(let timer, let closing):
+            timer?.cancel()
+            promise = closing
+        case .active, .closed:
+            break
+        }
+        state = .closed
+        return promise
     }
 }
 

@@ -91,8 +91,8 @@ struct AdminAPITests {
     func metrics() async throws {
         let node = try DaemonNode("acme", port: try freePorts(1)[0])
         node.options = ["--log-format", "json", "--log-level", "debug"]
-        node.peers = [try DaemonNode("globex", port: try freePorts(1)[0])]
-        try await withNodes([node] + node.peers) {
+        node.peers = [AccordProcess.Peer(organisation: "globex", port: try freePorts(1)[0])]
+        try await withNodes([node]) {
             try await node.start()
             for index in 0..<3 {
                 #expect(try await node.ctl("agreements", "create", "--title", "A\(index)", "--category", "fullSupport", "--party", "acme", "--party", "globex").succeeded)

@@ -12,10 +12,9 @@ struct PeerMembershipTests {
         let nodes = try daemonMesh(["acme", "globex", "initech"])
         for node in nodes { node.certificates = HostilePKI.shared.consortium }
         let (acme, initech) = (nodes[0], nodes[2])
-        let visitor = try DaemonNode("initech", port: try freePorts(1)[0])
-        visitor.name = "node2"
+        let visitor = try DaemonNode("initech", name: "node2", port: try freePorts(1)[0])
         visitor.certificates = HostilePKI.shared.consortium
-        visitor.peers = [acme]
+        visitor.peers = [acme.address]
         try await withNodes(nodes + [visitor]) {
             for node in nodes { try await node.start() }
             try await visitor.start()

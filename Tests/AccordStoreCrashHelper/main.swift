@@ -18,6 +18,8 @@ let remote = NodeID(organisation: "globex", name: "remote")!
 let localSigner = ChangeSigner(node: local, key: try P256PrivateKey.generate())
 let remoteSigner = ChangeSigner(node: remote, key: try P256PrivateKey.generate())
 let store = try NodeStore(configuration: StoreConfiguration(directory: CommandLine.arguments[1], node: local))
+// The store is open and holds the data directory: the test may check that a second opener is refused.
+FileHandle.standardOutput.write(Data("opened\n".utf8))
 
 func now() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
 

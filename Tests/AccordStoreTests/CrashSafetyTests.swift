@@ -35,23 +35,22 @@ struct CrashSafetyTests {
                 directory = try TemporaryDirectory("crash")
                 acknowledged = []
             }
-            let process = Process()
-            process.executableURL = Self.helper
-            process.arguments = [directory.path, "\(round)"]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            try await Task.sleep(for: .milliseconds(Int.random(in: 150...700, using: &random)))
+            let output = "\(directory.path).round-\(round).out"
+            defer { try? FileManager.default.removeItem(atPath: output) }
+            let helper = try Subprocess.spawn(Self.helper.path, [directory.path, "\(round)"], stdout: output, stderr: "/dev/null")
+            func printed() -> String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
+            try await eventually("round \(round): the helper opened the store") { printed().hasPrefix("opened\n") }
             if round == 0 {
                 // The running helper holds the data directory: a second opener is refused.
                 #expect(throws: StoreError.self) { try StoreFixtures.open(directory.path, node: NodeID(organisation: "acme", name: "crash")!) }
             }
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            #expect(process.terminationReason == .uncaughtSignal, "round \(round): the helper exited by itself")
+            // The kill comes at a random moment of the writing: that is the test, not a wait.
+            try await Task.sleep(for: .milliseconds(Int.random(in: 50...600, using: &random)))
+            helper.signal(SIGKILL)
+            let termination = try await helper.wait()
+            #expect(termination == .signalled(SIGKILL), "round \(round): the helper exited by itself (\(String(describing: termination)))")
 
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let text = printed()
             // Only complete lines count: a line cut by the kill is not a promise we saw.
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
             let ids = lines.compactMap { line -> ChangeID? in

@@ -44,20 +44,24 @@ struct HostilePeerTests {
     }
 
     /// Runs `attack` until the latency measurement is done; returns latency before and during.
+    /// `attack` calls `started()` once it is under way; the measurement begins then.
     private static func measured(
-        _ acme: ClusterNode, _ globex: ClusterNode, _ name: String, attack: @escaping @Sendable () async throws -> Void
+        _ acme: ClusterNode, _ globex: ClusterNode, _ name: String,
+        attack: @escaping @Sendable (_ started: @escaping @Sendable () -> Void) async throws -> Void
     ) async throws -> (before: Double, during: Double) {
         let agreement = try await acme.create(SyncTests.pair)
         try await SyncTests.converged([acme, globex], agreement)
         let before = try await editLatency(acme, globex, agreement, count: 20)
+        let underWay = AsyncStream<Void>.makeStream()
         let during = try await withThrowingTaskGroup(of: (p50: Double, worst: Double)?.self) { group in
             group.addTask {
                 // The attack ends when the measurement is done: how it ends then does not matter.
-                do { try await attack() } catch where Task.isCancelled {}
+                do { try await attack { underWay.continuation.yield() } } catch where Task.isCancelled {}
                 return nil
             }
             group.addTask {
-                try await Task.sleep(for: .milliseconds(200))  // the attack is under way
+                var started = underWay.stream.makeAsyncIterator()
+                await started.next()
                 return try await editLatency(acme, globex, agreement, count: 20)
             }
             var result: (p50: Double, worst: Double)?
@@ -93,7 +97,7 @@ struct HostilePeerTests {
             let memoryBefore = residentMegabytes()
             let batches = Counter()
             let sessions = Counter()
-            _ = try await Self.measured(acme, globex, "flood of forged and replayed changes") {
+            _ = try await Self.measured(acme, globex, "flood of forged and replayed changes") { started in
                 // Replays, then forgeries until acme closes the session; then again. A batch of
                 // 256 forgeries every 2 ms offers five times what acme can verify on two cores;
                 // the attacker runs in this process, and an unpaced loop would only measure how
@@ -102,6 +106,7 @@ struct HostilePeerTests {
                     _ = sessions.next()
                     try? await initech.session(port: acme.port) { session in
                         for _ in 0..<8 { try await session.send(.changes(batch: batches.next(), encoded: replayed)) }
+                        started()
                         while !Task.isCancelled {
                             try await session.send(.changes(batch: batches.next(), encoded: forged))
                             try await Task.sleep(for: .milliseconds(2))
@@ -154,8 +159,9 @@ struct HostilePeerTests {
             let memoryBefore = residentMegabytes()
             let inFlight = Counter()
             let text = String(repeating: "terms ", count: 10_000)
-            _ = try await Self.measured(acme, globex, "a reader that reads nothing") {
+            _ = try await Self.measured(acme, globex, "a reader that reads nothing") { started in
                 try await initech.session(port: acme.port) { _ in
+                    started()
                     // About 15 MB pushed live to a session that never reads.
                     for index in 0..<250 where !Task.isCancelled {
                         try await acme.edit(shared, [.note("\(index) \(text)")])
@@ -189,8 +195,9 @@ struct HostilePeerTests {
         try await SyncTests.cleaningUp([acme, globex]) {
             let sockets = SocketBox()
             defer { sockets.closeAll() }
-            _ = try await Self.measured(acme, globex, "300 idle connections") {
+            _ = try await Self.measured(acme, globex, "300 idle connections") { started in
                 for _ in 0..<300 { sockets.open(port: acme.port) }
+                started()
                 while !Task.isCancelled { try await Task.sleep(for: .milliseconds(20)) }
             }
             let limits = acme.sync.configuration.pendingConnections

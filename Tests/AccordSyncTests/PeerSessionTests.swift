@@ -1,6 +1,7 @@
 import AccordModel
 import AccordSync
 import AccordTLS
+import AccordTestSupport
 import Foundation
 import NIOCore
 import NIOPosix
@@ -12,8 +13,7 @@ import Testing
 struct PeerSessionTests {
     let group = MultiThreadedEventLoopGroup.singleton
 
-    static let certificates = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("certs-example/example").path
+    static let certificates = TestCertificates.examples
 
     static func context(_ node: String) throws -> TLSContext {
         try TLSContext(configuration: TLSConfiguration(
@@ -77,8 +77,11 @@ struct PeerSessionTests {
         let sessions = Mutex<[Session]>([])
     }
 
-    /// A globex server and a client with `clientCertificate` claiming `claimedNode` in its hello.
-    func connect(clientCertificate: String, claimedNode: NodeID) async throws -> (server: () async throws -> Session, client: Session, close: @Sendable () async -> Void) {
+    /// Runs `body` with a globex server and a client with `clientCertificate` claiming
+    /// `claimedNode` in its hello; the server is closed when `body` returns or throws.
+    func withSessions(
+        clientCertificate: String, claimedNode: NodeID, _ body: (_ server: () async throws -> Session, _ client: Session) async throws -> Void
+    ) async throws {
         let accepted = Accepted()
         let serverTLS = try Self.context("globex-node1")
         let server = try await ServerBootstrap(group: group)
@@ -98,37 +101,43 @@ struct PeerSessionTests {
                 }
             }
             .connect(host: "127.0.0.1", port: server.localAddress!.port!).get()
-        let client = try await promise.futureResult.get()
         let serverSession: () async throws -> Session = {
-            for _ in 0..<500 {
-                if let session = accepted.sessions.withLock({ $0.first }) { return session }
-                try await Task.sleep(for: .milliseconds(10))
+            var session: Session?
+            try await eventually("the server accepted the connection", timeout: .seconds(5), every: .milliseconds(5)) {
+                session = accepted.sessions.withLock { $0.first }
+                return session != nil
             }
-            throw CancellationError()
+            return session!
         }
-        return (serverSession, client, { try? await server.close() })
+        do {
+            try await body(serverSession, try await promise.futureResult.get())
+            try? await server.close()
+        } catch {
+            try? await server.close()
+            throw error
+        }
     }
 
     @Test("two nodes establish a session after exchanging hellos that match their certificates")
     func established() async throws {
-        let (server, client, close) = try await connect(clientCertificate: "acme-node1", claimedNode: NodeID(organisation: "acme", name: "node1")!)
-        defer { Task { await close() } }
-        #expect(try await client.established.get() == NodeID(organisation: "globex", name: "node1"))
-        #expect(try await server().established.get() == NodeID(organisation: "acme", name: "node1"))
-        // Keepalive: a ping is answered by the peer's session; the pong reaches the application.
-        try await client.channel.writeAndFlush(WireMessage.ping(nonce: 77))
-        #expect(try await client.firstMessage.get() == .pong(nonce: 77))
-        try await client.channel.close()
+        try await withSessions(clientCertificate: "acme-node1", claimedNode: NodeID(organisation: "acme", name: "node1")!) { server, client in
+            #expect(try await client.established.get() == NodeID(organisation: "globex", name: "node1"))
+            #expect(try await server().established.get() == NodeID(organisation: "acme", name: "node1"))
+            // Keepalive: a ping is answered by the peer's session; the pong reaches the application.
+            try await client.channel.writeAndFlush(WireMessage.ping(nonce: 77))
+            #expect(try await client.firstMessage.get() == .pong(nonce: 77))
+            try await client.channel.close()
+        }
     }
 
     @Test("a hello claiming another organisation than the certificate is refused, and the peer is told why")
     func identityMismatch() async throws {
-        let (server, client, close) = try await connect(clientCertificate: "acme-node1", claimedNode: NodeID(organisation: "initech", name: "node1")!)
-        defer { Task { await close() } }
-        let serverErrors = try await server().finished.get()
-        #expect(serverErrors.contains { $0.contains("identityMismatch") && $0.contains("initech/node1") }, "\(serverErrors)")
-        let clientErrors = try await client.finished.get()
-        #expect(clientErrors.contains { $0.contains("the peer ended the session with error 2") }, "\(clientErrors)")
-        #expect((try? await client.established.get()) == nil)
+        try await withSessions(clientCertificate: "acme-node1", claimedNode: NodeID(organisation: "initech", name: "node1")!) { server, client in
+            let serverErrors = try await server().finished.get()
+            #expect(serverErrors.contains { $0.contains("identity-mismatch") && $0.contains("initech/node1") }, "\(serverErrors)")
+            let clientErrors = try await client.finished.get()
+            #expect(clientErrors.contains { $0.contains("the peer ended the session with error 2") }, "\(clientErrors)")
+            #expect((try? await client.established.get()) == nil)
+        }
     }
 }

@@ -40,13 +40,13 @@ final class LogCapture: Sendable {
 /// certificates, a real listening socket on 127.0.0.1. `@unchecked Sendable`: a test drives its
 /// nodes from its own task only; the node's sync runs on the `SyncNode`, which is Sendable.
 final class ClusterNode: @unchecked Sendable {
-    static let certificates = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("certs-example/example").path
+    static let certificates = TestCertificates.examples
 
     let name: String
     let id: NodeID
     let directory: String
-    let signer: ChangeSigner
+    let credentials: NodeCredentials
+    var signer: ChangeSigner { credentials.signer }
     let logs = LogCapture()
     let port: Int
     private(set) var store: NodeStore!
@@ -56,42 +56,37 @@ final class ClusterNode: @unchecked Sendable {
 
     init(_ certificate: String, port: Int, peers: [PeerEndpoint] = [], directory: String? = nil) throws {
         name = certificate
-        let parts = certificate.split(separator: "-")
-        id = NodeID(organisation: OrganisationID(rawValue: String(parts[0]))!, name: String(parts[1]))!
+        credentials = try NodeCredentials(certificate, in: Self.certificates)
+        id = credentials.node
         self.directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("accord-sync-\(UUID())").path
-        let key = try P256PrivateKey(pemRepresentation: String(contentsOfFile: "\(Self.certificates)/\(certificate).key", encoding: .utf8))
-        signer = ChangeSigner(node: id, key: key)
         self.port = port
         self.peers = peers
     }
 
     static func clock() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
 
-    /// Opens the store and starts syncing.
+    /// Opens the store and starts syncing; returns once the node listens.
     func start(configure: (inout SyncConfiguration) -> Void = { _ in }) async throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         store = try NodeStore(configuration: StoreConfiguration(directory: directory, node: id))
-        let tls = try TLSContext(configuration: TLSConfiguration(
-            certificateChainPath: "\(Self.certificates)/\(name).pem", privateKeyPath: "\(Self.certificates)/\(name).key",
-            trustRootsPath: "\(Self.certificates)/ca.pem"
-        ))
-        let authors = try await CertificateDirectory.forNode(
-            authority: CertificateAuthority(pemFile: "\(Self.certificates)/ca.pem"), own: tls.certificate, store: store
-        )
         var configuration = SyncConfiguration(node: id, listenPort: port, peers: peers, clock: Self.clock)
         configuration.keepaliveInterval = .milliseconds(500)
         configuration.idleTimeout = .seconds(5)
+        configuration.writeStallTimeout = .seconds(5)
         configuration.reconnectBackoff = .milliseconds(50) ... .milliseconds(500)
         configure(&configuration)
-        let sync = SyncNode(configuration: configuration, store: store, tls: tls, directory: authors, logger: logs.logger(name))
+        let sync = try await SyncNode.assemble(credentials: credentials, configuration: configuration, store: store, logger: logs.logger(name))
         self.sync = sync
         let task = Task { try await sync.run() }
         self.task = task
-        for _ in 0..<500 where sync.listeningPort == nil { try await Task.sleep(for: .milliseconds(10)) }
-        if sync.listeningPort == nil {
+        do {
+            _ = try await sync.waitUntilListening()
+        } catch {
+            // `run` ended before it listened: its error says why.
             task.cancel()
-            _ = try await task.value
-            throw ClusterStartFailure(node: name)
+            var reason = "\(error)"
+            do { try await task.value } catch let failure { reason = "\(failure)" }
+            throw ClusterStartFailure(node: name, reason: reason)
         }
     }
 
@@ -143,5 +138,6 @@ final class ClusterNode: @unchecked Sendable {
 
 struct ClusterStartFailure: Error, CustomStringConvertible {
     let node: String
-    var description: String { "\(node) did not start listening within 5 s" }
+    let reason: String
+    var description: String { "\(node) did not start listening: \(reason)" }
 }

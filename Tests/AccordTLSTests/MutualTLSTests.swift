@@ -14,63 +14,63 @@ struct MutualTLSTests {
 
     @Test("our client and our server authenticate each other and move 8 MiB both ways byte for byte")
     func bulkTransfer() async throws {
-        let server = try await TestServer(group: group, context: pki.context("globex-node1"), policy: PeerPolicy(allowedOrganisations: ["acme"]))
-        defer { Task { await server.close() } }
-        let size = 8 << 20
-        let client = try await TestClient.connect(
-            group: group, port: server.port, context: pki.context("acme-node1"),
-            policy: PeerPolicy(expectedOrganisation: "globex"), behaviour: .collect(expected: size)
-        )
-        let serverIdentity = try await client.handshake.get()
-        #expect(serverIdentity.organisation == "globex")
-        #expect(serverIdentity.nodeName == "node1")
-        #expect(serverIdentity.fingerprint == (try Certificate(pemRepresentation: String(contentsOfFile: pki.path("globex-node1", ".pem"), encoding: .utf8))).fingerprint)
-        let clientIdentity = try await server.connection().handshake.get()
-        #expect(clientIdentity.organisation == "acme")
+        try await TestServer.with(group: group, context: pki.context("globex-node1"), policy: PeerPolicy(allowedOrganisations: ["acme"])) { server in
+            let size = 8 << 20
+            let client = try await TestClient.connect(
+                group: group, port: server.port, context: pki.context("acme-node1"),
+                policy: PeerPolicy(expectedOrganisation: "globex"), behaviour: .collect(expected: size)
+            )
+            let serverIdentity = try await client.handshake.get()
+            #expect(serverIdentity.organisation == "globex")
+            #expect(serverIdentity.nodeName == "node1")
+            #expect(serverIdentity.fingerprint == (try Certificate(pemRepresentation: String(contentsOfFile: pki.path("globex-node1", ".pem"), encoding: .utf8))).fingerprint)
+            let clientIdentity = try await server.connection().handshake.get()
+            #expect(clientIdentity.organisation == "acme")
 
-        var random = SystemRandomNumberGenerator()
-        let payload = (0..<size).map { _ in UInt8.random(in: 0...255, using: &random) }
-        try await client.channel.writeAndFlush(ByteBuffer(bytes: payload))
-        let echoed = try await client.received.get()
-        #expect(echoed.readableBytes == size)
-        #expect(echoed.getBytes(at: echoed.readerIndex, length: size) == payload)
+            var random = SystemRandomNumberGenerator()
+            let payload = (0..<size).map { _ in UInt8.random(in: 0...255, using: &random) }
+            try await client.channel.writeAndFlush(ByteBuffer(bytes: payload))
+            let echoed = try await client.received.get()
+            #expect(echoed.readableBytes == size)
+            #expect(echoed.getBytes(at: echoed.readerIndex, length: size) == payload)
 
-        try await client.channel.close()
-        let clientOutcome = try await client.finished.get()
-        let serverOutcome = try await server.connection().finished.get()
-        #expect(clientOutcome.errors.isEmpty, "\(clientOutcome.errors)")
-        #expect(serverOutcome.errors.isEmpty, "\(serverOutcome.errors)")
-        #expect(serverOutcome.sawCloseNotify, "the server did not see the client's close_notify")
+            try await client.channel.close()
+            let clientOutcome = try await client.finished.get()
+            let serverOutcome = try await server.connection().finished.get()
+            #expect(clientOutcome.errors.isEmpty, "\(clientOutcome.errors)")
+            #expect(serverOutcome.errors.isEmpty, "\(serverOutcome.errors)")
+            #expect(serverOutcome.sawCloseNotify, "the server did not see the client's close_notify")
+        }
     }
 
     @Test("a server that closes sends close_notify, and the client sees a clean end")
     func serverInitiatedClose() async throws {
-        let server = try await TestServer(group: group, context: pki.context("globex-node1"), behaviour: .echoThenClose(closeAfter: 5))
-        defer { Task { await server.close() } }
-        let client = try await TestClient.connect(group: group, port: server.port, context: pki.context("acme-node1"), behaviour: .collect(expected: 5))
-        try await client.channel.writeAndFlush(ByteBuffer(string: "hello"))
-        #expect(String(buffer: try await client.received.get()) == "hello")
-        let outcome = try await client.finished.get()
-        #expect(outcome.sawCloseNotify)
-        #expect(outcome.errors.isEmpty, "\(outcome.errors)")
+        try await TestServer.with(group: group, context: pki.context("globex-node1"), behaviour: .echoThenClose(closeAfter: 5)) { server in
+            let client = try await TestClient.connect(group: group, port: server.port, context: pki.context("acme-node1"), behaviour: .collect(expected: 5))
+            try await client.channel.writeAndFlush(ByteBuffer(string: "hello"))
+            #expect(String(buffer: try await client.received.get()) == "hello")
+            let outcome = try await client.finished.get()
+            #expect(outcome.sawCloseNotify)
+            #expect(outcome.errors.isEmpty, "\(outcome.errors)")
+        }
     }
 
     @Test("the real openssl s_client talks to our server")
     func opensslClientInterop() async throws {
-        let server = try await TestServer(group: group, context: pki.context("globex-node1"), behaviour: .echoThenClose(closeAfter: 13))
-        defer { Task { await server.close() } }
-        let client = try OpenSSLPeer([
-            "s_client", "-connect", "127.0.0.1:\(server.port)", "-tls1_3", "-quiet", "-ign_eof",
-            "-cert", pki.path("acme-node1", ".pem"), "-key", pki.path("acme-node1", ".key"), "-CAfile", pki.caPath,
-            "-verify_return_error",
-        ])
-        client.send("hello, accord")
-        client.closeInput()
-        let (output, errors) = await client.finish()
-        #expect(output.contains("hello, accord"), "s_client printed: \(output) / \(errors)")
-        #expect(try await server.connection().handshake.get().organisation == "acme")
-        let outcome = try await server.connection().finished.get()
-        #expect(outcome.errors.isEmpty, "\(outcome.errors)")
+        try await TestServer.with(group: group, context: pki.context("globex-node1"), behaviour: .echoThenClose(closeAfter: 13)) { server in
+            let client = try OpenSSLPeer([
+                "s_client", "-connect", "127.0.0.1:\(server.port)", "-tls1_3", "-quiet", "-ign_eof",
+                "-cert", pki.path("acme-node1", ".pem"), "-key", pki.path("acme-node1", ".key"), "-CAfile", pki.caPath,
+                "-verify_return_error",
+            ])
+            client.send("hello, accord")
+            client.closeInput()
+            let (output, errors) = await client.finish()
+            #expect(output.contains("hello, accord"), "s_client printed: \(output) / \(errors)")
+            #expect(try await server.connection().handshake.get().organisation == "acme")
+            let outcome = try await server.connection().finished.get()
+            #expect(outcome.errors.isEmpty, "\(outcome.errors)")
+        }
     }
 
     @Test("our client talks to the real openssl s_server -Verify 1")
@@ -82,12 +82,12 @@ struct MutualTLSTests {
             "-CAfile", pki.caPath,
         ])
         var client: ObservedConnection?
-        for _ in 0..<100 where client == nil {
+        try await eventually("s_server listens", timeout: .seconds(5), every: .milliseconds(50)) {
             client = try? await TestClient.connect(
                 group: group, port: port, context: pki.context("acme-node1"), policy: PeerPolicy(expectedOrganisation: "globex"),
                 behaviour: .collect(expected: 6)
             )
-            if client == nil { try await Task.sleep(for: .milliseconds(50)) }
+            return client != nil
         }
         let connection = try #require(client)
         #expect(try await connection.handshake.get().organisation == "globex")
@@ -110,17 +110,18 @@ struct RefusedPeerTests {
     func serverOutcome(
         clientContext: TLSContext, serverContext: TLSContext? = nil, clientPolicy: PeerPolicy = .anyMember
     ) async throws -> (server: ConnectionObserver.Outcome, client: ConnectionObserver.Outcome) {
-        let server = try await TestServer(group: group, context: serverContext ?? pki.context("globex-node1"))
-        defer { Task { await server.close() } }
-        let client = try await TestClient.connect(group: group, port: server.port, context: clientContext, policy: clientPolicy)
-        // A connection the client accepted stays open until someone closes it.
-        if (try? await client.handshake.get()) != nil {
-            try await Task.sleep(for: .milliseconds(100))
-            try? await client.channel.close()
+        try await TestServer.with(group: group, context: serverContext ?? pki.context("globex-node1")) { server in
+            let client = try await TestClient.connect(group: group, port: server.port, context: clientContext, policy: clientPolicy)
+            // A connection both sides accepted stays open until someone closes it: once the server
+            // has decided (its handshake completed or failed), the client closes.
+            if (try? await client.handshake.get()) != nil {
+                _ = try? await server.connection().handshake.get()
+                try? await client.channel.close()
+            }
+            let clientOutcome = try await client.finished.get()
+            let serverOutcome = try await server.connection().finished.get()
+            return (serverOutcome, clientOutcome)
         }
-        let clientOutcome = try await client.finished.get()
-        let serverOutcome = try await server.connection().finished.get()
-        return (serverOutcome, clientOutcome)
     }
 
     @Test(
@@ -160,13 +161,13 @@ struct RefusedPeerTests {
 
     @Test("a server accepting only configured organisations refuses others")
     func organisationNotAllowed() async throws {
-        let server = try await TestServer(group: group, context: pki.context("globex-node1"), policy: PeerPolicy(allowedOrganisations: ["initech"]))
-        defer { Task { await server.close() } }
-        _ = try await TestClient.connect(group: group, port: server.port, context: pki.context("acme-node1"))
-        let outcome = try await server.connection().finished.get()
-        #expect(outcome.errors.first?.code == .peerRejected)
-        #expect(outcome.errors.first?.refusal?.code == .organisationNotConfigured, "\(outcome.errors)")
-        #expect(outcome.errors.first?.message.contains("not a configured peer") == true, "\(outcome.errors)")
+        try await TestServer.with(group: group, context: pki.context("globex-node1"), policy: PeerPolicy(allowedOrganisations: ["initech"])) { server in
+            _ = try await TestClient.connect(group: group, port: server.port, context: pki.context("acme-node1"))
+            let outcome = try await server.connection().finished.get()
+            #expect(outcome.errors.first?.code == .peerRejected)
+            #expect(outcome.errors.first?.refusal?.code == .organisationNotConfigured, "\(outcome.errors)")
+            #expect(outcome.errors.first?.message.contains("not a configured peer") == true, "\(outcome.errors)")
+        }
     }
 
     @Test("a pinned fingerprint that does not match refuses the peer")
@@ -182,88 +183,88 @@ struct RefusedPeerTests {
         var pinned = pki.configuration("acme-node1")
         pinned.pinnedFingerprints = [try pki.context("globex-node1").certificate.fingerprint]
         let (server, ok) = try await serverOutcome(clientContext: try TLSContext(configuration: pinned))
-        _ = server
         #expect(ok.errors.isEmpty, "\(ok.errors)")
+        #expect(server.errors.isEmpty, "the server accepted the pinned client too: \(server.errors)")
     }
 
     @Test("a client without a certificate is refused")
     func noClientCertificate() async throws {
-        let server = try await TestServer(group: group, context: pki.context("globex-node1"))
-        defer { Task { await server.close() } }
-        let client = try OpenSSLPeer(["s_client", "-connect", "127.0.0.1:\(server.port)", "-tls1_3", "-quiet", "-CAfile", pki.caPath])
-        client.send("hello")
-        let outcome = try await server.connection().finished.get()
-        client.closeInput()
-        _ = await client.finish(timeout: .seconds(3))
-        let error = try #require(outcome.errors.first)
-        #expect(error.refusal?.code == .noCertificate, "\(error)")
-        #expect(error.reason == "no-certificate")
+        try await TestServer.with(group: group, context: pki.context("globex-node1")) { server in
+            let client = try OpenSSLPeer(["s_client", "-connect", "127.0.0.1:\(server.port)", "-tls1_3", "-quiet", "-CAfile", pki.caPath])
+            client.send("hello")
+            let outcome = try await server.connection().finished.get()
+            client.closeInput()
+            _ = await client.finish(timeout: .seconds(3))
+            let error = try #require(outcome.errors.first)
+            #expect(error.refusal?.code == .noCertificate, "\(error)")
+            #expect(error.reason == "no-certificate")
+        }
     }
 
     @Test("a TLS 1.2-only client is refused")
     func tls12Client() async throws {
-        let server = try await TestServer(group: group, context: pki.context("globex-node1"))
-        defer { Task { await server.close() } }
-        let client = try OpenSSLPeer([
-            "s_client", "-connect", "127.0.0.1:\(server.port)", "-tls1_2", "-quiet",
-            "-cert", pki.path("acme-node1", ".pem"), "-key", pki.path("acme-node1", ".key"), "-CAfile", pki.caPath,
-        ])
-        let outcome = try await server.connection().finished.get()
-        client.closeInput()
-        _ = await client.finish(timeout: .seconds(3))
-        let error = try #require(outcome.errors.first)
-        #expect(error.code == .handshakeFailed)
-        #expect(error.refusal?.code == .tlsVersion, "\(error)")
-        #expect(error.message.contains("unsupported protocol"), "\(error)")
+        try await TestServer.with(group: group, context: pki.context("globex-node1")) { server in
+            let client = try OpenSSLPeer([
+                "s_client", "-connect", "127.0.0.1:\(server.port)", "-tls1_2", "-quiet",
+                "-cert", pki.path("acme-node1", ".pem"), "-key", pki.path("acme-node1", ".key"), "-CAfile", pki.caPath,
+            ])
+            let outcome = try await server.connection().finished.get()
+            client.closeInput()
+            _ = await client.finish(timeout: .seconds(3))
+            let error = try #require(outcome.errors.first)
+            #expect(error.code == .handshakeFailed)
+            #expect(error.refusal?.code == .tlsVersion, "\(error)")
+            #expect(error.message.contains("unsupported protocol"), "\(error)")
+        }
     }
 
     @Test("plain-text garbage is refused")
     func garbage() async throws {
-        let server = try await TestServer(group: group, context: pki.context("globex-node1"))
-        defer { Task { await server.close() } }
-        let raw = try await TestClient.raw(group: group, port: server.port, send: Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8), thenClose: false)
-        let outcome = try await server.connection().finished.get()
-        try? await raw.close()
-        #expect(outcome.errors.first?.code == .handshakeFailed, "\(outcome.errors)")
-        #expect(outcome.errors.first?.refusal?.code == .notTLS, "\(outcome.errors)")
+        try await TestServer.with(group: group, context: pki.context("globex-node1")) { server in
+            let raw = try await TestClient.raw(group: group, port: server.port, send: Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8), thenClose: false)
+            let outcome = try await server.connection().finished.get()
+            try? await raw.close()
+            #expect(outcome.errors.first?.code == .handshakeFailed, "\(outcome.errors)")
+            #expect(outcome.errors.first?.refusal?.code == .notTLS, "\(outcome.errors)")
+        }
     }
 
     @Test("a peer that stalls in the handshake is cut off by the timeout", .timeLimit(.minutes(1)))
     func stalledHandshake() async throws {
-        let server = try await TestServer(group: group, context: pki.context("globex-node1", handshakeTimeout: 0.3))
-        defer { Task { await server.close() } }
-        let raw = try await TestClient.raw(group: group, port: server.port, send: [0x16, 0x03, 0x01], thenClose: false)
-        // The raw peer never sends more and never closes: only the timeout can end this connection.
-        let outcome = try await server.connection().finished.get()
-        try? await raw.close()
-        #expect(outcome.errors.first?.code == .handshakeTimeout, "\(outcome.errors)")
-        #expect(outcome.errors.first?.message.contains("300 ms") == true || outcome.errors.first?.message.contains("300") == true)
+        try await TestServer.with(group: group, context: pki.context("globex-node1", handshakeTimeout: 0.3)) { server in
+            let raw = try await TestClient.raw(group: group, port: server.port, send: [0x16, 0x03, 0x01], thenClose: false)
+            // The raw peer never sends more and never closes: only the timeout can end this connection.
+            let outcome = try await server.connection().finished.get()
+            try? await raw.close()
+            #expect(outcome.errors.first?.code == .handshakeTimeout, "\(outcome.errors)")
+            #expect(outcome.errors.first?.message.contains("within 300 ms") == true, "the timeout is named: \(outcome.errors)")
+        }
     }
 
     @Test("a peer that disconnects mid-handshake is reported as such")
     func disconnectMidHandshake() async throws {
-        let server = try await TestServer(group: group, context: pki.context("globex-node1"))
-        defer { Task { await server.close() } }
-        _ = try await TestClient.raw(group: group, port: server.port, send: [0x16, 0x03, 0x01, 0x00, 0xf0, 0x01], thenClose: true)
-        let outcome = try await server.connection().finished.get()
-        #expect(outcome.errors.first?.code == .disconnectedDuringHandshake, "\(outcome.errors)")
+        try await TestServer.with(group: group, context: pki.context("globex-node1")) { server in
+            _ = try await TestClient.raw(group: group, port: server.port, send: [0x16, 0x03, 0x01, 0x00, 0xf0, 0x01], thenClose: true)
+            let outcome = try await server.connection().finished.get()
+            #expect(outcome.errors.first?.code == .disconnectedDuringHandshake, "\(outcome.errors)")
+        }
     }
 
     @Test("a peer that drops TCP without close_notify is reported as an unclean shutdown")
     func uncleanShutdown() async throws {
-        let server = try await TestServer(group: group, context: pki.context("globex-node1"))
-        defer { Task { await server.close() } }
-        let client = try OpenSSLPeer([
-            "s_client", "-connect", "127.0.0.1:\(server.port)", "-tls1_3", "-quiet",
-            "-cert", pki.path("acme-node1", ".pem"), "-key", pki.path("acme-node1", ".key"), "-CAfile", pki.caPath,
-        ])
-        client.send("ping")
-        _ = try await server.connection().handshake.get()
-        try await Task.sleep(for: .milliseconds(200))
-        kill(client.process.processIdentifier, SIGKILL)
-        let outcome = try await server.connection().finished.get()
-        _ = await client.finish(timeout: .seconds(2))
-        #expect(outcome.errors.first?.code == .uncleanShutdown, "\(outcome.errors)")
+        try await TestServer.with(group: group, context: pki.context("globex-node1"), behaviour: .collect(expected: 4)) { server in
+            let client = try OpenSSLPeer([
+                "s_client", "-connect", "127.0.0.1:\(server.port)", "-tls1_3", "-quiet",
+                "-cert", pki.path("acme-node1", ".pem"), "-key", pki.path("acme-node1", ".key"), "-CAfile", pki.caPath,
+            ])
+            client.send("ping")
+            // The session is established and carried data: now the TCP connection drops.
+            _ = try await server.connection().received.get()
+            kill(client.process.processIdentifier, SIGKILL)
+            let outcome = try await server.connection().finished.get()
+            _ = await client.finish(timeout: .seconds(2))
+            #expect(outcome.errors.first?.code == .uncleanShutdown, "\(outcome.errors)")
+        }
     }
 
     @Test("configuration mistakes name the file")
@@ -286,55 +287,61 @@ struct TLSBoundsTests {
 
     @Test("a reader that does not read stops the sender: nothing is decrypted or buffered without bound")
     func readBackpressure() async throws {
-        let server = try await TestServer(group: group, context: pki.context("globex-node1"), behaviour: .collect(expected: .max), autoRead: false)
-        defer { Task { await server.close() } }
-        let client = try await TestClient.connect(group: group, port: server.port, context: pki.context("acme-node1"))
-        _ = try await client.handshake.get()
-        let connection = try await server.connection()
-        _ = try await connection.handshake.get()
-        // The server asks for one read; then nothing more.
-        connection.channel.read()
-        let total = 32 << 20
-        let sent = client.channel.eventLoop.makePromise(of: Void.self)
-        let done = Flag()
-        sent.futureResult.whenComplete { _ in done.value.withLock { $0 = true } }
-        client.channel.writeAndFlush(ByteBuffer(repeating: 0x5a, count: total), promise: sent)
-        try await Task.sleep(for: .milliseconds(800))
-        #expect(!done.value.withLock { $0 }, "the whole payload went out although the server reads nothing")
-        #expect(!client.channel.isWritable, "the sender was never told to stop")
-        try await client.channel.close()
+        try await TestServer.with(group: group, context: pki.context("globex-node1"), behaviour: .collect(expected: .max), autoRead: false) { server in
+            let client = try await TestClient.connect(group: group, port: server.port, context: pki.context("acme-node1"))
+            _ = try await client.handshake.get()
+            let connection = try await server.connection()
+            _ = try await connection.handshake.get()
+            // The server asks for one read; then nothing more.
+            connection.channel.read()
+            let total = 32 << 20
+            let sent = client.channel.eventLoop.makePromise(of: Void.self)
+            let done = Flag()
+            sent.futureResult.whenComplete { _ in done.value.withLock { $0 = true } }
+            client.channel.writeAndFlush(ByteBuffer(repeating: 0x5a, count: total), promise: sent)
+            try await eventually("the sender is told to stop") { !client.channel.isWritable }
+            #expect(!done.value.withLock { $0 }, "the whole payload went out although the server reads nothing")
+            try await client.channel.close()
+        }
     }
 
     @Test("1,000 connections, half of them refused, leave memory bounded")
     func manyConnections() async throws {
-        let server = try await TestServer(group: group, context: pki.context("globex-node1"), behaviour: .echoThenClose(closeAfter: 4))
-        defer { Task { await server.close() } }
-        let good = try pki.context("acme-node1")
-        let rogue = try pki.context("acme-node1", rogue: true)
+        try await TestServer.with(group: group, context: pki.context("globex-node1"), behaviour: .echoThenClose(closeAfter: 4)) { server in
+            let good = try pki.context("acme-node1")
+            let rogue = try pki.context("acme-node1", rogue: true)
 
-        func round(_ count: Int, offset: Int) async throws -> (accepted: Int, refused: Int) {
-            var accepted = 0
-            var refused = 0
-            for index in 0..<count {
-                let refusedPeer = (offset + index) % 2 == 1
-                let client = try await TestClient.connect(
-                    group: group, port: server.port, context: refusedPeer ? rogue : good, behaviour: .collect(expected: 4)
-                )
-                if !refusedPeer { try await client.channel.writeAndFlush(ByteBuffer(string: "ping")) }
-                let outcome = try await client.finished.get()
-                if refusedPeer { refused += 1 } else if outcome.errors.isEmpty { accepted += 1 }
+            /// `count` connections, every other one with the rogue CA's certificate; how many the
+            /// server accepted and echoed, and how many it refused for the untrusted issuer.
+            func round(_ count: Int, firstConnection: Int) async throws -> (accepted: Int, refused: Int) {
+                var accepted = 0
+                var refused = 0
+                for index in 0..<count {
+                    let refusedPeer = index % 2 == 1
+                    let client = try await TestClient.connect(
+                        group: group, port: server.port, context: refusedPeer ? rogue : good, behaviour: .collect(expected: 4)
+                    )
+                    if !refusedPeer { try await client.channel.writeAndFlush(ByteBuffer(string: "ping")) }
+                    let outcome = try await client.finished.get()
+                    let serverOutcome = try await server.connection(firstConnection + index).finished.get()
+                    if serverOutcome.errors.first?.refusal?.code == .untrustedIssuer {
+                        refused += 1
+                    } else if outcome.errors.isEmpty, serverOutcome.errors.isEmpty, (try? await client.received.get()) != nil {
+                        accepted += 1
+                    }
+                }
+                return (accepted, refused)
             }
-            return (accepted, refused)
+            _ = try await round(100, firstConnection: 0)
+            let before = residentMegabytes()
+            let (accepted, refused) = try await round(1_000, firstConnection: 100)
+            let after = residentMegabytes()
+            #expect(accepted == 500)
+            #expect(refused == 500)
+            #expect(server.connectionCount == 1_100)
+            #expect(after - before < 40, "resident memory grew by \(after - before) MB over 1,000 connections")
+            print("1,000 connections: RSS \(before) MB → \(after) MB")
         }
-        _ = try await round(100, offset: 0)
-        let before = residentMegabytes()
-        let (accepted, refused) = try await round(1_000, offset: 0)
-        let after = residentMegabytes()
-        #expect(accepted == 500)
-        #expect(refused == 500)
-        #expect(server.connectionCount == 1_100)
-        #expect(after - before < 40, "resident memory grew by \(after - before) MB over 1,000 connections")
-        print("1,000 connections: RSS \(before) MB → \(after) MB")
     }
 }
 

@@ -1,5 +1,6 @@
 import AccordCrypto
 import AccordTLS
+import AccordTestSupport
 import Foundation
 import NIOCore
 import NIOPosix
@@ -149,16 +150,33 @@ final class TestServer: Sendable {
     private let accepted: AcceptedConnections
     var connectionCount: Int { accepted.list.withLock { $0.count } }
 
-    /// Waits until `count` connections were accepted and returns the last.
+    /// Waits until connection `index` (from 0) was accepted and returns it.
     func connection(_ index: Int = 0) async throws -> ObservedConnection {
-        for _ in 0..<500 {
-            if let connection = accepted.list.withLock({ $0.count > index ? $0[index] : nil }) { return connection }
-            try await Task.sleep(for: .milliseconds(10))
+        var connection: ObservedConnection?
+        try await eventually("connection \(index) is accepted", timeout: .seconds(5), every: .milliseconds(5)) {
+            connection = accepted.list.withLock { $0.count > index ? $0[index] : nil }
+            return connection != nil
         }
-        throw HarnessError(description: "no connection \(index) was accepted")
+        return connection!
     }
 
     func close() async { try? await channel.close() }
+
+    /// Runs `body` with a server that is closed when it returns or throws.
+    static func with<Result>(
+        group: any EventLoopGroup, context: TLSContext, policy: PeerPolicy = .anyMember,
+        behaviour: ConnectionObserver.Behaviour = .echo, autoRead: Bool = true, _ body: (TestServer) async throws -> Result
+    ) async throws -> Result {
+        let server = try await TestServer(group: group, context: context, policy: policy, behaviour: behaviour, autoRead: autoRead)
+        do {
+            let result = try await body(server)
+            await server.close()
+            return result
+        } catch {
+            await server.close()
+            throw error
+        }
+    }
 }
 
 struct HarnessError: Error, CustomStringConvertible { let description: String }
@@ -219,8 +237,7 @@ final class OpenSSLPeer: @unchecked Sendable {
 
     /// Waits for the process to end (killing it after `timeout`) and returns stdout and stderr.
     func finish(timeout: Duration = .seconds(10)) async -> (output: String, errors: String) {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        try? await eventually("openssl ends", timeout: timeout, every: .milliseconds(20)) { !process.isRunning }
         // SIGKILL: a child started from a Dispatch thread inherits its blocked signal mask, so a
         // SIGTERM could stay pending for ever.
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }

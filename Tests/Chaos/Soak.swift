@@ -39,7 +39,7 @@ final class Soak: @unchecked Sendable {
 
     let options: Options
     let ledger = Ledger()
-    private(set) var nodes: [ChaosNode] = []
+    private(set) var nodes: [AccordProcess] = []
     private(set) var proxies: [FaultProxy] = []
     private(set) var summary: Summary
     private let counters = Counters()
@@ -58,21 +58,24 @@ final class Soak: @unchecked Sendable {
         let script = "\(options.repository)/certs-example/make-certs.sh"
         let groups = Dictionary(grouping: Self.layout, by: \.organisation).map { "\($0.key):\($0.value.map(\.name).joined(separator: ","))" }
         let made = try await Subprocess.run("/bin/bash", [script, "-o", certificates] + groups.sorted())
-        guard made.succeeded else { throw ChaosFailure("make-certs.sh failed: \(made.stderr)") }
+        guard made.succeeded else { throw TestFailure("make-certs.sh failed: \(made.stderr)") }
 
         let ports = try freePorts(Self.layout.count)
         nodes = try zip(Self.layout, ports).map {
-            try ChaosNode(organisation: $0.organisation, name: $0.name, root: options.root, port: $1, binaries: options.binaries)
+            try AccordProcess(
+                $0.organisation, name: $0.name, port: $1, binaries: options.binaries, folder: "\(options.root)/\($0.organisation)-\($0.name)"
+            )
         }
         // One proxy per direction of every pair: node i reaches node j only through proxy (i, j).
         for node in nodes {
-            var peers: [(organisation: String, port: Int)] = []
             for peer in nodes where peer !== node {
                 let proxy = try await FaultProxy(to: peer.port)
                 proxies.append(proxy)
-                peers.append((peer.organisation, proxy.port))
+                node.peers.append(AccordProcess.Peer(organisation: peer.organisation, port: proxy.port))
             }
-            try node.configure(certificates: certificates, peers: peers)
+            node.certificates = certificates
+            node.idleTimeoutSeconds = 4
+            node.reconcileIntervalSeconds = 5
         }
         for node in nodes { try await node.start() }
     }
@@ -106,7 +109,7 @@ final class Soak: @unchecked Sendable {
             let parties = [node.organisation] + others.prefix(Int.random(in: 1...2, using: &random))
             let number = counters.nextAgreement()
             let token = "chaos#\(String(number, radix: 36))#\(options.seed % 1000)#"
-            let created: CreatedAgreement? = try await node.json(
+            let created: CreatedAgreement? = try await node.answer(
                 ["agreements", "create", "--title", "\(token) partnership", "--category", "technicalResources"] + parties.flatMap { ["--party", $0] }
             )
             if let created { await ledger.created(created.id, token: token, parties: parties, change: created.change) } else { await noteFailure(node) }
@@ -131,7 +134,7 @@ final class Soak: @unchecked Sendable {
             _ = try await node.ctl(["sync"])
             return
         }
-        let receipt: ChangeReceipt? = try await node.json(operation.1)
+        let receipt: ChangeReceipt? = try await node.answer(operation.1)
         if let receipt {
             await ledger.acknowledge(operation.0, agreement: id, change: receipt.change, addedParty: operation.2)
         } else {
@@ -139,7 +142,7 @@ final class Soak: @unchecked Sendable {
         }
     }
 
-    private func noteFailure(_ node: ChaosNode) async {
+    private func noteFailure(_ node: AccordProcess) async {
         await ledger.failed(unreachable: !node.isRunning)
     }
 
@@ -157,7 +160,7 @@ final class Soak: @unchecked Sendable {
             // SIGKILL a node and restart it after a while; at most two down at once.
             let node = nodes[Int.random(in: 0..<nodes.count, using: &random)]
             guard node.isRunning, nodes.filter({ !$0.isRunning }).count < 2 else { return }
-            try await node.kill()
+            try await node.stop(SIGKILL)
             summary.kills += 1
             try await Task.sleep(for: .milliseconds(Int.random(in: 100...2000, using: &random)))
             try await node.start()
@@ -189,7 +192,7 @@ final class Soak: @unchecked Sendable {
         while ContinuousClock.now < healed + .seconds(180) {
             for node in nodes { _ = try await node.ctl(["sync"]) }
             lists = [:]
-            for node in nodes { lists[node.label] = try await node.json(["agreements", "list"]) ?? [] }
+            for node in nodes { lists[node.label] = try await node.answer(["agreements", "list"]) ?? [] }
             if await isConverged(lists) { converged = true; break }
             try await Task.sleep(for: .seconds(1))
         }
@@ -263,7 +266,7 @@ final class Soak: @unchecked Sendable {
             guard let parties = partiesOf[id] else { continue }
             var histories: Set<Set<String>> = []
             for node in nodes where parties.contains(node.organisation) {
-                guard let history: [HistoryItem] = try await node.json(["agreements", "history", id]) else {
+                guard let history: [HistoryItem] = try await node.answer(["agreements", "history", id]) else {
                     summary.failures.append("\(node.label) cannot show the history of \(id)")
                     continue
                 }
@@ -295,7 +298,7 @@ final class Soak: @unchecked Sendable {
     /// Stops every node with SIGTERM; each must exit 0.
     func tearDown() async throws {
         for node in nodes {
-            let termination = try await node.stop()
+            let termination = node.isRunning ? try await node.stop() : nil
             if termination != .exited(0) { summary.failures.append("\(node.label) did not stop cleanly: \(String(describing: termination))") }
         }
         for proxy in proxies { await proxy.close() }

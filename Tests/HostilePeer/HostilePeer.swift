@@ -64,7 +64,7 @@ struct Flood: AsyncParsableCommand {
                 while true {
                     index &+= 1
                     try await session.send(frame(index, attacker: attacker, replay: genesis))
-                    if sent.increment() == 64 { announceStart() }
+                    if sent.increment() == 8 { announceStart() }
                 }
             }
         }
@@ -107,15 +107,16 @@ struct PartialFrames: AsyncParsableCommand {
         frame += [UInt8](repeating: 0x5a, count: bytes)
         let partial = frame
         let port = identity.port
+        let written = Tally()
         await withTaskGroup(of: Void.self) { group in
-            for index in 0..<connections {
+            for _ in 0..<connections {
                 group.addTask {
                     _ = try? await attacker.rawSession(port: port) { channel in
                         try await channel.writeAndFlush(ByteBuffer(bytes: partial))
+                        if written.increment() == 1 { announceStart() }
                         try await channel.closeFuture.get()
                     }
                 }
-                if index == connections / 10 { announceStart() }
             }
         }
         while true { try await Task.sleep(for: .seconds(1)) }
