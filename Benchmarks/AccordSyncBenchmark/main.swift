@@ -237,7 +237,7 @@ record("one edit to a connected peer: p99", latencies[min(latencies.count - 1, l
 
 // Bytes on the wire for one single-field edit.
 let edit = try await acme.store.author(created[0], [.set(.title, .text("A new title here"))], signer: acme.signer, nowMillis: now())
-record("one single-field edit framed, signature included", Double(FrameEncoder.frame(.changes(batch: 0, encoded: [edit.change.signed.encoded])).count), "B", aim: "≤ 200 B")
+record("one single-field edit framed, signature included", Double(FrameEncoder.frame(.changes(batch: 0, encoded: [edit.encoded])).count), "B", aim: "≤ 200 B")
 record("RSS, both nodes in this process, at the end", residentMegabytes(), "MB")
 
 await acme.stop()

@@ -1,18 +1,18 @@
 import AccordAdminAPI
-public import AccordModel
+package import AccordModel
 import Foundation
 
 /// Decoding of the admin API's edit requests into the model's edits, apart from acting on them:
 /// the server uses it for every edit but approvals, and the fuzzer feeds it arbitrary bodies.
-public enum AdminRequestDecoding {
+package enum AdminRequestDecoding {
     /// The action of `POST /v1/agreements` (a new agreement).
-    public static let create = "create"
+    package static let create = "create"
     /// The actions of `POST /v1/agreements/{id}/ACTION` that this decodes.
-    public static let editActions: Set<String> = ["fields", "commitments", "terminate", "notes", "parties"]
+    package static let editActions: Set<String> = ["fields", "commitments", "terminate", "notes", "parties"]
 
     /// The edits a request body asks for, and the commitment they are about (for `commitments`).
     /// - Throws: an error whose description says what is wrong with the body.
-    public static func edits(for action: String, body: [UInt8]) throws -> (edits: [Edit], commitment: CommitmentID?) {
+    package static func edits(for action: String, body: [UInt8]) throws -> (edits: [Edit], commitment: CommitmentID?) {
         switch action {
         case create: return (try EditRequests.create(try EditRequests.decode(body)), nil)
         case "fields": return ([try EditRequests.setField(try EditRequests.decode(body))], nil)

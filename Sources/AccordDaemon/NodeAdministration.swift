@@ -195,7 +195,7 @@ public final class NodeAdministration: Sendable {
     private func create(_ edits: [Edit]) async throws -> CreatedAgreement {
         let stored = try await store.author(nil, edits, signer: signer, nowMillis: clock())
         counters.authored()
-        return CreatedAgreement(id: stored.change.change.agreement.description, change: stored.change.id.hex, sequence: stored.sequence)
+        return CreatedAgreement(id: stored.agreement.description, change: stored.change.id.hex, sequence: stored.sequence)
     }
 
     private func author(_ id: AgreementID, _ edits: [Edit]) async throws -> ChangeReceipt {

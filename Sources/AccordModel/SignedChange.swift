@@ -77,15 +77,15 @@ public protocol AuthorDirectory: Sendable {
     func keys(of node: NodeID) -> [AuthorKey]
 }
 
-/// A fixed directory, for tests and for nodes whose peers are all configured up front.
-public struct StaticAuthorDirectory: AuthorDirectory {
+/// A fixed directory, for tests and fuzzing.
+package struct StaticAuthorDirectory: AuthorDirectory {
     private let keys: [NodeID: AuthorKey]
 
-    public init(_ keys: [NodeID: P256PublicKey]) { self.keys = keys.mapValues { AuthorKey(publicKey: $0) } }
+    package init(_ keys: [NodeID: P256PublicKey]) { self.keys = keys.mapValues { AuthorKey(publicKey: $0) } }
 
-    public init(keys: [NodeID: AuthorKey]) { self.keys = keys }
+    package init(keys: [NodeID: AuthorKey]) { self.keys = keys }
 
-    public func keys(of node: NodeID) -> [AuthorKey] { keys[node].map { [$0] } ?? [] }
+    package func keys(of node: NodeID) -> [AuthorKey] { keys[node].map { [$0] } ?? [] }
 }
 
 /// Checks signatures; stateless and safe to run on many threads at once.

@@ -25,7 +25,7 @@ public final class NodeStore: Sendable {
     /// baseline so the two are compared on equal terms. Change ids are hashes, so their index takes
     /// inserts at random places: 32 MiB of page cache keeps those pages in memory, and
     /// checkpointing every 32 MiB of WAL (not 4 MiB) writes each hot page back less often.
-    public static let performancePragmas = "PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 8192"
+    package static let performancePragmas = "PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 8192"
 
     /// Requests per group transaction, so one transaction stays short even under a flood.
     static let maximumGroupSize = 512

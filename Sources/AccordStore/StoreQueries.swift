@@ -167,7 +167,7 @@ extension NodeStore {
 
     /// Checks the whole file (`PRAGMA integrity_check`) and that every materialised agreement
     /// equals a replay of its log. Reads everything: for tests, `accordctl` checks and recovery.
-    public func checkConsistency() async throws(StoreError) -> ConsistencyReport {
+    package func checkConsistency() async throws(StoreError) -> ConsistencyReport {
         let configuration = configuration.replica
         return try await read { connection throws(StoreError) in
             var report = ConsistencyReport()

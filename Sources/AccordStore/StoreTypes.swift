@@ -48,6 +48,15 @@ public struct StoredChange: Hashable, Sendable {
         self.sequence = sequence
         self.change = change
     }
+
+    public var id: ChangeID { change.id }
+    public var agreement: AgreementID { change.change.agreement }
+    public var author: NodeID { change.change.author }
+    public var edits: [Edit] { change.change.edits }
+    public var dependencies: [ChangeID] { change.change.dependencies }
+    public var stamp: Stamp { change.change.stamp }
+    /// The signed bytes, as they travel and rest.
+    public var encoded: [UInt8] { change.signed.encoded }
 }
 
 /// What one `apply` did, once it is durable.

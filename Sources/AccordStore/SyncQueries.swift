@@ -86,7 +86,7 @@ extension NodeStore {
 
     /// For each agreement `organisation` is a party to, a digest of its history's heads, ordered
     /// by agreement id: the summary set reconciliation compares.
-    public func headsDigests(sharedWith organisation: OrganisationID) async throws(StoreError) -> [(AgreementID, SHA256Digest)] {
+    package func headsDigests(sharedWith organisation: OrganisationID) async throws(StoreError) -> [(AgreementID, SHA256Digest)] {
         try await syncSnapshot(sharedWith: organisation).digests.map { ($0.agreement, $0.headsDigest) }
     }
 

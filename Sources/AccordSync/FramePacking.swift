@@ -13,7 +13,7 @@ package enum FramePacking {
             var end = start
             var bytes = WireMessage.changesFrameOverhead
             while end < changes.endIndex, end - start < maximumChanges {
-                let size = WireMessage.changeEntryBytes(changes[end].change.signed.encoded)
+                let size = WireMessage.changeEntryBytes(changes[end].encoded)
                 if end > start, bytes + size > maximumBytes { break }
                 bytes += size
                 end += 1

@@ -26,7 +26,7 @@ extension PeerSession {
         let round = ReconciliationRound(snapshot: try await store.syncSnapshot(sharedWith: organisation), started: .now)
         update { state in
             state.round = round
-            state.headsSent = []
+            state.heads = HeadsExchange()
         }
         return round
     }
@@ -59,18 +59,23 @@ extension PeerSession {
             HeadsMessage.Entry(agreement: agreement, heads: logs[agreement].map(RepairPlanner.heads(of:)) ?? [])
         }
         update { state in
-            state.headsSent.formUnion(exchange)
-            for agreement in whole.sorted() { state.repairs.request(agreement, peerHeads: []) }
+            state.heads.describe(exchange)
+            for agreement in whole.sorted() where state.heads.needsRepair(agreement, peerHeads: []) {
+                state.repairs.request(agreement, peerHeads: [])
+            }
         }
         senderWakeup.continuation.yield()
         try await sendHeads(entries, final: true)
+        update { $0.heads.sentFinal() }
     }
 
-    /// Sends heads in frames of bounded size; the last is marked final when `final`.
+    /// Sends heads in frames of bounded size; the last is marked final when `final`, and every
+    /// frame is once this side's final frame went out (answers after it must not look unfinished).
     private func sendHeads(_ entries: [HeadsMessage.Entry], final: Bool) async throws {
         let frames = FramePacking.headsFrames(entries, maximumBytes: configuration.batchBytes)
+        let afterFinal = state.read(\.heads.finalSent)
         for (index, frame) in frames.enumerated() {
-            try await send(.heads(HeadsMessage(entries: frame, isFinal: final && index == frames.count - 1)))
+            try await send(.heads(HeadsMessage(entries: frame, isFinal: afterFinal || (final && index == frames.count - 1))))
         }
         if frames.isEmpty, final { try await send(.heads(HeadsMessage(entries: [], isFinal: true))) }
     }
@@ -91,10 +96,12 @@ extension PeerSession {
                     answers.append(HeadsMessage.Entry(agreement: entry.agreement, heads: []))
                     continue
                 }
-                if state.headsSent.insert(entry.agreement).inserted {
+                if state.heads.answers(entry.agreement) {
                     answers.append(HeadsMessage.Entry(agreement: entry.agreement, heads: RepairPlanner.heads(of: log)))
                 }
-                state.repairs.request(entry.agreement, peerHeads: entry.heads)
+                if state.heads.needsRepair(entry.agreement, peerHeads: entry.heads) {
+                    state.repairs.request(entry.agreement, peerHeads: entry.heads)
+                }
                 state.round?.describedByPeer.insert(entry.agreement)
             }
             if message.isFinal { state.round?.peerHeadsFinal = true }

@@ -63,13 +63,13 @@ extension PeerSession {
     /// to it: send that history first, so the new party can apply the change at once.
     private func sendHistoryForNewParty(_ changes: [StoredChange]) async throws {
         let joined = changes.filter { stored in
-            stored.change.change.edits.contains { if case .addParty(let party) = $0 { party == organisation } else { false } }
+            stored.edits.contains { if case .addParty(let party) = $0 { party == organisation } else { false } }
         }
         guard !joined.isEmpty else { return }
-        let logs = try await store.logs(of: joined.map(\.change.change.agreement), sharedWith: organisation)
+        let logs = try await store.logs(of: joined.map(\.agreement), sharedWith: organisation)
         var history: [StoredChange] = []
         for stored in joined {
-            history += (logs[stored.change.change.agreement] ?? []).filter { $0.sequence < stored.sequence }
+            history += (logs[stored.agreement] ?? []).filter { $0.sequence < stored.sequence }
         }
         try await sendBatches(history, kind: .repair)
     }
@@ -85,14 +85,14 @@ extension PeerSession {
             var batchKind = kind
             if case .stream = kind, range.upperBound < changes.endIndex { batchKind = .stream(through: batch.last!.sequence) }
             let number = try await reserveBatch(batchKind)
-            try await send(.changes(batch: number, encoded: batch.map(\.change.signed.encoded)))
+            try await send(.changes(batch: number, encoded: batch.map(\.encoded)))
             services.metrics.update { $0.changesSent += batch.count }
             update { $0.sentSincePersistedProgress += batch.count }
         }
     }
 
     private func sendCertificates(for batch: ArraySlice<StoredChange>) async throws {
-        let authors = Set(batch.map(\.change.change.author))
+        let authors = Set(batch.map(\.author))
         let certificates = authors.flatMap { services.directory.certificates(of: $0) }
         let unsent = update { state in certificates.filter { state.certificatesSent.insert($0.fingerprint).inserted } }
         if !unsent.isEmpty { try await send(.certificates(unsent.map(\.derRepresentation))) }

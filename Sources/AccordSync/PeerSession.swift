@@ -57,8 +57,8 @@ final class PeerSession: Sendable {
         var round: ReconciliationRound?
         var roundsCompleted = 0
         var lastRound: RoundResult?
-        /// Agreements whose heads this side sent in the current round.
-        var headsSent: Set<AgreementID> = []
+        /// The current round's exchange of heads.
+        var heads = HeadsExchange()
         var repairs = RepairQueue()
         var repairsInProgress = false
         var window: SendWindow

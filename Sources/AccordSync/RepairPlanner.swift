@@ -6,7 +6,7 @@ public import AccordCrypto
 public enum RepairPlanner {
     /// The heads of a log: its changes that no other change of the log depends on.
     public static func heads(of log: [StoredChange]) -> [ChangeID] {
-        let dependedOn = Set(log.lazy.flatMap(\.change.change.dependencies))
+        let dependedOn = Set(log.lazy.flatMap(\.dependencies))
         return log.map(\.change.id).filter { !dependedOn.contains($0) }.sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
     }
 
@@ -27,7 +27,7 @@ public enum RepairPlanner {
         let allKnown = frontier.count == peerHeads.count
         while let id = frontier.popLast() {
             guard past.insert(id).inserted, let stored = index[id] else { continue }
-            frontier += stored.change.change.dependencies.filter { !past.contains($0) }
+            frontier += stored.dependencies.filter { !past.contains($0) }
         }
         return log.filter { stored in
             !past.contains(stored.change.id) && (allKnown || stored.sequence > acknowledgedThrough)

@@ -37,7 +37,7 @@ func authorLocally(worker: UInt64) async throws {
                 .set(.category, .category(.fullSupport)), .addParty("acme"), .addParty("globex"),
             ]
             let stored = try await store.author(nil, edits, signer: localSigner, nowMillis: now())
-            agreements.append(stored.change.change.agreement)
+            agreements.append(stored.agreement)
             acknowledge(stored.change.id)
         } else {
             let target = agreements.randomElement(using: &random)!

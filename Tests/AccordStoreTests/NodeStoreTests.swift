@@ -18,7 +18,7 @@ struct NodeStoreTests {
         do {
             let store = try StoreFixtures.open(directory.path)
             let genesis = try await store.author(nil, StoreFixtures.genesis("GPU pool"), signer: StoreFixtures.acmeSigner, nowMillis: t)
-            agreement = genesis.change.change.agreement
+            agreement = genesis.agreement
             #expect(genesis.sequence == 1)
             let edit = try await store.author(agreement, [.set(.title, .text("GPU pool v2"))], signer: StoreFixtures.acmeSigner, nowMillis: t + 1)
             #expect(edit.sequence == 2)
@@ -35,7 +35,7 @@ struct NodeStoreTests {
         #expect(history.map(\.sequence) == [1, 2])
         // The node's clock continues after the last stamp it issued, even across a restart.
         let next = try await store.author(agreement, [.note("after restart")], signer: StoreFixtures.acmeSigner, nowMillis: t - 10_000)
-        #expect(next.change.change.stamp > history.last!.change.stamp)
+        #expect(next.stamp > history.last!.change.stamp)
         #expect(try await store.checkConsistency().isConsistent)
         await store.close()
     }
@@ -104,7 +104,7 @@ struct NodeStoreTests {
         let store = try StoreFixtures.open(directory.path)
         let genesis = try await store.author(nil, StoreFixtures.genesis("X"), signer: StoreFixtures.acmeSigner, nowMillis: t)
         await #expect(throws: ChangeRejection.self) {
-            try await store.author(genesis.change.change.agreement, [.withdrawParty("globex")], signer: StoreFixtures.acmeSigner, nowMillis: t + 1)
+            try await store.author(genesis.agreement, [.withdrawParty("globex")], signer: StoreFixtures.acmeSigner, nowMillis: t + 1)
         }
         await #expect(throws: ChangeRejection.self) {
             try await store.author(nil, StoreFixtures.genesis("Y", parties: ["acme"]), signer: StoreFixtures.acmeSigner, nowMillis: t + 1)
@@ -122,18 +122,18 @@ struct NodeStoreTests {
         let withGlobex = try await store.author(nil, StoreFixtures.genesis("A", parties: ["acme", "globex"]), signer: signer, nowMillis: t)
         let withInitech = try await store.author(nil, StoreFixtures.genesis("B", parties: ["acme", "initech"]), signer: signer, nowMillis: t)
         let terminated = try await store.author(nil, StoreFixtures.genesis("C", parties: ["acme", "initech"]), signer: signer, nowMillis: t)
-        _ = try await store.author(terminated.change.change.agreement, [.terminate(reason: "done")], signer: signer, nowMillis: t + 1)
-        let id = withGlobex.change.change.agreement
+        _ = try await store.author(terminated.agreement, [.terminate(reason: "done")], signer: signer, nowMillis: t + 1)
+        let id = withGlobex.agreement
         let hash = try #require(try await store.agreement(id)).agreement.termsHash
         let approval = Edit.approve(organisation: "acme", termsHash: hash, signature: try signer.approvalSignature(agreement: id, termsHash: hash))
         _ = try await store.author(id, [approval], signer: signer, nowMillis: t + 2)
 
         #expect(try await store.agreements(party: "globex", today: today).map(\.id) == [id])
-        #expect(Set(try await store.agreements(party: "initech", today: today).map(\.id)) == [withInitech.change.change.agreement, terminated.change.change.agreement])
+        #expect(Set(try await store.agreements(party: "initech", today: today).map(\.id)) == [withInitech.agreement, terminated.agreement])
         #expect(try await store.agreements(party: "umbrella", today: today).isEmpty)
         #expect(try await store.agreements(status: .proposed, today: today).map(\.id) == [id])
-        #expect(try await store.agreements(status: .terminated, today: today).map(\.id) == [terminated.change.change.agreement])
-        #expect(try await store.agreements(party: "initech", status: .draft, today: today).map(\.id) == [withInitech.change.change.agreement])
+        #expect(try await store.agreements(status: .terminated, today: today).map(\.id) == [terminated.agreement])
+        #expect(try await store.agreements(party: "initech", status: .draft, today: today).map(\.id) == [withInitech.agreement])
         await store.close()
     }
 
@@ -165,15 +165,15 @@ struct NodeStoreTests {
         let signer = StoreFixtures.acmeSigner
         let shared = try await store.author(nil, StoreFixtures.genesis("with globex"), signer: signer, nowMillis: t)
         let secret = try await store.author(nil, StoreFixtures.genesis("with initech", parties: ["acme", "initech"]), signer: signer, nowMillis: t)
-        let edit = try await store.author(shared.change.change.agreement, [.note("n")], signer: signer, nowMillis: t + 1)
+        let edit = try await store.author(shared.agreement, [.note("n")], signer: signer, nowMillis: t + 1)
 
         let forGlobex = try await store.changes(after: 0, for: "globex", limit: 100)
         #expect(forGlobex.map(\.sequence) == [shared.sequence, edit.sequence])
-        #expect(!forGlobex.contains { $0.change.change.agreement == secret.change.change.agreement })
+        #expect(!forGlobex.contains { $0.agreement == secret.agreement })
         #expect(try await store.changes(after: shared.sequence, for: "globex", limit: 100).map(\.sequence) == [edit.sequence])
         #expect(try await store.changes(after: 0, for: "globex", limit: 1).count == 1)
         let digests = try await store.headsDigests(sharedWith: "globex")
-        #expect(digests.map(\.0) == [shared.change.change.agreement])
+        #expect(digests.map(\.0) == [shared.agreement])
         await store.close()
     }
 
@@ -188,7 +188,7 @@ struct NodeStoreTests {
         // Several commits while nobody reads: the watcher keeps only the newest.
         var last: Int64 = 0
         for index in 0..<5 {
-            last = try await store.author(first.change.change.agreement, [.note("\(index)")], signer: StoreFixtures.acmeSigner, nowMillis: t + 1).sequence
+            last = try await store.author(first.agreement, [.note("\(index)")], signer: StoreFixtures.acmeSigner, nowMillis: t + 1).sequence
         }
         #expect(await sequences.next() == last)
         await store.close()
@@ -224,10 +224,10 @@ struct NodeStoreTests {
         let globex = StoreFixtures.globexSigner
         let store = try StoreFixtures.open(directory.path, node: globex.node)
         let created = try await store.author(nil, StoreFixtures.genesis("three", parties: ["acme", "globex", "initech"]), signer: globex, nowMillis: t)
-        let agreement = created.change.change.agreement
+        let agreement = created.agreement
         let before = try await store.author(agreement, [.note("before")], signer: globex, nowMillis: t + 1)
         var clock = HybridLogicalClock(node: StoreFixtures.acmeSigner.node)
-        clock.observe(before.change.change.stamp)
+        clock.observe(before.stamp)
         let withdrawal = try StoreFixtures.acmeSigner.sign(Change(
             agreement: agreement, stamp: clock.stamp(physicalMillis: t + 2), dependencies: [before.change.id], edits: [.withdrawParty("acme")]
         ))

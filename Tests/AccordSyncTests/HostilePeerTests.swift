@@ -84,7 +84,7 @@ struct HostilePeerTests {
         try await SyncTests.cleaningUp([acme, globex]) {
             let initech = try HostileClient(certificate: "initech-node1")
             let shared = try await acme.create(SyncTests.pair)
-            let replayed = try await acme.store.changes(after: 0, for: "globex", limit: 100).map(\.change.signed.encoded)
+            let replayed = try await acme.store.changes(after: 0, for: "globex", limit: 100).map(\.encoded)
             var clock = HybridLogicalClock(node: globex.id)
             let heads = try #require(try await acme.store.agreement(shared)).heads
             let forged = try (0..<256).map { index in

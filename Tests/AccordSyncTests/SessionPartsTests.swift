@@ -71,7 +71,7 @@ struct SessionPartsTests {
     @Test("frame packing keeps batches within their count and bytes, and heads frames within entries and bytes, capping each entry's heads")
     func framePacking() throws {
         let log = try Self.log(10)
-        let size = WireMessage.changeEntryBytes(log[1].change.signed.encoded)
+        let size = WireMessage.changeEntryBytes(log[1].encoded)
         let batches = FramePacking.batches(of: log, maximumChanges: 4, maximumBytes: WireMessage.changesFrameOverhead + 3 * size + 20)
         #expect(batches == [0..<3, 3..<6, 6..<9, 9..<10])
         #expect(FramePacking.batches(of: log, maximumChanges: 4, maximumBytes: 1) == (0..<10).map { $0..<($0 + 1) }, "one change always fits")

@@ -112,7 +112,7 @@ final class ClusterNode: @unchecked Sendable {
     var endpoint: PeerEndpoint { PeerEndpoint(organisation: id.organisation, host: "127.0.0.1", port: port) }
 
     func create(_ edits: [Edit]) async throws -> AgreementID {
-        try await store.author(nil, edits, signer: signer, nowMillis: Self.clock()).change.change.agreement
+        try await store.author(nil, edits, signer: signer, nowMillis: Self.clock()).agreement
     }
 
     func edit(_ agreement: AgreementID, _ edits: [Edit]) async throws {

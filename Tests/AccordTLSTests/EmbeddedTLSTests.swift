@@ -17,6 +17,19 @@ struct EmbeddedTLSTests {
         let clientEvents = Recorder()
         let serverEvents = Recorder()
 
+        deinit {
+            // Both ends close (close_notify each way, or the close timeout on the embedded
+            // clock), then finish: that drops what is still buffered and breaks the channels'
+            // cycles, so nothing leaks.
+            client.close(promise: nil)
+            server.close(promise: nil)
+            try? exchange()
+            for channel in [client, server] {
+                channel.embeddedEventLoop.advanceTime(by: .seconds(10))
+                _ = try? channel.finish(acceptAlreadyClosed: true)
+            }
+        }
+
         init(client clientContext: TLSContext, server serverContext: TLSContext, serverPolicy: PeerPolicy = .anyMember) throws {
             try client.pipeline.syncOperations.addHandler(TLSHandler(context: clientContext, role: .client))
             try client.pipeline.syncOperations.addHandler(clientEvents)

@@ -65,7 +65,7 @@ public struct ThreeCompanies {
 
     public init() {}
 
-    public var directory: StaticAuthorDirectory {
+    package var directory: StaticAuthorDirectory {
         StaticAuthorDirectory(Dictionary(uniqueKeysWithValues: [acme, acme2, globex, initech].map { ($0.id, $0.signer.publicKey) }))
     }
 

@@ -4,7 +4,8 @@ import AccordModel
 import AccordStore
 import AccordSync
 
-/// The model and store as the admin API shows them.
+/// Renders the model and the store as the admin API shows them (the shapes are AccordAdminAPI's
+/// AgreementViews.swift; this file fills them in).
 enum Views {
     static func time(_ millis: UInt64) -> String { AdminAPI.timestamp(millis: millis) }
 
