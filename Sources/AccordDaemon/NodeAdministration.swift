@@ -99,14 +99,15 @@ public final class NodeAdministration: Sendable {
     func peerStatuses() async throws -> [PeerStatus] {
         let stored = Dictionary(try await store.peers().map { ($0.node, $0) }, uniquingKeysWith: { first, _ in first })
         let sessions = Dictionary(sync.sessions.map { ($0.node, $0) }, uniquingKeysWith: { first, _ in first })
-        let addresses = Dictionary(configuration.peers.map { ($0.organisation, "\($0.host):\($0.port)") }, uniquingKeysWith: { first, _ in first })
+        // The configured address belongs to the node met there, not to every node of its organisation.
+        let addresses = Dictionary(sync.dialledNodes.map { ($0.value, "\($0.key.host):\($0.key.port)") }, uniquingKeysWith: { first, _ in first })
         var rows: [PeerStatus] = []
         for node in Set(stored.keys).union(sessions.keys).sorted() {
             let state = stored[node]
             let session = sessions[node]
             let acknowledged = max(session?.acknowledgedThrough ?? 0, state?.acknowledgedSequence ?? 0)
             rows.append(PeerStatus(
-                organisation: node.organisation.rawValue, node: node.description, address: addresses[node.organisation],
+                organisation: node.organisation.rawValue, node: node.description, address: addresses[node],
                 connected: session != nil, connectedSince: session.map { Views.time($0.establishedAt) },
                 direction: session.map { $0.direction == .outbound ? "outbound" : "inbound" },
                 lastContact: state?.lastContact.map(Views.time), lastReconcile: session?.lastRound.map(Views.reconcile),

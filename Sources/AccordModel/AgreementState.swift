@@ -61,7 +61,8 @@ public struct AgreementState: Hashable, Sendable {
                 let position = notes.firstIndex { Note.precedes(note, $0) } ?? notes.endIndex
                 notes.insert(note, at: position)
             case .terminate(let reason):
-                if termination.map({ change.stamp < $0.stamp }) ?? true {
+                // The earliest (stamp, change id) wins: equal stamps never leave it to arrival order.
+                if termination.map({ (change.stamp, change.id) < ($0.stamp, $0.change) }) ?? true {
                     termination = Termination(reason: reason, stamp: change.stamp, change: change.id)
                 }
             }

@@ -19,6 +19,11 @@ public struct RegisterWrite<Value: Hashable & Sendable>: Hashable, Sendable {
     public let change: ChangeID
 
     public var author: NodeID { stamp.node }
+
+    /// The merge's order of writes: by stamp, and among equal stamps by change id (an honest
+    /// node never stamps two changes alike, but one restored from an old backup or a hostile one
+    /// might; the order must never depend on which arrived first).
+    var order: (Stamp, ChangeID) { (stamp, change) }
 }
 
 /// A last-writer-wins register that remembers the writes it overruled *concurrently*.
@@ -40,7 +45,7 @@ public struct MultiValueRegister<Value: Hashable & Sendable>: Hashable, Sendable
 
     mutating func write(_ write: RegisterWrite<Value>, past: CausalPast) {
         writes.removeAll { past.contains($0.change) }
-        let index = writes.firstIndex { $0.stamp < write.stamp } ?? writes.endIndex
+        let index = writes.firstIndex { $0.order < write.order } ?? writes.endIndex
         writes.insert(write, at: index)
     }
 }

@@ -15,7 +15,7 @@ public struct ReconciliationItem: Hashable, Comparable, Sendable {
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.agreement < rhs.agreement }
 
     /// The item's contribution to range fingerprints: the first 16 bytes of SHA-256(id || digest).
-    var fingerprint: Fingerprint {
+    package var fingerprint: Fingerprint {
         let hash = SHA256Digest(hashing: agreement.uuid.bytes + headsDigest.bytes).bytes
         return Fingerprint(bytes: hash.prefix(16))
     }

@@ -201,9 +201,11 @@ extension SyncNode {
                     failures += 1
                 case .duplicate(let node):
                     knownNode = node
+                    dialled.update { $0[endpoint] = node }
                     continue
                 case .ended(let node, let lasted):
                     knownNode = node
+                    dialled.update { $0[endpoint] = node }
                     failures = lasted > .seconds(10) ? 0 : failures + 1
                 }
             } catch {

@@ -19,6 +19,8 @@ public final class SyncNode: Sendable {
     let group: MultiThreadedEventLoopGroup
     let registry: SessionRegistry
     let services: SyncServices
+    /// The node that answered at each configured address, once a session with it started.
+    let dialled = AwaitableState<[PeerEndpoint: NodeID]>([:])
     /// The port `run` bound, once it has; closed when `run` ends.
     private let boundPort = AwaitableState<Int?>(nil)
     /// Connections accepted whose session has not started yet (`PendingConnectionTable`).
@@ -54,6 +56,10 @@ public final class SyncNode: Sendable {
 
     /// The port the node listens on, once `run` has bound it.
     public var listeningPort: Int? { boundPort.read { $0 } }
+
+    /// The node met at each configured address (a second node of an organisation that dialled
+    /// in has none: it is not at the configured address).
+    public var dialledNodes: [PeerEndpoint: NodeID] { dialled.read { $0 } }
 
     /// Waits until `run` listens and returns the port.
     ///

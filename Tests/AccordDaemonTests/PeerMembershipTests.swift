@@ -33,6 +33,8 @@ struct PeerMembershipTests {
             let peers: [PeerStatus] = try await acme.json("peers")
             let gone = try #require(peers.first { $0.node == "initech/node2" })
             #expect(!gone.awaited && gone.lastContact != nil)
+            #expect(gone.address == nil, "the second node is not at the configured address")
+            #expect(peers.first { $0.node == "initech/node1" }?.address == "127.0.0.1:\(initech.port)")
             #expect(peers.filter(\.connected).allSatisfy { $0.awaited })
             let listed = try await acme.ctl("peers")
             #expect(listed.stdout.contains("initech/node2") && listed.stdout.contains("last contact"), "\(listed.stdout)")

@@ -41,6 +41,29 @@ struct MergeTests {
         #expect(try view(network.globex).title == "Joint title")
     }
 
+    @Test("two concurrent changes with equal stamps (a restored or hostile node): the same winner whatever the order they arrive in")
+    mutating func equalStamps() throws {
+        // Both on the genesis, stamped alike by acme: only their change ids tell them apart.
+        let stamp = Stamp(millis: t + 10, counter: 0, node: network.acme.id)
+        func crafted(_ edits: [Edit]) throws -> VerifiedChange {
+            try network.acme.signer.sign(Change(agreement: agreement, stamp: stamp, dependencies: [genesis.id], edits: edits))
+        }
+        let first = try crafted([.set(.title, .text("One")), .terminate(reason: "one")])
+        let second = try crafted([.set(.title, .text("Two")), .terminate(reason: "two")])
+        var forward = ThreeCompanies().globex
+        var backward = ThreeCompanies().globex
+        for change in [genesis, first, second] { forward.receive(change, at: t + 20) }
+        for change in [genesis, second, first] { backward.receive(change, at: t + 20) }
+        let winner = try #require(forward.replica[agreement]).agreement
+        #expect(winner == (try #require(backward.replica[agreement]).agreement))
+        #expect(
+            try #require(forward.replica[agreement]).state.canonicalEncoding == (try #require(backward.replica[agreement]).state.canonicalEncoding)
+        )
+        let expected = max(first.id, second.id) == first.id ? "One" : "Two"
+        #expect(winner.title == expected, "the greater change id wins a register among equal stamps")
+        #expect(winner.termination?.change == min(first.id, second.id), "the smaller change id is the earlier termination")
+    }
+
     @Test("concurrent edits of different fields both survive, with no conflict")
     mutating func differentFields() throws {
         let a = try network.acme.edit(agreement, [.set(.framework(.dataProtection), .text("GDPR art. 28"))], at: t + 10)

@@ -1,0 +1,247 @@
+import AccordCrypto
+import AccordModel
+import AccordSync
+import AccordTestSupport
+import Foundation
+import Testing
+
+/// The conformance vectors of docs/vectors/protocol-v1.json (docs/protocol.md, "Conformance"):
+/// bytes another implementation must reproduce. This test rebuilds every vector with the Swift
+/// code and compares it with the committed file, so the file can never drift from the code.
+///
+/// ECDSA signatures are randomised, so the file's signatures are inputs here: each is checked
+/// against the test key over the bytes the code computes and then reused, which makes every byte
+/// after it (signed changes, frames) reproducible. `ACCORD_WRITE_VECTORS=1 swift test --filter
+/// ConformanceVectorTests` rewrites the file (with fresh signatures when the inputs changed).
+@Suite("Conformance vectors")
+struct ConformanceVectorTests {
+    static let file = "\(TestCertificates.repository)/docs/vectors/protocol-v1.json"
+
+    struct Vectors: Codable, Equatable {
+        struct TestKey: Codable, Equatable {
+            var node: String
+            var warning: String
+            var privateKeyPEM: String
+            var publicKey: String
+        }
+
+        struct ChangeVector: Codable, Equatable {
+            var name: String
+            var author: String
+            var stamp: String
+            var dependencies: [String]
+            var edits: [String]
+            var canonical: String
+            var id: String
+            var agreement: String
+            var signedMessage: String
+            var signature: String
+            var signed: String
+            var outcome: String
+        }
+
+        struct TermsVector: Codable, Equatable {
+            var after: String
+            var encoding: String
+            var hash: String
+            var approvalMessage: String
+            var approvalSignature: String
+        }
+
+        struct ReconciliationVector: Codable, Equatable {
+            var heads: [String]
+            var headsDigest: String
+            var fingerprintHigh: String
+            var fingerprintLow: String
+        }
+
+        struct FrameVector: Codable, Equatable {
+            var message: String
+            var bytes: String
+        }
+
+        var format: String
+        var keys: [TestKey]
+        var changes: [ChangeVector]
+        var terms: TermsVector
+        var replicaState: String
+        var reconciliation: ReconciliationVector
+        var frames: [FrameVector]
+    }
+
+    static let warning = "TEST KEY: published with the vectors, never use it for a real node"
+
+    /// A `u64` as 16 lower-case hex digits, as it goes on the wire (big-endian).
+    static func hex(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+
+    @Test("every vector of docs/vectors/protocol-v1.json is what the code produces")
+    func vectorsMatchTheCode() throws {
+        let committed = try? JSONDecoder().decode(Vectors.self, from: Data(contentsOf: URL(fileURLWithPath: Self.file)))
+        let writing = ProcessInfo.processInfo.environment["ACCORD_WRITE_VECTORS"] == "1"
+        if committed == nil, !writing { Issue.record("\(Self.file) is missing: ACCORD_WRITE_VECTORS=1 writes it") }
+        let built = try Self.build(reusing: committed)
+        if writing {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            try FileManager.default.createDirectory(atPath: (Self.file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try (encoder.encode(built) + Data("\n".utf8)).write(to: URL(fileURLWithPath: Self.file))
+        } else if let committed {
+            #expect(built.keys == committed.keys)
+            for (mine, theirs) in zip(built.changes, committed.changes) { #expect(mine == theirs, "change \(theirs.name)") }
+            #expect(built.changes.count == committed.changes.count)
+            #expect(built.terms == committed.terms)
+            #expect(built.replicaState == committed.replicaState)
+            #expect(built.reconciliation == committed.reconciliation)
+            for (mine, theirs) in zip(built.frames, committed.frames) { #expect(mine == theirs, "frame \(theirs.message)") }
+            #expect(built.frames.count == committed.frames.count)
+        }
+    }
+
+    /// Every vector, computed by the code; signatures (and keys) come from `committed` when it
+    /// has valid ones for the same bytes.
+    static func build(reusing committed: Vectors?) throws -> Vectors {
+        let nodes = [NodeID(organisation: "acme", name: "n1")!, NodeID(organisation: "globex", name: "n1")!]
+        let keys = try nodes.map { node -> (NodeID, P256PrivateKey) in
+            if let pem = committed?.keys.first(where: { $0.node == node.description })?.privateKeyPEM {
+                return (node, try P256PrivateKey(pemRepresentation: pem))
+            }
+            return (node, try P256PrivateKey.generate())
+        }
+        let signers = Dictionary(uniqueKeysWithValues: keys.map { ($0.0, ChangeSigner(node: $0.0, key: $0.1)) })
+        let (acme, globex) = (nodes[0], nodes[1])
+        let previous = Dictionary((committed?.changes ?? []).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+
+        /// The committed signature of `name` if it verifies over `message` with `node`'s key.
+        func signature(_ name: String, of message: [UInt8], by node: NodeID, from field: (Vectors.ChangeVector) -> String) throws -> P256Signature {
+            let signer = signers[node]!
+            if let old = previous[name].flatMap({ HexEncoding.decode(field($0)) }).flatMap({ try? P256Signature(rawRepresentation: $0) }),
+                signer.publicKey.isValidSignature(old, for: message)
+            {
+                return old
+            }
+            return try keys.first { $0.0 == node }!.1.signature(for: message)
+        }
+
+        var replica: AgreementReplica?
+        var agreement = AgreementID(UUIDBytes(high: 0, low: 0))
+        var changes: [Vectors.ChangeVector] = []
+        var byName: [String: Change] = [:]
+        var termsVector: Vectors.TermsVector?
+        let commitment = CommitmentID(UUIDBytes(high: 0x0123_4567_89ab_4cde, low: 0x8f01_2345_6789_abcd))
+        func date(_ text: String) -> CalendarDate { CalendarDate(iso8601: text)! }
+
+        /// Makes, signs and applies one change; records its vector.
+        func add(_ name: String, by author: NodeID, at second: UInt64, after dependencies: [String], _ edits: [Edit], described: [String]) throws {
+            let stamp = Stamp(millis: 1_800_000_000_000 + second * 1000, counter: 0, node: author)
+            let change =
+                dependencies.isEmpty
+                ? try Change.genesis(stamp: stamp, edits: edits)
+                : try Change(agreement: agreement, stamp: stamp, dependencies: dependencies.map { byName[$0]!.id }.sorted(), edits: edits)
+            let message = SignedChange.signedMessage(for: change)
+            let signed = SignedChange(change: change, signature: try signature(name, of: message, by: author) { $0.signature })
+            if dependencies.isEmpty {
+                agreement = change.agreement
+                replica = AgreementReplica(id: agreement)
+            }
+            let outcome = replica!.apply(VerifiedChange(fromTrustedLog: signed), nowMillis: .max).outcome
+            guard outcome == .accepted else { throw TestFailure("vector change \(name) was not accepted: \(outcome)") }
+            byName[name] = change
+            changes.append(Vectors.ChangeVector(
+                name: name, author: author.description, stamp: "\(stamp.millis).\(stamp.counter)@\(author)",
+                dependencies: change.dependencies.map(\.hex), edits: described, canonical: HexEncoding.encode(change.canonicalBytes),
+                id: change.id.hex, agreement: change.agreement.description, signedMessage: HexEncoding.encode(message),
+                signature: HexEncoding.encode(signed.signature.rawRepresentation), signed: HexEncoding.encode(signed.encoded),
+                outcome: "accepted"
+            ))
+        }
+
+        try add("genesis", by: acme, at: 0, after: [], [
+            .set(.title, .text("Joint risk assessment for GPU leasing")), .set(.category, .category(.financialSupport)),
+            .set(.framework(.valueAlignment), .text("Both serve mid-size manufacturers")),
+            .set(.effectiveFrom, .date(date("2027-01-01"))), .set(.expiresOn, .date(date("2028-12-31"))),
+            .addParty("acme"), .addParty("globex"),
+        ], described: [
+            "set title \"Joint risk assessment for GPU leasing\"", "set category financialSupport",
+            "set framework.valueAlignment \"Both serve mid-size manufacturers\"", "set term.effectiveFrom 2027-01-01",
+            "set term.expiresOn 2028-12-31", "add party acme", "add party globex",
+        ])
+        try add("commitment", by: acme, at: 1, after: ["genesis"], [
+            .set(.commitment(commitment, .by), .organisation("acme")), .set(.commitment(commitment, .kind), .commitmentKind(.rdSubsidy)),
+            .set(.commitment(commitment, .description), .text("Half of the R&D cost of the pilot")),
+            .set(.commitment(commitment, .dueDate), .date(date("2027-06-30"))),
+        ], described: [
+            "commitment \(commitment): by acme, kind rdSubsidy, description \"Half of the R&D cost of the pilot\", dueDate 2027-06-30",
+        ])
+        try add("framework and progress", by: globex, at: 2, after: ["commitment"], [
+            .set(.framework(.technicalFit), .text("CUDA 12 on both sides")), .set(.framework(.returnMechanism), .text("Fees split 60/40")),
+            .set(.commitment(commitment, .state), .commitmentState(.fulfilled)), .set(.expiresOn, .date(nil)),
+        ], described: [
+            "set framework.technicalFit \"CUDA 12 on both sides\"", "set framework.returnMechanism \"Fees split 60/40\"",
+            "set commitment \(commitment) state fulfilled", "clear term.expiresOn",
+        ])
+        try add("add party", by: acme, at: 3, after: ["framework and progress"], [.addParty("initech")], described: ["add party initech"])
+        // The terms acme approves: everything up to here.
+        let terms = replica!.agreement.terms
+        let approvalMessage = Approval.signedMessage(agreement: agreement, termsHash: terms.hash)
+        let approvalSignature = try {
+            if let old = committed.flatMap({ HexEncoding.decode($0.terms.approvalSignature) }).flatMap({ try? P256Signature(rawRepresentation: $0) }),
+                signers[acme]!.publicKey.isValidSignature(old, for: approvalMessage)
+            {
+                return old
+            }
+            return try keys[0].1.signature(for: approvalMessage)
+        }()
+        termsVector = Vectors.TermsVector(
+            after: "add party", encoding: HexEncoding.encode(terms.canonicalEncoding), hash: terms.hash.hex,
+            approvalMessage: HexEncoding.encode(approvalMessage), approvalSignature: HexEncoding.encode(approvalSignature.rawRepresentation)
+        )
+        // Two concurrent changes on the same head, then one that merges them.
+        try add("approve", by: acme, at: 4, after: ["add party"], [
+            .approve(organisation: "acme", termsHash: terms.hash, signature: approvalSignature),
+        ], described: ["approve as acme the terms hash of the terms vector, with its approval signature"])
+        try add("note", by: globex, at: 4, after: ["add party"], [.note("Legal review on Monday")], described: ["note \"Legal review on Monday\""])
+        try add("remove commitment", by: acme, at: 5, after: ["approve", "note"], [.removeCommitment(commitment)], described: [
+            "remove commitment \(commitment)",
+        ])
+        try add("withdraw", by: globex, at: 6, after: ["remove commitment"], [.withdrawParty("globex")], described: ["withdraw party globex"])
+        try add("terminate", by: acme, at: 7, after: ["withdraw"], [.terminate(reason: "Pilot ended")], described: ["terminate \"Pilot ended\""])
+
+        let state = replica!
+        let heads = state.heads
+        let headsDigest = SHA256Digest(hashing: heads.flatMap(\.bytes))
+        let fingerprint = ReconciliationItem(agreement: agreement, headsDigest: headsDigest).fingerprint
+        let item = ReconciliationItem(agreement: agreement, headsDigest: headsDigest)
+        let signedGenesis = HexEncoding.decode(changes[0].signed)!
+        let frames: [(String, WireMessage)] = [
+            ("hello", .hello(WireMessage.Hello(minimumVersion: 1, maximumVersion: 1, node: acme, clockMillis: 1_800_000_000_000))),
+            ("helloAccepted", .helloAccepted(version: 1)),
+            ("error", .error(code: SessionError.Code.versionMismatch.rawValue, message: "the peer speaks versions 2...2, this node 1...1")),
+            ("ping", .ping(nonce: 0x0102_0304_0506_0708)),
+            ("pong", .pong(nonce: 0x0102_0304_0506_0708)),
+            ("changes", .changes(batch: 0, encoded: [signedGenesis])),
+            ("acknowledged", .acknowledged(batch: 0)),
+            ("certificates", .certificates([Array("not a real certificate: the frame carries DER bytes".utf8)])),
+            ("reconcile: initiator's item list", .reconcile(RangeMessage(ranges: [.init(upperBound: nil, claim: .items([item], wantsReply: true))]))),
+            ("reconcile: fingerprints", .reconcile(RangeMessage(ranges: [
+                .init(upperBound: agreement, claim: .skip), .init(upperBound: nil, claim: .fingerprint(fingerprint, count: 1)),
+            ]))),
+            ("heads", .heads(HeadsMessage(entries: [.init(agreement: agreement, heads: heads)], isFinal: true))),
+            ("reconcileRequest", .reconcileRequest),
+        ]
+        return Vectors(
+            format: "Accord protocol version 1, canonical encoding version 1 (docs/encoding.md, docs/protocol.md); hex is lower case",
+            keys: keys.map { node, key in
+                Vectors.TestKey(node: node.description, warning: Self.warning, privateKeyPEM: key.pemRepresentation, publicKey: HexEncoding.encode(key.publicKey.subjectPublicKeyInfo))
+            },
+            changes: changes, terms: termsVector!, replicaState: HexEncoding.encode(state.state.canonicalEncoding),
+            reconciliation: Vectors.ReconciliationVector(
+                heads: heads.map(\.hex), headsDigest: headsDigest.hex,
+                fingerprintHigh: Self.hex(fingerprint.high), fingerprintLow: Self.hex(fingerprint.low)
+            ),
+            frames: frames.map { Vectors.FrameVector(message: $0.0, bytes: HexEncoding.encode(FrameEncoder.frame($0.1))) }
+        )
+    }
+}
