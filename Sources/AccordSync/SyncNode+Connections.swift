@@ -196,16 +196,17 @@ extension SyncNode {
                     channel.close(promise: nil)
                     throw error
                 }
+                // The node met at this address is known once it has authenticated, not only when
+                // its session ends: `peers` shows the address for the whole session.
+                established.whenSuccess { [dialled] peer in dialled.update { $0[endpoint] = peer.node } }
                 switch await serve((bridge, established), direction: .outbound, address: "\(endpoint.host):\(endpoint.port)") {
                 case .refused:
                     failures += 1
                 case .duplicate(let node):
                     knownNode = node
-                    dialled.update { $0[endpoint] = node }
                     continue
                 case .ended(let node, let lasted):
                     knownNode = node
-                    dialled.update { $0[endpoint] = node }
                     failures = lasted > .seconds(10) ? 0 : failures + 1
                 }
             } catch {
