@@ -75,13 +75,14 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
         .executableTarget(
             name: "accordd",
             dependencies: [
-                "AccordDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "AccordDaemon", "AccordStore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -173,7 +174,7 @@ let package = Package(
         .testTarget(
             name: "AccordDaemonTests",
             dependencies: [
-                "AccordDaemon", "AccordAdminAPI", "AccordModel", "AccordSync", "AccordTestSupport", "accordd", "accordctl",
+                "AccordDaemon", "AccordAdminAPI", "AccordModel", "AccordCrypto", "AccordStore", "AccordSync", "AccordTestSupport", "accordd", "accordctl",
                 "accord-hostile-peer",
             ]
         ),

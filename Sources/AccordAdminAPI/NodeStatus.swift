@@ -11,11 +11,15 @@ public struct NodeStatus: Codable, Sendable {
     /// Changes kept aside until what they build on arrives or their stamp is no longer ahead.
     public var held: Int
     public var rejected: Int
+    /// The certificate new sessions present.
+    public var certificate: CertificateStatus?
+    /// What an operator should act on: certificates that expire soon or have expired.
+    public var warnings: [String]
     public var peers: [PeerStatus]
 
     public init(
         organisation: String, node: String, version: String, listen: String, startedAt: String, uptimeSeconds: Double,
-        agreements: Int, changes: Int, held: Int, rejected: Int, peers: [PeerStatus]
+        agreements: Int, changes: Int, held: Int, rejected: Int, certificate: CertificateStatus?, warnings: [String], peers: [PeerStatus]
     ) {
         self.organisation = organisation
         self.node = node
@@ -27,6 +31,8 @@ public struct NodeStatus: Codable, Sendable {
         self.changes = changes
         self.held = held
         self.rejected = rejected
+        self.certificate = certificate
+        self.warnings = warnings
         self.peers = peers
     }
 }
@@ -56,6 +62,8 @@ public struct PeerStatus: Codable, Sendable {
     public var lastRejection: RejectionSummary?
     public var batchesInFlight: Int
     public var pendingRepairs: Int
+    /// The certificate of the node's current session, else the latest this node knows for it.
+    public var certificate: CertificateStatus?
     /// Whether `accordctl sync --wait` waits for this row: a connected node, or a node of a
     /// configured organisation none of whose nodes is connected. A node met once that is not
     /// connected while another node of its organisation is (say, a second node that dialled in
@@ -66,7 +74,7 @@ public struct PeerStatus: Codable, Sendable {
         organisation: String, node: String?, address: String?, connected: Bool, connectedSince: String?, direction: String?,
         lastContact: String?, lastReconcile: ReconcileSummary?, changesTheyLack: Int, differencesAtLastReconcile: Int?,
         changesSent: Int64, changesReceived: Int64, changesRejected: Int64, lastRejection: RejectionSummary?,
-        batchesInFlight: Int, pendingRepairs: Int, awaited: Bool
+        batchesInFlight: Int, pendingRepairs: Int, certificate: CertificateStatus? = nil, awaited: Bool
     ) {
         self.organisation = organisation
         self.node = node
@@ -84,6 +92,7 @@ public struct PeerStatus: Codable, Sendable {
         self.lastRejection = lastRejection
         self.batchesInFlight = batchesInFlight
         self.pendingRepairs = pendingRepairs
+        self.certificate = certificate
         self.awaited = awaited
     }
 }

@@ -6,6 +6,7 @@ import AccordTLS
 import Foundation
 public import Logging
 public import ServiceLifecycle
+import UnixSignals
 
 /// Why `accordd` could not start, and the exit status it leaves with (sysexits.h), so that
 /// systemd and scripts can tell a bad configuration from a broken disk.
@@ -30,6 +31,8 @@ public final class Daemon: Service {
     private let sync: SyncNode
     private let admin: AdminServer
     private let administration: NodeAdministration
+    private let reloader: ConfigurationReloader
+    private let certificateWarnings: CertificateWarningLog
     private let logger: Logger
 
     /// Opens everything the node needs; each failure names what to fix.
@@ -83,7 +86,10 @@ public final class Daemon: Service {
             throw StartupError(exitCode: StartupError.unavailable, message: "\(file): admin.socket: \(error)")
         }
         self.sync = sync
-        administration = NodeAdministration(configuration: configuration, store: store, sync: sync, signer: credentials.signer, clock: clock)
+        let live = LiveConfiguration(.init(configuration: configuration, credentials: credentials))
+        reloader = ConfigurationReloader(live: live, sync: sync, logger: logger)
+        administration = NodeAdministration(live: live, store: store, sync: sync, reloader: reloader, clock: clock)
+        certificateWarnings = CertificateWarningLog(logger: logger)
     }
 
     private static func describe(_ error: any Error) -> String {
@@ -103,6 +109,23 @@ public final class Daemon: Service {
         }
     }
 
+    /// SIGHUP reloads the configuration, as `accordctl reload` does.
+    private func reloadOnHangup() async {
+        for await _ in await UnixSignalsSequence(trapping: .sighup) {
+            _ = try? await reloader.reload(trigger: "SIGHUP")
+        }
+    }
+
+    /// Warns in the log about certificates that expire within a month (once a day each), checking
+    /// every hour: the log is where an unattended node's operator looks.
+    private func watchCertificates() async throws {
+        while true {
+            let peers = try await administration.peerStatuses()
+            await certificateWarnings.log(administration.certificateLifetimes(peers: peers).warnings)
+            try await Task.sleep(for: .seconds(3600))
+        }
+    }
+
     public func run() async throws {
         logger.info("accordd started", metadata: [
             "node": "\(configuration.node)", "admin": "\(configuration.adminSocket)",
@@ -112,6 +135,8 @@ public final class Daemon: Service {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { try await Self.untilShutdown { try await self.sync.run() } }
                 group.addTask { try await Self.untilShutdown { try await self.admin.run(self.administration.handle) } }
+                group.addTask { try await Self.untilShutdown { await self.reloadOnHangup() } }
+                group.addTask { try await Self.untilShutdown { try await self.watchCertificates() } }
             }
         } catch {
             await store.close()

@@ -212,6 +212,25 @@ public struct DaemonConfiguration: Sendable {
         (error as NSError).localizedFailureReason ?? (error as NSError).localizedDescription
     }
 
+    /// The fields of `other` that differ from these and that a running node cannot take: its
+    /// identity and data, the sockets it holds, and the timers its sessions were started with.
+    /// A reload that changes any of them is refused by name (restart to apply them).
+    public func fieldsNeedingRestart(toBecome other: DaemonConfiguration) -> [String] {
+        var fields: [String] = []
+        if node.organisation != other.node.organisation { fields.append("node.organisation") }
+        if node.name != other.node.name { fields.append("node.name") }
+        if dataDirectory != other.dataDirectory { fields.append("node.data_directory") }
+        if durability != other.durability { fields.append("node.durability") }
+        if listenHost != other.listenHost || listenPort != other.listenPort { fields.append("listen.address") }
+        if adminSocket != other.adminSocket { fields.append("admin.socket") }
+        if adminSocketMode != other.adminSocketMode { fields.append("admin.socket_mode") }
+        if reconcileInterval != other.reconcileInterval { fields.append("sync.reconcile_interval_seconds") }
+        if keepaliveInterval != other.keepaliveInterval { fields.append("sync.keepalive_seconds") }
+        if idleTimeout != other.idleTimeout { fields.append("sync.idle_timeout_seconds") }
+        if maximumClockSkew != other.maximumClockSkew { fields.append("sync.max_clock_skew_seconds") }
+        return fields
+    }
+
     /// The sync settings for this node.
     public func syncConfiguration(clock: @escaping @Sendable () -> UInt64) -> SyncConfiguration {
         var sync = SyncConfiguration(node: node, listenHost: listenHost, listenPort: listenPort, peers: peers, clock: clock)

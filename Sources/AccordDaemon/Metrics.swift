@@ -1,3 +1,6 @@
+import AccordModel
+import Foundation
+import AccordCrypto
 import AccordAdminAPI
 import AccordStore
 import AccordSync
@@ -79,6 +82,11 @@ extension NodeAdministration {
         text.metric("accord_reconcile_seconds_sum", "counter", "Seconds spent in reconciliation rounds.", sync.reconcileSecondsTotal)
         text.metric("accord_reconcile_differences_total", "counter", "Agreements found different by reconciliation.", Double(sync.reconcileDifferences))
         text.metric("accord_reconcile_bytes_total", "counter", "Bytes of reconciliation messages.", Double(sync.reconcileBytes))
+        text.metric(
+            "accord_certificate_expiry_timestamp_seconds", "gauge", "When the certificate of this node and of each peer node expires (Unix seconds).",
+            certificateLifetimes(peers: peers).entries.map { ([("node", $0.node.description)], $0.certificate.notAfter.timeIntervalSince1970.rounded()) }
+        )
+        text.metric("accord_reloads_total", "counter", "Configuration reloads, by result (applied, refused).", by: "result", reloader.outcomes)
         let connected = peers.filter { $0.node != nil }
         func perPeer(_ value: (PeerStatus) -> Int) -> [(labels: [(String, String)], value: Double)] {
             connected.map { ([("peer", $0.node ?? $0.organisation)], Double(value($0))) }

@@ -1,8 +1,8 @@
 import AccordAdminAPI
 import AccordCrypto
-public import AccordModel
-public import AccordStore
-public import AccordSync
+import AccordModel
+import AccordStore
+import AccordSync
 import Foundation
 import NIOHTTP1
 
@@ -10,22 +10,27 @@ import NIOHTTP1
 /// its name, start reconciliation. `AdminServer` carries the bytes; this type answers requests.
 public final class NodeAdministration: Sendable {
     public static let version = "0.1.0"
-    let configuration: DaemonConfiguration
+    let live: LiveConfiguration
     let store: NodeStore
     let sync: SyncNode
-    let signer: ChangeSigner
+    let reloader: ConfigurationReloader
     let clock: @Sendable () -> UInt64
     let startedAt: UInt64
     let counters = AdminCounters()
 
-    public init(configuration: DaemonConfiguration, store: NodeStore, sync: SyncNode, signer: ChangeSigner, clock: @escaping @Sendable () -> UInt64) {
-        self.configuration = configuration
+    init(live: LiveConfiguration, store: NodeStore, sync: SyncNode, reloader: ConfigurationReloader, clock: @escaping @Sendable () -> UInt64) {
+        self.live = live
         self.store = store
         self.sync = sync
-        self.signer = signer
+        self.reloader = reloader
         self.clock = clock
         startedAt = clock()
     }
+
+    /// The configuration as last loaded (at start or by a reload).
+    var configuration: DaemonConfiguration { live.current.configuration }
+    /// Signs in this node's name with the key of its current certificate.
+    var signer: ChangeSigner { live.current.credentials.signer }
 
     private var today: CalendarDate { CalendarDate(unixMillis: clock()) }
 
@@ -76,6 +81,16 @@ public final class NodeAdministration: Sendable {
             return try json(try await conflicts(try request.query["agreement"].map(agreementID)))
         case (.POST, "sync", nil, nil):
             return try json(try await synchronise(try body(request, emptyAs: SyncRequest(peer: nil))))
+        case (.POST, "reload", nil, nil):
+            let result: ReloadResult
+            do {
+                result = try await reloader.reload(trigger: "admin-api")
+            } catch {
+                throw AdminFailure(.unprocessableEntity, "reload-refused", error.message)
+            }
+            return try json(result)
+        case (.POST, "backup", nil, nil):
+            return try json(try await backup(try body(request)))
         default:
             throw AdminFailure.notFound("no endpoint \(request.method) /\(path.joined(separator: "/")); see docs/admin-api.md")
         }
@@ -86,12 +101,20 @@ public final class NodeAdministration: Sendable {
     func status() async throws -> NodeStatus {
         let counts = try await store.counts()
         let now = clock()
+        let peers = try await peerStatuses()
+        let lifetimes = certificateLifetimes(peers: peers)
         return NodeStatus(
             organisation: configuration.node.organisation.rawValue, node: configuration.node.description, version: Self.version,
             listen: "\(configuration.listenHost):\(sync.listeningPort ?? configuration.listenPort)", startedAt: Views.time(startedAt),
             uptimeSeconds: Double(now - min(now, startedAt)) / 1000, agreements: counts.agreements, changes: counts.changes,
-            held: counts.held, rejected: counts.rejected, peers: try await peerStatuses()
+            held: counts.held, rejected: counts.rejected, certificate: lifetimes.status(of: configuration.node),
+            warnings: lifetimes.warnings, peers: peers
         )
+    }
+
+    /// This node's certificate and those of the peer nodes in `peers`.
+    func certificateLifetimes(peers: [PeerStatus]) -> CertificateLifetimes {
+        CertificateLifetimes(own: configuration.node, sync: sync, peers: peers.compactMap { $0.node.flatMap(NodeID.init) })
     }
 
     /// One row per peer node met (stored or in session), plus configured organisations whose node
@@ -117,6 +140,7 @@ public final class NodeAdministration: Sendable {
                 changesRejected: state?.changesRejected ?? 0,
                 lastRejection: state?.lastRejection.map { RejectionSummary(code: $0.code, message: $0.message, at: Views.time($0.at)) },
                 batchesInFlight: session?.batchesInFlight ?? 0, pendingRepairs: session?.pendingRepairs ?? 0,
+                certificate: sync.certificate(of: node).map { CertificateLifetimes.status(of: $0, node: node, now: Date()) },
                 awaited: false
             ))
         }
@@ -233,6 +257,23 @@ public final class NodeAdministration: Sendable {
             case .failure(let error): SyncRound(node: node.description, result: nil, error: "\(error)")
             }
         })
+    }
+
+    // MARK: - Operations
+
+    /// Writes a checked snapshot of the store to the request's path while the node keeps serving.
+    private func backup(_ request: BackupRequest) async throws -> BackupResult {
+        let report: BackupReport
+        do {
+            report = try await store.backup(to: request.path)
+        } catch {
+            // The target is the caller's to fix; any other failure is the store's (503).
+            guard [StoreError.Code.exists, .unavailable].contains(error.code) else { throw error }
+            throw AdminFailure(.unprocessableEntity, "backup-\(error.code)", "\(error)")
+        }
+        return BackupResult(
+            path: report.path, bytes: report.bytes, lastSequence: report.lastSequence, agreements: report.agreements, changes: report.changes
+        )
     }
 
     // MARK: - Helpers

@@ -297,7 +297,7 @@ public final class NodeStore: Sendable {
     // MARK: - Opening checks
 
     /// Refuses a file that is not SQLite before SQLite may touch it.
-    private static func checkHeader(_ path: String) throws(StoreError) {
+    static func checkHeader(_ path: String) throws(StoreError) {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw StoreError(.unavailable, "the database file cannot be read", path: path)
         }
@@ -311,7 +311,7 @@ public final class NodeStore: Sendable {
     }
 
     /// Refuses an SQLite file that belongs to something else, or that is damaged.
-    private static func checkIsAccordDatabase(_ connection: SQLiteConnection, checkIntegrity: Bool) throws(StoreError) {
+    static func checkIsAccordDatabase(_ connection: SQLiteConnection, checkIntegrity: Bool) throws(StoreError) {
         let version = try connection.integer("PRAGMA user_version") ?? 0
         let tables = try connection.integer("SELECT count(*) FROM sqlite_master") ?? 0
         if version == 0, tables > 0 {

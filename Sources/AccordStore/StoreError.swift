@@ -21,6 +21,8 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let unavailable = Code("unavailable")
         /// The log does not replay to a valid history, or a stored row cannot be decoded.
         public static let inconsistent = Code("inconsistent")
+        /// A backup's or a restore's target exists already; nothing was overwritten.
+        public static let exists = Code("exists")
         /// The store was closed.
         public static let closed = Code("closed")
         /// Any other SQLite failure.

@@ -20,6 +20,8 @@ public final class CertificateDirectory: AuthorDirectory {
     }
 
     private struct State {
+        /// The consortium CA(s): during a rollover the file holds the old and the new one.
+        var authority: CertificateAuthority
         var revocations: RevocationList
         /// Per node, every admitted certificate (a renewed certificate adds a key; older changes
         /// signed with the previous one stay verifiable).
@@ -27,12 +29,10 @@ public final class CertificateDirectory: AuthorDirectory {
         var fingerprints: Set<SHA256Digest> = []
     }
 
-    private let authority: CertificateAuthority
     private let state: Mutex<State>
 
     public init(authority: CertificateAuthority, revocations: RevocationList = .empty) {
-        self.authority = authority
-        self.state = Mutex(State(revocations: revocations))
+        self.state = Mutex(State(authority: authority, revocations: revocations))
     }
 
     /// The authors a node trusts when it starts: its own certificate and every certificate its
@@ -53,16 +53,19 @@ public final class CertificateDirectory: AuthorDirectory {
         return directory
     }
 
-    /// Checks `certificate` against the CA (chain and validity at `time`) and the node profile,
-    /// and admits its key for the node its Subject names, with its revocation date if the
-    /// revocation list names it.
+    /// Checks `certificate` against the CA (chain and validity at `time`, or at its expiry if it
+    /// has expired by then) and the node profile, and admits its key for the node its Subject
+    /// names, with its revocation date if the revocation list names it. An expired certificate is
+    /// admitted so that the changes it signed while it was valid stay verifiable: a node renews
+    /// its certificate, and a partner that joins later still receives its earlier history.
+    /// Sessions are another matter: the TLS handshake refuses an expired certificate.
     ///
     /// - Returns: the node, `O`/`CN` of the certificate.
     /// - Throws: `CryptoError` if the certificate is not trusted, is a CA certificate, names no
     ///   valid node, or has no P-256 key.
     @discardableResult
     public func admit(_ certificate: Certificate, at time: Date = Date()) throws(CryptoError) -> NodeID {
-        try authority.verify(certificate, at: time)
+        try state.withLock { $0.authority }.verify(certificate, at: min(time, certificate.notAfter.addingTimeInterval(-1)))
         try certificate.checkNodeProfile()
         guard let organisation = OrganisationID(rawValue: certificate.organisation),
             let node = NodeID(organisation: organisation, name: certificate.commonName)
@@ -91,12 +94,16 @@ public final class CertificateDirectory: AuthorDirectory {
         state.withLock { $0.revocations.revocationDate(of: certificate) != nil }
     }
 
-    /// Replaces the revocation lists and re-dates every admitted certificate.
+    /// Replaces the CA(s) and the revocation lists (a reload) and re-dates every admitted
+    /// certificate. Certificates admitted under a CA that is no longer trusted stay admitted: the
+    /// changes they signed while it was the consortium's CA remain valid history; new
+    /// certificates must chain to `authority`.
     ///
     /// - Returns: the nodes with a certificate revoked by `revocations` that was not revoked before.
     @discardableResult
-    public func replaceRevocations(_ revocations: RevocationList) -> Set<NodeID> {
+    public func replaceTrust(authority: CertificateAuthority? = nil, revocations: RevocationList) -> Set<NodeID> {
         state.withLock { state in
+            if let authority { state.authority = authority }
             state.revocations = revocations
             var newlyRevoked: Set<NodeID> = []
             for (node, certificates) in state.admitted {

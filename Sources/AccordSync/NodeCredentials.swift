@@ -70,6 +70,16 @@ public struct NodeCredentials: Sendable {
                 message: "the certificate is for O=\(own.organisation), CN=\(own.commonName), but [node] names \(node)"
             )
         }
+        // Peers would refuse it at every handshake: better said now, naming the file.
+        do {
+            try authority.verify(own)
+            try own.checkNodeProfile()
+        } catch {
+            throw Failure(field: .certificate, message: "\(certificate): not usable with tls.ca: \(error)")
+        }
+        if let revoked = revocations.revocationDate(of: own) {
+            throw Failure(field: .certificate, message: "\(certificate): revoked by tls.crl on \(revoked)")
+        }
     }
 
     /// The credentials of `ORG-NODE` in a folder laid out as certs-example's (`ca.pem`,
@@ -99,6 +109,8 @@ extension SyncNode {
     ) async throws -> SyncNode {
         precondition(configuration.node == credentials.node, "the sync configuration is for \(configuration.node), the credentials for \(credentials.node)")
         let directory = try await credentials.directory(store: store)
+        // Remembered so that, after the certificate is renewed, the changes it signed still verify.
+        try await store.rememberCertificate(credentials.tls.certificate, nowMillis: configuration.clock())
         return SyncNode(configuration: configuration, store: store, tls: credentials.tls, directory: directory, logger: logger)
     }
 }

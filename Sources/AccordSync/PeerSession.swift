@@ -1,6 +1,7 @@
-import AccordCrypto
+public import AccordCrypto
 public import AccordModel
 import AccordStore
+import AccordTLS
 import Logging
 import NIOCore
 
@@ -241,7 +242,8 @@ final class PeerSession: Sendable {
     var status: SessionStatus {
         state.read { state in
             SessionStatus(
-                node: peer.node, direction: direction, establishedAt: establishedAtMillis, lastRound: state.lastRound,
+                node: peer.node, certificate: peer.identity.certificate, direction: direction, establishedAt: establishedAtMillis,
+                lastRound: state.lastRound,
                 acknowledgedThrough: state.cursor.position, batchesInFlight: state.window.count, pendingRepairs: state.repairs.count
             )
         }
@@ -259,6 +261,8 @@ public enum SessionDirection: String, Sendable, Hashable {
 /// A live session as `status` shows it.
 public struct SessionStatus: Sendable, Hashable {
     public let node: NodeID
+    /// The certificate the peer presented in this session's handshake.
+    public let certificate: Certificate
     public let direction: SessionDirection
     public let establishedAt: UInt64
     public let lastRound: RoundResult?

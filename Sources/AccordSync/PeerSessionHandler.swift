@@ -70,6 +70,9 @@ public final class PeerSessionHandler: ChannelDuplexHandler {
     }
 
     private let localNode: NodeID
+    /// The versions this side offers and accepts: `supportedVersions`, or others in tests of
+    /// the negotiation.
+    private let versions: ClosedRange<UInt16>
     private let clock: @Sendable () -> UInt64
     private let frameLimit: FrameLimit?
     private var state = State.awaitingTLS
@@ -88,11 +91,13 @@ public final class PeerSessionHandler: ChannelDuplexHandler {
     ///   - frameLimit: the connection's frame limit, raised to `FrameLimit.established` once the
     ///     session is established.
     ///   - established: completed when the session is established, failed if it ends before.
+    ///   - versions: the protocol versions offered.
     public init(
         localNode: NodeID, clock: @escaping @Sendable () -> UInt64, frameLimit: FrameLimit? = nil,
-        established: EventLoopPromise<EstablishedPeer>? = nil
+        established: EventLoopPromise<EstablishedPeer>? = nil, versions: ClosedRange<UInt16> = PeerSessionHandler.supportedVersions
     ) {
         self.localNode = localNode
+        self.versions = versions
         self.clock = clock
         self.frameLimit = frameLimit
         self.established = established
@@ -117,7 +122,7 @@ public final class PeerSessionHandler: ChannelDuplexHandler {
             peerIdentity = identity
             state = .awaitingHellos(sentAccept: false, receivedAccept: false)
             let hello = WireMessage.Hello(
-                minimumVersion: Self.supportedVersions.lowerBound, maximumVersion: Self.supportedVersions.upperBound,
+                minimumVersion: versions.lowerBound, maximumVersion: versions.upperBound,
                 node: localNode, clockMillis: clock()
             )
             context.writeAndFlush(wrapOutboundOut(.hello(hello)), promise: nil)
@@ -140,7 +145,7 @@ public final class PeerSessionHandler: ChannelDuplexHandler {
             context.writeAndFlush(wrapOutboundOut(.helloAccepted(version: version)), promise: nil)
             advance(context: context, sentAccept: true, receivedAccept: receivedAccept)
         case (.awaitingHellos(let sentAccept, let receivedAccept), .helloAccepted(let version)) where !receivedAccept:
-            guard Self.supportedVersions.contains(version) else {
+            guard versions.contains(version) else {
                 refuse(context: context, SessionError(.versionMismatch, "the peer chose version \(version), which this node does not speak"))
                 return
             }
@@ -195,11 +200,11 @@ public final class PeerSessionHandler: ChannelDuplexHandler {
             ))
             return nil
         }
-        let highest = min(hello.maximumVersion, Self.supportedVersions.upperBound)
-        guard highest >= max(hello.minimumVersion, Self.supportedVersions.lowerBound) else {
+        let highest = min(hello.maximumVersion, versions.upperBound)
+        guard highest >= max(hello.minimumVersion, versions.lowerBound) else {
             refuse(context: context, SessionError(
                 .versionMismatch,
-                "the peer speaks versions \(hello.minimumVersion)...\(hello.maximumVersion), this node \(Self.supportedVersions)"
+                "the peer speaks versions \(hello.minimumVersion)...\(hello.maximumVersion), this node \(versions)"
             ))
             return nil
         }

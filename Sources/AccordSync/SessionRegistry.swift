@@ -68,6 +68,13 @@ package final class SessionRegistry: Sendable {
         try? await table.wait { $0.sessions[node] == nil }
     }
 
+    /// Closes the sessions `shouldClose` picks and returns their peers.
+    func close(where shouldClose: (PeerSession) -> Bool) -> [NodeID] {
+        let chosen = table.read { $0.sessions.values.filter { shouldClose($0.session) } }
+        for entry in chosen { entry.close() }
+        return chosen.map(\.session.peer.node)
+    }
+
     /// Closes every session (shutdown).
     func closeAll() {
         for entry in table.read({ Array($0.sessions.values) }) { entry.close() }

@@ -1,10 +1,11 @@
-import AccordCrypto
+public import AccordCrypto
 public import AccordModel
 public import AccordStore
 public import AccordTLS
 public import Logging
 import NIOCore
 public import NIOPosix
+import Synchronization
 
 /// A node's sync: listens for its peers, dials the configured ones, keeps one session per peer
 /// node and reconnects with exponential backoff and jitter. Everything agreement-related happens
@@ -13,7 +14,10 @@ public final class SyncNode: Sendable {
     public let configuration: SyncConfiguration
     public let metrics = SyncMetrics()
     let store: NodeStore
-    let tls: TLSContext
+    /// The TLS context new connections use; a reload replaces it (live sessions keep theirs).
+    let currentTLS: Mutex<TLSContext>
+    /// The peers to dial and accept, as last configured; a reload replaces them.
+    let configuredPeers: AwaitableState<[PeerEndpoint]>
     let directory: CertificateDirectory
     let logger: Logger
     let group: MultiThreadedEventLoopGroup
@@ -39,7 +43,8 @@ public final class SyncNode: Sendable {
     ) {
         self.configuration = configuration
         self.store = store
-        self.tls = tls
+        self.currentTLS = Mutex(tls)
+        self.configuredPeers = AwaitableState(configuration.peers)
         self.directory = directory
         self.logger = logger
         self.group = group
@@ -53,6 +58,12 @@ public final class SyncNode: Sendable {
             refusals: refusals
         )
     }
+
+    /// The TLS context (this node's certificate, its CAs and revocation list) of new connections.
+    public var tls: TLSContext { currentTLS.withLock { $0 } }
+
+    /// The peers this node dials now (the configuration's, or a reload's).
+    public var peers: [PeerEndpoint] { configuredPeers.read { $0 } }
 
     /// The port the node listens on, once `run` has bound it.
     public var listeningPort: Int? { boundPort.read { $0 } }
@@ -73,13 +84,16 @@ public final class SyncNode: Sendable {
     /// close_notify) and returns.
     public func run() async throws {
         defer { boundPort.close() }
-        let policy = PeerPolicy(allowedOrganisations: Set(configuration.peers.map(\.organisation.rawValue)))
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .bind(host: configuration.listenHost, port: configuration.listenPort) { channel in
-                channel.eventLoop.makeCompletedFuture { try self.accept(channel, policy: policy) }
+                channel.eventLoop.makeCompletedFuture {
+                    // Read per connection: a reload may add or remove organisations.
+                    let allowed = Set(self.configuredPeers.read { $0.map(\.organisation.rawValue) })
+                    return try self.accept(channel, policy: PeerPolicy(allowedOrganisations: allowed))
+                }
             }
         boundPort.update { $0 = server.channel.localAddress?.port }
         logger.info("listening for peers", metadata: ["address": "\(configuration.listenHost):\(listeningPort ?? 0)"])
@@ -99,9 +113,7 @@ public final class SyncNode: Sendable {
                     self.registry.closeAll()
                 }
             }
-            for endpoint in configuration.peers {
-                group.addTask { await self.dial(endpoint) }
-            }
+            group.addTask { await self.dialConfiguredPeers() }
             group.addTask { try await self.releaseHeldChanges() }
             group.addTask { try await self.summariseRefusals() }
         }
@@ -130,6 +142,12 @@ public final class SyncNode: Sendable {
             node = session.peer.node
             do { result = .success(try await session.synchronise()) } catch { result = .failure(error) }
         }
+    }
+
+    /// The certificate `node` presents: its live session's, else the one it holds longest of
+    /// those this node admitted for it.
+    public func certificate(of node: NodeID) -> Certificate? {
+        registry.session(with: node)?.peer.identity.certificate ?? directory.certificates(of: node).max { $0.notAfter < $1.notAfter }
     }
 
     /// The live sessions.

@@ -37,6 +37,11 @@ struct AdminClient {
         try decode(try await send(.POST, path, body: Array(try AdminAPI.encoder().encode(body))))
     }
 
+    /// A POST without a body (an action such as `/v1/reload`).
+    func post<Response: Decodable>(_ path: String, as type: Response.Type = Response.self) async throws -> (Response, [UInt8]) {
+        try decode(try await send(.POST, path, body: nil))
+    }
+
     func delete<Response: Decodable>(_ path: String, as type: Response.Type = Response.self) async throws -> (Response, [UInt8]) {
         try decode(try await send(.DELETE, path, body: nil))
     }

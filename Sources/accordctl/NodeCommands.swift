@@ -18,7 +18,9 @@ struct Status: ControlCommand {
             ("up since", "\(Output.when(status.startedAt))"),
             ("agreements", "\(status.agreements)"),
             ("changes", "\(status.changes) accepted, \(status.held) held, \(status.rejected) rejected"),
+            ("certificate", status.certificate.map { "expires \(Output.when($0.notAfter)) (\($0.daysLeft) days), sha256 \(Output.short($0.fingerprint))" }),
         ])
+        for warning in status.warnings { print("warning: \(warning)") }
         print("")
         Peers.render(status.peers)
     }

@@ -1,4 +1,5 @@
 import AccordDaemon
+import AccordStore
 import ArgumentParser
 import Foundation
 import Logging
@@ -41,6 +42,15 @@ struct Accordd: AsyncParsableCommand {
     @Flag(name: .long, help: "Check the configuration and its files, then exit without starting.")
     var checkConfig = false
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Restore the data directory from a backup (accordctl backup) before starting; the data directory must hold no database. The node then catches up from its partners.",
+            valueName: "file"
+        )
+    )
+    var restore: String?
+
     func run() async throws {
         let (format, level) = (logFormat, Logger.Level(rawValue: logLevel.rawValue) ?? .info)
         LoggingSystem.bootstrap { label in
@@ -59,6 +69,17 @@ struct Accordd: AsyncParsableCommand {
         if checkConfig {
             print("\(config): configuration is valid (node \(configuration.node), \(configuration.peers.count) peer(s))")
             return
+        }
+        if let restore {
+            do {
+                let report = try NodeStore.restore(backup: restore, into: configuration.storeConfiguration)
+                logger.notice("restored the data directory from a backup", metadata: [
+                    "backup": "\(restore)", "last_sequence": "\(report.lastSequence)", "agreements": "\(report.agreements)",
+                ])
+            } catch {
+                logger.critical("cannot restore: \(error)")
+                throw ExitCode(StartupError.dataDirectory)
+            }
         }
         let daemon: Daemon
         do {

@@ -36,7 +36,7 @@ struct CertificateDirectoryTests {
         #expect(directory.keys(of: node).count == 1)
     }
 
-    @Test("a certificate from another CA, or expired, is not admitted")
+    @Test("a certificate from another CA, or not yet valid, is not admitted; an expired one is, for the changes it signed while valid")
     func refusesUntrusted() throws {
         let openssl = TestCertificates.temporaryFolder("accord-dir")
         defer { try? FileManager.default.removeItem(atPath: openssl) }
@@ -47,7 +47,15 @@ struct CertificateDirectoryTests {
         #expect(throws: CryptoError.self) { try directory.admit(rogue) }
         #expect(directory.keys(of: NodeID(organisation: "acme", name: "node1")!).isEmpty)
         let afterExpiry = Date(timeIntervalSince1970: 5_000_000_000)  // 2128; the example set expires in 2126
-        #expect(throws: CryptoError.self) { try directory.admit(try Self.certificate("acme-node1"), at: afterExpiry) }
+        #expect(try directory.admit(try Self.certificate("acme-node1"), at: afterExpiry) == NodeID(organisation: "acme", name: "node1")!)
+
+        // Valid for a minute from now under the CA minted above; admitted a day later.
+        try TestCertificates.make(["-o", openssl, "--end", TestCertificates.validityDate(Date().addingTimeInterval(60)), "acme:short"])
+        let minted = CertificateDirectory(authority: try CertificateAuthority(pemFile: "\(openssl)/ca.pem"))
+        let short = try Certificate(pemRepresentation: String(contentsOfFile: "\(openssl)/acme-short.pem", encoding: .utf8))
+        #expect(try minted.admit(short, at: Date().addingTimeInterval(86_400)) == NodeID(organisation: "acme", name: "short")!)
+        let future = try Certificate(pemRepresentation: String(contentsOfFile: HostilePKI.shared.path("acme-future", ".pem"), encoding: .utf8))
+        #expect(throws: CryptoError.self) { try CertificateDirectory(authority: try CertificateAuthority(pemFile: HostilePKI.shared.caPath)).admit(future) }
     }
 
     @Test("a revoked certificate still vouches for what its node signed before the revocation, never for what it signed after")
@@ -84,9 +92,9 @@ struct CertificateDirectoryTests {
 
         // A new list that no longer names it (say, a hold lifted) re-dates it; one that names
         // another node reports that node as newly revoked.
-        #expect(directory.replaceRevocations(.empty).isEmpty)
+        #expect(directory.replaceTrust(revocations: .empty).isEmpty)
         #expect(throws: Never.self) { try verifier.verify(try genesis(at: UInt64(Date().timeIntervalSince1970 * 1000))) }
-        #expect(directory.replaceRevocations(revocations) == [node])
+        #expect(directory.replaceTrust(revocations: revocations) == [node])
     }
 
     @Test("a revocation list signed by another CA is refused, naming the issuer")

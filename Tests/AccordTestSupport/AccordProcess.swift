@@ -26,6 +26,8 @@ public final class AccordProcess: @unchecked Sendable {
     public var peers: [Peer] = []
     /// The certificate folder: `ca.pem`, `ORG-NODE.pem`/`.key`.
     public var certificates = TestCertificates.examples
+    /// The CA file for `[tls] ca`; `certificates`/ca.pem by default.
+    public var caFile: String?
     /// A revocation list for `[tls] crl`.
     public var crl: String?
     public var keepaliveSeconds = 1
@@ -69,7 +71,7 @@ public final class AccordProcess: @unchecked Sendable {
             [tls]
             certificate = "\(certificate ?? "\(certificates)/\(organisation)-\(name).pem")"
             private_key = "\(certificates)/\(organisation)-\(name).key"
-            ca = "\(certificates)/ca.pem"
+            ca = "\(caFile ?? "\(certificates)/ca.pem")"
             \(crl.map { "crl = \"\($0)\"" } ?? "")
 
             [admin]
@@ -107,6 +109,12 @@ public final class AccordProcess: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(50))
         }
         throw TestFailure("\(label): the admin API did not answer within 30 s; log:\n\(logTail)")
+    }
+
+    /// Writes the configuration as the properties now describe it and runs `accordctl reload`.
+    public func reload(configuration text: String? = nil) async throws -> CommandResult {
+        try (text ?? configuration()).write(toFile: configFile, atomically: true, encoding: .utf8)
+        return try await ctl("reload")
     }
 
     /// Sends `signal` and waits for the process to end (SIGKILL after 30 s).

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Where the repository's certificate material is, and a way to mint more with the operators' own
 /// script (certs-example/make-certs.sh) for tests that need revoked, expired or foreign
@@ -30,6 +30,15 @@ public enum TestCertificates {
         guard process.terminationStatus == 0 else {
             throw TestFailure("\(([script] + arguments).joined(separator: " ")): \(String(decoding: output, as: UTF8.self))")
         }
+    }
+
+    /// `date` as make-certs.sh's --start and --end take it (YYYYMMDDHHMMSSZ, UTC).
+    public static func validityDate(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMddHHmmss'Z'"
+        return formatter.string(from: date)
     }
 
     /// A new folder under the temporary directory, for minted certificates.

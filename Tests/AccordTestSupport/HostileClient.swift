@@ -15,6 +15,8 @@ public struct HostileClient: Sendable {
 
     /// Messages the client buffers before it stops reading the socket.
     public var inboundBuffer = 16
+    /// The protocol versions its hello offers.
+    public var versions = PeerSessionHandler.supportedVersions
 
     /// - Parameters:
     ///   - certificate: `ORG-NODE`, the files' base name in `folder`.
@@ -37,7 +39,7 @@ public struct HostileClient: Sendable {
     /// the connection is closed when it returns.
     public func session<Result: Sendable>(port: Int, host: String = "127.0.0.1", _ body: (HostileSession) async throws -> Result) async throws -> Result {
         let established = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: EstablishedPeer.self)
-        let inboundBuffer = self.inboundBuffer
+        let (inboundBuffer, versions) = (self.inboundBuffer, self.versions)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -45,7 +47,7 @@ public struct HostileClient: Sendable {
                     try handlers.addHandler(TLSHandler(context: tls, role: .client))
                     try handlers.addHandler(ByteToMessageHandler(FrameDecoder()))
                     try handlers.addHandler(MessageToByteHandler(FrameEncoder()))
-                    try handlers.addHandler(PeerSessionHandler(localNode: node, clock: Self.clock, established: established))
+                    try handlers.addHandler(PeerSessionHandler(localNode: node, clock: Self.clock, established: established, versions: versions))
                     return try NIOAsyncChannel<WireMessage, WireMessage>(
                         wrappingChannelSynchronously: channel,
                         configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: inboundBuffer))

@@ -1,0 +1,77 @@
+/// `POST /v1/reload`: what re-reading the configuration changed.
+public struct ReloadResult: Codable, Sendable {
+    /// Peers (`ORGANISATION at HOST:PORT`) dialled from now on.
+    public var peersAdded: [String]
+    /// Peers no longer dialled; the sessions of organisations no longer configured were closed.
+    public var peersRemoved: [String]
+    /// Whether new sessions present another certificate than before.
+    public var certificateRenewed: Bool
+    /// Nodes the new revocation list revokes that the old one did not.
+    public var newlyRevoked: [String]
+    public var sessionsClosed: [ClosedSession]
+
+    public init(peersAdded: [String], peersRemoved: [String], certificateRenewed: Bool, newlyRevoked: [String], sessionsClosed: [ClosedSession]) {
+        self.peersAdded = peersAdded
+        self.peersRemoved = peersRemoved
+        self.certificateRenewed = certificateRenewed
+        self.newlyRevoked = newlyRevoked
+        self.sessionsClosed = sessionsClosed
+    }
+}
+
+public struct ClosedSession: Codable, Sendable, Hashable {
+    public var node: String
+    /// `certificate-revoked` or `peer-removed`.
+    public var reason: String
+
+    public init(node: String, reason: String) {
+        self.node = node
+        self.reason = reason
+    }
+}
+
+/// `POST /v1/backup`: where to write the snapshot.
+public struct BackupRequest: Codable, Sendable {
+    /// An absolute path, on the daemon's machine, that must not exist yet.
+    public var path: String
+
+    public init(path: String) { self.path = path }
+}
+
+/// A snapshot written and checked.
+public struct BackupResult: Codable, Sendable {
+    public var path: String
+    public var bytes: Int64
+    /// The last sequence of this node's log the snapshot holds: every change acknowledged up to
+    /// it is in the snapshot.
+    public var lastSequence: Int64
+    public var agreements: Int
+    public var changes: Int
+
+    public init(path: String, bytes: Int64, lastSequence: Int64, agreements: Int, changes: Int) {
+        self.path = path
+        self.bytes = bytes
+        self.lastSequence = lastSequence
+        self.agreements = agreements
+        self.changes = changes
+    }
+}
+
+/// A certificate's identity and lifetime, as `status` shows it.
+public struct CertificateStatus: Codable, Sendable, Hashable {
+    /// `organisation/name`.
+    public var node: String
+    public var fingerprint: String
+    public var notAfter: String
+    public var daysLeft: Double
+    /// Expires within the warning period (30 days) or has expired.
+    public var expiresSoon: Bool
+
+    public init(node: String, fingerprint: String, notAfter: String, daysLeft: Double, expiresSoon: Bool) {
+        self.node = node
+        self.fingerprint = fingerprint
+        self.notAfter = notAfter
+        self.daysLeft = daysLeft
+        self.expiresSoon = expiresSoon
+    }
+}

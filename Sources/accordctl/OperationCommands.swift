@@ -1,0 +1,49 @@
+import AccordAdminAPI
+import ArgumentParser
+import Foundation
+
+struct Reload: ControlCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Re-read the node's configuration file and the files it names, without a restart (as SIGHUP does).",
+        discussion: """
+            Peers added, removed or re-addressed; a new certificate and key (new sessions present them); \
+            CAs (the file may hold the old and the new one during a rollover); the revocation list (sessions \
+            of newly revoked nodes are closed). A reload that fails changes nothing and exits 1 with the \
+            reason; node identity, data directory, listen and admin sockets and [sync] timers need a restart.
+            """
+    )
+
+    @OptionGroup var connection: Connection
+
+    func execute(_ client: AdminClient, json: Bool) async throws {
+        let (result, raw): (ReloadResult, [UInt8]) = try await client.post("/v1/reload")
+        if json { return Output.json(raw) }
+        var lines: [String] = []
+        lines += result.peersAdded.map { "peer added: \($0)" }
+        lines += result.peersRemoved.map { "peer removed: \($0)" }
+        if result.certificateRenewed { lines.append("certificate renewed: new sessions present the new one") }
+        lines += result.newlyRevoked.map { "newly revoked: \($0)" }
+        lines += result.sessionsClosed.map { "session closed: \($0.node) (\($0.reason))" }
+        print(lines.isEmpty ? "reloaded; nothing changed" : (["reloaded"] + lines).joined(separator: "\n  "))
+    }
+}
+
+struct Backup: ControlCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a consistent snapshot of the node's store to FILE while it keeps serving, and check it.",
+        discussion: "FILE must not exist; it is written by accordd, readable by its user only. Restore with accordd --restore FILE (docs/operations.md)."
+    )
+
+    @OptionGroup var connection: Connection
+
+    @Argument(help: ArgumentHelp("Where to write the backup (a new file).", valueName: "file"))
+    var file: String
+
+    func execute(_ client: AdminClient, json: Bool) async throws {
+        // The daemon resolves the path, from its own working directory: send it absolute.
+        let path = URL(fileURLWithPath: file).standardizedFileURL.path
+        let (result, raw): (BackupResult, [UInt8]) = try await client.post("/v1/backup", BackupRequest(path: path))
+        if json { return Output.json(raw) }
+        print("backup written to \(result.path): \(result.bytes) bytes, \(result.agreements) agreement(s), \(result.changes) change(s), through sequence \(result.lastSequence); checked")
+    }
+}
