@@ -19,7 +19,7 @@ struct CertificateLifecycleTests {
         latecomer.peers = [acme.address]
         try await withNodes(nodes + [latecomer]) {
             for node in nodes { try await node.start() }
-            let session = try await globex.waitForSession(with: "acme/node1")
+            let session = try await globex.waitForSession(with: "acme/node1", lasting: true)
             let old = try pki.fingerprint("acme-node1")
             #expect(session.certificate?.fingerprint == old)
             let before = try await acme.createAgreement("Signed with the old key", parties: ["acme", "globex"])
@@ -101,7 +101,7 @@ struct CertificateLifecycleTests {
         }
         try await withNodes(nodes) {
             for node in nodes { try await node.start() }
-            let session = try await acme.waitForSession(with: "globex/node1")
+            let session = try await acme.waitForSession(with: "globex/node1", lasting: true)
             let history = try await acme.createAgreement("Under the old CA", parties: ["acme", "globex"])
 
             // 1. Every node trusts both CAs (and takes both CAs' revocation lists).

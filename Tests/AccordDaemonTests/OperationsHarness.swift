@@ -57,9 +57,18 @@ extension AccordProcess {
     }
 
     /// Waits until this node has an established session with `node`, and returns its row.
+    ///
+    /// - Parameter lasting: when both nodes dial each other, two sessions may start at once and
+    ///   the one the simultaneous-dial rule does not keep ends a moment later; with `lasting`,
+    ///   waits for the kept one (dialled by the node whose id sorts first), so that a test can
+    ///   compare its `connectedSince` later.
     @discardableResult
-    func waitForSession(with node: String, timeout: Duration = .seconds(30)) async throws -> PeerStatus {
-        try await eventually("\(label) in session with \(node)", timeout: timeout) { try await peer(node)?.connected == true }
+    func waitForSession(with node: String, lasting: Bool = false, timeout: Duration = .seconds(30)) async throws -> PeerStatus {
+        let kept = label < node ? "outbound" : "inbound"
+        try await eventually("\(label) in session with \(node)", timeout: timeout) {
+            guard let row = try await peer(node), row.connected else { return false }
+            return !lasting || row.direction == kept
+        }
         return try #require(try await peer(node))
     }
 

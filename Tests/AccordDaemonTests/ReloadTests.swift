@@ -16,7 +16,7 @@ struct ReloadTests {
         acme.peers = [globex.address]
         try await withNodes(nodes) {
             for node in nodes { try await node.start() }
-            let unaffected = try await acme.waitForSession(with: "globex/node1")
+            let unaffected = try await acme.waitForSession(with: "globex/node1", lasting: true)
             try await eventually("acme refuses initech, not a partner yet") {
                 try acme.metric("accord_connections_refused_total", reason: "organisation-not-configured") >= 1
             }
@@ -53,7 +53,7 @@ struct ReloadTests {
         let (acme, globex) = (nodes[0], nodes[1])
         try await withNodes(nodes) {
             for node in nodes { try await node.start() }
-            let session = try await acme.waitForSession(with: "globex/node1")
+            let session = try await acme.waitForSession(with: "globex/node1", lasting: true)
             let healthy = acme.configuration()
             let cases: [(String, String, String)] = [
                 ("bad TOML", healthy + "\n[[peers]\n", "is not valid TOML"),
