@@ -84,10 +84,7 @@ actor ConfigurationReloader {
         }
         let credentials: NodeCredentials
         do {
-            credentials = try NodeCredentials(
-                node: configuration.node, certificate: configuration.certificate, privateKey: configuration.privateKey,
-                certificateAuthority: configuration.certificateAuthority, revocationList: configuration.revocationList
-            )
+            credentials = try configuration.credentials()
         } catch {
             throw ReloadRefusal(message: "\(file): \(error)")
         }

@@ -44,10 +44,7 @@ public final class Daemon: Service {
 
         let credentials: NodeCredentials
         do {
-            credentials = try NodeCredentials(
-                node: configuration.node, certificate: configuration.certificate, privateKey: configuration.privateKey,
-                certificateAuthority: configuration.certificateAuthority, revocationList: configuration.revocationList
-            )
+            credentials = try configuration.credentials()
         } catch {
             throw StartupError(exitCode: StartupError.configuration, message: "\(file): \(error)")
         }

@@ -231,6 +231,14 @@ public struct DaemonConfiguration: Sendable {
         return fields
     }
 
+    /// The node's credentials, read from the files `[tls]` names and checked together.
+    public func credentials() throws(NodeCredentials.Failure) -> NodeCredentials {
+        try NodeCredentials(
+            node: node, certificate: certificate, privateKey: privateKey,
+            certificateAuthority: certificateAuthority, revocationList: revocationList
+        )
+    }
+
     /// The sync settings for this node.
     public func syncConfiguration(clock: @escaping @Sendable () -> UInt64) -> SyncConfiguration {
         var sync = SyncConfiguration(node: node, listenHost: listenHost, listenPort: listenPort, peers: peers, clock: clock)

@@ -49,6 +49,7 @@ extension SyncNode {
         }
         outcome.peersAdded = peers.filter { !previous.contains($0) }
         outcome.peersRemoved = previous.filter { !peers.contains($0) }
+        dialled.update { $0 = $0.filter { peers.contains($0.key) } }
 
         let organisations = Set(peers.map(\.organisation))
         var reasons: [NodeID: String] = [:]

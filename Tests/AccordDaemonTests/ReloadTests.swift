@@ -87,7 +87,7 @@ struct ReloadTests {
         }
     }
 
-    @Test("SIGHUP reloads as accordctl reload does")
+    @Test("SIGHUP reloads as accordctl reload does; a partner that moved is followed to its new address")
     func hangup() async throws {
         let pki = try TestConsortium(["acme:node1", "globex:node1"])
         defer { pki.remove() }
@@ -101,6 +101,22 @@ struct ReloadTests {
             try #require(acme.process).signal(SIGHUP)
             try await acme.waitForSession(with: "globex/node1")
             #expect(acme.log.contains("configuration reloaded") && acme.log.contains("SIGHUP"))
+
+            // globex moves to another port (its data and identity stay); acme is re-addressed.
+            try await globex.stop()
+            let moved = try AccordProcess("globex", port: try freePorts(1)[0], binaries: Binaries.folder.path, folder: globex.folder)
+            (moved.certificates, moved.crl, moved.peers) = (globex.certificates, globex.crl, globex.peers)
+            try await withNodes([moved]) {
+                try await moved.start()
+                acme.peers = [moved.address]
+                let result = try await acme.reload()
+                #expect(result.stdout.contains("peer added: globex at 127.0.0.1:\(moved.port)"), "\(result.stdout) \(result.stderr)")
+                #expect(result.stdout.contains("peer removed: globex at 127.0.0.1:\(globex.port)"), "\(result.stdout)")
+                try await eventually("acme is in session with globex at its new address") {
+                    guard let row = try await acme.peer("globex/node1") else { return false }
+                    return row.connected && row.address == "127.0.0.1:\(moved.port)"
+                }
+            }
         }
     }
 }
