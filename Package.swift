@@ -125,8 +125,9 @@ let package = Package(
         .executableTarget(
             name: "accord-bench",
             dependencies: [
-                "AccordSync", "AccordStore", "AccordModel", "AccordCrypto", "AccordTLS",
+                "AccordSync", "AccordStore", "AccordModel", "AccordCrypto", "AccordTLS", "AccordAdminAPI", "AccordTestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/AccordSyncBenchmark"
         ),

@@ -1,0 +1,185 @@
+import AccordAdminAPI
+import AccordTestSupport
+import Dispatch
+import Foundation
+
+/// Real `accordd` processes driven only through their admin API, as a new user would, each figure
+/// beside the same run's limit (`SameRunLimits`):
+/// - authoring: agreements created through the admin API by concurrent keep-alive clients on
+///   acme, while globex/node1 is connected and receives them;
+/// - catch-up: a fresh node (globex/node2, empty data directory) receives them all from acme;
+/// - memory: each accordd's resident set during and after catch-up;
+/// - an edit on acme visible through globex/node1's admin API;
+/// - reconciliation bytes per difference, after globex/node2 missed some edits;
+/// - database bytes per agreement.
+struct ProcessBenchmark {
+    let agreements: Int
+    let edits: Int
+    let differences: Int
+    let clients: Int
+    let binaries: String
+    let report: BenchReport
+
+    func run() async throws {
+        let limits = try await SameRunLimits.measure(binaries: binaries, report: report)
+        let pki = TestCertificates.temporaryFolder("accord-bench-pki")
+        try TestCertificates.make(["-o", pki, "acme:node1", "globex:node1,node2"])
+        defer { try? FileManager.default.removeItem(atPath: pki) }
+        let ports = try freePorts(3)
+        let acme = try AccordProcess("acme", port: ports[0], binaries: binaries)
+        let globex = try AccordProcess("globex", port: ports[1], binaries: binaries)
+        let fresh = try AccordProcess("globex", name: "node2", port: ports[2], binaries: binaries)
+        let nodes = [acme, globex, fresh]
+        for node in nodes {
+            node.certificates = pki
+            (node.keepaliveSeconds, node.idleTimeoutSeconds) = (15, 45)
+        }
+        (acme.peers, globex.peers, fresh.peers) = ([globex.address, fresh.address], [acme.address], [acme.address])
+        defer { for node in nodes { node.remove() } }
+
+        try await acme.start()
+        try await globex.start()
+        try await eventually("acme and globex in session") { try await acme.json("peers", as: [PeerStatus].self).contains { $0.connected } }
+
+        // Authoring through the admin API.
+        let acmeCPU = processCPUSeconds(pid: acme.process!.pid) ?? 0
+        let authoringStart = ContinuousClock.now
+        let ids = try await Self.createConcurrently(agreements, clients: clients, socket: acme.socket)
+        let authoring = seconds(ContinuousClock.now - authoringStart)
+        let createRate = Double(agreements) / authoring
+        report.record(
+            "authoring: creates through the admin API, \(clients) clients", createRate, "creates/s",
+            ratio: (createRate / limits.durableCommitsPerSecond, "× durable commits/s"), aim: "≥ 10,000/s"
+        )
+        report.record(
+            "authoring: acme's CPU per create", ((processCPUSeconds(pid: acme.process!.pid) ?? 0) - acmeCPU) / Double(agreements) * 1000, "ms"
+        )
+        try await eventually("globex/node1 has every agreement", timeout: .seconds(600)) {
+            try await globex.json("status", as: NodeStatus.self).agreements >= agreements
+        }
+
+        // Catch-up of a fresh node.
+        let peak = Maximum(0)
+        let catchUpStart = ContinuousClock.now
+        let (acmeBefore, freshBefore) = (processCPUSeconds(pid: acme.process!.pid) ?? 0, 0.0)
+        try await fresh.start()
+        let admin = fresh.admin()
+        while try Self.agreementCount(admin) < agreements {
+            if let memory = fresh.memory { peak.observe(memory.resident) }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let catchUp = seconds(ContinuousClock.now - catchUpStart)
+        let floor = limits.verificationFloor(agreements)
+        report.record(
+            "catch-up: fresh node receives \(agreements) agreements", catchUp, "s",
+            ratio: (catchUp / floor, "× verification floor"), aim: "≤ 1.5× floor; 10k ≤ 1 s"
+        )
+        let cpu = ((processCPUSeconds(pid: acme.process!.pid) ?? 0) - acmeBefore) + ((processCPUSeconds(pid: fresh.process!.pid) ?? 0) - freshBefore)
+        report.record("catch-up: CPU of sender and receiver", cpu / catchUp, "cores")
+        report.record("catch-up: receiver's peak RSS during", peak.maximum, "MB", aim: "≤ 100 MB")
+        for (label, node) in [("acme (sender)", acme), ("globex/node2 (receiver)", fresh)] {
+            report.record("RSS after catch-up: \(label)", node.memory?.resident ?? 0, "MB", aim: "≤ 100 MB")
+        }
+
+        // An edit on acme, visible through globex/node1's admin API.
+        let latencies = try await Self.editLatencies(edits, on: acme.admin(), seenBy: globex.admin(), agreements: ids)
+        report.record(
+            "edit visible at the partner: p50", percentile(latencies, 0.5), "ms",
+            ratio: (percentile(latencies, 0.5) / limits.tlsRoundTripMilliseconds, "× TLS round trip"), aim: "≤ 2 ms"
+        )
+        report.record(
+            "edit visible at the partner: p99", percentile(latencies, 0.99), "ms",
+            ratio: (percentile(latencies, 0.99) / limits.tlsRoundTripMilliseconds, "× TLS round trip"), aim: "≤ 5 ms"
+        )
+
+        // Differences: globex/node2 misses notes on `differences` agreements, then reconnects.
+        try await fresh.stop()
+        let acmeAdmin = acme.admin()
+        for id in ids.prefix(differences) {
+            _ = try acmeAdmin.post("/v1/agreements/\(id)/notes", json: #"{"text": "a difference"}"#)
+        }
+        let reconcileBefore = try acme.metric("accord_reconcile_bytes_total")
+        let expected = try Self.changeCount(acme.admin())
+        try await fresh.start()
+        try await eventually("globex/node2 has every change", timeout: .seconds(120)) { try Self.changeCount(fresh.admin()) >= expected }
+        try await eventually("the round is counted") { try acme.metric("accord_reconcile_bytes_total") > reconcileBefore }
+        let reconcileBytes = (try acme.metric("accord_reconcile_bytes_total") - reconcileBefore) * 2  // both directions: each side counts what it sends
+        report.record("\(differences) differences: reconciliation bytes per difference", reconcileBytes / Double(differences), "B", aim: "≤ 200 B")
+
+        // Database size, after a clean stop (checkpointed).
+        try await acme.stop()
+        let bytes = ((try? FileManager.default.attributesOfItem(atPath: "\(acme.dataDirectory)/accord.sqlite"))?[.size] as? Int) ?? 0
+        report.record("database bytes per agreement (acme, checkpointed)", Double(bytes) / Double(agreements), "B", aim: "≤ 1,500 B")
+        try await globex.stop()
+        try await fresh.stop()
+    }
+
+    /// Creates `count` agreements of ~1 KB through `clients` keep-alive connections at once.
+    static func createConcurrently(_ count: Int, clients: Int, socket: String) async throws -> [String] {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                let ids = Locked([String]())
+                let failures = Locked([String]())
+                DispatchQueue.concurrentPerform(iterations: clients) { client in
+                    let admin = AdminSocketClient(socket: socket)
+                    for index in stride(from: client, to: count, by: clients) {
+                        let request = CreateAgreementRequest(
+                            title: "Technology partnership \(index)", category: "technicalResources", parties: ["acme", "globex"],
+                            framework: ["serviceCoverage": benchmarkFramework(index)]
+                        )
+                        do {
+                            let body = try AdminAPI.encoder().encode(request)
+                            let response = try admin.request("POST", "/v1/agreements", body: Array(body))
+                            guard response.status == 201 else { throw BenchFailure("create: \(response.status) \(response.text)") }
+                            let created = try AdminAPI.decoder().decode(CreatedAgreement.self, from: Data(response.body))
+                            ids.update { $0.append(created.id) }
+                        } catch {
+                            failures.update { $0.append("\(error)") }
+                            return
+                        }
+                    }
+                }
+                if let failure = failures.value.first {
+                    continuation.resume(throwing: BenchFailure(failure))
+                } else {
+                    continuation.resume(returning: ids.value)
+                }
+            }
+        }
+    }
+
+    /// Sets a title on acme and reads the agreement on globex until it shows it, `count` times.
+    static func editLatencies(_ count: Int, on writer: AdminSocketClient, seenBy reader: AdminSocketClient, agreements: [String]) async throws -> [Double] {
+        var latencies: [Double] = []
+        for index in 0..<count {
+            let id = agreements[index % agreements.count]
+            let title = "Edit \(index)"
+            let start = ContinuousClock.now
+            let response = try writer.post("/v1/agreements/\(id)/fields", json: #"{"field": "title", "value": "\#(title)"}"#)
+            guard response.status == 200 else { throw BenchFailure("edit: \(response.status) \(response.text)") }
+            while true {
+                let view = try AdminAPI.decoder().decode(AgreementView.self, from: Data(try reader.get("/v1/agreements/\(id)").body))
+                if view.title == title { break }
+            }
+            latencies.append(seconds(ContinuousClock.now - start) * 1000)
+        }
+        return latencies.sorted()
+    }
+
+    static func agreementCount(_ admin: AdminSocketClient) throws -> Int {
+        try AdminAPI.decoder().decode(NodeStatus.self, from: Data(admin.get("/v1/status").body)).agreements
+    }
+
+    static func changeCount(_ admin: AdminSocketClient) throws -> Int {
+        try AdminAPI.decoder().decode(NodeStatus.self, from: Data(admin.get("/v1/status").body)).changes
+    }
+}
+
+/// A value shared by the benchmark's client threads.
+final class Locked<Value>: @unchecked Sendable {
+    private var stored: Value
+    private let lock = NSLock()
+    init(_ value: Value) { stored = value }
+    var value: Value { lock.withLock { stored } }
+    func update(_ body: (inout Value) -> Void) { lock.withLock { body(&stored) } }
+}
