@@ -32,6 +32,9 @@ struct AccordBench: AsyncParsableCommand {
     @Option(help: "Concurrent admin API clients that create the agreements (--processes).")
     var clients = 16
 
+    @Option(help: ArgumentHelp("With --processes: record a perf profile of each phase and node into this folder.", valueName: "folder"))
+    var perf: String?
+
     @Option(help: ArgumentHelp("Where to write the figures.", valueName: "path"))
     var json: String?
 
@@ -43,7 +46,7 @@ struct AccordBench: AsyncParsableCommand {
         if processes {
             let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
             try await ProcessBenchmark(
-                agreements: agreements, edits: edits, differences: differences, clients: clients, binaries: binaries, report: report
+                agreements: agreements, edits: edits, differences: differences, clients: clients, binaries: binaries, perfFolder: perf, report: report
             ).run()
         } else {
             try await runInProcess(agreements: agreements, edits: edits, differences: differences, report: report)

@@ -18,6 +18,8 @@ struct ProcessBenchmark {
     let differences: Int
     let clients: Int
     let binaries: String
+    /// Where `perf record` writes a profile per phase and node; nil: no profiling.
+    let perfFolder: String?
     let report: BenchReport
 
     func run() async throws {
@@ -43,9 +45,11 @@ struct ProcessBenchmark {
 
         // Authoring through the admin API.
         let acmeCPU = processCPUSeconds(pid: acme.process!.pid) ?? 0
+        let authoringProfile = try PerfRecording.start("authoring-acme", pid: acme.process!.pid, in: perfFolder)
         let authoringStart = ContinuousClock.now
         let ids = try await Self.createConcurrently(agreements, clients: clients, socket: acme.socket)
         let authoring = seconds(ContinuousClock.now - authoringStart)
+        await authoringProfile?.stop()
         let createRate = Double(agreements) / authoring
         report.record(
             "authoring: creates through the admin API, \(clients) clients", createRate, "creates/s",
@@ -62,13 +66,17 @@ struct ProcessBenchmark {
         let peak = Maximum(0)
         let catchUpStart = ContinuousClock.now
         let (acmeBefore, freshBefore) = (processCPUSeconds(pid: acme.process!.pid) ?? 0, 0.0)
+        let senderProfile = try PerfRecording.start("catch-up-sender", pid: acme.process!.pid, in: perfFolder)
         try await fresh.start()
+        let receiverProfile = try PerfRecording.start("catch-up-receiver", pid: fresh.process!.pid, in: perfFolder)
         let admin = fresh.admin()
         while try Self.agreementCount(admin) < agreements {
             if let memory = fresh.memory { peak.observe(memory.resident) }
             try await Task.sleep(for: .milliseconds(20))
         }
         let catchUp = seconds(ContinuousClock.now - catchUpStart)
+        await senderProfile?.stop()
+        await receiverProfile?.stop()
         let floor = limits.verificationFloor(agreements)
         report.record(
             "catch-up: fresh node receives \(agreements) agreements", catchUp, "s",

@@ -41,7 +41,7 @@ struct SameRunLimits {
         let commits = raw(batch: 1)
         report.record("limit: durable SQLite inserts, 1000 per commit", batched, "rows/s")
         report.record("limit: durable SQLite commits, 1 row each", commits, "commits/s")
-        let tls = try await run(TLSReport.self, binaries + "/accord-tls-bench", ["--megabytes", "8", "--round-trips", "5000", "--handshakes", "20"])
+        let tls = try await run(TLSReport.self, binaries + "/accord-tls-bench", ["--megabytes", "8", "--round-trips", "5000", "--handshakes", "20", "--certificates", exampleCertificates])
         let roundTrip = 1000 / tls.roundTripsPerSecond
         report.record("limit: loopback TLS 1.3 round trip, 64 B", roundTrip, "ms")
         return SameRunLimits(

@@ -1,4 +1,5 @@
 import AccordAdminAPI
+import AccordSync
 import Foundation
 public import Logging
 import NIOCore
@@ -40,11 +41,13 @@ public struct AdminSocketError: Error, CustomStringConvertible {
 /// Only the socket's permissions guard it — anyone who can connect can edit agreements in the
 /// node's name — so it is created with the configured mode (0600 by default) and never on TCP.
 public final class AdminServer: Sendable {
-    /// Connections served at once; more wait in the listen backlog.
+    /// Connections served at once; a connection beyond them is closed at once (and logged).
     public static let maximumConnections = 32
     public let path: String
     private let listener: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
     private let logger: Logger
+    /// A flood of refused connections is summarised, not logged line by line.
+    private let refusals: RefusalLog
     private let activeConnections = Atomic<Int>(0)
 
     /// Binds the socket. A socket file left by a process that is gone is replaced; one that a
@@ -92,6 +95,7 @@ public final class AdminServer: Sendable {
         }
         self.path = path
         self.logger = logger
+        self.refusals = RefusalLog(logger: logger)
     }
 
     private static func removeStaleSocket(at path: String) throws {
@@ -119,6 +123,10 @@ public final class AdminServer: Sendable {
                     for try await connection in connections {
                         guard activeConnections.add(1, ordering: .relaxed).newValue <= Self.maximumConnections else {
                             activeConnections.subtract(1, ordering: .relaxed)
+                            refusals.refused(
+                                "admin connection refused", reason: "too-many-admin-connections",
+                                metadata: ["limit": "\(Self.maximumConnections)"]
+                            )
                             try? await connection.channel.close()
                             continue
                         }

@@ -267,7 +267,8 @@ final class Soak: @unchecked Sendable {
             var histories: Set<Set<String>> = []
             for node in nodes where parties.contains(node.organisation) {
                 guard let history: [HistoryItem] = try await node.answer(["agreements", "history", id]) else {
-                    summary.failures.append("\(node.label) cannot show the history of \(id)")
+                    let result = try await node.ctl(["agreements", "history", id, "--json"])
+                    summary.failures.append("\(node.label) cannot show the history of \(id): \(result.termination), \(result.stderr.prefix(300)); again: \(result.succeeded ? "answered" : "failed")")
                     continue
                 }
                 let present = Set(history.map(\.change))
