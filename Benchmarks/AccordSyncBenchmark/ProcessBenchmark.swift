@@ -49,7 +49,7 @@ struct ProcessBenchmark {
         let authoringStart = ContinuousClock.now
         let ids = try await Self.createConcurrently(agreements, clients: clients, socket: acme.socket)
         let authoring = seconds(ContinuousClock.now - authoringStart)
-        await authoringProfile?.stop()
+        try await authoringProfile?.stop()
         let createRate = Double(agreements) / authoring
         report.record(
             "authoring: creates through the admin API, \(clients) clients", createRate, "creates/s",
@@ -75,8 +75,8 @@ struct ProcessBenchmark {
             try await Task.sleep(for: .milliseconds(20))
         }
         let catchUp = seconds(ContinuousClock.now - catchUpStart)
-        await senderProfile?.stop()
-        await receiverProfile?.stop()
+        try await senderProfile?.stop()
+        try await receiverProfile?.stop()
         let floor = limits.verificationFloor(agreements)
         report.record(
             "catch-up: fresh node receives \(agreements) agreements", catchUp, "s",
