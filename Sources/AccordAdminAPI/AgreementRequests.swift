@@ -18,6 +18,38 @@ public struct CreateAgreementRequest: Codable, Sendable {
     }
 }
 
+/// `POST /v1/agreements/bulk`: many new agreements in one request, each its own signed change,
+/// all made durable by one commit.
+public struct BulkCreateRequest: Codable, Sendable {
+    /// At most `maximumAgreements` (and the request at most `AdminAPI.maximumRequestBytes`).
+    public var agreements: [CreateAgreementRequest]
+
+    public static let maximumAgreements = 10_000
+
+    public init(agreements: [CreateAgreementRequest]) { self.agreements = agreements }
+}
+
+/// One entry per requested agreement, in the request's order: created, or why not.
+public struct BulkCreateResponse: Codable, Sendable {
+    public var results: [BulkCreateResult]
+    public var created: Int
+
+    public init(results: [BulkCreateResult]) {
+        self.results = results
+        created = results.filter { $0.error == nil }.count
+    }
+}
+
+public struct BulkCreateResult: Codable, Sendable {
+    public var created: CreatedAgreement?
+    public var error: ErrorResponse?
+
+    public init(created: CreatedAgreement?, error: ErrorResponse?) {
+        self.created = created
+        self.error = error
+    }
+}
+
 /// `POST /v1/agreements/{id}/fields`: one field, by name (`title`, `category`,
 /// `framework.<dimension>`, `effectiveFrom`, `expiresOn`); an empty value clears a date.
 public struct SetFieldRequest: Codable, Sendable {

@@ -31,6 +31,25 @@ package enum AdminRequestDecoding {
         default: throw AdminFailure.notFound("no edit action \(action)")
         }
     }
+
+    /// The edits of each agreement of a bulk create, all checked before any is made.
+    /// - Throws: a 400 naming the first bad entry by its index.
+    package static func bulkCreate(_ body: [UInt8]) throws -> [[Edit]] {
+        let request: BulkCreateRequest = try EditRequests.decode(body)
+        guard !request.agreements.isEmpty, request.agreements.count <= BulkCreateRequest.maximumAgreements else {
+            throw AdminFailure.badRequest("agreements: between 1 and \(BulkCreateRequest.maximumAgreements) per request, not \(request.agreements.count)")
+        }
+        var edits: [[Edit]] = []
+        edits.reserveCapacity(request.agreements.count)
+        for (index, entry) in request.agreements.enumerated() {
+            do throws(AdminFailure) {
+                edits.append(try EditRequests.create(entry))
+            } catch {
+                throw AdminFailure.badRequest("agreements[\(index)]: \(error.body.message)")
+            }
+        }
+        return edits
+    }
 }
 
 /// Turns admin API requests into the model's edits: pure, so every refusal is checked without a

@@ -66,6 +66,8 @@ public final class NodeAdministration: Sendable {
         case (.POST, "agreements", nil, nil):
             let decoded = try AdminRequestDecoding.edits(for: AdminRequestDecoding.create, body: request.body)
             return try json(try await create(decoded.edits), status: .created)
+        case (.POST, "agreements", "bulk", nil):
+            return try json(try await createMany(try AdminRequestDecoding.bulkCreate(request.body)))
         case (.GET, "agreements", let id?, nil): return try json(try await show(try agreementID(id)))
         case (.GET, "agreements", let id?, "history"):
             let agreement = try await existing(try agreementID(id))
@@ -221,6 +223,23 @@ public final class NodeAdministration: Sendable {
         let stored = try await store.author(nil, edits, signer: signer, nowMillis: clock())
         counters.authored()
         return CreatedAgreement(id: stored.agreement.description, change: stored.change.id.hex, sequence: stored.sequence)
+    }
+
+    /// Every request was decoded and checked before any is authored; each is then judged by the
+    /// rules on its own, in one transaction.
+    private func createMany(_ requests: [[Edit]]) async throws -> BulkCreateResponse {
+        let results = try await store.authorMany(requests.map { (nil, $0) }, signer: signer, nowMillis: clock())
+        return BulkCreateResponse(results: results.map { result in
+            switch result {
+            case .success(let stored):
+                counters.authored()
+                return BulkCreateResult(
+                    created: CreatedAgreement(id: stored.agreement.description, change: stored.change.id.hex, sequence: stored.sequence), error: nil
+                )
+            case .failure(let rejection):
+                return BulkCreateResult(created: nil, error: ErrorResponse(code: rejection.code.description, message: rejection.message))
+            }
+        })
     }
 
     private func author(_ id: AgreementID, _ edits: [Edit]) async throws -> ChangeReceipt {

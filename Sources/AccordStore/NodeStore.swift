@@ -135,6 +135,22 @@ public final class NodeStore: Sendable {
         return try result.get()
     }
 
+    /// Makes, signs and persists many changes authored on this node in one transaction (one
+    /// fsync): a bulk import. Each is judged on its own: one the rules refuse leaves no trace
+    /// and does not stop the others.
+    public func authorMany(
+        _ requests: [(agreement: AgreementID?, edits: [Edit])], signer: ChangeSigner, nowMillis: UInt64
+    ) async throws(StoreError) -> [Result<StoredChange, ChangeRejection>] {
+        try await write { writer, context throws(StoreError) in
+            var results: [Result<StoredChange, ChangeRejection>] = []
+            results.reserveCapacity(requests.count)
+            for request in requests {
+                results.append(try writer.author(request.agreement, request.edits, signer: signer, nowMillis: nowMillis, context: &context))
+            }
+            return results
+        }
+    }
+
     /// Records an exchange with a peer node.
     public func updatePeer(_ node: NodeID, _ update: PeerUpdate, nowMillis: UInt64) async throws(StoreError) {
         try await updatePeer(node, [update], nowMillis: nowMillis)

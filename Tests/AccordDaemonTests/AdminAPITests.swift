@@ -87,6 +87,44 @@ struct AdminAPITests {
         }
     }
 
+    @Test("bulk create: every entry checked before any is made, each its own signed change in one commit, one refused by the rules does not stop the others")
+    func bulkCreate() async throws {
+        let nodes = try daemonMesh(["acme", "globex"])
+        let (acme, globex) = (nodes[0], nodes[1])
+        try await withNodes(nodes) {
+            for node in nodes { try await node.start() }
+            func entry(_ index: Int, parties: [String] = ["acme", "globex"]) -> CreateAgreementRequest {
+                CreateAgreementRequest(title: "Bulk \(index)", category: "technicalResources", parties: parties, framework: ["serviceCoverage": "EU"])
+            }
+            func post(_ request: BulkCreateRequest) throws -> AdminSocketClient.Response {
+                try acme.admin().request("POST", "/v1/agreements/bulk", body: Array(try AdminAPI.encoder().encode(request)))
+            }
+            // A bad entry refuses the whole request, naming it; nothing is made.
+            var bad = BulkCreateRequest(agreements: (0..<3).map { entry($0) })
+            bad.agreements[2].category = "gifts"
+            let refused = try post(bad)
+            #expect(refused.status == 400 && refused.text.contains("agreements[2]"), "\(refused.text)")
+            #expect(try post(BulkCreateRequest(agreements: [])).status == 400)
+            #expect(try await acme.agreementIDs().isEmpty)
+
+            // 300 agreements and one the rules refuse (acme is not among its parties).
+            var request = BulkCreateRequest(agreements: (0..<300).map { entry($0) })
+            request.agreements.insert(entry(999, parties: ["globex", "initech"]), at: 150)
+            let answered = try post(request)
+            #expect(answered.status == 200, "\(answered.text)")
+            let response = try AdminAPI.decoder().decode(BulkCreateResponse.self, from: Data(answered.body))
+            #expect(response.created == 300 && response.results.count == 301)
+            #expect(response.results[150].error?.code == "creator-not-party" && response.results[150].created == nil)
+            let ids = Set(response.results.compactMap(\.created?.id))
+            #expect(ids.count == 300)
+            #expect(try await acme.agreementIDs() == ids)
+            let changes = Set(response.results.compactMap(\.created?.change))
+            #expect(changes.count == 300, "each agreement is its own signed change")
+            try await eventually("globex received them all") { try await globex.agreementIDs() == ids }
+            #expect(try globex.metric("accord_changes_rejected_total", reason: "bad-signature") == 0)
+        }
+    }
+
     @Test("GET /metrics is Prometheus text with the node's counts; --log-format json writes one JSON object per line")
     func metrics() async throws {
         let node = try DaemonNode("acme", port: try freePorts(1)[0])
