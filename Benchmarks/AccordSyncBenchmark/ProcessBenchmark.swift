@@ -5,8 +5,9 @@ import Foundation
 
 /// Real `accordd` processes driven only through their admin API, as a new user would, each figure
 /// beside the same run's limit (`SameRunLimits`):
-/// - authoring: agreements created through the admin API by concurrent keep-alive clients on
-///   acme, while globex/node1 is connected and receives them;
+/// - authoring: agreements created through the admin API on acme, half one per request by
+///   concurrent keep-alive clients, half in bulk requests, while globex/node1 is connected and
+///   receives them;
 /// - catch-up: a fresh node (globex/node2, empty data directory) receives them all from acme;
 /// - memory: each accordd's resident set during and after catch-up;
 /// - an edit on acme visible through globex/node1's admin API;

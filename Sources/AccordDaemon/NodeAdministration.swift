@@ -192,12 +192,15 @@ public final class NodeAdministration: Sendable {
     private func show(_ id: AgreementID) async throws -> AgreementView {
         guard let detail = try await store.agreement(id) else { throw Self.unknown(id) }
         let latest = try await store.history(of: id).last?.sequence ?? 0
-        let peers = try await peerStatuses()
+        // The nodes met (stored or in session) and how far each acknowledged: not the whole peer
+        // status, whose backlog counts scan the log and would make every read of one agreement
+        // cost as much as the log is long.
         let acknowledged = Dictionary(try await store.peers().map { ($0.node.description, $0.acknowledgedSequence) }, uniquingKeysWith: max)
         let live = Dictionary(sync.sessions.map { ($0.node.description, $0.acknowledgedThrough) }, uniquingKeysWith: max)
+        let met = Set(acknowledged.keys).union(live.keys).compactMap(NodeID.init).sorted()
         var delivery: [DeliveryView] = []
         for party in detail.agreement.parties where party != configuration.node.organisation {
-            let nodes = peers.filter { $0.organisation == party.rawValue }.compactMap(\.node)
+            let nodes = met.filter { $0.organisation == party }.map(\.description)
             if nodes.isEmpty { delivery.append(DeliveryView(organisation: party.rawValue, node: nil, acknowledged: false)) }
             for node in nodes {
                 let through = max(acknowledged[node] ?? 0, live[node] ?? 0)

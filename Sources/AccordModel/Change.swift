@@ -42,8 +42,34 @@ public struct Change: Hashable, Sendable, CustomStringConvertible {
         try Change(validating: .placeholder, stamp: stamp, dependencies: [], edits: edits)
     }
 
+    /// Decodes the canonical bytes of a change read back from this node's own log, which holds
+    /// only changes that were decoded, validated and found canonical before they were written:
+    /// the bytes are kept as they are instead of being encoded again to compare (the catch-up
+    /// sender reads every change of its log this way).
+    package init(storedCanonicalBytes bytes: [UInt8]) throws(ChangeRejection) {
+        let parsed = try Self.parse(bytes)
+        let id = ChangeID(hashing: bytes)
+        self.id = id
+        self.canonicalBytes = bytes
+        self.agreement = parsed.dependencies.isEmpty ? AgreementID(genesis: id) : parsed.agreement
+        self.stamp = parsed.stamp
+        self.dependencies = parsed.dependencies
+        self.edits = parsed.edits
+    }
+
     /// Decodes and validates the canonical bytes of a change.
     public init(canonicalBytes bytes: [UInt8]) throws(ChangeRejection) {
+        let parsed = try Self.parse(bytes)
+        try self.init(validating: parsed.agreement, stamp: parsed.stamp, dependencies: parsed.dependencies, edits: parsed.edits)
+        guard canonicalBytes == bytes else {
+            throw ChangeRejection(.malformed, "the bytes are not the canonical encoding of the change they describe")
+        }
+    }
+
+    /// The fields of a change's canonical bytes, checked as far as reading them goes.
+    private static func parse(
+        _ bytes: [UInt8]
+    ) throws(ChangeRejection) -> (agreement: AgreementID, stamp: Stamp, dependencies: [ChangeID], edits: [Edit]) {
         guard bytes.count <= Self.maximumEncodedBytes else {
             throw ChangeRejection(.malformed, "a change of \(bytes.count) bytes exceeds the limit of \(Self.maximumEncodedBytes)")
         }
@@ -72,16 +98,11 @@ public struct Change: Hashable, Sendable, CustomStringConvertible {
             if dependencies.isEmpty, agreement != .placeholder {
                 throw DecodingError("change.agreement", at: 1, "a genesis change writes the all-zero placeholder id")
             }
-            try self.init(validating: agreement, stamp: stamp, dependencies: dependencies, edits: edits)
+            return (agreement, stamp, dependencies, edits)
         } catch let error as DecodingError {
             throw .malformed(error)
-        } catch let error as ChangeRejection {
-            throw error
         } catch {
             throw ChangeRejection(.malformed, "\(error)")
-        }
-        guard canonicalBytes == bytes else {
-            throw ChangeRejection(.malformed, "the bytes are not the canonical encoding of the change they describe")
         }
     }
 

@@ -13,15 +13,28 @@ public struct SignedChange: Hashable, Sendable {
     }
 
     public init(encoded bytes: [UInt8]) throws(ChangeRejection) {
+        let parts = try Self.parts(of: bytes)
+        change = try Change(canonicalBytes: parts.change)
+        signature = parts.signature
+    }
+
+    /// A signed change read back from this node's own log (`Change.init(storedCanonicalBytes:)`).
+    package init(storedEncoding bytes: [UInt8]) throws(ChangeRejection) {
+        let parts = try Self.parts(of: bytes)
+        change = try Change(storedCanonicalBytes: parts.change)
+        signature = parts.signature
+    }
+
+    /// The change's bytes and the trailing signature.
+    private static func parts(of bytes: [UInt8]) throws(ChangeRejection) -> (change: [UInt8], signature: P256Signature) {
         guard bytes.count > P256Signature.byteCount else {
             throw ChangeRejection(.malformed, "\(bytes.count) bytes are too few for a signed change")
         }
         let split = bytes.count - P256Signature.byteCount
-        change = try Change(canonicalBytes: Array(bytes[..<split]))
         guard let signature = try? P256Signature(rawRepresentation: Array(bytes[split...])) else {
             throw ChangeRejection(.malformed, "the trailing signature is not 64 bytes")
         }
-        self.signature = signature
+        return (Array(bytes[..<split]), signature)
     }
 
     public var encoded: [UInt8] { change.canonicalBytes + signature.rawRepresentation }

@@ -6,7 +6,7 @@ import AccordModel
 enum LogQueries {
     static func decode(_ bytes: [UInt8], path: String) throws(StoreError) -> VerifiedChange {
         do {
-            return VerifiedChange(fromTrustedLog: try SignedChange(encoded: bytes))
+            return VerifiedChange(fromTrustedLog: try SignedChange(storedEncoding: bytes))
         } catch {
             throw StoreError(.inconsistent, "a stored change does not decode: \(error)", path: path)
         }

@@ -35,6 +35,20 @@ struct EncodingTests {
         #expect(decoded.agreement == change.agreement)
     }
 
+    @Test("a change read back from the log (bytes kept, not encoded again) is the same change as one decoded from a peer, genesis and later")
+    func storedRoundTrip() throws {
+        let genesis = try Self.sampleChange()
+        let later = try Change(
+            agreement: genesis.agreement, stamp: Stamp(millis: genesis.stamp.millis + 1, counter: 0, node: Self.node),
+            dependencies: [genesis.id], edits: [.note("stored")]
+        )
+        for change in [genesis, later] {
+            let stored = try Change(storedCanonicalBytes: change.canonicalBytes)
+            let decoded = try Change(canonicalBytes: change.canonicalBytes)
+            #expect(stored == decoded && stored.id == change.id && stored.agreement == change.agreement)
+        }
+    }
+
     @Test("the bytes match the test vector in docs/encoding.md")
     func testVector() throws {
         let genesis = try Change.genesis(
