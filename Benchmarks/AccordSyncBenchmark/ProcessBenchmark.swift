@@ -134,34 +134,11 @@ struct ProcessBenchmark {
 
     /// Creates `count` agreements of ~1 KB through `clients` keep-alive connections at once.
     static func createConcurrently(_ count: Int, clients: Int, socket: String) async throws -> [String] {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                let ids = Locked([String]())
-                let failures = Locked([String]())
-                DispatchQueue.concurrentPerform(iterations: clients) { client in
-                    let admin = AdminSocketClient(socket: socket)
-                    for index in stride(from: client, to: count, by: clients) {
-                        let request = CreateAgreementRequest(
-                            title: "Technology partnership \(index)", category: "technicalResources", parties: ["acme", "globex"],
-                            framework: ["serviceCoverage": benchmarkFramework(index)]
-                        )
-                        do {
-                            let body = try AdminAPI.encoder().encode(request)
-                            let response = try admin.request("POST", "/v1/agreements", body: Array(body))
-                            guard response.status == 201 else { throw BenchFailure("create: \(response.status) \(response.text)") }
-                            let created = try AdminAPI.decoder().decode(CreatedAgreement.self, from: Data(response.body))
-                            ids.update { $0.append(created.id) }
-                        } catch {
-                            failures.update { $0.append("\(error)") }
-                            return
-                        }
-                    }
-                }
-                if let failure = failures.value.first {
-                    continuation.resume(throwing: BenchFailure(failure))
-                } else {
-                    continuation.resume(returning: ids.value)
-                }
+        try await onClientThreads(clients, socket: socket) { client, admin in
+            try stride(from: client, to: count, by: clients).map { index in
+                let response = try admin.request("POST", "/v1/agreements", body: Array(try AdminAPI.encoder().encode(entry(index))))
+                guard response.status == 201 else { throw BenchFailure("create: \(response.status) \(response.text)") }
+                return try AdminAPI.decoder().decode(CreatedAgreement.self, from: Data(response.body)).id
             }
         }
     }
@@ -171,30 +148,46 @@ struct ProcessBenchmark {
     /// Creates `count` agreements in `POST /v1/agreements/bulk` requests of `bulkSize`, two
     /// requests at a time.
     static func createInBulk(_ count: Int, first: Int, socket: String) async throws -> [String] {
+        let starts = Array(stride(from: first, to: first + count, by: bulkSize))
+        return try await onClientThreads(2, socket: socket) { client, admin in
+            var ids: [String] = []
+            for start in starts.enumerated().filter({ $0.offset % 2 == client }).map(\.element) {
+                let request = BulkCreateRequest(agreements: (start..<min(start + bulkSize, first + count)).map(entry))
+                let response = try admin.request("POST", "/v1/agreements/bulk", body: Array(try AdminAPI.encoder().encode(request)))
+                guard response.status == 200 else { throw BenchFailure("bulk create: \(response.status) \(response.text.prefix(200))") }
+                let answer = try AdminAPI.decoder().decode(BulkCreateResponse.self, from: Data(response.body))
+                guard answer.created == request.agreements.count else {
+                    throw BenchFailure("bulk create refused some: \(answer.results.compactMap(\.error).first.map { "\($0)" } ?? "")")
+                }
+                ids += answer.results.compactMap(\.created?.id)
+            }
+            return ids
+        }
+    }
+
+    /// The `index`th agreement: ~1 KB of terms between acme and globex.
+    static func entry(_ index: Int) -> CreateAgreementRequest {
+        CreateAgreementRequest(
+            title: "Technology partnership \(index)", category: "technicalResources", parties: ["acme", "globex"],
+            framework: ["serviceCoverage": benchmarkFramework(index)]
+        )
+    }
+
+    /// Runs `body` on `clients` threads at once, each with its own keep-alive admin connection
+    /// (the admin clients block), and returns what they return; the first failure fails all.
+    static func onClientThreads(
+        _ clients: Int, socket: String, _ body: @escaping @Sendable (Int, AdminSocketClient) throws -> [String]
+    ) async throws -> [String] {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 let ids = Locked([String]())
                 let failures = Locked([String]())
-                let starts = Array(stride(from: first, to: first + count, by: bulkSize))
-                DispatchQueue.concurrentPerform(iterations: 2) { client in
-                    let admin = AdminSocketClient(socket: socket)
-                    for start in starts.enumerated().filter({ $0.offset % 2 == client }).map(\.element) {
-                        let request = BulkCreateRequest(agreements: (start..<min(start + bulkSize, first + count)).map { index in
-                            CreateAgreementRequest(
-                                title: "Technology partnership \(index)", category: "technicalResources", parties: ["acme", "globex"],
-                                framework: ["serviceCoverage": benchmarkFramework(index)]
-                            )
-                        })
-                        do {
-                            let response = try admin.request("POST", "/v1/agreements/bulk", body: Array(try AdminAPI.encoder().encode(request)))
-                            guard response.status == 200 else { throw BenchFailure("bulk create: \(response.status) \(response.text.prefix(200))") }
-                            let answer = try AdminAPI.decoder().decode(BulkCreateResponse.self, from: Data(response.body))
-                            guard answer.created == request.agreements.count else { throw BenchFailure("bulk create refused some: \(answer.results.compactMap(\.error).first.map { "\($0)" } ?? "")") }
-                            ids.update { $0 += answer.results.compactMap(\.created?.id) }
-                        } catch {
-                            failures.update { $0.append("\(error)") }
-                            return
-                        }
+                DispatchQueue.concurrentPerform(iterations: clients) { client in
+                    do {
+                        let made = try body(client, AdminSocketClient(socket: socket))
+                        ids.update { $0 += made }
+                    } catch {
+                        failures.update { $0.append("\(error)") }
                     }
                 }
                 if let failure = failures.value.first {
