@@ -123,6 +123,26 @@ public final class Daemon: Service {
         }
     }
 
+    /// Gives memory that glibc's allocator holds free back to the system every few seconds.
+    /// A catch-up or a burst of reads frees much of what it allocated, but glibc keeps freed
+    /// chunks in its per-thread arenas: without this, the resident set stays at its peak for
+    /// good (measured in BENCHMARKS.md). `malloc_trim` walks the arenas; it costs a few
+    /// milliseconds on one core, off every event loop.
+    private func returnFreedMemory() async throws {
+        guard let trim = Self.mallocTrim else { return }
+        while true {
+            try await Task.sleep(for: .seconds(10))
+            _ = trim(0)
+        }
+    }
+
+    /// glibc's `malloc_trim`, looked up at run time: Swift's Glibc module does not import
+    /// `malloc.h`, and another C library may not have it (then nothing is trimmed).
+    private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+    }()
+
     public func run() async throws {
         logger.info("accordd started", metadata: [
             "node": "\(configuration.node)", "admin": "\(configuration.adminSocket)",
@@ -134,6 +154,7 @@ public final class Daemon: Service {
                 group.addTask { try await Self.untilShutdown { try await self.admin.run(self.administration.handle) } }
                 group.addTask { try await Self.untilShutdown { await self.reloadOnHangup() } }
                 group.addTask { try await Self.untilShutdown { try await self.watchCertificates() } }
+                group.addTask { try await Self.untilShutdown { try await self.returnFreedMemory() } }
             }
         } catch {
             await store.close()
