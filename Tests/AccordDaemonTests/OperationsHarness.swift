@@ -63,7 +63,7 @@ extension AccordProcess {
     ///   waits for the kept one (dialled by the node whose id sorts first), so that a test can
     ///   compare its `connectedSince` later.
     @discardableResult
-    func waitForSession(with node: String, lasting: Bool = false, timeout: Duration = .seconds(30)) async throws -> PeerStatus {
+    func waitForSession(with node: String, lasting: Bool = false, timeout: Duration = .seconds(60)) async throws -> PeerStatus {
         let kept = label < node ? "outbound" : "inbound"
         try await eventually("\(label) in session with \(node)", timeout: timeout) {
             guard let row = try await peer(node), row.connected else { return false }
