@@ -14,6 +14,8 @@ struct SyncServices: Sendable {
     let metrics: SyncMetrics
     let logger: Logger
     let refusals: RefusalLog
+    /// Where a session that broke the protocol is struck, the moment it ends.
+    let penalties: PenaltyBook
 }
 
 /// One established session with a peer node: reconciliation rounds, change batches in both
@@ -117,6 +119,10 @@ final class PeerSession: Sendable {
         do {
             try await runTasks(inbound: inbound)
         } catch {
+            // Struck before anything else is awaited: the offender's next connection, which may
+            // come at once, must find it refused.
+            let reason = SyncNode.sessionEndReason(error)
+            if PeerPenalties.isMisbehaviour(reason) { services.penalties.strike(peer.node, reason: reason) }
             try? await persistProgress()
             throw error
         }

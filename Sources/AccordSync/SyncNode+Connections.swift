@@ -118,10 +118,7 @@ extension SyncNode {
         } catch SessionEnd.superseded {
             return .duplicate(peer.node)
         } catch {
-            let reason = Self.sessionEndReason(error)
-            if PeerPenalties.isMisbehaviour(reason) {
-                penalties.strike(peer.node, reason: reason)
-            }
+            // A session that broke the protocol was struck as it ended (`PeerSession.run`).
             endSession(peer, error: error)
         }
         return .ended(peer.node, lasted: ContinuousClock.now - started)

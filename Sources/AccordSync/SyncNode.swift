@@ -55,7 +55,7 @@ public final class SyncNode: Sendable {
         self.services = SyncServices(
             configuration: configuration, store: store, directory: directory,
             verifier: ParallelVerifier(verifier: ChangeVerifier(directory: directory)), metrics: metrics, logger: logger,
-            refusals: refusals
+            refusals: refusals, penalties: penalties
         )
     }
 
