@@ -5,6 +5,7 @@ public import AccordTLS
 import Foundation
 public import NIOCore
 import NIOPosix
+import Synchronization
 
 /// A peer under the test's control: a valid certificate of its own organisation, then whatever
 /// frames the test wants, including ones no honest node would send.
@@ -114,11 +115,25 @@ public final class HostileSession: @unchecked Sendable {
         }.get()
     }
 
-    /// The next message that is not keepalive or the node's own sync traffic.
-    public func next(skipping skip: (WireMessage) -> Bool = HostileSession.background) async throws -> WireMessage? {
-        while let message = try await iterator.next() {
-            if !skip(message) { return message }
+    /// The next message that is not keepalive or the node's own sync traffic; nil once the node
+    /// closes the session. A node that neither answers nor closes within `timeout` fails the wait
+    /// by name (the connection is closed), so a test never hangs on it.
+    public func next(
+        within timeout: Duration = .seconds(30), skipping skip: (WireMessage) -> Bool = HostileSession.background
+    ) async throws -> WireMessage? {
+        let expired = ExpiryFlag()
+        let channel = channel
+        let deadline = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout / .nanoseconds(1)))) {
+            expired.fire()
+            channel.close(promise: nil)
         }
+        defer { deadline.cancel() }
+        do {
+            while let message = try await iterator.next() {
+                if !skip(message) { return message }
+            }
+        } catch where expired.fired {}
+        if expired.fired { throw TimedOut(what: "a message from the node within \(timeout)") }
         return nil
     }
 
@@ -128,6 +143,13 @@ public final class HostileSession: @unchecked Sendable {
         default: false
         }
     }
+}
+
+/// Set once by a wait's deadline (on the event loop), read by the waiting task.
+private final class ExpiryFlag: Sendable {
+    private let state = Atomic<Bool>(false)
+    var fired: Bool { state.load(ordering: .acquiring) }
+    func fire() { state.store(true, ordering: .releasing) }
 }
 
 /// Completes a promise when the TLS handshake completes (or fails it when the connection ends first).
