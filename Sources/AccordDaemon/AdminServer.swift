@@ -3,30 +3,9 @@ import AccordSync
 import Foundation
 public import Logging
 import NIOCore
-public import NIOHTTP1
+import NIOHTTP1
 public import NIOPosix
 import Synchronization
-
-/// One admin request, whole: the body has been read (and bounded) before a handler sees it.
-public struct AdminRequest: Sendable {
-    public let method: HTTPMethod
-    /// The path split at `/`, without empty parts: `/v1/agreements/ID` → `["v1", "agreements", "ID"]`.
-    public let path: [String]
-    public let query: [String: String]
-    public let body: [UInt8]
-}
-
-public struct AdminResponse: Sendable {
-    public var status: HTTPResponseStatus
-    public var contentType: String
-    public var body: [UInt8]
-
-    public init(status: HTTPResponseStatus = .ok, contentType: String = "application/json", body: [UInt8]) {
-        self.status = status
-        self.contentType = contentType
-        self.body = body
-    }
-}
 
 /// Why the admin socket could not be opened.
 public struct AdminSocketError: Error, CustomStringConvertible {
@@ -146,43 +125,6 @@ public final class AdminServer: Sendable {
         _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>,
         _ handler: @Sendable (AdminRequest) async -> AdminResponse
     ) async {
-        do {
-            try await connection.executeThenClose { inbound, outbound in
-                var head: HTTPRequestHead?
-                var body: [UInt8] = []
-                var tooLarge = false
-                for try await part in inbound {
-                    switch part {
-                    case .head(let requestHead):
-                        (head, body, tooLarge) = (requestHead, [], false)
-                    case .body(let buffer):
-                        if body.count + buffer.readableBytes > AdminAPI.maximumRequestBytes { tooLarge = true } else { body += buffer.readableBytesView }
-                    case .end:
-                        guard let requestHead = head else { continue }
-                        let response: AdminResponse
-                        if tooLarge {
-                            response = AdminFailure(.payloadTooLarge, "request-too-large", "request bodies are limited to \(AdminAPI.maximumRequestBytes) bytes").response
-                        } else {
-                            let components = URLComponents(string: requestHead.uri)
-                            var query: [String: String] = [:]
-                            for item in components?.queryItems ?? [] { query[item.name] = item.value ?? "" }
-                            let path = (components?.percentEncodedPath ?? requestHead.uri).split(separator: "/").map { $0.removingPercentEncoding ?? String($0) }
-                            response = await handler(AdminRequest(method: requestHead.method, path: path, query: query, body: body))
-                        }
-                        var headers = HTTPHeaders()
-                        headers.add(name: "Content-Type", value: response.contentType)
-                        headers.add(name: "Content-Length", value: "\(response.body.count)")
-                        if !requestHead.isKeepAlive || tooLarge { headers.add(name: "Connection", value: "close") }
-                        try await outbound.write(.head(HTTPResponseHead(version: requestHead.version, status: response.status, headers: headers)))
-                        try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body))))
-                        try await outbound.write(.end(nil))
-                        if !requestHead.isKeepAlive || tooLarge { return }
-                        head = nil
-                    }
-                }
-            }
-        } catch {
-            logger.debug("admin connection ended", metadata: ["error": "\(error)"])
-        }
+        await HTTPExchange.serve(connection, maximumBodyBytes: AdminAPI.maximumRequestBytes, logger: logger, handler)
     }
 }

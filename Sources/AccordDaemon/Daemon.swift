@@ -33,6 +33,7 @@ public final class Daemon: Service {
     private let administration: NodeAdministration
     private let reloader: ConfigurationReloader
     private let certificateWarnings: CertificateWarningLog
+    private let eventFeed: NodeEventFeed
     private let logger: Logger
 
     /// Opens everything the node needs; each failure names what to fix.
@@ -85,7 +86,9 @@ public final class Daemon: Service {
         self.sync = sync
         let live = LiveConfiguration(.init(configuration: configuration, credentials: credentials))
         reloader = ConfigurationReloader(live: live, sync: sync, logger: logger)
-        administration = NodeAdministration(live: live, store: store, sync: sync, reloader: reloader, clock: clock)
+        let events = EventHub(run: clock(), refusals: RefusalLog(logger: logger))
+        eventFeed = NodeEventFeed(hub: events, store: store, sync: sync, clock: clock)
+        administration = NodeAdministration(live: live, store: store, sync: sync, reloader: reloader, events: events, clock: clock)
         certificateWarnings = CertificateWarningLog(logger: logger)
     }
 

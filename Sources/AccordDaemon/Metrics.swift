@@ -57,6 +57,13 @@ extension NodeAdministration {
         text.metric("accord_peers_configured", "gauge", "Peer organisations in the configuration.", Double(configuration.peers.count))
         text.metric("accord_peers_connected", "gauge", "Peer nodes with an established session.", Double(sessions.count))
         text.metric("accord_agreements", "gauge", "Agreements this node holds.", Double(counts.agreements))
+        let eventCounts = events.counts
+        text.metric("accord_events_published_total", "counter", "Events published on the event stream.", Double(eventCounts.published))
+        text.metric("accord_event_subscribers", "gauge", "Subscribers of the event stream now.", Double(eventCounts.subscribers))
+        text.metric(
+            "accord_event_subscribers_refused_total", "counter", "Event subscribers dropped or refused, by reason.",
+            [([("reason", "fell-behind")], Double(eventCounts.dropped)), ([("reason", "too-many-subscribers")], Double(eventCounts.refused))]
+        )
         text.metric("accord_log_changes", "gauge", "Accepted changes in this node's log.", Double(counts.changes))
         text.metric("accord_held_changes", "gauge", "Changes held until their dependencies arrive or their stamp is due.", Double(counts.held))
         text.metric("accord_rejected_changes_recorded", "gauge", "Rejected changes recorded in the store.", Double(counts.rejected))

@@ -17,8 +17,14 @@ public final class NodeAdministration: Sendable {
     let clock: @Sendable () -> UInt64
     let startedAt: UInt64
     let counters = AdminCounters()
+    /// What happened on the node lately, for `GET /v1/events`.
+    let events: EventHub
 
-    init(live: LiveConfiguration, store: NodeStore, sync: SyncNode, reloader: ConfigurationReloader, clock: @escaping @Sendable () -> UInt64) {
+    init(
+        live: LiveConfiguration, store: NodeStore, sync: SyncNode, reloader: ConfigurationReloader, events: EventHub,
+        clock: @escaping @Sendable () -> UInt64
+    ) {
+        self.events = events
         self.live = live
         self.store = store
         self.sync = sync
@@ -60,6 +66,7 @@ public final class NodeAdministration: Sendable {
         case (.GET, "metrics", nil, nil):
             return AdminResponse(contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(try await metrics().utf8))
         case (.GET, "status", nil, nil): return try json(try await status())
+        case (.GET, "events", nil, nil): return EventStreamResponse.response(request, hub: events)
         case (.GET, "peers", nil, nil): return try json(try await peerStatuses())
         case (.DELETE, "peers", let node?, nil): return try json(try await forget(node))
         case (.GET, "agreements", nil, nil): return try json(try await list(request.query))

@@ -20,6 +20,7 @@ public final class NodeStore: Sendable {
     private let readerQueue = DispatchQueue(label: "accord.store.reader")
     private let pending = Mutex(PendingWrites())
     private let watchers = Mutex(LogWatchers())
+    private let commitObservers = Mutex(CommitObservers())
 
     /// Page cache and checkpoint settings of the writer, shared with the benchmark's raw-SQLite
     /// baseline so the two are compared on equal terms. Change ids are hashes, so their index takes
@@ -245,15 +246,21 @@ public final class NodeStore: Sendable {
             return
         }
         var context = WriteContext()
+        let observers = commitObservers.withLock { Array($0.observers.values) }
+        if !observers.isEmpty { context.notice = CommitNoticeDraft() }
         var failure: StoreError?
         do throws(StoreError) {
             try writer.connection.execute("BEGIN IMMEDIATE")
             for request in group {
                 if let error = request.work(writer, &context) { throw error }
             }
-            try writer.materialise(context)
+            try writer.materialise(&context)
             try writer.connection.execute("COMMIT")
             announce(context)
+            if let draft = context.notice, !draft.isEmpty {
+                let notice = draft.notice
+                for observer in observers { observer(notice) }
+            }
         } catch {
             try? writer.connection.execute("ROLLBACK")
             writer.evict(context.touched)
@@ -281,6 +288,18 @@ public final class NodeStore: Sendable {
             _ = self?.watchers.withLock { $0.continuations.removeValue(forKey: id) }
         }
         return stream
+    }
+
+    /// Calls `observer` with what each transaction did, on the writer queue right after it
+    /// commits (and before its writers resume): it must be quick and must not wait on the store.
+    /// Observing costs each transaction a read per changed agreement; stop it with `cancel()`.
+    public func observeCommits(_ observer: @escaping @Sendable (CommitNotice) -> Void) -> CommitObservation {
+        let id = commitObservers.withLock { state -> Int in
+            state.nextID += 1
+            state.observers[state.nextID] = observer
+            return state.nextID
+        }
+        return CommitObservation { [weak self] in _ = self?.commitObservers.withLock { $0.observers.removeValue(forKey: id) } }
     }
 
     private func announce(_ context: WriteContext) {

@@ -108,6 +108,7 @@ final class StoreWriter {
                     )
                     report.outcomes.append(.rejected(refusal))
                     report.refused.append((change, refusal))
+                    context.notice?.rejected.append(.init(change: change.id, agreement: replica.id, rejection: refusal, origin: origin))
                     continue
                 }
                 replica = candidate
@@ -120,6 +121,7 @@ final class StoreWriter {
             try persist(result.settled, submitted: change, origin: origin, nowMillis: nowMillis, report: &report, context: &context)
             if case .held(let reason) = result.outcome {
                 try insertHeld(change, reason: reason, nowMillis: nowMillis)
+                context.notice?.held.append(.init(change: change.id, agreement: replica.id, reason: reason))
                 if agreementKeys[replica.id] == nil { pendingAgreements.insert(replica.id) }
             }
         }
@@ -188,6 +190,7 @@ final class StoreWriter {
         _ settled: [SettledChange], submitted: VerifiedChange?, origin: NodeID?, nowMillis: UInt64,
         report: inout ApplyReport, context: inout WriteContext
     ) throws(StoreError) {
+        if let committedAt = context.notice?.committedAtMillis { context.notice?.committedAtMillis = max(committedAt, nowMillis) }
         for entry in settled {
             let change = entry.change
             let isSubmitted = change.id == submitted?.id
@@ -214,6 +217,10 @@ final class StoreWriter {
                 .run()
                 context.dirty[change.change.agreement] = sequence
                 report.accepted.append(StoredChange(sequence: sequence, change: change))
+                if context.notice != nil {
+                    context.notice?.accepted.append(StoredChange(sequence: sequence, change: change))
+                    if !isSubmitted { context.notice?.released.insert(change.id) }
+                }
             case .rejected(let rejection):
                 try connection.statement(
                     "INSERT INTO rejected_changes (id, agreement, code, message, encoded, rejected_at) VALUES (?, ?, ?, ?, ?, ?)"
@@ -224,6 +231,9 @@ final class StoreWriter {
                 .run()
                 if agreementKeys[change.change.agreement] == nil { pendingAgreements.insert(change.change.agreement) }
                 report.rejected.append((change, rejection))
+                context.notice?.rejected.append(
+                    .init(change: change.id, agreement: change.change.agreement, rejection: rejection, origin: isSubmitted ? origin : nil)
+                )
             }
         }
     }
@@ -235,11 +245,30 @@ final class StoreWriter {
             .run()
     }
 
+    /// The materialised row of the agreement with local key `key`, as it stands in this transaction.
+    private func materialisedRow(_ key: Int64) throws(StoreError) -> MaterialisedAgreement? {
+        let statement = try connection.statement(
+            "SELECT terms_hash, party_count, fresh_approvals, approvals, conflicts, terminated, expires_on FROM agreements WHERE key = ?"
+        )
+        defer { statement.reset() }
+        statement.bind(1, key)
+        guard try statement.step() else { return nil }
+        return MaterialisedAgreement(
+            termsHash: try LogQueries.digest(statement.blob(0), path: connection.path), partyCount: Int(statement.int64(1)),
+            freshApprovals: Int(statement.int64(2)), approvals: Int(statement.int64(3)), conflicts: Int(statement.int64(4)),
+            terminated: statement.int64(5) != 0, expiresOn: statement.isNull(6) ? nil : CalendarDate(iso8601: statement.text(6))
+        )
+    }
+
     /// Writes the materialised rows of every agreement this transaction changed.
-    func materialise(_ context: WriteContext) throws(StoreError) {
+    func materialise(_ context: inout WriteContext) throws(StoreError) {
         for (id, lastSequence) in context.dirty.sorted(by: { $0.key < $1.key }) {
             let replica = try replica(id)
             let agreement = replica.agreement
+            if context.notice != nil {
+                let before = try agreementKeys[id].map { key throws(StoreError) in try materialisedRow(key) } ?? nil
+                context.notice?.transitions.append(.init(agreement: id, before: before, after: agreement))
+            }
             let key = key(of: id)
             try connection.statement(
                 """
@@ -278,6 +307,8 @@ final class StoreWriter {
 
 /// What one group transaction has touched so far.
 struct WriteContext {
+    /// What observers will be told once it commits; nil when nobody observes commits.
+    var notice: CommitNoticeDraft?
     /// Agreements whose replica changed in memory (evicted if the transaction fails).
     var touched: Set<AgreementID> = []
     /// Agreements with newly accepted changes → the last sequence number among them.

@@ -112,14 +112,15 @@ extension SyncNode {
                 defer { registry.remove(peer.node, id: id) }
                 metrics.update { $0.sessionsEstablished += 1 }
                 logger.info("session established", metadata: ["peer": "\(peer.node)", "direction": "\(direction.rawValue)"])
+                notifySession(SessionNotice(kind: .established, peer: peer.node, direction: direction, reason: nil))
                 try await session.run(inbound: inbound)
             }
-            endSession(peer, error: nil)
+            endSession(peer, direction: direction, error: nil)
         } catch SessionEnd.superseded {
             return .duplicate(peer.node)
         } catch {
             // A session that broke the protocol was struck as it ended (`PeerSession.run`).
-            endSession(peer, error: error)
+            endSession(peer, direction: direction, error: error)
         }
         return .ended(peer.node, lasted: ContinuousClock.now - started)
     }
@@ -143,8 +144,9 @@ extension SyncNode {
         refusals.refused("peer connection refused", reason: reason, level: .notice, metadata: metadata)
     }
 
-    private func endSession(_ peer: EstablishedPeer, error: (any Error)?) {
+    private func endSession(_ peer: EstablishedPeer, direction: SessionDirection, error: (any Error)?) {
         let reason = error.map { Self.sessionEndReason($0) } ?? "closed"
+        notifySession(SessionNotice(kind: .ended, peer: peer.node, direction: direction, reason: reason))
         metrics.update { $0.sessionsEnded[reason, default: 0] += 1 }
         if let error, !(error is CancellationError) {
             refusals.refused("session ended", reason: reason, metadata: ["peer": "\(peer.node)", "detail": "\(error)"])

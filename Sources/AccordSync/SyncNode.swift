@@ -33,6 +33,8 @@ public final class SyncNode: Sendable {
     let refusals: RefusalLog
     /// Nodes that broke the protocol, refused after their handshake for a while.
     let penalties: PenaltyBook
+    /// Told of every session that starts or ends (`observeSessions`).
+    let sessionObservers = Mutex<[@Sendable (SessionNotice) -> Void]>([])
 
     /// - Parameters:
     ///   - directory: the authors this node trusts; its own certificate and its peers' are
@@ -57,6 +59,16 @@ public final class SyncNode: Sendable {
             verifier: ParallelVerifier(verifier: ChangeVerifier(directory: directory)), metrics: metrics, logger: logger,
             refusals: refusals, penalties: penalties
         )
+    }
+
+    /// Calls `observer` as each session with a peer starts and ends (from the session's task:
+    /// it must be quick). For the admin API's event stream.
+    public func observeSessions(_ observer: @escaping @Sendable (SessionNotice) -> Void) {
+        sessionObservers.withLock { $0.append(observer) }
+    }
+
+    func notifySession(_ notice: SessionNotice) {
+        for observer in sessionObservers.withLock({ $0 }) { observer(notice) }
     }
 
     /// The TLS context (this node's certificate, its CAs and revocation list) of new connections.
@@ -176,4 +188,14 @@ public final class SyncNode: Sendable {
             }
         }
     }
+}
+
+/// A session with a peer started or ended.
+public struct SessionNotice: Sendable {
+    public enum Kind: Sendable { case established, ended }
+    public let kind: Kind
+    public let peer: NodeID
+    public let direction: SessionDirection
+    /// Why it ended (`closed`, `idle`, or a refusal reason); nil when it started.
+    public let reason: String?
 }

@@ -59,10 +59,45 @@ struct AdminClient {
         }
     }
 
-    private func send(_ method: HTTPMethod, _ path: String, body: [UInt8]?) async throws -> [UInt8] {
-        let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
+    /// Reads the event stream at `path` until it ends, the daemon goes away, or `handle`
+    /// returns false.
+    func events(_ path: String, _ handle: (NodeEvent) throws -> Bool) async throws {
+        let channel = try await connect()
+        try await channel.executeThenClose { inbound, outbound in
+            let headers = HTTPHeaders([("Host", "accordd"), ("Accept", "text/event-stream")])
+            try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)))
+            try await outbound.write(.end(nil))
+            var parser = ServerSentEventParser()
+            var failed: (status: HTTPResponseStatus, body: [UInt8])?
+            for try await part in inbound {
+                switch part {
+                case .head(let head):
+                    if !(200..<300).contains(head.status.code) { failed = (head.status, []) }
+                case .body(let buffer):
+                    if failed != nil {
+                        failed?.body += buffer.readableBytesView.prefix(64 * 1024)
+                        continue
+                    }
+                    for event in try parser.feed(buffer.readableBytesView) {
+                        let decoded: NodeEvent
+                        do {
+                            decoded = try AdminAPI.decoder().decode(NodeEvent.self, from: Data(event.data.utf8))
+                        } catch {
+                            throw CommandFailure(exitCode: CommandFailure.refused, message: "accordd sent an event this accordctl cannot read (\(error)); are both the same version?")
+                        }
+                        guard try handle(decoded) else { return }
+                    }
+                case .end:
+                    if let failed { throw Self.failure(failed.status, failed.body) }
+                    return
+                }
+            }
+        }
+    }
+
+    private func connect() async throws -> NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart> {
         do {
-            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(.seconds(5))
                 .connect(unixDomainSocketPath: socketPath) { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -76,6 +111,10 @@ struct AdminClient {
                 message: "cannot reach accordd at \(socketPath): \(Self.reason(error)) (is it running? choose the socket with --socket or ACCORD_SOCKET)"
             )
         }
+    }
+
+    private func send(_ method: HTTPMethod, _ path: String, body: [UInt8]?) async throws -> [UInt8] {
+        let channel = try await connect()
         let (status, response) = try await channel.executeThenClose { inbound, outbound in
             var headers = HTTPHeaders([("Host", "accordd"), ("Accept", "application/json"), ("Connection", "close")])
             if let body {
@@ -103,12 +142,13 @@ struct AdminClient {
         guard let status else {
             throw CommandFailure(exitCode: CommandFailure.unreachable, message: "accordd at \(socketPath) closed the connection without answering")
         }
-        guard (200..<300).contains(status.code) else {
-            let message = (try? AdminAPI.decoder().decode(ErrorResponse.self, from: Data(response)))?.message
-                ?? "\(status.code) \(status.reasonPhrase)"
-            throw CommandFailure(exitCode: CommandFailure.refused, message: message)
-        }
+        guard (200..<300).contains(status.code) else { throw Self.failure(status, response) }
         return response
+    }
+
+    private static func failure(_ status: HTTPResponseStatus, _ body: [UInt8]) -> CommandFailure {
+        let message = (try? AdminAPI.decoder().decode(ErrorResponse.self, from: Data(body)))?.message ?? "\(status.code) \(status.reasonPhrase)"
+        return CommandFailure(exitCode: CommandFailure.refused, message: message)
     }
 
     private static func reason(_ error: any Error) -> String {

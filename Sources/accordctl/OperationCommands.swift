@@ -47,3 +47,47 @@ struct Backup: ControlCommand {
         print("backup written to \(result.path): \(result.bytes) bytes, \(result.agreements) agreement(s), \(result.changes) change(s), through sequence \(result.lastSequence); checked")
     }
 }
+
+struct Watch: ControlCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the node's events as they happen: agreements created and changed, approvals, conflicts, peers.",
+        discussion: """
+            One line per event, or with --json one JSON object per line (JSON Lines). Resume after a \
+            disconnect with --since ID (the last id printed): the node replays what it still keeps. An \
+            `events-lost` line says events were missed and how to resync.
+            """
+    )
+
+    @OptionGroup var connection: Connection
+
+    @Option(help: ArgumentHelp("Only the events of this agreement.", valueName: "id"))
+    var agreement: String?
+
+    @Option(help: ArgumentHelp("Start after this event id (RUN.SEQUENCE).", valueName: "id"))
+    var since: String?
+
+    @Option(help: ArgumentHelp("Exit after this many events.", valueName: "n"))
+    var count: Int?
+
+    func validate() throws {
+        if let agreement, UUID(uuidString: agreement) == nil { throw ValidationError("\"\(agreement)\" is not an agreement id (a UUID)") }
+        if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+    }
+
+    func execute(_ client: AdminClient, json: Bool) async throws {
+        var query: [String] = []
+        if let agreement { query.append("agreement=\(agreement.lowercased())") }
+        if let since, let escaped = since.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) { query.append("since=\(escaped)") }
+        let path = "/v1/events" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var printed = 0
+        try await client.events(path) { event in
+            let line = json ? String(decoding: try encoder.encode(event), as: UTF8.self) : event.summary
+            // Written at once, not when a pipe's buffer fills: a script reads each event as it comes.
+            FileHandle.standardOutput.write(Data((line + "\n").utf8))
+            printed += 1
+            return count.map { printed < $0 } ?? true
+        }
+    }
+}

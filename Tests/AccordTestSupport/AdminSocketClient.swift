@@ -41,6 +41,33 @@ public final class AdminSocketClient: @unchecked Sendable {
         }
     }
 
+    /// Sends `GET target` on a connection of its own with a receive buffer of `receiveBuffer`
+    /// bytes and reads nothing: a subscriber of the event stream that never reads. Read it later
+    /// with `drain`; close the descriptor when done.
+    public func stalledRequest(_ target: String, receiveBuffer: Int32 = 4096) throws -> Int32 {
+        let fd = try Self.connect(path)
+        var size = receiveBuffer
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        try Self.write(fd, Array("GET \(target) HTTP/1.1\r\nHost: accordd\r\n\r\n".utf8))
+        return fd
+    }
+
+    /// Everything `fd` delivers until the other side closes it, or `timeout` passes.
+    public static func drain(_ fd: Int32, timeout: Duration = .seconds(30)) -> [UInt8] {
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            var request = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&request, 1, 100) >= 0 else { break }
+            guard request.revents != 0 else { continue }
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            guard count > 0 else { break }
+            received += chunk[..<count]
+        }
+        return received
+    }
+
     private static func connect(_ path: String) throws -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
