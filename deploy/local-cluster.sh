@@ -3,7 +3,8 @@
 # accordd each, with the EXAMPLE certificates of certs-example/ (never use those in production)
 # and embedded SQLite storage. Everything it writes (data, logs, admin sockets) is under .cluster/.
 #
-#   deploy/local-cluster.sh up      build (release), start the three nodes, create a sample agreement
+#   deploy/local-cluster.sh up      build (release), start the three nodes, create a sample agreement,
+#                                   print each node's web console address and a login token
 #   deploy/local-cluster.sh status  accordctl status of every node
 #   deploy/local-cluster.sh down    stop the nodes cleanly (SIGTERM); data and logs stay
 #   deploy/local-cluster.sh clean   stop them and remove .cluster/
@@ -65,6 +66,14 @@ up() {
     echo
     echo "=== initech is not a party: its node holds nothing of it ==="
     ctl initech agreements list
+    echo
+    echo "=== Web consoles (for the people who own the agreements; each token opens one session, for an hour) ==="
+    for org in "${ORGANISATIONS[@]}"; do
+        local issued
+        issued=$(ctl "$org" console-token)  # the address, then "token: …", then its validity
+        printf '%-8s %s  %s\n' "$org" "$(sed -n 1p <<<"$issued")" "$(sed -n 2p <<<"$issued")"
+    done
+    echo "(another token: $BIN/accordctl console-token --socket $(socket acme))"
     cat <<USAGE
 
 The cluster is up. Drive a node with accordctl through its admin socket, for example:

@@ -5,8 +5,25 @@
 # admin socket as another user) and python3 (that probe). Sourced by the README's commands and by
 # CI, so a fresh machine needs nothing else but Swift.
 accord_install_prerequisites() {
+    accord_apt_install libssl-dev libsqlite3-dev openssl pkg-config util-linux python3
+}
+
+# What the web console's browser tests need on top: Debian's chromium and chromium-driver, and
+# Selenium from PyPI for the python3 the tests run (Tests/Browser/console_test.py).
+accord_install_browser_test_prerequisites() {
+    accord_apt_install chromium chromium-driver
+    if ! python3 -c "import selenium" 2>/dev/null; then
+        echo "Installing: selenium (PyPI)"
+        # A Debian python3 refuses pip without the flag (PEP 668); another python3 takes it as is.
+        python3 -m pip install --quiet --root-user-action=ignore selenium \
+            || python3 -m pip install --quiet --root-user-action=ignore --break-system-packages selenium
+    fi
+}
+
+# Installs those of the Debian packages named that are missing.
+accord_apt_install() {
     local missing=() package
-    for package in libssl-dev libsqlite3-dev openssl pkg-config util-linux python3; do
+    for package in "$@"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
     done
     if ((${#missing[@]})); then

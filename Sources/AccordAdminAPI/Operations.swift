@@ -75,3 +75,24 @@ public struct CertificateStatus: Codable, Sendable, Hashable {
         self.expiresSoon = expiresSoon
     }
 }
+
+/// `POST /v1/console/tokens` with `{"validMinutes": N}` (1–1440, default 60) or empty.
+public struct ConsoleTokenRequest: Codable, Sendable {
+    public var validMinutes: Int?
+
+    public init(validMinutes: Int? = nil) { self.validMinutes = validMinutes }
+}
+
+/// A single-use login token for the web console.
+public struct ConsoleToken: Codable, Sendable {
+    public var token: String
+    public var expiresAt: String
+    /// The console's login page.
+    public var url: String
+
+    public init(token: String, expiresAt: String, url: String) {
+        self.token = token
+        self.expiresAt = expiresAt
+        self.url = url
+    }
+}

@@ -27,7 +27,6 @@ public final class AdminServer: Sendable {
     private let logger: Logger
     /// A flood of refused connections is summarised, not logged line by line.
     private let refusals: RefusalLog
-    private let activeConnections = Atomic<Int>(0)
 
     /// Binds the socket. A socket file left by a process that is gone is replaced; one that a
     /// live process still answers on is an error (two daemons must not share a node's socket).
@@ -53,15 +52,7 @@ public final class AdminServer: Sendable {
             listener = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 64)
                 .bind(unixDomainSocketPath: unplaced) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        var limits = NIOHTTPDecoderLimitConfiguration()
-                        limits.maxHeaderListSize = 64 * 1024
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                            withPipeliningAssistance: true, withErrorHandling: true,
-                            withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits
-                        )
-                        return try NIOAsyncChannel(wrappingChannelSynchronously: channel)
-                    }
+                    channel.eventLoop.makeCompletedFuture { try HTTPListener.connection(channel, maximumHeaderBytes: 64 * 1024) }
                 }
         } catch {
             throw AdminSocketError(path: path, message: "cannot listen: \(error)")
@@ -96,35 +87,9 @@ public final class AdminServer: Sendable {
     /// Serves until cancelled, then closes the socket and removes its file.
     public func run(_ handler: @escaping @Sendable (AdminRequest) async -> AdminResponse) async throws {
         defer { unlink(path) }
-        try await withTaskCancellationHandler {
-            try await listener.executeThenClose { connections in
-                try await withThrowingDiscardingTaskGroup { group in
-                    for try await connection in connections {
-                        guard activeConnections.add(1, ordering: .relaxed).newValue <= Self.maximumConnections else {
-                            activeConnections.subtract(1, ordering: .relaxed)
-                            refusals.refused(
-                                "admin connection refused", reason: "too-many-admin-connections",
-                                metadata: ["limit": "\(Self.maximumConnections)"]
-                            )
-                            try? await connection.channel.close()
-                            continue
-                        }
-                        group.addTask {
-                            await self.serve(connection, handler)
-                            self.activeConnections.subtract(1, ordering: .relaxed)
-                        }
-                    }
-                }
-            }
-        } onCancel: {
-            listener.channel.close(promise: nil)
-        }
-    }
-
-    private func serve(
-        _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>,
-        _ handler: @Sendable (AdminRequest) async -> AdminResponse
-    ) async {
-        await HTTPExchange.serve(connection, maximumBodyBytes: AdminAPI.maximumRequestBytes, logger: logger, handler)
+        try await HTTPListener(
+            listener: listener, maximumConnections: Self.maximumConnections, refusalReason: "too-many-admin-connections",
+            maximumBodyBytes: AdminAPI.maximumRequestBytes, logger: logger, refusals: refusals
+        ).run(handler)
     }
 }

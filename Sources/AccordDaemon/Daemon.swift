@@ -34,6 +34,7 @@ public final class Daemon: Service {
     private let reloader: ConfigurationReloader
     private let certificateWarnings: CertificateWarningLog
     private let eventFeed: NodeEventFeed
+    private let console: (server: ConsoleServer, application: ConsoleApplication)?
     private let logger: Logger
 
     /// Opens everything the node needs; each failure names what to fix.
@@ -88,7 +89,24 @@ public final class Daemon: Service {
         reloader = ConfigurationReloader(live: live, sync: sync, logger: logger)
         let events = EventHub(run: clock(), refusals: RefusalLog(logger: logger))
         eventFeed = NodeEventFeed(hub: events, store: store, sync: sync, clock: clock)
-        administration = NodeAdministration(live: live, store: store, sync: sync, reloader: reloader, events: events, clock: clock)
+        let authority = configuration.console.map { _ in ConsoleAuthority() }
+        administration = NodeAdministration(
+            live: live, store: store, sync: sync, reloader: reloader, events: events, console: authority, clock: clock
+        )
+        if let address = configuration.console, let authority {
+            do {
+                let server = try await ConsoleServer(host: address.host, port: address.port, logger: logger)
+                let application = ConsoleApplication(
+                    administration: administration, authority: authority, events: events, address: address, logger: logger
+                )
+                console = (server, application)
+            } catch {
+                await store.close()
+                throw StartupError(exitCode: StartupError.unavailable, message: "\(file): console.address: \(error)")
+            }
+        } else {
+            console = nil
+        }
         certificateWarnings = CertificateWarningLog(logger: logger)
     }
 
@@ -149,12 +167,16 @@ public final class Daemon: Service {
     public func run() async throws {
         logger.info("accordd started", metadata: [
             "node": "\(configuration.node)", "admin": "\(configuration.adminSocket)",
+            "console": "\(console.map { "http://\(configuration.console!.host):\($0.server.port)/" } ?? "off")",
             "peers": "\(configuration.peers.map(\.description).joined(separator: ", "))",
         ])
         do {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { try await Self.untilShutdown { try await self.sync.run() } }
                 group.addTask { try await Self.untilShutdown { try await self.admin.run(self.administration.handle) } }
+                if let console = self.console {
+                    group.addTask { try await Self.untilShutdown { try await console.server.run(console.application.handle) } }
+                }
                 group.addTask { try await Self.untilShutdown { await self.reloadOnHangup() } }
                 group.addTask { try await Self.untilShutdown { try await self.watchCertificates() } }
                 group.addTask { try await Self.untilShutdown { try await self.returnFreedMemory() } }

@@ -27,6 +27,8 @@ public struct DaemonConfiguration: Sendable {
     public var idleTimeout: Duration
     public var maximumClockSkew: Duration
     public var durability: StoreConfiguration.Durability
+    /// Where the web console listens (`[console] address`); nil: no console.
+    public var console: ConsoleAddress? = nil
 
     /// Reads and checks `file`; every problem names the field.
     public static func load(file: String) throws(ConfigurationError) -> DaemonConfiguration {
@@ -117,6 +119,13 @@ public struct DaemonConfiguration: Sendable {
             try syncTable.finish()
         }
 
+        var console: ConsoleAddress?
+        if var consoleTable = try top.table("console") {
+            let (host, port) = try Self.address(try consoleTable.requiredString("address"), field: "address", in: consoleTable)
+            try consoleTable.finish()
+            console = ConsoleAddress(host: host, port: port)
+        }
+
         var peers: [PeerEndpoint] = []
         for var peerTable in try top.tables("peers") {
             let name = try peerTable.requiredString("organisation")
@@ -134,7 +143,7 @@ public struct DaemonConfiguration: Sendable {
             certificate: certificate, privateKey: privateKey, certificateAuthority: certificateAuthority,
             revocationList: revocationList, adminSocket: adminSocket, adminSocketMode: mode, peers: peers,
             reconcileInterval: sync.reconcileInterval, keepaliveInterval: sync.keepaliveInterval, idleTimeout: sync.idleTimeout,
-            maximumClockSkew: maximumClockSkew, durability: durability
+            maximumClockSkew: maximumClockSkew, durability: durability, console: console
         )
     }
 
@@ -228,6 +237,7 @@ public struct DaemonConfiguration: Sendable {
         if keepaliveInterval != other.keepaliveInterval { fields.append("sync.keepalive_seconds") }
         if idleTimeout != other.idleTimeout { fields.append("sync.idle_timeout_seconds") }
         if maximumClockSkew != other.maximumClockSkew { fields.append("sync.max_clock_skew_seconds") }
+        if console != other.console { fields.append("console.address") }
         return fields
     }
 
@@ -257,5 +267,18 @@ public struct DaemonConfiguration: Sendable {
             replica: ReplicaConfiguration(maximumClockSkewMillis: UInt64(maximumClockSkew.components.seconds) * 1000),
             durability: durability
         )
+    }
+}
+
+/// The web console's listening address.
+public struct ConsoleAddress: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+
+    /// `Host` header values a browser sends for this address.
+    var hostHeaders: Set<String> {
+        var names: Set<String> = ["\(host):\(port)".lowercased()]
+        if host == "127.0.0.1" || host == "::1" || host == "localhost" { names.formUnion(["localhost:\(port)", "127.0.0.1:\(port)", "[::1]:\(port)"]) }
+        return names
     }
 }

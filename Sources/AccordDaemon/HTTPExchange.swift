@@ -121,9 +121,20 @@ enum HTTPExchange {
 
     private static func request(_ head: HTTPRequestHead, body: [UInt8]) -> AdminRequest {
         let components = URLComponents(string: head.uri)
-        var query: [String: String] = [:]
-        for item in components?.queryItems ?? [] { query[item.name] = item.value ?? "" }
+        let query = formFields(components?.percentEncodedQuery ?? "")
         let path = (components?.percentEncodedPath ?? head.uri).split(separator: "/").map { $0.removingPercentEncoding ?? String($0) }
         return AdminRequest(method: head.method, path: path, query: query, body: body, headers: head.headers)
+    }
+
+    /// Fields of a query string or an `application/x-www-form-urlencoded` body: `+` is a space,
+    /// the rest percent-encoded, as browsers send forms.
+    static func formFields(_ text: String) -> [String: String] {
+        var fields: [String: String] = [:]
+        for pair in text.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ text: Substring) -> String { text.replacing("+", with: " ").removingPercentEncoding ?? "" }
+            fields[decode(parts[0])] = parts.count > 1 ? decode(parts[1]) : ""
+        }
+        return fields
     }
 }

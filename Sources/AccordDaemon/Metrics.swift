@@ -9,6 +9,10 @@ import Synchronization
 /// Counts kept by the admin side itself.
 final class AdminCounters: Sendable {
     private let authoredChanges = Atomic<Int>(0)
+    private let consoleRefusals = Mutex<[String: Int]>([:])
+
+    func consoleRefused(_ reason: String) { consoleRefusals.withLock { $0[reason, default: 0] += 1 } }
+    var consoleRefusalCounts: [String: Int] { consoleRefusals.withLock { $0 } }
 
     func authored() { authoredChanges.add(1, ordering: .relaxed) }
     var authoredCount: Int { authoredChanges.load(ordering: .relaxed) }
@@ -57,6 +61,9 @@ extension NodeAdministration {
         text.metric("accord_peers_configured", "gauge", "Peer organisations in the configuration.", Double(configuration.peers.count))
         text.metric("accord_peers_connected", "gauge", "Peer nodes with an established session.", Double(sessions.count))
         text.metric("accord_agreements", "gauge", "Agreements this node holds.", Double(counts.agreements))
+        text.metric(
+            "accord_console_refusals_total", "counter", "Web console requests refused, by reason.", by: "reason", counters.consoleRefusalCounts
+        )
         let eventCounts = events.counts
         text.metric("accord_events_published_total", "counter", "Events published on the event stream.", Double(eventCounts.published))
         text.metric("accord_event_subscribers", "gauge", "Subscribers of the event stream now.", Double(eventCounts.subscribers))

@@ -19,12 +19,15 @@ public final class NodeAdministration: Sendable {
     let counters = AdminCounters()
     /// What happened on the node lately, for `GET /v1/events`.
     let events: EventHub
+    /// Who may use the web console (nil when `[console]` is not configured).
+    let console: ConsoleAuthority?
 
     init(
         live: LiveConfiguration, store: NodeStore, sync: SyncNode, reloader: ConfigurationReloader, events: EventHub,
-        clock: @escaping @Sendable () -> UInt64
+        console: ConsoleAuthority?, clock: @escaping @Sendable () -> UInt64
     ) {
         self.events = events
+        self.console = console
         self.live = live
         self.store = store
         self.sync = sync
@@ -98,6 +101,8 @@ public final class NodeAdministration: Sendable {
                 throw AdminFailure(.unprocessableEntity, "reload-refused", error.message)
             }
             return try json(result)
+        case (.POST, "console", "tokens", nil):
+            return try json(try consoleToken(try body(request, emptyAs: ConsoleTokenRequest())), status: .created)
         case (.POST, "backup", nil, nil):
             return try json(try await backup(try body(request)))
         default:
@@ -185,7 +190,7 @@ public final class NodeAdministration: Sendable {
         return ForgottenPeer(node: node.description)
     }
 
-    private func list(_ query: [String: String]) async throws -> [AgreementListItem] {
+    func list(_ query: [String: String]) async throws -> [AgreementListItem] {
         let party = try query["party"].map { name throws(AdminFailure) in try EditRequests.organisation(name, "party") }
         let status = try query["status"].map { name throws(AdminFailure) in
             guard let status = AgreementStatus(rawValue: name) else {
@@ -196,7 +201,7 @@ public final class NodeAdministration: Sendable {
         return try await store.agreements(party: party, status: status, today: today).map(Views.listItem)
     }
 
-    private func show(_ id: AgreementID) async throws -> AgreementView {
+    func show(_ id: AgreementID) async throws -> AgreementView {
         guard let detail = try await store.agreement(id) else { throw Self.unknown(id) }
         let latest = try await store.history(of: id).last?.sequence ?? 0
         // The nodes met (stored or in session) and how far each acknowledged: not the whole peer
@@ -217,7 +222,7 @@ public final class NodeAdministration: Sendable {
         return Views.agreement(detail, today: today, delivery: delivery)
     }
 
-    private func conflicts(_ agreement: AgreementID?) async throws -> [AgreementConflicts] {
+    func conflicts(_ agreement: AgreementID?) async throws -> [AgreementConflicts] {
         if let agreement { _ = try await existing(agreement) }
         let conflicts = try await store.conflicts(in: agreement)
         guard !conflicts.isEmpty else { return [] }
@@ -252,7 +257,7 @@ public final class NodeAdministration: Sendable {
         })
     }
 
-    private func author(_ id: AgreementID, _ edits: [Edit]) async throws -> ChangeReceipt {
+    func author(_ id: AgreementID, _ edits: [Edit]) async throws -> ChangeReceipt {
         _ = try await existing(id)
         let stored = try await store.author(id, edits, signer: signer, nowMillis: clock())
         counters.authored()
@@ -261,7 +266,7 @@ public final class NodeAdministration: Sendable {
 
     /// Signs the current terms as this node's organisation: the approval is a signature over the
     /// exact terms hash, so it goes stale by itself when the terms change.
-    private func approve(_ id: AgreementID, _ request: ApproveRequest) async throws -> ChangeReceipt {
+    func approve(_ id: AgreementID, _ request: ApproveRequest) async throws -> ChangeReceipt {
         guard let detail = try await store.agreement(id) else { throw Self.unknown(id) }
         let termsHash = detail.agreement.termsHash
         if let expected = request.termsHash, expected.lowercased() != termsHash.hex {
@@ -272,6 +277,17 @@ public final class NodeAdministration: Sendable {
         }
         let signature = try signer.approvalSignature(agreement: id, termsHash: termsHash)
         return try await author(id, [.approve(organisation: configuration.node.organisation, termsHash: termsHash, signature: signature)])
+    }
+
+    private func consoleToken(_ request: ConsoleTokenRequest) throws -> ConsoleToken {
+        guard let console, let address = configuration.console else {
+            throw AdminFailure(.notFound, "console-off", "the web console is off; set [console] address in \(configuration.file) and restart")
+        }
+        let minutes = request.validMinutes ?? 60
+        guard (1...1440).contains(minutes) else { throw AdminFailure.badRequest("validMinutes: \(minutes) is not within 1–1440") }
+        let token = console.issueToken(validity: .seconds(minutes * 60))
+        let host = address.host.contains(":") ? "[\(address.host)]" : address.host
+        return ConsoleToken(token: token, expiresAt: Views.time(clock() + UInt64(minutes) * 60_000), url: "http://\(host):\(address.port)/login")
     }
 
     private func synchronise(_ request: SyncRequest) async throws -> SyncResponse {
@@ -307,7 +323,7 @@ public final class NodeAdministration: Sendable {
 
     // MARK: - Helpers
 
-    private func existing(_ id: AgreementID) async throws -> AgreementID {
+    func existing(_ id: AgreementID) async throws -> AgreementID {
         guard try await store.history(of: id).isEmpty == false else { throw Self.unknown(id) }
         return id
     }
@@ -316,7 +332,7 @@ public final class NodeAdministration: Sendable {
         AdminFailure.notFound("this node holds no agreement \(id)")
     }
 
-    private func agreementID(_ text: String) throws(AdminFailure) -> AgreementID {
+    func agreementID(_ text: String) throws(AdminFailure) -> AgreementID {
         guard let id = AgreementID(uuidString: text) else { throw AdminFailure.badRequest("\"\(text)\" is not an agreement id (a UUID)") }
         return id
     }

@@ -91,3 +91,28 @@ struct Watch: ControlCommand {
         }
     }
 }
+
+struct ConsoleTokenCommand: ControlCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "console-token",
+        abstract: "Print a single-use login token for the node's web console, and its address.",
+        discussion: "Open the address in a browser and paste the token. Anyone who holds the token can log in once, until it expires: hand it over as you would a password."
+    )
+
+    @OptionGroup var connection: Connection
+
+    @Option(help: ArgumentHelp("Minutes the token stays valid (1–1440).", valueName: "n"))
+    var validMinutes = 60
+
+    func validate() throws {
+        guard (1...1440).contains(validMinutes) else { throw ValidationError("--valid-minutes must be within 1–1440") }
+    }
+
+    func execute(_ client: AdminClient, json: Bool) async throws {
+        let (token, raw): (ConsoleToken, [UInt8]) = try await client.post("/v1/console/tokens", ConsoleTokenRequest(validMinutes: validMinutes))
+        if json { return Output.json(raw) }
+        print(token.url)
+        print("token: \(token.token)")
+        print("single use, valid until \(token.expiresAt)")
+    }
+}

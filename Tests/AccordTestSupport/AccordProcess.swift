@@ -33,6 +33,9 @@ public final class AccordProcess: @unchecked Sendable {
     public var keepaliveSeconds = 1
     public var idleTimeoutSeconds = 5
     public var reconcileIntervalSeconds: Int?
+    /// The web console's port on 127.0.0.1; nil: no console.
+    public var consolePort: Int?
+    public var consoleURL: String? { consolePort.map { "http://127.0.0.1:\($0)" } }
     /// accordd options besides `--config`.
     public var options: [String] = []
     public private(set) var process: Subprocess?
@@ -82,6 +85,7 @@ public final class AccordProcess: @unchecked Sendable {
             idle_timeout_seconds = \(idleTimeoutSeconds)
             \(reconcileIntervalSeconds.map { "reconcile_interval_seconds = \($0)" } ?? "")
 
+            \(consolePort.map { "[console]\naddress = \"127.0.0.1:\($0)\"\n" } ?? "")
             """
         for peer in peers {
             text += "\n[[peers]]\norganisation = \"\(peer.organisation)\"\naddress = \"127.0.0.1:\(peer.port)\"\n"

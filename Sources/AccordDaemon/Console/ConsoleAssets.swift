@@ -1,0 +1,69 @@
+/// The console's style sheet and script, embedded in the binary: no build step, no CDN, no
+/// external font. Served from the console's own origin, the only one its Content-Security-Policy
+/// allows.
+enum ConsoleAssets {
+    static let css = """
+        :root { font-family: system-ui, sans-serif; color: #1d2430; background: #f7f8fa; }
+        body { margin: 0; }
+        header { display: flex; gap: 1.5rem; align-items: center; padding: .6rem 1.2rem; background: #1d2430; color: #fff; }
+        header a { color: #fff; margin-right: 1rem; text-decoration: none; font-weight: 600; }
+        header .node { margin-left: auto; opacity: .85; }
+        main { padding: 1rem 1.5rem 3rem; max-width: 72rem; }
+        h1 { margin: .4rem 0 .6rem; } h2 { margin-top: 1.6rem; font-size: 1.15rem; }
+        table { border-collapse: collapse; width: 100%; background: #fff; }
+        th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #e3e6ea; vertical-align: top; }
+        th { font-size: .85rem; color: #5a6473; }
+        dl.facts, dl.framework { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
+        dt { color: #5a6473; } dd { margin: 0; }
+        code { font-size: .85em; }
+        .status { padding: .1rem .5rem; border-radius: .6rem; background: #e3e6ea; font-size: .85rem; }
+        .status.active { background: #cdebd6; } .status.proposed { background: #fbe7b5; }
+        .status.terminated, .status.expired { background: #f3c9c9; }
+        .ok { color: #1b7a3a; } .bad { color: #a3271f; }
+        .notice { background: #cdebd6; padding: .5rem .8rem; } .error { background: #f3c9c9; padding: .5rem .8rem; }
+        .hint, .meta { color: #5a6473; font-size: .85rem; }
+        .live { background: #1b7a3a; border-radius: .5rem; padding: 0 .4rem; font-size: .75rem; }
+        form.inline { display: inline; } form.filters { display: flex; gap: 1rem; margin-bottom: 1rem; flex-wrap: wrap; }
+        form.login { display: grid; gap: .5rem; max-width: 24rem; }
+        ol.timeline { padding-left: 1.2rem; } ol.timeline ul { margin: .2rem 0 .6rem; }
+        button { cursor: pointer; }
+        """
+
+    /// Keeps a page live: listens to the node's event stream (`data-events`) and, after events,
+    /// fetches the page again and swaps its main part. The page is whole without it. Nothing
+    /// from an event is put into the page: the new markup is the server's, escaped there.
+    static let javascript = """
+        "use strict";
+        (function () {
+          var source = document.body.getAttribute("data-events");
+          if (!source || !window.EventSource) { return; }
+          var live = document.getElementById("live");
+          var pending = null;
+          function refresh() {
+            pending = null;
+            fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+              .then(function (response) {
+                if (response.status === 401 || response.redirected) { window.location.assign("/login"); return null; }
+                return response.ok ? response.text() : null;
+              })
+              .then(function (text) {
+                if (!text) { return; }
+                var fresh = new DOMParser().parseFromString(text, "text/html").getElementById("main");
+                var main = document.getElementById("main");
+                var focused = document.activeElement;
+                if (fresh && main && !(focused && focused.form && focused.value)) { main.replaceChildren.apply(main, Array.prototype.slice.call(fresh.childNodes)); }
+              })
+              .catch(function () {});
+          }
+          var events = new EventSource(source);
+          events.onopen = function () { if (live) { live.hidden = false; } };
+          events.onerror = function () { if (live) { live.hidden = true; } };
+          events.onmessage = function () {};
+          ["agreement-created", "agreement-changed", "approval-given", "approvals-stale", "conflict-opened",
+           "commitment-state-changed", "status-changed", "note-added", "agreement-terminated", "change-rejected",
+           "change-held", "change-released", "peer-connected", "peer-disconnected", "events-lost"].forEach(function (type) {
+            events.addEventListener(type, function () { if (!pending) { pending = window.setTimeout(refresh, 50); } });
+          });
+        })();
+        """
+}

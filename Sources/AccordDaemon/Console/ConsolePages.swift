@@ -1,0 +1,241 @@
+import AccordAdminAPI
+import Foundation
+
+/// The console's pages, rendered from the admin API's views (so the console shows what
+/// `accordctl` shows, from the same code). Every string from data passes through `HTML`'s
+/// escaping; the pages carry no inline script or style (the Content-Security-Policy forbids
+/// both) and work without JavaScript, which only keeps them live.
+enum ConsolePages {
+    /// What every page of a session needs.
+    struct Context {
+        let node: String
+        let csrf: String
+        /// A one-line confirmation ("Approved.") or error, shown above the page.
+        var notice: String?
+        var error: String?
+    }
+
+    static func layout(_ title: String, _ context: Context?, events: String? = nil, _ body: HTML) -> HTML {
+        let navigation: HTML =
+            if let context {
+                """
+                <header><nav><a href="/">Overview</a> <a href="/agreements">Agreements</a> <a href="/conflicts">Conflicts</a></nav>\
+                <span class="node">\(context.node) <span id="live" class="live" hidden>live</span></span>\
+                <form method="post" action="/logout" class="inline">\(csrfField(context))<button>Log out</button></form></header>
+                """
+            } else {
+                ""
+            }
+        let banners: HTML =
+            (context?.notice.map { "<p class=\"notice\" role=\"status\">\($0)</p>" as HTML } ?? "")
+            + (context?.error.map { "<p class=\"error\" role=\"alert\">\($0)</p>" as HTML } ?? "")
+        let eventsAttribute = events.map { HTML.attribute("data-events", $0) } ?? ""
+        return """
+            <!doctype html>
+            <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>\(title) · Accord</title><link rel="stylesheet" href="/static/console.css"><script src="/static/console.js" defer></script></head>
+            <body\(eventsAttribute)>\(navigation)<main id="main">\(banners)\(body)</main></body></html>
+
+            """
+    }
+
+    static func csrfField(_ context: Context) -> HTML { "<input type=\"hidden\" name=\"csrf\"\(HTML.attribute("value", context.csrf))>" }
+
+    static func login(error: String?) -> HTML {
+        layout("Log in", nil, """
+            <h1>Accord console</h1>
+            \(error.map { "<p class=\"error\" role=\"alert\">\($0)</p>" as HTML } ?? "")
+            <form method="post" action="/login" class="login">
+            <label for="token">Login token</label>
+            <input id="token" name="token" type="password" autocomplete="off" required autofocus>
+            <p class="hint">Print one on the node with <code>accordctl console-token</code>; each token opens one session.</p>
+            <button type="submit">Log in</button></form>
+            """)
+    }
+
+    // MARK: - Overview
+
+    static func overview(_ status: NodeStatus, _ context: Context) -> HTML {
+        let certificate = status.certificate.map { "\($0.notAfter) (\(Int($0.daysLeft)) days left)" } ?? "unknown"
+        let warnings: [HTML] = status.warnings.map { "<li>\($0)</li>" }
+        let peers: [HTML] = status.peers.map { peer in
+            let lastReconcile: HTML = peer.lastReconcile.map {
+                "\($0.completedAt): \($0.differences) difference(s)\($0.clean ? "" : ", not clean")"
+            } ?? "never"
+            let rejection: HTML = peer.lastRejection.map { "\($0.code): \($0.message) (\($0.at))" } ?? "none"
+            return """
+                <tr><td>\(peer.node ?? peer.organisation)</td>\
+                <td class="\(peer.connected ? "ok" : "bad")">\(peer.connected ? "connected" : "not connected")\(peer.direction.map { " (\($0))" } ?? "")</td>\
+                <td>\(peer.lastContact ?? "never")</td><td>\(lastReconcile)</td>\
+                <td>\(peer.changesTheyLack)</td><td>\(peer.differencesAtLastReconcile.map(String.init) ?? "—")</td>\
+                <td>\(peer.batchesInFlight) batch(es), \(peer.pendingRepairs) repair(s)</td>\
+                <td>\(rejection)</td><td>\(peer.certificate?.notAfter ?? "—")</td></tr>
+                """
+        }
+        return layout("Overview", context, events: "/events", """
+            <h1>\(status.node)</h1>
+            <dl class="facts"><dt>Organisation</dt><dd>\(status.organisation)</dd><dt>Version</dt><dd>\(status.version)</dd>\
+            <dt>Listening</dt><dd>\(status.listen)</dd><dt>Started</dt><dd>\(status.startedAt)</dd>\
+            <dt>Certificate expires</dt><dd id="certificate">\(certificate)</dd>\
+            <dt>Agreements</dt><dd>\(status.agreements)</dd><dt>Changes</dt><dd>\(status.changes) (\(status.held) held, \(status.rejected) rejected)</dd></dl>
+            \(warnings.isEmpty ? "" : "<h2>Warnings</h2><ul class=\"warnings\">\(warnings)</ul>" as HTML)
+            <h2>Partner nodes</h2>
+            <p class="hint">Why not in sync: what the partner has not acknowledged yet, what the last reconciliation found, and the last change it refused.</p>
+            <table id="peers"><thead><tr><th>Node</th><th>Session</th><th>Last contact</th><th>Last reconcile</th>\
+            <th>Changes they lack</th><th>Differences found</th><th>In flight</th><th>Last rejection</th><th>Certificate until</th></tr></thead>
+            <tbody>\(peers)</tbody></table>
+            """)
+    }
+
+    // MARK: - Agreements
+
+    struct ListFilter {
+        var party = ""
+        var status = ""
+        var category = ""
+        var search = ""
+
+        func matches(_ item: AgreementListItem) -> Bool {
+            (category.isEmpty || item.category == category)
+                && (search.isEmpty || (item.title ?? "").localizedCaseInsensitiveContains(search))
+        }
+    }
+
+    static func agreements(_ items: [AgreementListItem], _ filter: ListFilter, _ context: Context) -> HTML {
+        func options(_ values: [String], _ selected: String) -> HTML {
+            (["" as String] + values).map { value -> HTML in
+                "<option\(HTML.attribute("value", value))\(value == selected ? " selected" : "" as HTML)>\(value.isEmpty ? "any" : value)</option>"
+            }.reduce("" as HTML, +)
+        }
+        let rows: [HTML] = items.map { item in
+            """
+            <tr><td><a\(HTML.attribute("href", "/agreements/\(item.id)"))>\(item.title ?? "(untitled)")</a></td>\
+            <td>\(item.category ?? "—")</td><td>\(item.parties.joined(separator: ", "))</td>\
+            <td><span class="status \(item.status)">\(item.status)</span></td><td>\(item.changes)</td><td>\(item.conflicts)</td></tr>
+            """
+        }
+        return layout("Agreements", context, events: "/events", """
+            <h1>Agreements</h1>
+            <form method="get" action="/agreements" class="filters">
+            <label>Title <input name="q"\(HTML.attribute("value", filter.search))></label>
+            <label>Party <input name="party"\(HTML.attribute("value", filter.party))></label>
+            <label>Status <select name="status">\(options(["draft", "proposed", "active", "expired", "terminated"], filter.status))</select></label>
+            <label>Category <select name="category">\(options(["technicalResources", "fullSupport", "financialSupport"], filter.category))</select></label>
+            <button>Filter</button></form>
+            <table id="agreements"><thead><tr><th>Title</th><th>Category</th><th>Parties</th><th>Status</th><th>Changes</th><th>Conflicts</th></tr></thead>
+            <tbody>\(rows)</tbody></table>
+            \(items.isEmpty ? "<p>No agreement matches.</p>" as HTML : "")
+            """)
+    }
+
+    static let frameworkPoints: [(key: String, label: String)] = [
+        ("valueAlignment", "Value alignment"), ("technicalFit", "Technical fit"), ("serviceCoverage", "Service coverage"),
+        ("dataProtection", "Data protection"), ("returnMechanism", "Return mechanism"),
+    ]
+
+    static func agreement(_ view: AgreementView, history: [HistoryItem], organisation: String, _ context: Context) -> HTML {
+        let base = "/agreements/\(view.id)"
+        let framework: [HTML] = frameworkPoints.map { point in
+            "<dt>\(point.label)</dt><dd>\(view.framework[point.key] ?? "—")</dd>"
+        }
+        let commitments: [HTML] = view.commitments.map { commitment in
+            let actions: HTML =
+                commitment.state == "open"
+                ? ["fulfil", "waive"].map { action -> HTML in
+                    """
+                    <form method="post"\(HTML.attribute("action", "\(base)/commitments/\(commitment.id)/\(action)")) class="inline">\
+                    \(csrfField(context))<button\(HTML.attribute("name", action))>\(action == "fulfil" ? "Mark fulfilled" : "Waive")</button></form>
+                    """
+                }.reduce("" as HTML, +)
+                : ""
+            return """
+                <tr\(HTML.attribute("data-commitment", commitment.id))\(HTML.attribute("title", "commitment \(commitment.id)"))><td>\(commitment.by ?? "—")</td><td>\(commitment.kind ?? "—")</td>\
+                <td>\(commitment.description ?? "—")</td><td>\(commitment.dueDate ?? "—")</td>\
+                <td class="state">\(commitment.state)</td><td>\(actions)</td></tr>
+                """
+        }
+        let approvals: [HTML] = view.approvals.map { approval in
+            """
+            <tr><td>\(approval.organisation)</td><td class="\(approval.fresh ? "ok" : "bad")">\(approval.fresh ? "fresh" : "stale")</td>\
+            <td>\(approval.node)</td><td>\(approval.at)</td><td><code>\(String(approval.termsHash.prefix(16)))…</code></td></tr>
+            """
+        }
+        let ownApproval = view.approvals.first { $0.organisation == organisation }
+        let canApprove = view.parties.contains(organisation) && view.termination == nil && ownApproval?.fresh != true
+        let approveForm: HTML =
+            canApprove
+            ? """
+            <form method="post"\(HTML.attribute("action", "\(base)/approve")) id="approve">\(csrfField(context))\
+            <input type="hidden" name="termsHash"\(HTML.attribute("value", view.termsHash))>\
+            <button>Approve these terms as \(organisation)</button> <span class="hint">terms <code>\(String(view.termsHash.prefix(16)))…</code></span></form>
+            """
+            : ""
+        let notes: [HTML] = view.notes.map { "<li><span class=\"meta\">\($0.author), \($0.at)</span> \($0.text)</li>" }
+        let conflicts: [HTML] = view.conflicts.map { conflict in
+            let overruled: [HTML] = conflict.overruled.map { "<li>\($0.value) <span class=\"meta\">(\($0.author), \($0.at))</span></li>" }
+            return """
+                <tr><td>\(conflict.field)</td><td>\(conflict.winner.value) <span class="meta">(\(conflict.winner.author), \(conflict.winner.at))</span></td>\
+                <td><ul>\(overruled)</ul></td></tr>
+                """
+        }
+        let delivery: [HTML] = view.delivery.map {
+            "<tr><td>\($0.organisation)</td><td>\($0.node ?? "no node met yet")</td><td class=\"\($0.acknowledged ? "ok" : "bad")\">\($0.acknowledged ? "has every change" : "not yet")</td></tr>"
+        }
+        let timeline: [HTML] = history.reversed().map { item in
+            let edits: [HTML] = item.edits.map { "<li>\($0)</li>" }
+            return "<li><span class=\"meta\">#\(Int(item.sequence)) \(item.at) by \(item.author)</span><ul>\(edits)</ul></li>"
+        }
+        let held: [HTML] = view.held.map { "<li><code>\(String($0.change.prefix(16)))…</code> \($0.reason)</li>" }
+        let rejected: [HTML] = view.rejected.map { "<li><code>\(String($0.change.prefix(16)))…</code> \($0.code): \($0.message) (\($0.at))</li>" }
+        let termination: HTML = view.termination.map {
+            "<h2>Termination</h2><p>Terminated by \($0.author) on \($0.at): \($0.reason)</p>"
+        } ?? ""
+        return layout(view.title ?? "Agreement", context, events: "/events?agreement=\(view.id)", """
+            <h1 id="title">\(view.title ?? "(untitled)")</h1>
+            <p><span id="status" class="status \(view.status)">\(view.status)</span></p>
+            <dl class="facts"><dt>Category</dt><dd>\(view.category ?? "—")</dd><dt>Parties</dt><dd id="parties">\(view.parties.joined(separator: ", "))</dd>\
+            <dt>Term</dt><dd>\(view.effectiveFrom ?? "open") to \(view.expiresOn ?? "open-ended")</dd>\
+            <dt>Terms hash</dt><dd><code id="terms-hash">\(view.termsHash)</code></dd><dt>Changes</dt><dd>\(view.changes)</dd>\
+            <dt>Id</dt><dd><code>\(view.id)</code></dd><dt>Heads</dt><dd><code>\(view.heads.map { String($0.prefix(16)) + "…" }.joined(separator: " "))</code></dd></dl>
+            <h2>Framework</h2><dl class="framework">\(framework)</dl>
+            <h2>Commitments</h2>
+            <table id="commitments"><thead><tr><th>By</th><th>Kind</th><th>Description</th><th>Due</th><th>State</th><th></th></tr></thead><tbody>\(commitments)</tbody></table>
+            <h2>Approvals</h2>
+            <table id="approvals"><thead><tr><th>Party</th><th>Covers the terms</th><th>By node</th><th>When</th><th>Over terms</th></tr></thead><tbody>\(approvals)</tbody></table>
+            \(approveForm)
+            <h2>Notes</h2><ul id="notes">\(notes)</ul>
+            <form method="post"\(HTML.attribute("action", "\(base)/notes")) id="add-note">\(csrfField(context))\
+            <label for="note">Add a note</label> <input id="note" name="text" required maxlength="4096"> <button>Add note</button></form>
+            \(termination)
+            <h2>Open conflicts</h2>
+            \(conflicts.isEmpty ? "<p>None.</p>" as HTML : "<table id=\"conflicts\"><thead><tr><th>Field</th><th>Winning value</th><th>Overruled</th></tr></thead><tbody>\(conflicts)</tbody></table>" as HTML)
+            <h2>Delivery</h2>
+            <table id="delivery"><thead><tr><th>Party</th><th>Node</th><th>This node's changes</th></tr></thead><tbody>\(delivery)</tbody></table>
+            \(held.isEmpty ? "" : "<h2>Held changes</h2><ul>\(held)</ul>" as HTML)
+            \(rejected.isEmpty ? "" : "<h2>Rejected changes</h2><ul>\(rejected)</ul>" as HTML)
+            <h2>History</h2><ol id="history" class="timeline">\(timeline)</ol>
+            """)
+    }
+
+    static func conflicts(_ list: [AgreementConflicts], _ context: Context) -> HTML {
+        let sections: [HTML] = list.map { entry in
+            let rows: [HTML] = entry.conflicts.map { conflict in
+                let overruled = conflict.overruled.map { "\($0.value) (\($0.author))" }.joined(separator: "; ")
+                return "<tr><td>\(conflict.field)</td><td>\(conflict.winner.value) (\(conflict.winner.author))</td><td>\(overruled)</td></tr>"
+            }
+            return """
+                <h2><a\(HTML.attribute("href", "/agreements/\(entry.agreement)"))>\(entry.title ?? entry.agreement)</a></h2>
+                <table><thead><tr><th>Field</th><th>Winning value</th><th>Overruled</th></tr></thead><tbody>\(rows)</tbody></table>
+                """
+        }
+        return layout("Conflicts", context, events: "/events", """
+            <h1>Open conflicts</h1>
+            <p class="hint">Concurrent edits of one field: every node chose the same winner; the others are kept here until someone writes the field again.</p>
+            \(sections.isEmpty ? "<p>None.</p>" as HTML : sections.reduce("" as HTML, +))
+            """)
+    }
+
+    static func problem(_ title: String, _ message: String, _ context: Context?) -> HTML {
+        layout(title, context, "<h1>\(title)</h1><p>\(message)</p>")
+    }
+}
