@@ -96,3 +96,27 @@ public struct ConsoleToken: Codable, Sendable {
         self.url = url
     }
 }
+
+/// `GET /v1/agreements/{id}/evidence`: the files of an evidence bundle (docs/evidence.md).
+public struct EvidenceResponse: Codable, Sendable {
+    public struct File: Codable, Sendable {
+        /// Relative to the bundle's folder, `/`-separated.
+        public var path: String
+        public var base64: String
+        public var executable: Bool
+
+        public init(path: String, base64: String, executable: Bool) {
+            self.path = path
+            self.base64 = base64
+            self.executable = executable
+        }
+    }
+
+    public var agreement: String
+    public var files: [File]
+
+    public init(agreement: String, files: [File]) {
+        self.agreement = agreement
+        self.files = files
+    }
+}

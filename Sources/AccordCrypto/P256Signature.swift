@@ -65,3 +65,18 @@ public struct P256Signature: Hashable, Sendable {
         return Array(UnsafeBufferPointer(start: output, count: Int(length)))
     }
 }
+
+extension P256Signature {
+    /// The DER `ECDSA-Sig-Value` (a SEQUENCE of the INTEGERs r and s), the form `openssl dgst
+    /// -verify` reads: for evidence bundles checked with nothing but the openssl command.
+    public var derRepresentation: [UInt8] {
+        func integer(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
+            var value = Array(bytes.drop { $0 == 0 })
+            if value.isEmpty { value = [0] }
+            if value[0] & 0x80 != 0 { value.insert(0, at: 0) }
+            return [0x02, UInt8(value.count)] + value
+        }
+        let body = integer(rawRepresentation[0..<32]) + integer(rawRepresentation[32..<64])
+        return [0x30, UInt8(body.count)] + body
+    }
+}

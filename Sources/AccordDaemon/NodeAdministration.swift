@@ -82,6 +82,7 @@ public final class NodeAdministration: Sendable {
         case (.GET, "agreements", let id?, "history"):
             let agreement = try await existing(try agreementID(id))
             return try json(try await store.history(of: agreement).map(Views.history))
+        case (.GET, "agreements", let id?, "evidence"): return try json(try await evidence(try agreementID(id)))
         case (.POST, "agreements", let id?, "approve"):
             return try json(try await approve(try agreementID(id), try body(request, emptyAs: ApproveRequest(termsHash: nil))))
         case (.POST, "agreements", let id?, let action?) where AdminRequestDecoding.editActions.contains(action):
@@ -277,6 +278,23 @@ public final class NodeAdministration: Sendable {
         }
         let signature = try signer.approvalSignature(agreement: id, termsHash: termsHash)
         return try await author(id, [.approve(organisation: configuration.node.organisation, termsHash: termsHash, signature: signature)])
+    }
+
+    private func evidence(_ id: AgreementID) async throws -> EvidenceResponse {
+        let agreement = try await existing(id)
+        let authority: String
+        do {
+            authority = try String(contentsOfFile: configuration.certificateAuthority, encoding: .utf8)
+        } catch {
+            throw AdminFailure(.serviceUnavailable, "ca-unreadable", "\(configuration.certificateAuthority): cannot be read: \(error)")
+        }
+        let bundle = EvidenceBundle(
+            agreement: agreement, history: try await store.history(of: agreement), certificates: try await store.certificates(),
+            authorityPEM: authority
+        )
+        return EvidenceResponse(agreement: agreement.description, files: bundle.files.map {
+            EvidenceResponse.File(path: $0.path, base64: Data($0.bytes).base64EncodedString(), executable: $0.executable)
+        })
     }
 
     private func consoleToken(_ request: ConsoleTokenRequest) throws -> ConsoleToken {

@@ -66,8 +66,9 @@ extension NodeStore {
             statement.bind(1, id.uuid.bytes)
             var entries: [HistoryEntry] = []
             while try statement.step() {
+                let stored = try LogQueries.decode(statement.blob(1), path: connection.path)
                 entries.append(HistoryEntry(
-                    sequence: statement.int64(0), change: try LogQueries.decode(statement.blob(1), path: connection.path).change,
+                    sequence: statement.int64(0), change: stored.change, signature: stored.signed.signature,
                     acceptedAt: UInt64(statement.int64(2))
                 ))
             }

@@ -97,6 +97,8 @@ public struct AgreementSummary: Hashable, Sendable {
 public struct HistoryEntry: Hashable, Sendable {
     public let sequence: Int64
     public let change: Change
+    /// The author's signature over `SignedChange.signedMessage(for: change)`.
+    public let signature: P256Signature
     /// Unix milliseconds at which this node accepted it.
     public let acceptedAt: UInt64
 }

@@ -5,7 +5,7 @@ import Foundation
 struct Agreements: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List, read, create and edit agreements.",
-        subcommands: [List.self, Show.self, Create.self, Set.self, Commitment.self, Approve.self, Terminate.self, Note.self, Party.self, History.self]
+        subcommands: [List.self, Show.self, Create.self, Set.self, Commitment.self, Approve.self, Terminate.self, Note.self, Party.self, History.self, Evidence.self]
     )
 
     struct List: ControlCommand {
@@ -25,6 +25,8 @@ struct Agreements: AsyncParsableCommand {
             if let status { query.append(URLQueryItem(name: "status", value: status)) }
             var components = URLComponents(string: "/v1/agreements")!
             components.queryItems = query.isEmpty ? nil : query
+            // A form-encoded query reads `+` as a space: send it encoded.
+            components.percentEncodedQuery = components.percentEncodedQuery?.replacing("+", with: "%2B")
             let (agreements, raw): ([AgreementListItem], [UInt8]) = try await client.get(components.string!)
             if json { return Output.json(raw) }
             guard !agreements.isEmpty else { return print("no agreements") }
