@@ -2,6 +2,7 @@
 //
 //   accord-bench [--agreements N] [--edits N] [--differences N] [--json PATH]
 //   accord-bench --processes [--clients N] …   real accordd processes through the admin API
+//   accord-bench --import N                     accordctl agreements import of a CSV of N agreements
 import ArgumentParser
 import Foundation
 
@@ -35,11 +36,21 @@ struct AccordBench: AsyncParsableCommand {
     @Option(help: ArgumentHelp("With --processes: record a perf profile of each phase and node into this folder.", valueName: "folder"))
     var perf: String?
 
+    @Option(name: .customLong("import"), help: ArgumentHelp("Only this: import a CSV of N agreements into a real accordd (docs/import-export.md).", valueName: "n"))
+    var importRecords: Int?
+
     @Option(help: ArgumentHelp("Where to write the figures.", valueName: "path"))
     var json: String?
 
     func run() async throws {
         let report = BenchReport()
+        if let importRecords {
+            print("accord-bench (import): \(importRecords) agreements, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+            print(String(repeating: "-", count: 130))
+            let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+            try await ImportBenchmark(records: importRecords, binaries: binaries, report: report).run()
+            return try report.write(json ?? "benchmarks-import.json")
+        }
         let mode = processes ? "accordd processes" : "in one process"
         print("accord-bench (\(mode)): \(agreements) agreements, \(edits) edits, \(differences) differences, \(ProcessInfo.processInfo.activeProcessorCount) cores")
         print(String(repeating: "-", count: 130))

@@ -17,6 +17,10 @@ public struct NodeEvent: Codable, Sendable, Equatable {
         case statusChanged = "status-changed"
         case noteAdded = "note-added"
         case agreementTerminated = "agreement-terminated"
+        /// An open commitment's due date passed (`commitment`, `organisation` owns it, `message`).
+        case commitmentOverdue = "commitment-overdue"
+        /// A live agreement's expiry date passed.
+        case agreementExpired = "agreement-expired"
         /// A change the rules refused (`rule`, `message`), from `peer` if it came from one.
         case changeRejected = "change-rejected"
         case changeHeld = "change-held"
@@ -76,6 +80,8 @@ public struct NodeEvent: Codable, Sendable, Equatable {
             case .statusChanged: "status \(from ?? "?") → \(to ?? "?")"
             case .noteAdded: "note by \(by ?? "?")"
             case .agreementTerminated: "terminated: \(message ?? "")"
+            case .commitmentOverdue: "commitment \(commitment ?? "?") of \(organisation ?? "?") overdue: \(message ?? "")"
+            case .agreementExpired: "\(message ?? "expired")"
             case .changeRejected: "change \(change?.prefix(16) ?? "?")… rejected (\(rule ?? "?")): \(message ?? "")"
             case .changeHeld: "change \(change?.prefix(16) ?? "?")… held: \(message ?? "")"
             case .changeReleased: "change \(change?.prefix(16) ?? "?")… released"

@@ -16,6 +16,10 @@ public struct NodeStatus: Codable, Sendable {
     /// What an operator should act on: certificates that expire soon or have expired.
     public var warnings: [String]
     public var peers: [PeerStatus]
+    /// Open commitments past their due date (`accordctl agreements due --overdue`).
+    public var commitmentsOverdue: Int?
+    /// Live agreements that expire within 30 days.
+    public var agreementsExpiringSoon: Int?
 
     public init(
         organisation: String, node: String, version: String, listen: String, startedAt: String, uptimeSeconds: Double,

@@ -120,3 +120,46 @@ public struct EvidenceResponse: Codable, Sendable {
         self.files = files
     }
 }
+
+/// `GET /v1/due?within=DAYS&overdue=true`: open commitments due and agreements expiring within
+/// `DAYS` (30 by default) of today, and those already past, by date.
+public struct DeadlinesResponse: Codable, Sendable {
+    public struct Deadline: Codable, Sendable {
+        /// `commitment` (its due date) or `expiry` (the agreement's).
+        public var kind: String
+        public var date: String
+        /// Negative once the date has passed.
+        public var daysLeft: Int
+        public var overdue: Bool
+        public var agreement: String
+        public var title: String?
+        public var commitment: String?
+        public var owner: String?
+        public var description: String?
+
+        public init(
+            kind: String, date: String, daysLeft: Int, agreement: String, title: String?, commitment: String?, owner: String?,
+            description: String?
+        ) {
+            self.kind = kind
+            self.date = date
+            self.daysLeft = daysLeft
+            self.overdue = daysLeft < 0
+            self.agreement = agreement
+            self.title = title
+            self.commitment = commitment
+            self.owner = owner
+            self.description = description
+        }
+    }
+
+    public var today: String
+    public var through: String
+    public var deadlines: [Deadline]
+
+    public init(today: String, through: String, deadlines: [Deadline]) {
+        self.today = today
+        self.through = through
+        self.deadlines = deadlines
+    }
+}

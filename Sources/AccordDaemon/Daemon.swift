@@ -34,6 +34,7 @@ public final class Daemon: Service {
     private let reloader: ConfigurationReloader
     private let certificateWarnings: CertificateWarningLog
     private let eventFeed: NodeEventFeed
+    private let deadlineWatch: DeadlineWatch
     private let console: (server: ConsoleServer, application: ConsoleApplication)?
     private let logger: Logger
 
@@ -93,6 +94,7 @@ public final class Daemon: Service {
         administration = NodeAdministration(
             live: live, store: store, sync: sync, reloader: reloader, events: events, console: authority, clock: clock
         )
+        deadlineWatch = DeadlineWatch(administration: administration, events: events)
         if let address = configuration.console, let authority {
             do {
                 let server = try await ConsoleServer(host: address.host, port: address.port, logger: logger)
@@ -180,6 +182,7 @@ public final class Daemon: Service {
                 group.addTask { try await Self.untilShutdown { await self.reloadOnHangup() } }
                 group.addTask { try await Self.untilShutdown { try await self.watchCertificates() } }
                 group.addTask { try await Self.untilShutdown { try await self.returnFreedMemory() } }
+                group.addTask { try await Self.untilShutdown { try await self.deadlineWatch.run() } }
             }
         } catch {
             await store.close()

@@ -64,6 +64,11 @@ extension NodeAdministration {
         text.metric(
             "accord_console_refusals_total", "counter", "Web console requests refused, by reason.", by: "reason", counters.consoleRefusalCounts
         )
+        let deadlines = try await deadlineCounts()
+        text.metric("accord_commitments_overdue", "gauge", "Open commitments past their due date.", Double(deadlines.overdue))
+        text.metric(
+            "accord_agreements_expiring", "gauge", "Live agreements that expire within the window.", [([("within", "30d")], Double(deadlines.expiringSoon))]
+        )
         let eventCounts = events.counts
         text.metric("accord_events_published_total", "counter", "Events published on the event stream.", Double(eventCounts.published))
         text.metric("accord_event_subscribers", "gauge", "Subscribers of the event stream now.", Double(eventCounts.subscribers))

@@ -69,6 +69,14 @@ public final class NodeAdministration: Sendable {
         case (.GET, "metrics", nil, nil):
             return AdminResponse(contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(try await metrics().utf8))
         case (.GET, "status", nil, nil): return try json(try await status())
+        case (.GET, "due", nil, nil):
+            let within = try request.query["within"].map { text throws(AdminFailure) in
+                guard let days = Int(text.hasSuffix("d") ? String(text.dropLast()) : text), (0...3650).contains(days) else {
+                    throw AdminFailure.badRequest("within: \"\(text)\" is not a number of days (0–3650)")
+                }
+                return days
+            } ?? 30
+            return try json(try await deadlines(within: within, overdueOnly: request.query["overdue"] == "true"))
         case (.GET, "events", nil, nil): return EventStreamResponse.response(request, hub: events)
         case (.GET, "peers", nil, nil): return try json(try await peerStatuses())
         case (.DELETE, "peers", let node?, nil): return try json(try await forget(node))
@@ -78,6 +86,8 @@ public final class NodeAdministration: Sendable {
             return try json(try await create(decoded.edits), status: .created)
         case (.POST, "agreements", "bulk", nil):
             return try json(try await createMany(try AdminRequestDecoding.bulkCreate(request.body)))
+        case (.POST, "agreements", "import", nil): return try json(try await importAgreements(try body(request)))
+        case (.GET, "agreements", "export", nil): return try json(try await exportAgreements(request.query))
         case (.GET, "agreements", let id?, nil): return try json(try await show(try agreementID(id)))
         case (.GET, "agreements", let id?, "history"):
             let agreement = try await existing(try agreementID(id))
@@ -118,13 +128,16 @@ public final class NodeAdministration: Sendable {
         let now = clock()
         let peers = try await peerStatuses()
         let lifetimes = certificateLifetimes(peers: peers)
-        return NodeStatus(
+        let deadlines = try await deadlineCounts()
+        var status = NodeStatus(
             organisation: configuration.node.organisation.rawValue, node: configuration.node.description, version: Self.version,
             listen: "\(configuration.listenHost):\(sync.listeningPort ?? configuration.listenPort)", startedAt: Views.time(startedAt),
             uptimeSeconds: Double(now - min(now, startedAt)) / 1000, agreements: counts.agreements, changes: counts.changes,
             held: counts.held, rejected: counts.rejected, certificate: lifetimes.status(of: configuration.node),
             warnings: lifetimes.warnings, peers: peers
         )
+        (status.commitmentsOverdue, status.agreementsExpiringSoon) = (deadlines.overdue, deadlines.expiringSoon)
+        return status
     }
 
     /// This node's certificate and those of the peer nodes in `peers`.

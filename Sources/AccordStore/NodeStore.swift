@@ -152,6 +152,37 @@ public final class NodeStore: Sendable {
         }
     }
 
+    /// Creates the agreements of an import, in one transaction: one whose reference this node
+    /// imported before (or earlier in the same call) is not created again; one the rules refuse
+    /// leaves no trace and does not stop the others.
+    public func importMany(
+        _ requests: [(reference: String, edits: [Edit])], signer: ChangeSigner, nowMillis: UInt64
+    ) async throws(StoreError) -> [ImportOutcome] {
+        try await write { writer, context throws(StoreError) in
+            var outcomes: [ImportOutcome] = []
+            outcomes.reserveCapacity(requests.count)
+            let known = try writer.connection.statement("SELECT agreement FROM import_references WHERE reference = ?")
+            let remember = try writer.connection.statement("INSERT INTO import_references (reference, agreement) VALUES (?, ?)")
+            for request in requests {
+                defer { known.reset() }
+                known.bind(1, request.reference)
+                if try known.step() {
+                    outcomes.append(.present(try LogQueries.agreementID(known.blob(0), path: writer.connection.path)))
+                    continue
+                }
+                switch try writer.author(nil, request.edits, signer: signer, nowMillis: nowMillis, context: &context) {
+                case .success(let stored):
+                    defer { remember.reset() }
+                    try remember.bind(1, request.reference).bind(2, stored.agreement.uuid.bytes).run()
+                    outcomes.append(.created(stored))
+                case .failure(let rejection):
+                    outcomes.append(.refused(rejection))
+                }
+            }
+            return outcomes
+        }
+    }
+
     /// Records an exchange with a peer node.
     public func updatePeer(_ node: NodeID, _ update: PeerUpdate, nowMillis: UInt64) async throws(StoreError) {
         try await updatePeer(node, [update], nowMillis: nowMillis)

@@ -1,9 +1,13 @@
+import AccordModel
+
 /// The database schema as named, append-only migrations. A released migration is never edited;
 /// a change of schema is a new migration at the end. `PRAGMA user_version` records how many ran.
 enum Schema {
-    struct Migration {
+    struct Migration: Sendable {
         let name: String
         let sql: String
+        /// Fills what the SQL created from what the database holds, in the same transaction.
+        var backfill: (@Sendable (SQLiteConnection) throws(StoreError) -> Void)? = nil
     }
 
     static let migrations: [Migration] = [
@@ -132,6 +136,46 @@ enum Schema {
                 ) WITHOUT ROWID;
                 """
         ),
+        Migration(
+            name: "import references",
+            sql: """
+                -- The reference each imported agreement was created under: importing a record
+                -- whose reference is here creates nothing (docs/import-export.md). Local to this
+                -- node, like the import itself.
+                CREATE TABLE import_references (
+                    reference TEXT PRIMARY KEY,
+                    agreement BLOB NOT NULL
+                ) WITHOUT ROWID;
+                """
+        ),
+        Migration(
+            name: "commitments",
+            sql: """
+                -- Each agreement's commitments as its replica has them, rewritten with the
+                -- agreement's row: what `accordctl agreements due` and the deadline metrics read
+                -- without replaying any log.
+                CREATE TABLE commitments (
+                    agreement_key INTEGER NOT NULL,
+                    commitment BLOB NOT NULL,
+                    organisation TEXT,
+                    kind TEXT,
+                    description TEXT,
+                    due_date TEXT,
+                    state TEXT NOT NULL,
+                    PRIMARY KEY (agreement_key, commitment)
+                ) WITHOUT ROWID;
+                CREATE INDEX open_commitments_by_due_date ON commitments (due_date) WHERE state = 'open';
+                """,
+            backfill: { connection throws(StoreError) in
+                let agreements = try connection.statement("SELECT key, id FROM agreements")
+                var rows: [(Int64, AgreementID)] = []
+                while try agreements.step() { rows.append((agreements.int64(0), try LogQueries.agreementID(agreements.blob(1), path: connection.path))) }
+                for (key, id) in rows {
+                    let replica = try LogQueries.replica(of: id, key: key, configuration: ReplicaConfiguration(), connection)
+                    try CommitmentRows.write(replica.agreement, key: key, connection)
+                }
+            }
+        ),
     ]
 
     static var version: Int64 { Int64(migrations.count) }
@@ -150,6 +194,7 @@ enum Schema {
         for (index, migration) in migrations.enumerated().dropFirst(Int(current)) {
             try connection.transaction { () throws(StoreError) in
                 try connection.execute(migration.sql)
+                try migration.backfill?(connection)
                 try connection.execute("PRAGMA user_version = \(index + 1)")
             }
         }

@@ -58,6 +58,16 @@ extension NodeStore {
     }
 
     /// The accepted changes of an agreement in the order this node accepted them.
+    /// The reference each imported agreement was created under.
+    public func importReferences() async throws(StoreError) -> [AgreementID: String] {
+        try await read { connection throws(StoreError) in
+            let statement = try connection.statement("SELECT reference, agreement FROM import_references")
+            var references: [AgreementID: String] = [:]
+            while try statement.step() { references[try LogQueries.agreementID(statement.blob(1), path: connection.path)] = statement.text(0) }
+            return references
+        }
+    }
+
     public func history(of id: AgreementID) async throws(StoreError) -> [HistoryEntry] {
         try await read { connection throws(StoreError) in
             let statement = try connection.statement(

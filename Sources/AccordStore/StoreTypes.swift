@@ -159,3 +159,11 @@ extension AgreementReplica {
     /// A short digest of the history's heads: equal digests mean the same accepted history.
     var headsDigest: SHA256Digest { SHA256Digest(hashing: heads.flatMap(\.bytes)) }
 }
+
+/// What became of one record of an import.
+public enum ImportOutcome: Sendable {
+    case created(StoredChange)
+    /// Its reference was imported before, as this agreement.
+    case present(AgreementID)
+    case refused(ChangeRejection)
+}

@@ -285,6 +285,7 @@ final class StoreWriter {
             .bind(12, Int64(agreement.approvals.values.count(where: \.isFresh))).bind(13, Int64(agreement.approvals.count))
             .bind(14, Int64(agreement.conflictCount))
             .run()
+            try CommitmentRows.write(agreement, key: key, connection)
             let before = Set(context.partiesBefore[id] ?? [])
             let after = Set(agreement.parties)
             for party in before.subtracting(after) {

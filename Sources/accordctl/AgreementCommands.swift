@@ -5,7 +5,7 @@ import Foundation
 struct Agreements: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List, read, create and edit agreements.",
-        subcommands: [List.self, Show.self, Create.self, Set.self, Commitment.self, Approve.self, Terminate.self, Note.self, Party.self, History.self, Evidence.self]
+        subcommands: [List.self, Show.self, Create.self, Set.self, Commitment.self, Approve.self, Terminate.self, Note.self, Party.self, History.self, Evidence.self, Import.self, Export.self, Due.self]
     )
 
     struct List: ControlCommand {

@@ -45,6 +45,14 @@ struct UpgradePathTests {
             #expect(try await Self.holdings(of: acme) == expected)
             let status: NodeStatus = try await acme.json("status")
             #expect(status.agreements == expected.agreements.count && status.rejected == 0)
+            // Schema 5 made a table of commitments and filled it from the log: the fixture's one
+            // commitment (no due date) is there, read with Python's sqlite3, not with Accord.
+            _ = try await acme.stop()
+            let count = try await Subprocess.run("/usr/bin/env", [
+                "python3", "-c", "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT count(*) FROM commitments').fetchone()[0])",
+                "\(acme.dataDirectory)/accord.sqlite",
+            ])
+            #expect(count.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "\(count.stdout) \(count.stderr)")
         }
     }
 

@@ -60,7 +60,7 @@ enum ConsoleAssets {
           events.onerror = function () { if (live) { live.hidden = true; } };
           events.onmessage = function () {};
           ["agreement-created", "agreement-changed", "approval-given", "approvals-stale", "conflict-opened",
-           "commitment-state-changed", "status-changed", "note-added", "agreement-terminated", "change-rejected",
+           "commitment-state-changed", "status-changed", "note-added", "agreement-terminated", "commitment-overdue", "agreement-expired", "change-rejected",
            "change-held", "change-released", "peer-connected", "peer-disconnected", "events-lost"].forEach(function (type) {
             events.addEventListener(type, function () { if (!pending) { pending = window.setTimeout(refresh, 50); } });
           });

@@ -77,6 +77,7 @@ enum ConsolePages {
             <dl class="facts"><dt>Organisation</dt><dd>\(status.organisation)</dd><dt>Version</dt><dd>\(status.version)</dd>\
             <dt>Listening</dt><dd>\(status.listen)</dd><dt>Started</dt><dd>\(status.startedAt)</dd>\
             <dt>Certificate expires</dt><dd id="certificate">\(certificate)</dd>\
+            <dt>Deadlines</dt><dd id="deadlines">\(status.commitmentsOverdue ?? 0) commitment(s) overdue, \(status.agreementsExpiringSoon ?? 0) agreement(s) expiring within 30 days</dd>\
             <dt>Agreements</dt><dd>\(status.agreements)</dd><dt>Changes</dt><dd>\(status.changes) (\(status.held) held, \(status.rejected) rejected)</dd></dl>
             \(warnings.isEmpty ? "" : "<h2>Warnings</h2><ul class=\"warnings\">\(warnings)</ul>" as HTML)
             <h2>Partner nodes</h2>

@@ -1,0 +1,177 @@
+import Foundation
+
+/// Agreements as CSV (RFC 4180: comma-separated, fields with a comma, quote or line break in
+/// double quotes, quotes doubled), one agreement per row, for spreadsheets:
+///
+///     reference,title,category,parties,effective_from,expires_on,value_alignment,technical_fit,
+///     service_coverage,data_protection,return_mechanism,commitment_1_by,commitment_1_kind,
+///     commitment_1_description,commitment_1_due,commitment_2_by,...
+///
+/// `parties` are separated by `;`. Commitments take four columns each, as many as the widest row
+/// needs; empty ones are skipped. Columns may come in any order; unknown ones are an error (a
+/// typo in a header must not drop a column silently).
+public enum AgreementCSV {
+    public struct Failure: Error, CustomStringConvertible, Equatable {
+        /// 1-based line of the file.
+        public let line: Int
+        public let field: String?
+        public let message: String
+
+        public init(line: Int, field: String?, message: String) {
+            self.line = line
+            self.field = field
+            self.message = message
+        }
+
+        public var description: String { "line \(line)" + (field.map { ", \($0)" } ?? "") + ": \(message)" }
+    }
+
+    static let frameworkColumns: [(column: String, dimension: String)] = [
+        ("value_alignment", "valueAlignment"), ("technical_fit", "technicalFit"), ("service_coverage", "serviceCoverage"),
+        ("data_protection", "dataProtection"), ("return_mechanism", "returnMechanism"),
+    ]
+    static let fixedColumns = ["reference", "title", "category", "parties", "effective_from", "expires_on"] + frameworkColumns.map(\.column)
+    static let commitmentAttributes = ["by", "kind", "description", "due"]
+
+    // MARK: - Reading
+
+    /// The records of a CSV text, each with its line number; every error names the line and column.
+    public static func parse(_ text: String) throws(Failure) -> [(line: Int, record: AgreementRecord)] {
+        let rows = try rows(text)
+        guard let header = rows.first else { return [] }
+        var columns: [String: Int] = [:]
+        for (index, name) in header.fields.enumerated() {
+            let name = name.trimmingCharacters(in: .whitespaces)
+            guard fixedColumns.contains(name) || commitmentColumn(name) != nil else {
+                throw Failure(line: header.line, field: name, message: "unknown column; columns: \(fixedColumns.joined(separator: ", ")), commitment_N_by|kind|description|due")
+            }
+            guard columns.updateValue(index, forKey: name) == nil else { throw Failure(line: header.line, field: name, message: "column given twice") }
+        }
+        for required in ["title", "category", "parties"] where columns[required] == nil {
+            throw Failure(line: header.line, field: required, message: "the header lacks this column")
+        }
+        let commitmentCount = columns.keys.compactMap { commitmentColumn($0)?.number }.max() ?? 0
+        var records: [(Int, AgreementRecord)] = []
+        for row in rows.dropFirst() where !row.fields.allSatisfy(\.isEmpty) {
+            guard row.fields.count <= header.fields.count else {
+                throw Failure(line: row.line, field: nil, message: "\(row.fields.count) fields, but the header has \(header.fields.count)")
+            }
+            func value(_ column: String) -> String? {
+                guard let index = columns[column], index < row.fields.count else { return nil }
+                let text = row.fields[index]
+                return text.isEmpty ? nil : text
+            }
+            var framework: [String: String] = [:]
+            for (column, dimension) in frameworkColumns { framework[dimension] = value(column) }
+            var commitments: [AgreementRecord.Commitment] = []
+            for number in stride(from: 1, through: commitmentCount, by: 1) {
+                let prefix = "commitment_\(number)_"
+                let parts = commitmentAttributes.map { value(prefix + $0) }
+                if parts.allSatisfy({ $0 == nil }) { continue }
+                for (attribute, part) in zip(commitmentAttributes.prefix(3), parts) where part == nil {
+                    throw Failure(line: row.line, field: prefix + attribute, message: "a commitment needs by, kind and description")
+                }
+                commitments.append(.init(by: parts[0]!, kind: parts[1]!, description: parts[2]!, dueDate: parts[3]))
+            }
+            for required in ["title", "category", "parties"] where value(required) == nil {
+                throw Failure(line: row.line, field: required, message: "is empty")
+            }
+            records.append((row.line, AgreementRecord(
+                reference: value("reference"), title: value("title")!, category: value("category")!,
+                parties: value("parties")!.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
+                effectiveFrom: value("effective_from"), expiresOn: value("expires_on"),
+                framework: framework.isEmpty ? nil : framework, commitments: commitments.isEmpty ? nil : commitments
+            )))
+        }
+        return records
+    }
+
+    private static func commitmentColumn(_ name: String) -> (number: Int, attribute: String)? {
+        let parts = name.split(separator: "_")
+        guard parts.count == 3, parts[0] == "commitment", let number = Int(parts[1]), number >= 1, number <= 100,
+            commitmentAttributes.contains(String(parts[2]))
+        else { return nil }
+        return (number, String(parts[2]))
+    }
+
+    /// RFC 4180 rows, each with the line it starts on.
+    static func rows(_ text: String) throws(Failure) -> [(line: Int, fields: [String])] {
+        var rows: [(Int, [String])] = []
+        var fields: [String] = []
+        var field = ""
+        var quoted = false
+        var afterQuote = false
+        var line = 1
+        var rowLine = 1
+        var characters = text.makeIterator()
+        var pending: Character? = characters.next()
+        while let character = pending {
+            pending = characters.next()
+            if quoted {
+                if character == "\"" {
+                    if pending == "\"" {
+                        field.append("\"")
+                        pending = characters.next()
+                    } else {
+                        quoted = false
+                        afterQuote = true
+                    }
+                } else {
+                    if character == "\n" || character == "\r\n" { line += 1 }
+                    field.append(character)
+                }
+                continue
+            }
+            switch character {
+            case "\"":
+                guard field.isEmpty, !afterQuote else { throw Failure(line: line, field: nil, message: "a quote inside an unquoted field") }
+                quoted = true
+            case ",":
+                fields.append(field)
+                (field, afterQuote) = ("", false)
+            case "\n", "\r\n", "\r":
+                fields.append(field)
+                rows.append((rowLine, fields))
+                (fields, field, afterQuote) = ([], "", false)
+                line += 1
+                rowLine = line
+            default:
+                guard !afterQuote else { throw Failure(line: line, field: nil, message: "text after a closing quote") }
+                field.append(character)
+            }
+        }
+        if quoted { throw Failure(line: rowLine, field: nil, message: "a quoted field is not closed") }
+        if !field.isEmpty || !fields.isEmpty {
+            fields.append(field)
+            rows.append((rowLine, fields))
+        }
+        return rows
+    }
+
+    // MARK: - Writing
+
+    public static func render(_ records: [AgreementRecord]) -> String {
+        let commitmentCount = records.map { $0.commitments?.count ?? 0 }.max() ?? 0
+        var header = fixedColumns
+        for number in stride(from: 1, through: commitmentCount, by: 1) { header += commitmentAttributes.map { "commitment_\(number)_\($0)" } }
+        var lines = [header.joined(separator: ",")]
+        for record in records {
+            var row = [
+                record.reference ?? "", record.title, record.category, record.parties.joined(separator: ";"),
+                record.effectiveFrom ?? "", record.expiresOn ?? "",
+            ]
+            row += frameworkColumns.map { record.framework?[$0.dimension] ?? "" }
+            for number in 0..<commitmentCount {
+                let commitment = (record.commitments ?? []).dropFirst(number).first
+                row += [commitment?.by ?? "", commitment?.kind ?? "", commitment?.description ?? "", commitment?.dueDate ?? ""]
+            }
+            lines.append(row.map(quote).joined(separator: ","))
+        }
+        return lines.joined(separator: "\r\n") + "\r\n"
+    }
+
+    static func quote(_ field: String) -> String {
+        guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) else { return field }
+        return "\"" + field.replacing("\"", with: "\"\"") + "\""
+    }
+}

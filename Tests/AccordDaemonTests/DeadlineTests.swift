@@ -1,0 +1,73 @@
+import AccordAdminAPI
+@testable import AccordDaemon
+import AccordModel
+import AccordTestSupport
+import Foundation
+import Testing
+
+/// `accordctl agreements due`, the deadline counts and the events of dates passing.
+@Suite("Deadlines", .serialized)
+struct DeadlineTests {
+    static func date(daysFromNow days: Int) -> String {
+        CalendarDate(unixMillis: UInt64(Date().timeIntervalSince1970 * 1000) + UInt64(days * 86_400_000 + 43_200_000)).description
+    }
+
+    @Test("due lists open commitments and expiries of live agreements by date with their owner, overdue ones first; --within and --overdue narrow it; status and metrics count them")
+    func due() async throws {
+        let nodes = try daemonMesh(["acme"])
+        let acme = nodes[0]
+        try await withNodes(nodes) {
+            try await acme.start()
+            let late = try await acme.createAgreement("Late delivery", parties: ["acme", "globex"])
+            #expect(try await acme.ctl("agreements", "commitment", late, "add", "--by", "globex", "--kind", "customerAssistance",
+                                       "--description", "Support desk staffed", "--due", "2020-01-31").succeeded)
+            #expect(try await acme.ctl("agreements", "commitment", late, "add", "--by", "acme", "--kind", "freeResource",
+                                       "--description", "GPU hours", "--due", Self.date(daysFromNow: 10)).succeeded)
+            let expiring = try await acme.createAgreement("Ends soon", parties: ["acme", "globex"])
+            #expect(try await acme.ctl("agreements", "set", expiring, "expiresOn", Self.date(daysFromNow: 5)).succeeded)
+            let ended = try await acme.createAgreement("Terminated", parties: ["acme", "globex"])
+            #expect(try await acme.ctl("agreements", "commitment", ended, "add", "--by", "acme", "--kind", "freeResource",
+                                       "--description", "never mind", "--due", "2020-01-01").succeeded)
+            #expect(try await acme.ctl("agreements", "terminate", ended, "--reason", "merged").succeeded)
+            let fulfilled = try await acme.createAgreement("Done", parties: ["acme", "globex"])
+            let added = try await acme.json("agreements", "commitment", fulfilled, "add", "--by", "acme", "--kind", "freeResource",
+                                            "--description", "delivered", "--due", "2020-01-01", as: ChangeReceipt.self)
+            #expect(try await acme.ctl("agreements", "commitment", fulfilled, "fulfil", try #require(added.commitment)).succeeded)
+
+            let all: DeadlinesResponse = try await acme.json("agreements", "due")
+            #expect(all.deadlines.map(\.kind) == ["commitment", "expiry", "commitment"], "\(all.deadlines)")
+            #expect(all.deadlines[0].overdue && all.deadlines[0].owner == "globex" && all.deadlines[0].agreement == late)
+            #expect(all.deadlines[1].agreement == expiring && all.deadlines[1].daysLeft == 5)
+            #expect(all.deadlines[2].daysLeft == 10 && !all.deadlines[2].overdue)
+            let soon: DeadlinesResponse = try await acme.json("agreements", "due", "--within", "7d")
+            #expect(soon.deadlines.count == 2)
+            let overdue: DeadlinesResponse = try await acme.json("agreements", "due", "--overdue")
+            #expect(overdue.deadlines.map(\.description) == ["Support desk staffed"])
+            let table = try await acme.ctl("agreements", "due")
+            #expect(table.stdout.contains("overdue") && table.stdout.contains("agreement expires"), "\(table.stdout)")
+
+            let status: NodeStatus = try await acme.json("status")
+            #expect(status.commitmentsOverdue == 1 && status.agreementsExpiringSoon == 1)
+            let metrics = try acme.admin().get("/metrics").text
+            #expect(metrics.contains("accord_commitments_overdue 1") && metrics.contains("accord_agreements_expiring{within=\"30d\"} 1"))
+        }
+    }
+
+    @Test("a deadline passing while the node runs is announced once; what was past at start is the baseline")
+    func announcements() {
+        let overdue = DeadlinesResponse.Deadline(
+            kind: "commitment", date: "2020-01-31", daysLeft: -3, agreement: "a", title: "T", commitment: "c", owner: "globex", description: "Desk"
+        )
+        let expired = DeadlinesResponse.Deadline(
+            kind: "expiry", date: "2020-01-31", daysLeft: -1, agreement: "b", title: "U", commitment: nil, owner: nil, description: nil
+        )
+        let (atStart, baseline) = DeadlineWatch.news(known: nil, past: [overdue])
+        #expect(atStart.isEmpty, "nothing is announced at start")
+        let (later, known) = DeadlineWatch.news(known: baseline, past: [overdue, expired])
+        #expect(later.map(\.type) == [.agreementExpired] && later.first?.agreement == "b")
+        let (again, _) = DeadlineWatch.news(known: known, past: [overdue, expired])
+        #expect(again.isEmpty, "announced once")
+        let (first, _) = DeadlineWatch.news(known: [], past: [overdue])
+        #expect(first.first?.type == .commitmentOverdue && first.first?.organisation == "globex" && first.first?.commitment == "c")
+    }
+}
