@@ -69,15 +69,19 @@ struct EventTests {
         reader.cancel()
     }
 
-    @Test("subscribers beyond the limit are refused and counted; a filtered subscriber sees one agreement's events only")
+    @Test("subscribers beyond the limit are refused and counted, console tabs apart from the admin socket's; a filtered subscriber sees one agreement's events only")
     func limitsAndFilter() async throws {
         var limits = EventHub.Limits()
         limits.subscribers = 2
+        limits.consoleSubscribers = 1
         let hub = EventHub(limits: limits, run: 1)
+        let tab = try hub.subscribe(origin: .console)
+        #expect(throws: EventHub.Refusal.self) { try hub.subscribe(origin: .console) }
         let one = try hub.subscribe(agreement: "b")
         let two = try hub.subscribe()
         #expect(throws: EventHub.Refusal.self) { try hub.subscribe() }
-        #expect(hub.counts.refused == 1)
+        #expect(hub.counts.refused == 2, "console tabs and admin subscribers have their own limits")
+        tab.cancel()
         hub.publish([Self.event(agreement: "a"), Self.event(.peerConnected, agreement: nil), Self.event(agreement: "b")], atMillis: 1)
         #expect(await one.next()?.id == "1.3")
         #expect(await two.next()?.id == "1.1")

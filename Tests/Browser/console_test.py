@@ -176,11 +176,13 @@ def run_browser():
             shown_hash = text(plain, "terms-hash")
             ctl("acme", "agreements", "set", agreement, "framework.dataProtection", "No personal data leaves the EU")
             plain.find_element(By.CSS_SELECTOR, "#approve button").click()
-            check("the terms changed since this page showed them" in plain.page_source, "an approval of changed terms is refused and the page says so")
+            # A click submits the form; the answer is a new page, waited for (not read at once).
+            eventually("an approval of changed terms is refused and the page says so",
+                       lambda: "the terms changed since this page showed them" in plain.page_source)
             check(text(plain, "terms-hash") != shown_hash, "the page now shows the new terms")
             screenshot(plain, "approval-refused")
             plain.find_element(By.CSS_SELECTOR, "#approve button").click()
-            check("Approved." in plain.page_source, "approving the terms now shown works, without JavaScript")
+            eventually("approving the terms now shown works, without JavaScript", lambda: "Approved." in plain.page_source)
         finally:
             plain.quit()
 
@@ -241,6 +243,18 @@ def run_security():
     cookie = session(node, CLUSTER[node]["tokens"][0])
     status, _, body = request(node, "GET", "/", headers={"Cookie": cookie})
     check(status == 200 and "Partner nodes" in body, "the session shows the overview", status)
+    # Pages stay bounded: 100 agreements a page, with links to the others.
+    rows = "title,category,parties\r\n" + "".join(f"Paged {index},fullSupport,acme;globex\r\n" for index in range(150))
+    path = os.path.join(os.path.dirname(sys.argv[2]), "paged.csv")
+    with open(path, "w") as file:
+        file.write(rows)
+    ctl(node, "agreements", "import", path)
+    status, _, body = request(node, "GET", "/agreements?q=paged", headers={"Cookie": cookie})
+    check(status == 200 and body.count('<a href="/agreements/') == 100 and "page 1 of 2 (150 agreements)" in body,
+          "the agreement list shows 100 a page and says how many there are", body.count('<a href="/agreements/'))
+    status, _, body = request(node, "GET", "/agreements?q=paged&page=2", headers={"Cookie": cookie})
+    check(body.count('<a href="/agreements/') == 50 and 'rel="prev"' in body, "the second page holds the rest")
+
     status, _, _ = request(node, "POST", "/logout", body="csrf=wrong", headers={"Cookie": cookie})
     check(status == 403, "an action with a wrong CSRF token is refused", status)
     status, _, _ = request(node, "POST", "/login", body=urllib.parse.urlencode({"token": CLUSTER[node]["tokens"][0]}))

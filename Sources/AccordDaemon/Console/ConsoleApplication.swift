@@ -87,6 +87,7 @@ final class ConsoleApplication: Sendable {
                 filter.status = request.query["status"] ?? ""
                 filter.category = request.query["category"] ?? ""
                 filter.search = request.query["q"] ?? ""
+                filter.page = request.query["page"].flatMap { Int($0) } ?? 1
                 var query: [String: String] = [:]
                 if !filter.party.isEmpty { query["party"] = filter.party }
                 if !filter.status.isEmpty { query["status"] = filter.status }
@@ -94,7 +95,7 @@ final class ConsoleApplication: Sendable {
                 return page(ConsolePages.agreements(items, filter, context))
             case let path where path.count == 2 && path[0] == "agreements": return try await agreementPage(path[1], context)
             case ["conflicts"]: return page(ConsolePages.conflicts(try await administration.conflicts(nil), context))
-            case ["events"]: return EventStreamResponse.response(request, hub: events)
+            case ["events"]: return EventStreamResponse.response(request, hub: events, origin: .console)
             default: return page(ConsolePages.problem("Not found", "There is no such page.", context), status: .notFound)
             }
         } catch let failure as AdminFailure {

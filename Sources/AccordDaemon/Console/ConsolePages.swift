@@ -95,6 +95,18 @@ enum ConsolePages {
         var status = ""
         var category = ""
         var search = ""
+        /// 1-based; each page shows `pageSize` rows, so a node with 100,000 agreements still
+        /// answers with a page of bounded size.
+        var page = 1
+        static let pageSize = 100
+
+        /// The query of this filter on another page.
+        func query(page: Int) -> String {
+            var components = URLComponents()
+            components.queryItems = [("q", search), ("party", party), ("status", status), ("category", category)]
+                .filter { !$0.1.isEmpty }.map { URLQueryItem(name: $0.0, value: $0.1) } + [URLQueryItem(name: "page", value: "\(page)")]
+            return "/agreements?" + (components.percentEncodedQuery ?? "").replacing("+", with: "%2B")
+        }
 
         func matches(_ item: AgreementListItem) -> Bool {
             (category.isEmpty || item.category == category)
@@ -102,7 +114,18 @@ enum ConsolePages {
         }
     }
 
-    static func agreements(_ items: [AgreementListItem], _ filter: ListFilter, _ context: Context) -> HTML {
+    static func agreements(_ allItems: [AgreementListItem], _ filter: ListFilter, _ context: Context) -> HTML {
+        let pages = max(1, (allItems.count + ListFilter.pageSize - 1) / ListFilter.pageSize)
+        let page = min(max(1, filter.page), pages)
+        let items = allItems.dropFirst((page - 1) * ListFilter.pageSize).prefix(ListFilter.pageSize)
+        let pager: HTML =
+            pages == 1
+            ? ""
+            : """
+            <p class="pager">\(page > 1 ? "<a\(HTML.attribute("href", filter.query(page: page - 1))) rel=\"prev\">previous</a> " as HTML : "")\
+            page \(page) of \(pages) (\(allItems.count) agreements)\
+            \(page < pages ? " <a\(HTML.attribute("href", filter.query(page: page + 1))) rel=\"next\">next</a>" as HTML : "")</p>
+            """
         func options(_ values: [String], _ selected: String) -> HTML {
             (["" as String] + values).map { value -> HTML in
                 "<option\(HTML.attribute("value", value))\(value == selected ? " selected" : "" as HTML)>\(value.isEmpty ? "any" : value)</option>"
@@ -125,9 +148,14 @@ enum ConsolePages {
             <button>Filter</button></form>
             <table id="agreements"><thead><tr><th>Title</th><th>Category</th><th>Parties</th><th>Status</th><th>Changes</th><th>Conflicts</th></tr></thead>
             <tbody>\(rows)</tbody></table>
+            \(pager)
             \(items.isEmpty ? "<p>No agreement matches.</p>" as HTML : "")
             """)
     }
+
+    /// The latest changes an agreement page lists: a page stays of bounded size however long
+    /// the history grows.
+    static let historyShown = 200
 
     static let frameworkPoints: [(key: String, label: String)] = [
         ("valueAlignment", "Value alignment"), ("technicalFit", "Technical fit"), ("serviceCoverage", "Service coverage"),
@@ -182,7 +210,12 @@ enum ConsolePages {
         let delivery: [HTML] = view.delivery.map {
             "<tr><td>\($0.organisation)</td><td>\($0.node ?? "no node met yet")</td><td class=\"\($0.acknowledged ? "ok" : "bad")\">\($0.acknowledged ? "has every change" : "not yet")</td></tr>"
         }
-        let timeline: [HTML] = history.reversed().map { item in
+        let shownHistory = history.suffix(historyShown)
+        let earlier: HTML =
+            history.count > historyShown
+            ? "<p class=\"hint\">… and \(history.count - historyShown) earlier change(s): <code>accordctl agreements history \(view.id)</code> lists them all.</p>"
+            : ""
+        let timeline: [HTML] = shownHistory.reversed().map { item in
             let edits: [HTML] = item.edits.map { "<li>\($0)</li>" }
             return "<li><span class=\"meta\">#\(Int(item.sequence)) \(item.at) by \(item.author)</span><ul>\(edits)</ul></li>"
         }
@@ -214,7 +247,7 @@ enum ConsolePages {
             <table id="delivery"><thead><tr><th>Party</th><th>Node</th><th>This node's changes</th></tr></thead><tbody>\(delivery)</tbody></table>
             \(held.isEmpty ? "" : "<h2>Held changes</h2><ul>\(held)</ul>" as HTML)
             \(rejected.isEmpty ? "" : "<h2>Rejected changes</h2><ul>\(rejected)</ul>" as HTML)
-            <h2>History</h2><ol id="history" class="timeline">\(timeline)</ol>
+            <h2>History</h2><ol id="history" class="timeline">\(timeline)</ol>\(earlier)
             """)
     }
 

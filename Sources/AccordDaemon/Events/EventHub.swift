@@ -15,10 +15,17 @@ public final class EventHub: Sendable {
     public struct Limits: Sendable {
         public var retained = 1024
         public var queueCapacity = 512
+        /// Subscribers through the admin socket (integrations, `accordctl watch`).
         public var subscribers = 32
+        /// Subscribers through the web console (browser tabs), counted apart: however many tabs
+        /// are open, the admin socket's integrations keep their places.
+        public var consoleSubscribers = 16
 
         public init() {}
     }
+
+    /// Where a subscriber listens from; each has its own limit.
+    public enum Origin: Sendable { case admin, console }
 
     /// Why a subscription was refused.
     public struct Refusal: Error, CustomStringConvertible {
@@ -88,14 +95,15 @@ public final class EventHub: Sendable {
 
     /// A new subscriber to events (of one agreement, if `agreement` is given), starting after
     /// the event `since` if the hub still keeps it, else now.
-    public func subscribe(since: String? = nil, agreement: String? = nil) throws(Refusal) -> EventSubscription {
+    public func subscribe(since: String? = nil, agreement: String? = nil, origin: Origin = .admin) throws(Refusal) -> EventSubscription {
+        let limit = origin == .admin ? limits.subscribers : limits.consoleSubscribers
         let outcome = state.withLock { state -> Int? in
-            guard state.subscribers.count < limits.subscribers else {
+            guard state.subscribers.values.count(where: { $0.origin == origin }) < limit else {
                 state.counts.refused += 1
                 return nil
             }
             state.nextSubscriber += 1
-            var subscriber = Subscriber(agreement: agreement)
+            var subscriber = Subscriber(agreement: agreement, origin: origin)
             if let since {
                 switch resumePoint(since, state) {
                 case .after(let sequence):
@@ -109,8 +117,8 @@ public final class EventHub: Sendable {
             return state.nextSubscriber
         }
         guard let id = outcome else {
-            refusals?.refused("event subscription refused", reason: "too-many-subscribers", metadata: ["limit": "\(limits.subscribers)"])
-            throw Refusal(description: "\(limits.subscribers) subscribers are listening already; try again later")
+            refusals?.refused("event subscription refused", reason: "too-many-subscribers", metadata: ["limit": "\(limit)", "origin": "\(origin)"])
+            throw Refusal(description: "\(limit) subscribers are listening already; try again later")
         }
         return EventSubscription(hub: self, id: id)
     }
@@ -180,13 +188,17 @@ public final class EventHub: Sendable {
 
     private struct Subscriber {
         let agreement: String?
+        let origin: Origin
         var queue: [NodeEvent] = []
         var head = 0
         /// Set when the queue was full: nothing more is queued, and the reader is told after it.
         var overflowedAt: ContinuousClock.Instant?
         var waiter: CheckedContinuation<NodeEvent?, Never>?
 
-        init(agreement: String?) { self.agreement = agreement }
+        init(agreement: String?, origin: Origin) {
+            self.agreement = agreement
+            self.origin = origin
+        }
 
         enum Offer {
             case ignored, queued, overflowed

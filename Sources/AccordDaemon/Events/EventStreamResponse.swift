@@ -9,11 +9,11 @@ enum EventStreamResponse {
     /// sees the stream is alive and a client that went away is noticed by the failed write.
     static let heartbeat: Duration = .seconds(15)
 
-    static func response(_ request: AdminRequest, hub: EventHub) -> AdminResponse {
+    static func response(_ request: AdminRequest, hub: EventHub, origin: EventHub.Origin = .admin) -> AdminResponse {
         let since = request.query["since"] ?? request.headers.first(name: "Last-Event-ID")
         let subscription: EventSubscription
         do {
-            subscription = try hub.subscribe(since: since, agreement: request.query["agreement"])
+            subscription = try hub.subscribe(since: since, agreement: request.query["agreement"], origin: origin)
         } catch {
             return AdminFailure(.serviceUnavailable, "too-many-subscribers", error.description).response
         }
