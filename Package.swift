@@ -176,7 +176,7 @@ let package = Package(
             name: "AccordDaemonTests",
             dependencies: [
                 "AccordDaemon", "AccordAdminAPI", "AccordModel", "AccordCrypto", "AccordStore", "AccordSync", "AccordTestSupport", "accordd", "accordctl",
-                "accord-hostile-peer",
+                "accord-hostile-peer", .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -6,6 +6,12 @@ public struct ServerSentEventParser: Sendable {
         public var id: String?
         public var type: String?
         public var data: String
+
+        public init(id: String? = nil, type: String? = nil, data: String) {
+            self.id = id
+            self.type = type
+            self.data = data
+        }
     }
 
     public struct TooLarge: Error, CustomStringConvertible {
