@@ -4,7 +4,9 @@ import Synchronization
 
 /// A TCP relay on 127.0.0.1 in front of one node's listening port that can misbehave on command:
 /// pass bytes through, delay them, stall (stop reading both sides: bytes wait in kernel buffers,
-/// neither node sees anything but silence), or cut (close every connection, refuse new ones).
+/// neither node sees anything but silence), stall one direction only (a one-way partition: what
+/// one side sends arrives, what the other sends waits), or cut (close every connection, refuse
+/// new ones).
 ///
 /// With `stallAfter`, it stalls by itself once it has relayed that many bytes from the node, so a
 /// test can stop a transfer at a point it chose instead of racing it.
@@ -14,7 +16,22 @@ public final class FaultProxy: Sendable {
         /// Every chunk waits this long (order within a connection is kept).
         case delay(Duration)
         case stall
+        /// Bytes towards the node behind the proxy wait; bytes from it pass.
+        case stallToNode
+        /// Bytes from the node behind the proxy wait; bytes towards it pass.
+        case stallFromNode
         case cut
+
+        /// Whether the side that reads from the dialling client (`fromNode` false) or from the
+        /// node (`fromNode` true) reads in this mode.
+        func reads(fromNode: Bool) -> Bool {
+            switch self {
+            case .pass, .delay: true
+            case .stall, .cut: false
+            case .stallToNode: fromNode
+            case .stallFromNode: !fromNode
+            }
+        }
     }
 
     public let port: Int
@@ -23,7 +40,8 @@ public final class FaultProxy: Sendable {
 
     /// The proxy's state, shared with its connections.
     fileprivate final class Links: Sendable {
-        let state = Mutex<(mode: Mode, channels: [any Channel])>((.pass, []))
+        /// Each relayed connection's two channels: the one from the dialling client, and the one to the node.
+        let state = Mutex<(mode: Mode, channels: [(client: any Channel, node: any Channel)])>((.pass, []))
         /// Bytes still to relay from the node before stalling by itself.
         let budget: Atomic<Int>
 
@@ -43,15 +61,13 @@ public final class FaultProxy: Sendable {
                     let (toNode, fromNode) = Splice.pair(links)
                     try inbound.pipeline.syncOperations.addHandler(toNode)
                     try outbound.pipeline.syncOperations.addHandler(fromNode)
-                    let stalled = links.state.withLock { state in
-                        state.channels.removeAll { !$0.isActive }
-                        state.channels += [inbound, outbound]
-                        return state.mode == .stall
+                    let mode = links.state.withLock { state in
+                        state.channels.removeAll { !$0.client.isActive && !$0.node.isActive }
+                        state.channels.append((inbound, outbound))
+                        return state.mode
                     }
-                    if stalled {
-                        inbound.setOption(.autoRead, value: false).whenComplete { _ in }
-                        outbound.setOption(.autoRead, value: false).whenComplete { _ in }
-                    }
+                    if !mode.reads(fromNode: false) { inbound.setOption(.autoRead, value: false).whenComplete { _ in } }
+                    if !mode.reads(fromNode: true) { outbound.setOption(.autoRead, value: false).whenComplete { _ in } }
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -65,18 +81,23 @@ public final class FaultProxy: Sendable {
             state.mode = mode
             return state.channels
         }
-        for channel in channels {
-            switch mode {
-            case .cut: channel.close(promise: nil)
-            case .stall: channel.setOption(.autoRead, value: false).whenComplete { _ in }
-            case .pass, .delay: channel.setOption(.autoRead, value: true).whenComplete { _ in }
+        for pair in channels {
+            if mode == .cut {
+                pair.client.close(promise: nil)
+                pair.node.close(promise: nil)
+                continue
             }
+            pair.client.setOption(.autoRead, value: mode.reads(fromNode: false)).whenComplete { _ in }
+            pair.node.setOption(.autoRead, value: mode.reads(fromNode: true)).whenComplete { _ in }
         }
     }
 
     public func close() async {
         let channels = links.state.withLock { $0.channels }
-        for channel in channels { try? await channel.close() }
+        for pair in channels {
+            try? await pair.client.close()
+            try? await pair.node.close()
+        }
         try? await listener.close()
     }
 }
