@@ -112,3 +112,50 @@ struct LinkFaultTests {
         }
     }
 }
+
+/// A node certificate that expires while the node runs (issue 17, "certificate expiry").
+@Suite("Certificate expiry during a run", .serialized)
+struct CertificateExpiryRunTests {
+    @Test("globex's certificate expires during the run: once its session ends it is refused at every handshake with the reason logged once and counted, its redials back off, and a renewed certificate loaded by reload restores sync")
+    func expiresWhileRunning() async throws {
+        let pki = try TestConsortium(["acme:node1", "globex:node1"])
+        defer { pki.remove() }
+        try pki.reissue("globex:node1", until: Date().addingTimeInterval(6))
+        let nodes = try consortiumNodes(["acme", "globex"], pki: pki)
+        let (acme, globex) = (nodes[0], nodes[1])
+        try await withNodes(nodes) {
+            for node in nodes { try await node.start() }
+            _ = try await acme.waitForSession(with: "globex/node1")
+            let id = try await acme.createAgreement("Outlives a certificate", parties: ["acme", "globex"])
+            try await eventually("globex has it") { try await globex.agreementIDs().contains(id) }
+
+            // Past the expiry, the session is ended (acme restarts); globex cannot come back.
+            try await Task.sleep(for: .seconds(7))
+            _ = try await acme.stop()
+            try await acme.start()
+            #expect(try await acme.ctl("agreements", "note", id, "while globex is locked out").succeeded)
+            try await eventually("acme refuses globex's expired certificate", timeout: .seconds(30)) {
+                try acme.metric("accord_connections_refused_total", reason: "certificate-expired") >= 1
+            }
+            let refusedBefore = try acme.metric("accord_connections_refused_total", reason: "certificate-expired")
+            try await Task.sleep(for: .seconds(10))
+            let refused = try acme.metric("accord_connections_refused_total", reason: "certificate-expired") - refusedBefore
+            print("expired certificate: \(Int(refused)) refused handshake(s) in 10 s")
+            // Both nodes dial each other, each with exponential backoff and full jitter from 250 ms
+            // (doubling to 30 s): about 7 attempts each in the first 10 s, never a storm.
+            #expect(refused <= 20, "redials back off: \(refused) in 10 s")
+            let logged = acme.log.components(separatedBy: "certificate-expired").count - 1
+            #expect(logged >= 1 && logged <= 4, "logged once, then summarised: \(logged) lines")
+            #expect(try await acme.peer("globex/node1")?.connected != true)
+
+            // Renewed and reloaded: sync resumes, and what acme wrote meanwhile arrives.
+            try pki.reissue("globex:node1")
+            let reloaded = try await globex.reload()
+            #expect(reloaded.succeeded, "\(reloaded.stdout) \(reloaded.stderr)")
+            _ = try await acme.waitForSession(with: "globex/node1")
+            try await eventually("globex has acme's note from the outage") {
+                try await globex.json("agreements", "show", id, as: AgreementView.self).notes.contains { $0.text == "while globex is locked out" }
+            }
+        }
+    }
+}
