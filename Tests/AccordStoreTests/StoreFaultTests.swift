@@ -171,39 +171,3 @@ struct StoreFaultTests {
         await reopened.close()
     }
 }
-
-/// A small tmpfs of our own, to fill a disk or make it read-only for real. Needs root (CI is).
-struct TmpfsMount {
-    let path: String
-
-    static let isAvailable: Bool = {
-        guard getuid() == 0, let probe = try? TmpfsMount(size: "64k") else { return false }
-        probe.unmount()
-        return true
-    }()
-
-    init(size: String) throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("accord-tmpfs-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        try TmpfsMount.run(["mount", "-t", "tmpfs", "-o", "size=\(size)", "tmpfs", path])
-    }
-
-    func resize(_ size: String) throws { try TmpfsMount.run(["mount", "-o", "remount,size=\(size)", path]) }
-
-    func remount(readOnly: Bool) throws { try TmpfsMount.run(["mount", "-o", readOnly ? "remount,ro" : "remount,rw", path]) }
-
-    func unmount() {
-        try? TmpfsMount.run(["umount", path])
-        try? FileManager.default.removeItem(atPath: path)
-    }
-
-    private static func run(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw TestFailure("\(arguments.joined(separator: " ")) failed") }
-    }
-}

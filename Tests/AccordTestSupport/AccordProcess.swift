@@ -43,7 +43,12 @@ public final class AccordProcess: @unchecked Sendable {
     public var label: String { "\(organisation)/\(name)" }
     public var address: Peer { Peer(organisation: organisation, port: port) }
     public var configFile: String { "\(folder)/accordd.toml" }
-    public var dataDirectory: String { "\(folder)/data" }
+    /// Where the node keeps its data: `folder/data` unless a test puts it elsewhere (a small tmpfs).
+    public var dataDirectory: String {
+        get { dataDirectoryOverride ?? "\(folder)/data" }
+        set { dataDirectoryOverride = newValue }
+    }
+    private var dataDirectoryOverride: String?
     public var socket: String { "\(folder)/admin.sock" }
     public var logFile: String { "\(folder)/accordd.log" }
     public var isRunning: Bool { process != nil }
