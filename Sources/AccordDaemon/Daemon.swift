@@ -39,10 +39,12 @@ public final class Daemon: Service {
     private let logger: Logger
 
     /// Opens everything the node needs; each failure names what to fix.
-    public init(configuration: DaemonConfiguration, logger: Logger) async throws(StartupError) {
+    /// - Parameter clock: the node's wall clock in Unix milliseconds (`NodeClock`).
+    public init(
+        configuration: DaemonConfiguration, logger: Logger, clock: @escaping @Sendable () -> UInt64 = NodeClock.system
+    ) async throws(StartupError) {
         self.configuration = configuration
         self.logger = logger
-        let clock: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
         let file = configuration.file
 
         let credentials: NodeCredentials

@@ -173,7 +173,10 @@ final class StoreWriter {
         } catch {
             return .failure(ChangeRejection(.badSignature, "this node could not sign its change: \(error)"))
         }
-        let result = replica.apply(signed, nowMillis: nowMillis)
+        // Judged against the node's own hybrid clock, not the wall clock alone: after the wall
+        // clock jumped back, the node's stamps run ahead of it (they never go back), and its own
+        // change must not be held as if it came from a peer's clock in the future.
+        let result = replica.apply(signed, nowMillis: max(nowMillis, change.stamp.millis))
         guard result.outcome == .accepted else {
             if case .rejected(let rejection) = result.outcome { return .failure(rejection) }
             return .failure(ChangeRejection(.malformed, "\(signed) could not be applied here: \(result.outcome)"))

@@ -51,6 +51,15 @@ struct Accordd: AsyncParsableCommand {
     )
     var restore: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "For fault tests only: the node's clock is the system clock plus the signed milliseconds written in this file, re-read as it changes.",
+            valueName: "file", visibility: .hidden
+        )
+    )
+    var clockOffsetFile: String?
+
     func run() async throws {
         let (format, level) = (logFormat, Logger.Level(rawValue: logLevel.rawValue) ?? .info)
         LoggingSystem.bootstrap { label in
@@ -83,7 +92,10 @@ struct Accordd: AsyncParsableCommand {
         }
         let daemon: Daemon
         do {
-            daemon = try await Daemon(configuration: configuration, logger: logger)
+            if let clockOffsetFile { logger.warning("the node's clock is offset by the file \(clockOffsetFile) (a fault test)") }
+            daemon = try await Daemon(
+                configuration: configuration, logger: logger, clock: clockOffsetFile.map(NodeClock.offset) ?? NodeClock.system
+            )
         } catch {
             logger.critical("cannot start: \(error)")
             throw ExitCode(error.exitCode)

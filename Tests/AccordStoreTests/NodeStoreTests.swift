@@ -137,6 +137,20 @@ struct NodeStoreTests {
         await store.close()
     }
 
+    @Test("after the wall clock jumps back by more than the allowed skew, the node still authors: its own stamps, which never go back, are not held as if from the future")
+    func authorsAfterClockJumpsBack() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try StoreFixtures.open(directory.path)
+        let hours = UInt64(3_600_000)
+        let ahead = try await store.author(nil, StoreFixtures.genesis("ahead"), signer: StoreFixtures.acmeSigner, nowMillis: t + 2 * hours)
+        let after = try await store.author(ahead.agreement, [.note("the clock went back")], signer: StoreFixtures.acmeSigner, nowMillis: t)
+        #expect(after.stamp > ahead.stamp, "stamps never go back")
+        #expect(try await store.counts().held == 0)
+        #expect(try await store.history(of: ahead.agreement).count == 2)
+        await store.close()
+    }
+
     @Test("an agreement's detail shows who set each field and the open conflicts")
     func provenanceAndConflicts() async throws {
         let directory = try TemporaryDirectory()
