@@ -65,8 +65,7 @@ struct AdminClient {
         let channel = try await connect()
         try await channel.executeThenClose { inbound, outbound in
             let headers = HTTPHeaders([("Host", "accordd"), ("Accept", "text/event-stream")])
-            try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)))
-            try await outbound.write(.end(nil))
+            try await outbound.write(contentsOf: [.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)), .end(nil)])
             var parser = ServerSentEventParser()
             var failed: (status: HTTPResponseStatus, body: [UInt8])?
             for try await part in inbound {
@@ -121,9 +120,13 @@ struct AdminClient {
                 headers.add(name: "Content-Type", value: "application/json")
                 headers.add(name: "Content-Length", value: "\(body.count)")
             }
-            try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)))
-            if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-            try await outbound.write(.end(nil))
+            // The whole request in one write: a request without a body is complete for the server
+            // once it has the head, and it may answer and close before a separate `.end` is
+            // written — which then failed with "I/O on closed channel" (seen about once in 300).
+            var parts: [HTTPClientRequestPart] = [.head(HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers))]
+            if let body { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+            parts.append(.end(nil))
+            try await outbound.write(contentsOf: parts)
             var status: HTTPResponseStatus?
             var response: [UInt8] = []
             for try await part in inbound {

@@ -83,7 +83,8 @@ struct AccordChaos: AsyncParsableCommand {
             | changes acknowledged | \(summary.acknowledgedChanges) (\(operations)) |
             | operations refused / node unreachable | \(summary.refusedOperations) / \(summary.unreachableOperations) |
             | SIGKILLs (each followed by a restart) | \(summary.kills) |
-            | link cuts / stalls / delays | \(summary.cuts) / \(summary.stalls) / \(summary.delays) |
+            | link cuts / stalls / one-way stalls / delays | \(summary.cuts) / \(summary.stalls) / \(summary.oneWayStalls) / \(summary.delays) |
+            | pauses (SIGSTOP, then SIGCONT) / clock jumps | \(summary.pauses) / \(summary.clockJumps) |
             | seconds to converge after healing | \(String(format: "%.1f", summary.secondsToConverge)) |
             | failures | \(summary.failures.count) |
             """

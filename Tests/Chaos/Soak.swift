@@ -2,8 +2,9 @@ import AccordAdminAPI
 import AccordTestSupport
 import Foundation
 
-/// The soak: nodes behind fault proxies, random operations through accordctl, random faults and
-/// kills, then heal and check every promise.
+/// The soak: nodes behind fault proxies, random operations through accordctl, random faults —
+/// kills, link cuts, stalls (both ways or one way), delays, pauses (SIGSTOP) and clock jumps —
+/// then heal and check every promise.
 final class Soak: @unchecked Sendable {
     struct Options {
         var seed: UInt64
@@ -28,6 +29,9 @@ final class Soak: @unchecked Sendable {
         var cuts = 0
         var stalls = 0
         var delays = 0
+        var oneWayStalls = 0
+        var pauses = 0
+        var clockJumps = 0
         var secondsToConverge = 0.0
         var failures: [String] = []
     }
@@ -45,6 +49,8 @@ final class Soak: @unchecked Sendable {
     private let counters = Counters()
     /// Link faults to undo, and when.
     private var restorations: [(due: ContinuousClock.Instant, proxy: FaultProxy, mode: FaultProxy.Mode)] = []
+    /// Clock offsets to undo, and when.
+    private var clockRestorations: [(due: ContinuousClock.Instant, node: AccordProcess)] = []
 
     init(options: Options) {
         self.options = options
@@ -76,6 +82,8 @@ final class Soak: @unchecked Sendable {
             node.certificates = certificates
             node.idleTimeoutSeconds = 4
             node.reconcileIntervalSeconds = 5
+            node.options = ["--clock-offset-file", Self.clockOffsetFile(node)]
+            try Self.setClock(node, offsetMillis: 0)
         }
         for node in nodes { try await node.start() }
     }
@@ -142,6 +150,13 @@ final class Soak: @unchecked Sendable {
         }
     }
 
+    /// The file through which the soak moves a node's clock (`accordd --clock-offset-file`).
+    static func clockOffsetFile(_ node: AccordProcess) -> String { "\(node.folder)/clock-offset" }
+
+    static func setClock(_ node: AccordProcess, offsetMillis: Int64) throws {
+        try "\(offsetMillis)\n".write(toFile: clockOffsetFile(node), atomically: true, encoding: .utf8)
+    }
+
     private func noteFailure(_ node: AccordProcess) async {
         await ledger.failed(unreachable: !node.isRunning)
     }
@@ -154,9 +169,11 @@ final class Soak: @unchecked Sendable {
             restoration.proxy.set(.pass)
         }
         restorations.removeAll { $0.due <= now }
+        for restoration in clockRestorations where restoration.due <= now { try Self.setClock(restoration.node, offsetMillis: 0) }
+        clockRestorations.removeAll { $0.due <= now }
         let roll = Int.random(in: 0..<100, using: &random)
         let hold = Duration.milliseconds(Int.random(in: 500...4000, using: &random))
-        if roll < 40 {
+        if roll < 30 {
             // SIGKILL a node and restart it after a while; at most two down at once.
             let node = nodes[Int.random(in: 0..<nodes.count, using: &random)]
             guard node.isRunning, nodes.filter({ !$0.isRunning }).count < 2 else { return }
@@ -166,11 +183,36 @@ final class Soak: @unchecked Sendable {
             try await node.start()
             return
         }
+        if roll < 38 {
+            // Freeze a node (SIGSTOP), past the idle timeout of 4 s now and then, and thaw it.
+            let node = nodes[Int.random(in: 0..<nodes.count, using: &random)]
+            guard node.isRunning, let process = node.process else { return }
+            process.signal(SIGSTOP)
+            summary.pauses += 1
+            try await Task.sleep(for: .milliseconds(Int.random(in: 500...6000, using: &random)))
+            process.signal(SIGCONT)
+            return
+        }
+        if roll < 46 {
+            // Move a node's clock for a while: back by up to an hour (its stamps never go back; the
+            // changes of its partners wait until its clock returns), or ahead by up to 4 minutes
+            // (within the 5 minutes of skew partners accept, so nothing waits hours to converge).
+            let node = nodes[Int.random(in: 0..<nodes.count, using: &random)]
+            let offset = Int.random(in: 0..<3, using: &random) == 0
+                ? Int64.random(in: 1_000...240_000, using: &random) : -Int64.random(in: 1_000...3_600_000, using: &random)
+            try Self.setClock(node, offsetMillis: offset)
+            summary.clockJumps += 1
+            clockRestorations.append((ContinuousClock.now + hold, node))
+            return
+        }
         let proxy = proxies[Int.random(in: 0..<proxies.count, using: &random)]
         let mode: FaultProxy.Mode
         switch roll {
-        case 40..<60: mode = .cut; summary.cuts += 1
-        case 60..<80: mode = .stall; summary.stalls += 1
+        case 46..<60: mode = .cut; summary.cuts += 1
+        case 60..<74: mode = .stall; summary.stalls += 1
+        case 74..<86:
+            mode = Bool.random(using: &random) ? .stallToNode : .stallFromNode
+            summary.oneWayStalls += 1
         default: mode = .delay(.milliseconds(Int.random(in: 5...250, using: &random))); summary.delays += 1
         }
         proxy.set(mode)
@@ -182,6 +224,10 @@ final class Soak: @unchecked Sendable {
     /// Heals every link, restarts every node, waits for convergence and checks every promise.
     func healAndCheck() async throws {
         for proxy in proxies { proxy.set(.pass) }
+        for node in nodes {
+            try Self.setClock(node, offsetMillis: 0)
+            node.process?.signal(SIGCONT)
+        }
         for node in nodes where !node.isRunning { try await node.start() }
         for node in nodes {
             if let ended = try await node.endedByItself() { summary.failures.append("\(node.label) ended by itself: \(ended)") }
