@@ -111,16 +111,32 @@ public final class SyncNode: Sendable {
         logger.info("listening for peers", metadata: ["address": "\(configuration.listenHost):\(listeningPort ?? 0)"])
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
-                try await withTaskCancellationHandler {
+                // The accept loop runs in a task of its own that shutdown does not cancel: it
+                // closes the listener instead, and the loop then takes every connection already
+                // accepted out of the listener's buffer and closes it properly. A cancelled loop
+                // would drop them unclosed, and NIO traps on an async channel that was never
+                // finished (seen once under TSan as a node stopped while a peer redialled).
+                let stopping = StopFlag()
+                let acceptLoop = Task {
                     try await server.executeThenClose { connections in
                         try await withThrowingDiscardingTaskGroup { sessions in
                             for try await connection in connections {
+                                if stopping.isSet {
+                                    sessions.addTask { try? await connection.channel.executeThenClose { _, _ in } }
+                                    continue
+                                }
                                 let address = connection.channel.channel.remoteAddress.map { "\($0)" } ?? "unknown"
                                 sessions.addTask { _ = await self.serve(connection, direction: .inbound, address: address) }
                             }
+                            // The listener is closed and drained: end the sessions it started.
+                            sessions.cancelAll()
                         }
                     }
+                }
+                try await withTaskCancellationHandler {
+                    try await acceptLoop.value
                 } onCancel: {
+                    stopping.set()
                     server.channel.close(promise: nil)
                     self.registry.closeAll()
                 }
@@ -198,4 +214,11 @@ public struct SessionNotice: Sendable {
     public let direction: SessionDirection
     /// Why it ended (`closed`, `idle`, or a refusal reason); nil when it started.
     public let reason: String?
+}
+
+/// Set once, read from any task: a node is stopping.
+final class StopFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+    func set() { flag.store(true, ordering: .releasing) }
 }
