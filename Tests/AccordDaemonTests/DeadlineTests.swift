@@ -8,8 +8,15 @@ import Testing
 /// `accordctl agreements due`, the deadline counts and the events of dates passing.
 @Suite("Deadlines", .serialized)
 struct DeadlineTests {
+    /// The UTC calendar day `days` after today's. (No offset within the day: one pushed the date a day further every
+    /// afternoon, and the test failed after 12:00 UTC.)
     static func date(daysFromNow days: Int) -> String {
-        CalendarDate(unixMillis: UInt64(Date().timeIntervalSince1970 * 1000) + UInt64(days * 86_400_000 + 43_200_000)).description
+        CalendarDate(unixMillis: UInt64(Date().timeIntervalSince1970 * 1000) + UInt64(days * 86_400_000)).description
+    }
+
+    /// Days from the node's today (as it answered) to `date`: the test may cross midnight between writing and asking.
+    static func daysLeft(_ response: DeadlinesResponse, to date: String) throws -> Int {
+        DeadlineCalendar.days(from: try #require(CalendarDate(iso8601: response.today)), to: try #require(CalendarDate(iso8601: date)))
     }
 
     @Test("due lists open commitments and expiries of live agreements by date with their owner, overdue ones first; --within and --overdue narrow it; status and metrics count them")
@@ -21,10 +28,11 @@ struct DeadlineTests {
             let late = try await acme.createAgreement("Late delivery", parties: ["acme", "globex"])
             #expect(try await acme.ctl("agreements", "commitment", late, "add", "--by", "globex", "--kind", "customerAssistance",
                                        "--description", "Support desk staffed", "--due", "2020-01-31").succeeded)
+            let inTenDays = Self.date(daysFromNow: 10), inFiveDays = Self.date(daysFromNow: 5)
             #expect(try await acme.ctl("agreements", "commitment", late, "add", "--by", "acme", "--kind", "freeResource",
-                                       "--description", "GPU hours", "--due", Self.date(daysFromNow: 10)).succeeded)
+                                       "--description", "GPU hours", "--due", inTenDays).succeeded)
             let expiring = try await acme.createAgreement("Ends soon", parties: ["acme", "globex"])
-            #expect(try await acme.ctl("agreements", "set", expiring, "expiresOn", Self.date(daysFromNow: 5)).succeeded)
+            #expect(try await acme.ctl("agreements", "set", expiring, "expiresOn", inFiveDays).succeeded)
             let ended = try await acme.createAgreement("Terminated", parties: ["acme", "globex"])
             #expect(try await acme.ctl("agreements", "commitment", ended, "add", "--by", "acme", "--kind", "freeResource",
                                        "--description", "never mind", "--due", "2020-01-01").succeeded)
@@ -37,8 +45,10 @@ struct DeadlineTests {
             let all: DeadlinesResponse = try await acme.json("agreements", "due")
             #expect(all.deadlines.map(\.kind) == ["commitment", "expiry", "commitment"], "\(all.deadlines)")
             #expect(all.deadlines[0].overdue && all.deadlines[0].owner == "globex" && all.deadlines[0].agreement == late)
-            #expect(all.deadlines[1].agreement == expiring && all.deadlines[1].daysLeft == 5)
-            #expect(all.deadlines[2].daysLeft == 10 && !all.deadlines[2].overdue)
+            #expect(all.deadlines[1].agreement == expiring && all.deadlines[1].date == inFiveDays)
+            #expect(all.deadlines[1].daysLeft == (try Self.daysLeft(all, to: inFiveDays)))
+            #expect(all.deadlines[2].date == inTenDays && !all.deadlines[2].overdue)
+            #expect(all.deadlines[2].daysLeft == (try Self.daysLeft(all, to: inTenDays)))
             let soon: DeadlinesResponse = try await acme.json("agreements", "due", "--within", "7d")
             #expect(soon.deadlines.count == 2)
             let overdue: DeadlinesResponse = try await acme.json("agreements", "due", "--overdue")
