@@ -90,18 +90,26 @@ extension NodeStore {
         try await syncSnapshot(sharedWith: organisation).digests.map { ($0.agreement, $0.headsDigest) }
     }
 
-    /// The heads digests shared with `organisation` and the sequence number they describe.
+    /// The heads digests shared with `organisation` and the sequence number they describe: of the
+    /// agreements both it and this node's organisation are parties to. A copy this node keeps as a
+    /// former party (its organisation withdrew) is not compared: the partner lists it no more for
+    /// this node's organisation, so every round would find it different and resend it, and no
+    /// round would ever be clean. (A node that missed its own withdrawal still lists it; the
+    /// partner repairs it up to the withdrawal, see `logs(of:sharedWith:)`.)
     public func syncSnapshot(sharedWith organisation: OrganisationID) async throws(StoreError) -> SyncSnapshot {
-        try await read { connection throws(StoreError) in
+        let own = configuration.node.organisation.rawValue
+        return try await read { connection throws(StoreError) in
             try connection.transaction(immediate: false) { () throws(StoreError) in
                 let sequence = try connection.integer("SELECT coalesce(max(seq), 0) FROM changes") ?? 0
                 let statement = try connection.statement(
                     """
                     SELECT a.id, a.heads_digest FROM agreement_parties p JOIN agreements a ON a.key = p.agreement_key
-                    WHERE p.organisation = ? ORDER BY a.id
+                    WHERE p.organisation = ?1
+                      AND EXISTS (SELECT 1 FROM agreement_parties q WHERE q.agreement_key = a.key AND q.organisation = ?2)
+                    ORDER BY a.id
                     """
                 )
-                statement.bind(1, organisation.rawValue)
+                statement.bind(1, organisation.rawValue).bind(2, own)
                 var digests: [(agreement: AgreementID, headsDigest: SHA256Digest)] = []
                 while try statement.step() {
                     digests.append((
@@ -115,26 +123,32 @@ extension NodeStore {
     }
 
     /// The accepted changes (in acceptance order, up to `sequence`) of each of `agreements` that
-    /// `organisation` is a party to; the others are absent from the result.
+    /// `organisation` is owed: the whole log of one it is a party to; of one it withdrew from, the
+    /// changes up to its withdrawal, which it is owed as a former party (a node of it that lost
+    /// its data, or missed the withdrawal, learns of it through repair). The others are absent.
     public func logs(
         of agreements: [AgreementID], sharedWith organisation: OrganisationID, upTo sequence: Int64 = .max
     ) async throws(StoreError) -> [AgreementID: [StoredChange]] {
         try await read { connection throws(StoreError) in
             try connection.transaction(immediate: false) { () throws(StoreError) in
-                let shared = try connection.statement(
+                let owed = try connection.statement(
                     """
-                    SELECT a.key FROM agreements a JOIN agreement_parties p ON p.agreement_key = a.key AND p.organisation = ?
-                    WHERE a.id = ?
+                    SELECT a.key,
+                        EXISTS (SELECT 1 FROM agreement_parties p WHERE p.agreement_key = a.key AND p.organisation = ?1),
+                        (SELECT f.through_seq FROM former_parties f WHERE f.agreement_key = a.key AND f.organisation = ?1)
+                    FROM agreements a WHERE a.id = ?2
                     """
                 )
                 var logs: [AgreementID: [StoredChange]] = [:]
                 for agreement in agreements {
-                    shared.reset()
-                    shared.bind(1, organisation.rawValue).bind(2, agreement.uuid.bytes)
-                    guard try shared.step() else { continue }
-                    let key = shared.int64(0)
-                    shared.reset()
-                    logs[agreement] = try LogQueries.acceptedChanges(key: key, connection).filter { $0.sequence <= sequence }
+                    owed.reset()
+                    owed.bind(1, organisation.rawValue).bind(2, agreement.uuid.bytes)
+                    guard try owed.step() else { continue }
+                    let (key, isParty) = (owed.int64(0), owed.int64(1) != 0)
+                    guard isParty || !owed.isNull(2) else { continue }
+                    let through = isParty ? sequence : min(sequence, owed.int64(2))
+                    owed.reset()
+                    logs[agreement] = try LogQueries.acceptedChanges(key: key, connection).filter { $0.sequence <= through }
                 }
                 return logs
             }

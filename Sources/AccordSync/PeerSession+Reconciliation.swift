@@ -53,8 +53,9 @@ extension PeerSession {
     private func finishReconciliation(_ round: ReconciliationRound) async throws {
         let whole = round.reconciler.missingAtPeer
         let exchange = round.reconciler.differences.subtracting(whole).sorted()
-        let shared = Set(round.snapshot.digests.map(\.agreement))
-        let logs = try await store.logs(of: exchange.filter(shared.contains), sharedWith: organisation)
+        // What the peer's organisation is owed, including what it is owed as a former party of an
+        // agreement it still lists (a node of it missed the withdrawal): those heads let it ask.
+        let logs = try await store.logs(of: exchange, sharedWith: organisation)
         let entries = exchange.map { agreement in
             HeadsMessage.Entry(agreement: agreement, heads: logs[agreement].map(RepairPlanner.heads(of:)) ?? [])
         }

@@ -39,15 +39,8 @@ struct BackupRestoreTests {
             #expect(again.termination == .exited(1) && again.stderr.contains("exists already"), "\(again.stderr)")
             #expect(try await acme.ctl("sync", "--wait", "--timeout", "60").succeeded)
 
-            // The disk is lost.
-            try await acme.stop()
-            try FileManager.default.removeItem(atPath: acme.dataDirectory)
-
-            // Restored, first without partners: what the backup holds is there at once.
-            acme.peers = []
-            acme.options = ["--restore", backup]
-            try await acme.start()
-            acme.options = []
+            // The disk is lost. Restored, first without partners: what the backup holds is there at once.
+            try await Self.loseDiskAndRestore(acme, from: backup)
             let restored = Set(try await acme.json("agreements", "history", id, as: [HistoryItem].self).map(\.change))
             #expect(beforeBackup.allSatisfy(restored.contains), "every note acknowledged before the backup is in it")
             #expect(!written.allSatisfy(restored.contains), "notes after the backup come from the partner, not the backup")
@@ -112,6 +105,46 @@ struct BackupRestoreTests {
             #expect(earlier.count == 5 && earlier.allSatisfy { $0 < stampOf(latest)! })
             #expect(Set(history.map(\.change)).count == history.count)
         }
+    }
+
+    @Test("a node restored from a backup taken before its organisation withdrew from an agreement learns of the withdrawal: the partner, which had it acknowledged, repairs what a former party is owed")
+    func restoredFormerParty() async throws {
+        let nodes = try daemonMesh(["acme", "globex"])
+        let (acme, globex) = (nodes[0], nodes[1])
+        let backup = "\(acme.folder)/before-withdrawal.sqlite"
+        try await withNodes(nodes) {
+            for node in nodes { try await node.start() }
+            try await acme.waitForSession(with: "globex/node1")
+            let id = try await acme.createAgreement("Acme leaves", parties: ["acme", "globex", "initech"])
+            try await eventually("globex has it") { try await globex.agreementIDs().contains(id) }
+            let _: BackupResult = try await acme.json("backup", backup)
+            #expect(try await acme.ctl("agreements", "party", id, "withdraw", "acme").succeeded)
+            // Rounds are clean again after a withdrawal: acme no longer compares its former-party copy.
+            #expect(try await acme.ctl("sync", "--wait", "--timeout", "60").succeeded)
+            try await eventually("globex knows acme withdrew") {
+                try await globex.json("agreements", "show", id, as: AgreementView.self).parties.sorted() == ["globex", "initech"]
+            }
+
+            // acme's disk is lost; the backup from before the withdrawal comes back. globex recorded
+            // the withdrawal as acknowledged, so its live stream owes acme nothing of it any more.
+            try await Self.loseDiskAndRestore(acme, from: backup)
+            #expect(try await acme.json("agreements", "show", id, as: AgreementView.self).parties.contains("acme"))
+            acme.peers = [globex.address]
+            #expect(try await acme.reload().succeeded)
+            try await eventually("acme learns again that it withdrew", timeout: .seconds(60)) {
+                try await acme.json("agreements", "show", id, as: AgreementView.self).parties.sorted() == ["globex", "initech"]
+            }
+        }
+    }
+
+    /// Stops `node`, deletes its data directory and starts it from `backup`, without partners.
+    static func loseDiskAndRestore(_ node: DaemonNode, from backup: String) async throws {
+        try await node.stop()
+        try FileManager.default.removeItem(atPath: node.dataDirectory)
+        node.peers = []
+        node.options = ["--restore", backup]
+        try await node.start()
+        node.options = []
     }
 }
 

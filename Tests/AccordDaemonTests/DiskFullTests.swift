@@ -21,9 +21,7 @@ struct DiskFullTests {
             try await eventually("globex has it") { try await globex.agreementIDs().contains(id) }
 
             // Leave acme a little room, then write until the disk refuses.
-            let filler = "\(mount.path)/filler"
-            let room = 96 * 1024
-            try Data(count: max(0, mount.freeBytes - room)).write(to: URL(fileURLWithPath: filler))
+            let filler = try mount.fill(leaving: 96 * 1024)
             var acknowledged: [String] = []
             var refusal: CommandResult?
             for index in 0..<400 {

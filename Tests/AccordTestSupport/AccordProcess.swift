@@ -38,6 +38,8 @@ public final class AccordProcess: @unchecked Sendable {
     public var consoleURL: String? { consolePort.map { "http://127.0.0.1:\($0)" } }
     /// accordd options besides `--config`.
     public var options: [String] = []
+    /// Environment variables for accordd besides this process's (e.g. a preload library).
+    public var environment: [String: String] = [:]
     public private(set) var process: Subprocess?
 
     public var label: String { "\(organisation)/\(name)" }
@@ -101,7 +103,7 @@ public final class AccordProcess: @unchecked Sendable {
     /// Starts accordd with `configuration` (the healthy one by default) without waiting.
     public func launch(configuration text: String? = nil) throws -> Subprocess {
         try (text ?? configuration()).write(toFile: configFile, atomically: true, encoding: .utf8)
-        return try Subprocess.spawn("\(binaries)/accordd", ["--config", configFile] + options, stdout: logFile, stderr: logFile)
+        return try Subprocess.spawn("\(binaries)/accordd", ["--config", configFile] + options, stdout: logFile, stderr: logFile, environment: environment)
     }
 
     /// Starts accordd and waits until its admin API answers; fails with its log's tail if it ends.
@@ -192,14 +194,18 @@ public final class AccordProcess: @unchecked Sendable {
         return Double(line.dropFirst(prefix.count)) ?? 0
     }
 
-    /// The bytes of every file under the node's folder: database, WAL, log.
+    /// The bytes of every file under the node's folder and its data directory (which may be
+    /// elsewhere): database, WAL, log.
     public func allBytes() -> [UInt8] {
         var bytes: [UInt8] = []
-        for file in (try? FileManager.default.subpathsOfDirectory(atPath: folder)) ?? [] {
-            var isDirectory: ObjCBool = false
-            let path = "\(folder)/\(file)"
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
-            if let data = FileManager.default.contents(atPath: path) { bytes += data }
+        let roots = dataDirectory.hasPrefix(folder + "/") ? [folder] : [folder, dataDirectory]
+        for root in roots {
+            for file in (try? FileManager.default.subpathsOfDirectory(atPath: root)) ?? [] {
+                var isDirectory: ObjCBool = false
+                let path = "\(root)/\(file)"
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+                if let data = FileManager.default.contents(atPath: path) { bytes += data }
+            }
         }
         return bytes
     }

@@ -17,10 +17,12 @@ public enum TestCertificates {
     }
 
     /// Runs a bash script (or a bash command with `-c`), failing with what it printed on error.
-    public static func shell(_ script: String, _ arguments: [String] = []) throws {
+    /// - Parameter environment: set on top of this process's environment.
+    public static func shell(_ script: String, _ arguments: [String] = [], environment: [String: String] = [:]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [script] + arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.standardOutput = FileHandle.nullDevice
         let errors = Pipe()
         process.standardError = errors

@@ -26,7 +26,10 @@ public struct Subprocess: Sendable {
         return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
     }()
 
-    public static func spawn(_ executable: String, _ arguments: [String], stdout: String, stderr: String) throws -> Subprocess {
+    /// - Parameter environment: set in the child on top of this process's environment.
+    public static func spawn(
+        _ executable: String, _ arguments: [String], stdout: String, stderr: String, environment extra: [String: String] = [:]
+    ) throws -> Subprocess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -53,6 +56,7 @@ public struct Subprocess: Sendable {
         defer { argv.forEach { free($0) } }
         var environment = ProcessInfo.processInfo.environment
         environment["ACCORD_SOCKET"] = nil
+        environment.merge(extra) { $1 }
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { envp.forEach { free($0) } }
 

@@ -27,6 +27,24 @@ public struct TmpfsMount: Sendable {
         return Int(status.f_bavail) * Int(status.f_frsize)
     }
 
+    /// Takes all but about `room` bytes of the free space with a file of that name; removing it
+    /// gives the space back. Allocated, not written (filling hundreds of megabytes costs nothing),
+    /// in halving chunks until none fits, then cut back by `room`: the free space a file system
+    /// reports is not exactly what it will allocate.
+    @discardableResult
+    public func fill(leaving room: Int, name: String = "filler") throws -> String {
+        let filler = "\(path)/\(name)"
+        let descriptor = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard descriptor >= 0 else { throw TestFailure("cannot create \(filler): errno \(errno)") }
+        defer { close(descriptor) }
+        var (allocated, chunk): (off_t, off_t) = (0, 64 << 20)
+        while chunk >= 4096 {
+            if posix_fallocate(descriptor, allocated, chunk) == 0 { allocated += chunk } else { chunk /= 2 }
+        }
+        guard ftruncate(descriptor, max(0, allocated - off_t(room))) == 0 else { throw TestFailure("cannot size \(filler): errno \(errno)") }
+        return filler
+    }
+
     public func unmount() {
         try? TmpfsMount.run(["umount", path])
         try? FileManager.default.removeItem(atPath: path)

@@ -47,6 +47,9 @@ struct AccordChaos: AsyncParsableCommand {
         let started = ContinuousClock.now
         do {
             try await soak.setUp()
+            let enabled = soak.enabledFaults
+            print("fault classes: \(enabled.map(\.rawValue).joined(separator: ", "))"
+                + (enabled.contains(.diskFull) ? "" : " (no disk-full faults: a tmpfs of its own needs root)"))
             try await soak.run()
             print("healing after \(seconds) s of chaos…")
             try await soak.healAndCheck()
@@ -73,6 +76,7 @@ struct AccordChaos: AsyncParsableCommand {
 
     static func table(_ summary: Soak.Summary, total: Duration) -> String {
         let operations = summary.operations.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        let faults = FaultClass.allCases.map { "\($0.rawValue) \(summary.faults[$0.rawValue] ?? 0)" }.joined(separator: ", ")
         return """
             | measure | value |
             |---|---|
@@ -82,9 +86,9 @@ struct AccordChaos: AsyncParsableCommand {
             | agreements created | \(summary.agreements) |
             | changes acknowledged | \(summary.acknowledgedChanges) (\(operations)) |
             | operations refused / node unreachable | \(summary.refusedOperations) / \(summary.unreachableOperations) |
-            | SIGKILLs (each followed by a restart) | \(summary.kills) |
-            | link cuts / stalls / one-way stalls / delays | \(summary.cuts) / \(summary.stalls) / \(summary.oneWayStalls) / \(summary.delays) |
-            | pauses (SIGSTOP, then SIGCONT) / clock jumps | \(summary.pauses) / \(summary.clockJumps) |
+            | faults | \(faults) |
+            | unsynced bytes undone by power cuts | \(summary.bytesUndone) |
+            | acknowledged changes lost with a deleted disk (never left it) | \(summary.lostWithDisk) |
             | seconds to converge after healing | \(String(format: "%.1f", summary.secondsToConverge)) |
             | failures | \(summary.failures.count) |
             """
