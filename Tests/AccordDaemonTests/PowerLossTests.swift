@@ -4,7 +4,6 @@ import AccordModel
 import AccordStore
 import AccordTestSupport
 import Foundation
-import Synchronization
 import Testing
 
 /// Power loss (issue 17): writes not yet synced are lost at the cut. Simulated with an undo log
@@ -114,11 +113,4 @@ struct PowerLossTests {
         await store.close()
         return Set(owed.filter { $0.sequence <= position }.map(\.change.id.hex))
     }
-}
-
-/// Tells the writers to stop after their current call.
-private final class StopFlag: Sendable {
-    private let raised = Atomic(false)
-    var isRaised: Bool { raised.load(ordering: .acquiring) }
-    func raise() { raised.store(true, ordering: .releasing) }
 }

@@ -87,6 +87,9 @@ public final class AdminSocketClient: @unchecked Sendable {
             close(fd)
             throw POSIXError(POSIXErrorCode(rawValue: code) ?? .ECONNREFUSED)
         }
+        // An answer that never comes fails the call instead of blocking its thread for ever.
+        var timeout = timeval(tv_sec: 120, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         return fd
     }
 
@@ -104,6 +107,7 @@ public final class AdminSocketClient: @unchecked Sendable {
         var chunk = [UInt8](repeating: 0, count: 65536)
         func fill() throws {
             let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0, errno == EAGAIN { throw POSIXError(.ETIMEDOUT) }
             guard count > 0 else { throw POSIXError(.ECONNRESET) }
             buffer += chunk[..<count]
         }

@@ -11,8 +11,8 @@ public final class LineTap: Sendable {
 
     /// The FIFO to give the child as its stdout.
     public let path: String
-    private let descriptor: Int32
     private let lines = LineBuffer()
+    private let stopped = StopFlag()
 
     /// Makes the FIFO in `folder` and starts reading it (the child may open it later).
     public init(in folder: String, name: String = "tap.fifo") throws {
@@ -20,20 +20,26 @@ public final class LineTap: Sendable {
         unlink(path)
         guard mkfifo(path, 0o600) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         // Non-blocking, so opening does not wait for the writer; reads then wait in poll(2).
-        descriptor = open(path, O_RDONLY | O_NONBLOCK)
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK)
         guard descriptor >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        Thread { [descriptor, lines] in Self.read(descriptor, into: lines) }.start()
+        Thread { [lines, stopped] in
+            Self.read(descriptor, into: lines, until: stopped)
+            close(descriptor)
+        }.start()
     }
 
-    deinit { close(descriptor) }
+    /// The reading thread closes the FIFO when it ends, and only then: closed from here while it
+    /// still polled the number, the descriptor went to the next socket the process opened, and
+    /// the thread read an admin API answer meant for someone else (a scale run hung on it).
+    deinit { stopped.raise() }
 
     public var all: [Line] { lines.all }
 
-    private static func read(_ descriptor: Int32, into lines: LineBuffer) {
+    private static func read(_ descriptor: Int32, into lines: LineBuffer, until stopped: StopFlag) {
         var pending: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         var writerSeen = false
-        while true {
+        while !stopped.isRaised {
             var request = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
             guard poll(&request, 1, 100) >= 0 else { return }
             let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }

@@ -118,3 +118,14 @@ public final class Tally: Sendable {
 
     public var value: Int { count.load(ordering: .relaxed) }
 }
+
+/// A flag one task raises and others poll between steps: stop after the current one.
+public final class StopFlag: Sendable {
+    private let raised = Atomic(false)
+
+    public init() {}
+
+    public var isRaised: Bool { raised.load(ordering: .acquiring) }
+
+    public func raise() { raised.store(true, ordering: .releasing) }
+}
