@@ -22,10 +22,28 @@ public enum AdminAPI {
     public static func decoder() -> JSONDecoder { JSONDecoder() }
 
     /// Unix milliseconds as an RFC 3339 timestamp, e.g. `2026-11-25T10:45:27.120Z`.
+    ///
+    /// Computed here (Howard Hinnant's civil-from-days), not with `ISO8601DateFormatter`: that
+    /// one goes through ICU on Linux, whose calendar and time-zone data then stay resident —
+    /// 4.8 MB of every node's memory in the scale scenario (BENCHMARKS.md) — and it is built anew
+    /// for each call.
     public static func timestamp(millis: UInt64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
+        let days = Int(millis / 86_400_000) + 719_468
+        let era = days / 146_097
+        let dayOfEra = days - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let shiftedMonth = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
+        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let time = Int(millis % 86_400_000)
+        func digits(_ value: Int, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(digits(year, 4))-\(digits(month, 2))-\(digits(day, 2))T\(digits(time / 3_600_000, 2)):"
+            + "\(digits(time / 60_000 % 60, 2)):\(digits(time / 1000 % 60, 2)).\(digits(time % 1000, 3))Z"
     }
 }
 

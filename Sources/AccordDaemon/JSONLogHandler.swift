@@ -1,3 +1,4 @@
+import AccordAdminAPI
 import Foundation
 public import Logging
 import Synchronization
@@ -32,8 +33,6 @@ public struct JSONLogHandler: LogHandler {
     }
 
     private static func timestamp() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
+        AdminAPI.timestamp(millis: UInt64(max(0, Date().timeIntervalSince1970) * 1000))
     }
 }

@@ -39,6 +39,7 @@ public final class TLSContext: @unchecked Sendable {
         // A node's chain is a leaf and perhaps an intermediate, a few KiB: an unauthenticated
         // peer may not make the handshake buffer OpenSSL's default 100 KiB.
         accord_SSL_CTX_set_max_cert_list(context, Self.maximumPeerChainBytes)
+        accord_SSL_CTX_release_idle_buffers(context)
 
         guard SSL_CTX_use_certificate_chain_file(context, configuration.certificateChainPath) == 1 else {
             throw TLSContext.failure("cannot load the certificate chain \(configuration.certificateChainPath)")

@@ -51,6 +51,20 @@ struct AdminAPITests {
         return (code, try? AdminAPI.decoder().decode(ErrorResponse.self, from: body))
     }
 
+    @Test("timestamps are RFC 3339 in UTC with milliseconds, the same as Foundation's ISO 8601 formatter writes (without its ICU data)", arguments: [
+        UInt64(0), 951_782_400_000, 951_868_799_999, 1_709_164_800_123, 1_795_000_000_007, 4_102_444_800_000, 253_402_300_799_999,
+    ])
+    func timestamps(millis: UInt64) {
+        let oracle = ISO8601DateFormatter()
+        oracle.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        #expect(AdminAPI.timestamp(millis: millis) == oracle.string(from: Date(timeIntervalSince1970: Double(millis) / 1000)))
+        var random = SplitMix64(seed: millis)
+        for _ in 0..<1000 {
+            let sample = UInt64.random(in: 0...4_102_444_800_000, using: &random)
+            #expect(AdminAPI.timestamp(millis: sample) == oracle.string(from: Date(timeIntervalSince1970: Double(sample) / 1000)), "\(sample)")
+        }
+    }
+
     @Test("bad requests get a status and a JSON error with a message; the node keeps serving")
     func badRequests() async throws {
         let node = try DaemonNode("acme", port: try freePorts(1)[0])

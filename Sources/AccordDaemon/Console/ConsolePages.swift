@@ -110,7 +110,7 @@ enum ConsolePages {
 
         func matches(_ item: AgreementListItem) -> Bool {
             (category.isEmpty || item.category == category)
-                && (search.isEmpty || (item.title ?? "").localizedCaseInsensitiveContains(search))
+                && (search.isEmpty || (item.title ?? "").lowercased().contains(search.lowercased()))
         }
     }
 

@@ -47,4 +47,9 @@ static inline void accord_SSL_CTX_disable_renegotiation_and_compression(SSL_CTX 
 /// chain a peer may send in its handshake.
 static inline void accord_SSL_CTX_set_max_cert_list(SSL_CTX *context, long bytes) { SSL_CTX_set_max_cert_list(context, bytes); }
 
+/// `SSL_CTX_set_mode` is a macro over `SSL_CTX_ctrl`. `SSL_MODE_RELEASE_BUFFERS` frees a
+/// connection's record buffers (about 34 KiB) whenever they are empty: an idle session, the usual
+/// state of most of a node's many peer sessions, then holds none.
+static inline void accord_SSL_CTX_release_idle_buffers(SSL_CTX *context) { SSL_CTX_set_mode(context, SSL_MODE_RELEASE_BUFFERS); }
+
 #endif
