@@ -121,9 +121,15 @@ public struct RangeReconciler: Sendable {
         self.itemThreshold = max(1, itemThreshold)
     }
 
-    /// The first message: the whole key space, split into parts.
+    /// The first message: one fingerprint of the whole key space. Nearly every round is between
+    /// nodes already in sync, and settles with it in one small message each way (measured in the
+    /// scale scenario: 16 parts, or a list of up to 16 items, cost 1.3 KB per session and round
+    /// at 30 shared agreements — 15 KB per peer and hour); a difference costs one more exchange,
+    /// in which the other side splits the space. With nothing, an empty item list asks for the
+    /// other side's items at once.
     public func initiate() -> RangeMessage {
-        RangeMessage(ranges: describe(lower: nil, upper: nil))
+        guard !items.isEmpty else { return RangeMessage(ranges: describe(lower: nil, upper: nil)) }
+        return RangeMessage(ranges: [.init(upperBound: nil, claim: .fingerprint(prefix[items.count] ^ prefix[0], count: UInt32(items.count)))])
     }
 
     /// Answers one message. Returns nil when the message was final (it asked nothing): then

@@ -76,6 +76,15 @@ struct RangeReconciliationTests {
         print("in sync, 100,000 agreements: \(result.bytes) bytes in \(result.messages) message(s); a full digest list is \(naive) bytes")
     }
 
+    @Test("sides in sync settle in one small message each way, whatever the number of shared agreements", arguments: [1, 16, 30, 1_000])
+    func inSyncIsSmall(count: Int) throws {
+        var random = SplitMix64(seed: UInt64(count))
+        let items = (0..<count).map { _ in Self.item(&random) }.sorted { $0.agreement < $1.agreement }
+        let result = try Self.reconcile(items, items)
+        #expect(result.initiator.isEmpty && result.responder.isEmpty)
+        #expect(result.messages == 2 && result.bytes <= 96, "\(result.messages) messages, \(result.bytes) bytes")
+    }
+
     @Test("100 differences among 100,000 cost bytes in proportion to the differences")
     func hundredDifferences() throws {
         var random = SplitMix64(seed: 2)
