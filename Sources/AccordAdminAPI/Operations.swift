@@ -124,6 +124,16 @@ public struct EvidenceResponse: Codable, Sendable {
 /// `GET /v1/due?within=DAYS&overdue=true`: open commitments due and agreements expiring within
 /// `DAYS` (30 by default) of today, and those already past, by date.
 public struct DeadlinesResponse: Codable, Sendable {
+    /// How far ahead `within` may look.
+    public static let lookAhead = 0...3650
+
+    /// `within` as accordctl and the query take it, `30d` or `30`; nil if it is not a number of
+    /// days in `lookAhead`.
+    public static func days(within text: String) -> Int? {
+        guard let days = Int(text.hasSuffix("d") ? String(text.dropLast()) : text), lookAhead.contains(days) else { return nil }
+        return days
+    }
+
     public struct Deadline: Codable, Sendable {
         /// `commitment` (its due date) or `expiry` (the agreement's).
         public var kind: String

@@ -71,7 +71,7 @@ public final class NodeAdministration: Sendable {
         case (.GET, "status", nil, nil): return try json(try await status())
         case (.GET, "due", nil, nil):
             let within = try request.query["within"].map { text throws(AdminFailure) in
-                guard let days = Int(text.hasSuffix("d") ? String(text.dropLast()) : text), (0...3650).contains(days) else {
+                guard let days = DeadlinesResponse.days(within: text) else {
                     throw AdminFailure.badRequest("within: \"\(text)\" is not a number of days (0–3650)")
                 }
                 return days

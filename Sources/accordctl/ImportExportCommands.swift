@@ -213,13 +213,13 @@ extension Agreements {
         var overdue = false
 
         func validate() throws {
-            guard let days = Int(within.hasSuffix("d") ? String(within.dropLast()) : within), (0...3650).contains(days) else {
+            guard DeadlinesResponse.days(within: within) != nil else {
                 throw ValidationError("--within takes a number of days from 0 to 3650, such as 30d")
             }
         }
 
         func execute(_ client: AdminClient, json: Bool) async throws {
-            let path = "/v1/due?within=\(within.hasSuffix("d") ? String(within.dropLast()) : within)" + (overdue ? "&overdue=true" : "")
+            let path = "/v1/due?within=\(DeadlinesResponse.days(within: within) ?? 30)" + (overdue ? "&overdue=true" : "")
             let (response, raw): (DeadlinesResponse, [UInt8]) = try await client.get(path)
             if json { return Output.json(raw) }
             guard !response.deadlines.isEmpty else { return print("nothing due through \(response.through)") }

@@ -39,11 +39,11 @@ enum Output {
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         guard let date = formatter.date(from: timestamp) else { return timestamp }
         let seconds = Int(Date().timeIntervalSince(date))
-        let ago =
-            seconds < 1 ? "just now"
-            : seconds < 120 ? "\(seconds)s ago" : seconds < 7200 ? "\(seconds / 60)m ago" : seconds < 172_800 ? "\(seconds / 3600)h ago"
-            : "\(seconds / 86400)d ago"
-        return "\(timestamp.prefix(19).replacingOccurrences(of: "T", with: " ")) (\(ago))"
+        // A time ahead (a certificate's expiry) reads "in …", one behind "… ago".
+        let span = abs(seconds)
+        let amount = span < 120 ? "\(span)s" : span < 7200 ? "\(span / 60)m" : span < 172_800 ? "\(span / 3600)h" : "\(span / 86400)d"
+        let relative = span < 1 ? "just now" : seconds < 0 ? "in \(amount)" : "\(amount) ago"
+        return "\(timestamp.prefix(19).replacingOccurrences(of: "T", with: " ")) (\(relative))"
     }
 
     static func short(_ hex: String) -> String { String(hex.prefix(12)) }
