@@ -48,11 +48,20 @@ extension PeerSession {
         if finished { try await finishReconciliation(round) }
     }
 
+    /// At most this many agreements the peer lacks entirely are also described by their heads.
+    static let describedWholeLimit = 64
+
     /// Both lists are compared: queue whole histories for what the peer lacks entirely, and tell
-    /// it this side's heads of every other differing agreement.
+    /// it this side's heads of every other differing agreement — and of the ones it lacks
+    /// entirely when they are few. A peer lacks an agreement "entirely" also when it does not list
+    /// it because this node's organisation withdrew and this node missed it (restored from an
+    /// older backup, say): told the heads, the peer repairs this node up to the withdrawal (it
+    /// would otherwise never learn the id, which reconciliation need not put on the wire). When
+    /// there are many, as for a fresh node, they are not described: that peer lacks them indeed.
     private func finishReconciliation(_ round: ReconciliationRound) async throws {
         let whole = round.reconciler.missingAtPeer
-        let exchange = round.reconciler.differences.subtracting(whole).sorted()
+        let described = whole.count <= Self.describedWholeLimit ? round.reconciler.differences : round.reconciler.differences.subtracting(whole)
+        let exchange = described.sorted()
         // What the peer's organisation is owed, including what it is owed as a former party of an
         // agreement it still lists (a node of it missed the withdrawal): those heads let it ask.
         let logs = try await store.logs(of: exchange, sharedWith: organisation)
