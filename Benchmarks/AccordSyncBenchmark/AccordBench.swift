@@ -3,6 +3,7 @@
 //   accord-bench [--agreements N] [--edits N] [--differences N] [--json PATH]
 //   accord-bench --processes [--clients N] …   real accordd processes through the admin API
 //   accord-bench --import N                     accordctl agreements import of a CSV of N agreements
+//   accord-bench --scale [--organisations 30 …]  a consortium of many accordd processes (docs/scaling.md)
 import ArgumentParser
 import Foundation
 
@@ -18,11 +19,11 @@ struct AccordBench: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Agreements the first node holds (each one signed genesis change of ~1 KB).")
-    var agreements = 100_000
+    @Option(help: "Agreements the first node holds (each one signed genesis change of ~1 KB); with --scale, across the consortium (default 100,000; 3,000 with --scale).")
+    var agreements: Int?
 
-    @Option(help: "Edits timed to the partner.")
-    var edits = 1_000
+    @Option(help: "Edits timed to the partner; with --scale, to every other party's node (default 1,000; 300 with --scale).")
+    var edits: Int?
 
     @Option(help: "Agreements changed while the partner is away.")
     var differences = 100
@@ -39,6 +40,24 @@ struct AccordBench: AsyncParsableCommand {
     @Option(name: .customLong("import"), help: ArgumentHelp("Only this: import a CSV of N agreements into a real accordd (docs/import-export.md).", valueName: "n"))
     var importRecords: Int?
 
+    @Flag(help: "Run the consortium scale scenario: many organisations' accordd processes, every node the peer of every other.")
+    var scale = false
+
+    @Option(help: "With --scale: organisations, each with its own accordd.")
+    var organisations = 30
+
+    @Option(help: "With --scale: how many of the organisations run a second node.")
+    var twoNodeOrganisations = 3
+
+    @Option(help: "With --scale: changes made while one node is stopped, then timed to its catch-up.")
+    var catchUpChanges = 5_000
+
+    @Option(help: "With --scale: how long idle cost is measured (reconciliation runs every 300 s: a window shorter than that says little about its bytes).")
+    var idleSeconds = 600
+
+    @Option(help: "With --scale: the seed of every random choice (default: random, printed).")
+    var seed: UInt64?
+
     @Option(help: ArgumentHelp("Where to write the figures.", valueName: "path"))
     var json: String?
 
@@ -51,6 +70,19 @@ struct AccordBench: AsyncParsableCommand {
             try await ImportBenchmark(records: importRecords, binaries: binaries, report: report).run()
             return try report.write(json ?? "benchmarks-import.json")
         }
+        if scale {
+            let seed = self.seed ?? UInt64.random(in: 1...UInt64(UInt32.max))
+            let shape = ScaleBenchmark.Shape(
+                organisations: organisations, twoNodeOrganisations: twoNodeOrganisations, agreements: agreements ?? 3_000,
+                fanOutEdits: edits ?? 300, catchUpChanges: catchUpChanges, idleSeconds: idleSeconds, seed: seed
+            )
+            print("accord-bench (scale): \(organisations) organisations (\(twoNodeOrganisations) with two nodes), \(shape.agreements) agreements, seed \(seed), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+            print(String(repeating: "-", count: 130))
+            let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+            try await ScaleBenchmark(shape: shape, binaries: binaries, report: report).run()
+            return try report.write(json ?? "benchmarks-scale.json")
+        }
+        let (agreements, edits) = (self.agreements ?? 100_000, self.edits ?? 1_000)
         let mode = processes ? "accordd processes" : "in one process"
         print("accord-bench (\(mode)): \(agreements) agreements, \(edits) edits, \(differences) differences, \(ProcessInfo.processInfo.activeProcessorCount) cores")
         print(String(repeating: "-", count: 130))
