@@ -31,8 +31,14 @@ final class OpenSSLConnection {
     }
 
     private let ssl: OpaquePointer
-    private let readBIO: OpaquePointer
-    private let writeBIO: OpaquePointer
+    private var readBIO: OpaquePointer
+    private var writeBIO: OpaquePointer
+    /// The most bytes each memory BIO has held since it was made: a memory BIO keeps the largest
+    /// buffer it ever needed, so after a burst (a catch-up) an idle session would hold ~80 KiB in
+    /// the two. Emptied after holding more than `releasedBIOBytes`, a BIO is replaced by a new one.
+    private var readBIOHighWater = 0
+    private var writeBIOHighWater = 0
+    private static let releasedBIOBytes = 16 * 1024
     private let verification: PeerVerification
 
     init(context: TLSContext, role: TLSHandler.Role, policy: PeerPolicy) throws(TLSError) {
@@ -43,6 +49,7 @@ final class OpenSSLConnection {
         self.ssl = ssl
         self.readBIO = readBIO
         self.writeBIO = writeBIO
+        // An empty read BIO says "retry" (want more input) rather than "end of file".
         accord_BIO_set_mem_eof_return(readBIO, -1)
         // The SSL owns both BIOs from here on and frees them in SSL_free.
         SSL_set_bio(ssl, readBIO, writeBIO)
@@ -77,6 +84,7 @@ final class OpenSSLConnection {
         let written = ciphertext.withUnsafeReadableBytes { BIO_write(readBIO, $0.baseAddress, Int32(count)) }
         guard written > 0 else { return 0 }
         ciphertext.moveReaderIndex(forwardBy: Int(written))
+        readBIOHighWater = max(readBIOHighWater, bufferedCiphertext)
         return Int(written)
     }
 
@@ -86,11 +94,26 @@ final class OpenSSLConnection {
     /// Takes everything OpenSSL produced for the peer.
     func takeCiphertext(_ allocator: ByteBufferAllocator) -> ByteBuffer {
         let pending = pendingCiphertext
+        writeBIOHighWater = max(writeBIOHighWater, pending)
         var buffer = allocator.buffer(capacity: pending)
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) { space in
             max(0, Int(BIO_read(writeBIO, space.baseAddress, Int32(pending))))
         }
+        if writeBIOHighWater > Self.releasedBIOBytes, pendingCiphertext == 0, let fresh = BIO_new(BIO_s_mem()) {
+            SSL_set0_wbio(ssl, fresh)  // frees the old one
+            writeBIO = fresh
+            writeBIOHighWater = 0
+        }
         return buffer
+    }
+
+    /// Replaces the read BIO by a new one once it is empty after holding a burst.
+    private func releaseDrainedReadBIO() {
+        guard readBIOHighWater > Self.releasedBIOBytes, bufferedCiphertext == 0, let fresh = BIO_new(BIO_s_mem()) else { return }
+        accord_BIO_set_mem_eof_return(fresh, -1)
+        SSL_set0_rbio(ssl, fresh)  // frees the old one
+        readBIO = fresh
+        readBIOHighWater = 0
     }
 
     // MARK: - Handshake
@@ -133,7 +156,9 @@ final class OpenSSLConnection {
         }
         if result > 0 { return .bytes(Int(result)) }
         switch SSL_get_error(ssl, result) {
-        case SSL_ERROR_WANT_READ: return .needsInput
+        case SSL_ERROR_WANT_READ:
+            releaseDrainedReadBIO()
+            return .needsInput
         case SSL_ERROR_ZERO_RETURN: return .closeNotify
         default:
             let reasons = OpenSSLErrorQueue.drain()
