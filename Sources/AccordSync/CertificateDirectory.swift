@@ -36,8 +36,9 @@ public final class CertificateDirectory: AuthorDirectory {
     }
 
     /// The authors a node trusts when it starts: its own certificate and every certificate its
-    /// store remembers. A remembered certificate that no longer passes the CA check (expired, or
-    /// another CA) is left out; its author's changes then fail as by an unknown author.
+    /// store remembers. A remembered certificate that no longer passes the CA check (another CA,
+    /// after a rollover without a bundle) is left out; its author's changes then fail as by an
+    /// unknown author. An expired one is admitted, as `admit` says.
     ///
     /// - Throws: `CryptoError` if the node's own certificate is not trusted or is revoked,
     ///   `StoreError`.
