@@ -124,6 +124,8 @@ struct BackupRestoreTests {
             try await eventually("globex knows acme withdrew") {
                 try await globex.json("agreements", "show", id, as: AgreementView.self).parties.sorted() == ["globex", "initech"]
             }
+            // Written after acme left: the repair of a former party must never carry it.
+            let afterWithdrawal: ChangeReceipt = try await globex.json("agreements", "note", id, "after acme left")
 
             // acme's disk is lost; the backup from before the withdrawal comes back. globex recorded
             // the withdrawal as acknowledged, so its live stream owes acme nothing of it any more.
@@ -134,6 +136,8 @@ struct BackupRestoreTests {
             try await eventually("acme learns again that it withdrew", timeout: .seconds(60)) {
                 try await acme.json("agreements", "show", id, as: AgreementView.self).parties.sorted() == ["globex", "initech"]
             }
+            let history = try await acme.json("agreements", "history", id, as: [HistoryItem].self).map(\.change)
+            #expect(!history.contains(afterWithdrawal.change), "a former party is repaired up to its withdrawal, never beyond")
         }
     }
 
