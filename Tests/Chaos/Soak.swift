@@ -212,7 +212,7 @@ final class Soak: @unchecked Sendable {
         for items in lists.values { for item in items { seenParties[item.id, default: []].formUnion(item.parties) } }
         await ledger.parties(seen: seenParties)
         try await checkAcknowledged(lists)
-        try await checkNeedToKnow()
+        try await checkNeedToKnow(lists)
         for node in nodes where !(try await node.ctl(["status"]).succeeded) { summary.failures.append("\(node.label) does not answer") }
 
         summary.agreements = await ledger.order.count
@@ -244,12 +244,13 @@ final class Soak: @unchecked Sendable {
     private func divergence(_ lists: [String: [AgreementListItem]]) async -> [String] {
         var problems: [String] = []
         let partiesOf = authoritativeParties(lists)
+        let held = lists.mapValues { items in Dictionary(items.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first }) }
         for id in await ledger.order {
             // Every party withdrew: nobody is owed anything more of it.
             guard let parties = partiesOf[id] else { continue }
             var versions: Set<String> = []
             for node in nodes {
-                let item = lists[node.label]?.first { $0.id == id }
+                let item = held[node.label]?[id]
                 if parties.contains(node.organisation) {
                     guard let item else {
                         problems.append("\(id): \(node.label) of party \(node.organisation) does not hold it")
@@ -273,6 +274,7 @@ final class Soak: @unchecked Sendable {
         let atRisk = await ledger.atRisk
         let partiesOf = authoritativeParties(lists)
         let held = Set(lists.values.flatMap { $0.map(\.id) })
+        let admins = Dictionary(uniqueKeysWithValues: nodes.map { ($0.label, $0.admin()) })
         for id in await ledger.order {
             guard let parties = partiesOf[id] else {
                 // Held by nobody: only an agreement whose creation died with a disk may be.
@@ -287,7 +289,7 @@ final class Soak: @unchecked Sendable {
             }
             var histories: [String: Set<String>] = [:]
             for node in nodes where parties.contains(node.organisation) {
-                if let history = try await history(of: id, at: node) { histories[node.label] = history }
+                if let history = history(of: id, at: node, on: admins[node.label]!) { histories[node.label] = history }
             }
             let anywhere = histories.values.reduce(into: Set<String>()) { $0.formUnion($1) }
             let gone = (acknowledged[id] ?? []).filter { !anywhere.contains($0) }
@@ -303,35 +305,40 @@ final class Soak: @unchecked Sendable {
         }
     }
 
-    /// The change ids of `id`'s history at `node`; nil (and a failure recorded) if it cannot show it.
-    private func history(of id: String, at node: AccordProcess) async throws -> Set<String>? {
-        let first = try await node.ctl(["agreements", "history", id, "--json"])
-        if first.succeeded, let history = try? AdminAPI.decoder().decode([HistoryItem].self, from: Data(first.stdout.utf8)) {
-            return Set(history.map(\.change))
+    /// The change ids of `id`'s history at `node`, read on `admin` (one connection per node:
+    /// a long soak checks thousands of agreements); nil (and a failure recorded) if it cannot
+    /// show it.
+    private func history(of id: String, at node: AccordProcess, on admin: AdminSocketClient) -> Set<String>? {
+        let answer: AdminSocketClient.Response
+        do {
+            answer = try admin.get("/v1/agreements/\(id)/history")
+        } catch {
+            summary.failures.append("\(node.label) cannot show the history of \(id): \(error)")
+            return nil
         }
-        // What the first attempt said, whole: a failure here has been seen once and not yet explained.
-        let again = try await node.ctl(["agreements", "history", id, "--json"])
-        let decodes = (try? AdminAPI.decoder().decode([HistoryItem].self, from: Data(again.stdout.utf8))) != nil
-        summary.failures.append(
-            "\(node.label) cannot show the history of \(id): \(first.termination), stderr \"\(first.stderr.prefix(300))\", "
-                + "stdout \(first.stdout.utf8.count) bytes \"\(first.stdout.prefix(120))…\(first.stdout.suffix(120))\"; "
-                + "again: \(again.succeeded ? (decodes ? "answered" : "answered undecodably") : "failed")"
-        )
-        return nil
+        guard answer.status == 200, let history = try? AdminAPI.decoder().decode([HistoryItem].self, from: Data(answer.body)) else {
+            summary.failures.append(
+                "\(node.label) cannot show the history of \(id): \(answer.status), \(answer.body.count) bytes \"\(answer.text.prefix(300))\""
+            )
+            return nil
+        }
+        return Set(history.map(\.change))
     }
 
     /// No node of an organisation that was never a party holds any trace of the agreement: not
-    /// its id (text or bytes), not its token (in every title and text written to it).
-    private func checkNeedToKnow() async throws {
-        let bytes = Dictionary(uniqueKeysWithValues: nodes.map { ($0.label, $0.allBytes()) })
-        for id in await ledger.order {
-            guard let agreement = await ledger.agreements[id], let uuid = UUID(uuidString: id) else { continue }
-            let idBytes = withUnsafeBytes(of: uuid.uuid) { Array($0) }
-            for node in nodes where !agreement.everParties.contains(node.organisation) {
-                let files = bytes[node.label] ?? []
-                if files.contains(subsequence: Array(id.utf8)) || files.contains(subsequence: idBytes) || files.contains(subsequence: Array(agreement.token.utf8)) {
-                    summary.failures.append("\(node.label) holds a trace of \(id), which \(node.organisation) was never a party to")
-                }
+    /// its id (text or bytes), not its token (in every title and text written to it). The scan
+    /// must find every agreement a node lists in that node's bytes, or it is not looking.
+    private func checkNeedToKnow(_ lists: [String: [AgreementListItem]]) async throws {
+        let agreements = await ledger.agreements
+        let scan = TraceScan(agreements: agreements.mapValues(\.token))
+        for node in nodes {
+            let traces = scan.traces(in: node.allBytes())
+            for id in traces.sorted() where agreements[id]?.everParties.contains(node.organisation) == false {
+                summary.failures.append("\(node.label) holds a trace of \(id), which \(node.organisation) was never a party to")
+            }
+            let unseen = (lists[node.label] ?? []).filter { agreements[$0.id] != nil && !traces.contains($0.id) }
+            if !unseen.isEmpty {
+                summary.failures.append("the need-to-know scan does not see \(unseen.count) agreement(s) \(node.label) lists, e.g. \(unseen[0].id)")
             }
         }
     }
