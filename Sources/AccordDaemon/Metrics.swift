@@ -100,7 +100,8 @@ extension NodeAdministration {
         text.metric("accord_reconcile_rounds_total", "counter", "Reconciliation rounds completed.", Double(sync.reconcileRounds))
         text.metric("accord_reconcile_seconds_sum", "counter", "Seconds spent in reconciliation rounds.", sync.reconcileSecondsTotal)
         text.metric("accord_reconcile_differences_total", "counter", "Agreements found different by reconciliation.", Double(sync.reconcileDifferences))
-        text.metric("accord_reconcile_bytes_total", "counter", "Bytes of reconciliation messages.", Double(sync.reconcileBytes))
+        text.metric("accord_reconcile_bytes_total", "counter", "Bytes of reconciliation messages (reconcile and heads frames, both ways).", Double(sync.reconcileBytes))
+        text.metric("accord_reconcile_heads_bytes_total", "counter", "Of accord_reconcile_bytes_total, the bytes of heads frames.", Double(sync.headsBytes))
         text.metric(
             "accord_certificate_expiry_timestamp_seconds", "gauge", "When the certificate of this node and of each peer node expires (Unix seconds).",
             certificateLifetimes(peers: peers).entries.map { ([("node", $0.node.description)], $0.certificate.notAfter.timeIntervalSince1970.rounded()) }

@@ -23,7 +23,9 @@ extension PeerSession {
     }
 
     private func startRound() async throws -> ReconciliationRound {
-        let round = ReconciliationRound(snapshot: try await store.syncSnapshot(sharedWith: organisation), started: .now)
+        let round = ReconciliationRound(
+            snapshot: try await store.syncSnapshot(sharedWith: organisation), codedSymbols: peer.version >= 2, started: .now
+        )
         update { state in
             state.round = round
             state.heads = HeadsExchange()

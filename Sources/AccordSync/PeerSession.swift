@@ -195,6 +195,7 @@ final class PeerSession: Sendable {
             services.metrics.update { metrics in
                 metrics.reconcileMessages += 1
                 metrics.reconcileBytes += bytes
+                if case .heads = message { metrics.headsBytes += bytes }
             }
         case .changes(_, let encoded) where sent:
             services.metrics.update { $0.changeBytesSent += WireMessage.changesFrameBytes(encoded) }
@@ -248,8 +249,8 @@ final class PeerSession: Sendable {
     var status: SessionStatus {
         state.read { state in
             SessionStatus(
-                node: peer.node, certificate: peer.identity.certificate, direction: direction, establishedAt: establishedAtMillis,
-                lastRound: state.lastRound,
+                node: peer.node, certificate: peer.identity.certificate, direction: direction, version: peer.version,
+                establishedAt: establishedAtMillis, lastRound: state.lastRound,
                 acknowledgedThrough: state.cursor.position, batchesInFlight: state.window.count, pendingRepairs: state.repairs.count
             )
         }
@@ -270,6 +271,8 @@ public struct SessionStatus: Sendable, Hashable {
     /// The certificate the peer presented in this session's handshake.
     public let certificate: Certificate
     public let direction: SessionDirection
+    /// The protocol version both sides speak in this session.
+    public let version: UInt16
     public let establishedAt: UInt64
     public let lastRound: RoundResult?
     /// Every change of this node's log up to this sequence number is at the peer.

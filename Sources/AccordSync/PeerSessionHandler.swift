@@ -63,7 +63,9 @@ public final class PeerSessionHandler: ChannelDuplexHandler {
     public typealias OutboundIn = WireMessage
     public typealias OutboundOut = WireMessage
 
-    public static let supportedVersions: ClosedRange<UInt16> = 1...1
+    /// 1: the protocol of docs/protocol.md; 2 adds coded symbols to reconciliation (a node of
+    /// version 1 still syncs with one of version 2, over version 1).
+    public static let supportedVersions: ClosedRange<UInt16> = 1...2
 
     private enum State {
         case awaitingTLS, awaitingHellos(sentAccept: Bool, receivedAccept: Bool), established, closed

@@ -58,6 +58,12 @@ public struct RangeMessage: Hashable, Sendable {
         case fingerprint(Fingerprint, count: UInt32)
         /// The sender's items in the range; `wantsReply` asks the receiver for its own items there.
         case items([ReconciliationItem], wantsReply: Bool)
+        /// Protocol version 2: the sender's coded symbols of the range with indices `start..<start
+        /// + symbols.count`, and how many items the sender has there (CodedSymbols.swift).
+        case symbols(start: UInt32, count: UInt32, [CodedSymbol])
+        /// Protocol version 2: the receiver of symbols could not decode them yet; send on from
+        /// index `next`.
+        case moreSymbols(next: UInt32)
     }
 
     public struct Range: Hashable, Sendable {
@@ -81,7 +87,7 @@ public struct RangeMessage: Hashable, Sendable {
             switch $0.claim {
             case .skip: true
             case .items(_, let wantsReply): !wantsReply
-            case .fingerprint: false
+            case .fingerprint, .symbols, .moreSymbols: false
             }
         }
     }
@@ -92,6 +98,12 @@ public struct RangeMessage: Hashable, Sendable {
 /// split into `branching` parts until they are small enough to send as item lists. The bytes
 /// exchanged grow with the number of differences times the logarithm of the set size, not with
 /// the set size: two nodes in sync settle in one round trip whatever they hold.
+///
+/// With `codedSymbols` (protocol version 2) a mismatching range of more than `itemThreshold` items
+/// is answered by coded symbols of a rateless invertible Bloom lookup table instead of being split:
+/// the side that receives them decodes the differences from about 1.4 symbols (44 bytes each) per
+/// difference, whatever the set size. A range whose symbols do not decode within its bound falls
+/// back to splitting, so a peer that sends garbage costs at most the bound.
 ///
 /// Pure: no I/O. Each side feeds every received message to `respond(to:)` until it returns nil.
 public struct RangeReconciler: Sendable {
@@ -109,8 +121,20 @@ public struct RangeReconciler: Sendable {
     /// Among `differences`, the agreements this side has and the other side has nothing of: they
     /// need no heads exchange, only their whole history.
     public private(set) var missingAtPeer: Set<AgreementID> = []
+    /// Answer mismatching ranges with coded symbols (protocol version 2).
+    public let codedSymbols: Bool
+    /// Each item's checksum and mapping seed, computed at the first symbols of a round.
+    private var symbolEntries: [SymbolEncoder.Entry]?
+    /// Decoders of the ranges whose symbols this side is receiving, by upper bound.
+    private var decoders: [AgreementID?: SymbolDecoder] = [:]
+    /// Symbols this side will still accept this round: a bound on what a peer can make it hold.
+    private var symbolsLeft: Int
 
-    public init(items: [ReconciliationItem], branching: Int = 16, itemThreshold: Int = 16) {
+    /// The symbols sent first for a range, and the most in one range of one message.
+    static let firstSymbols = 16
+    public static let maximumSymbolsPerRange = 4096
+
+    public init(items: [ReconciliationItem], branching: Int = 16, itemThreshold: Int = 16, codedSymbols: Bool = false) {
         let sorted = items.sorted()
         self.items = sorted
         var prefix = [Fingerprint.zero]
@@ -119,6 +143,8 @@ public struct RangeReconciler: Sendable {
         self.prefix = prefix
         self.branching = max(2, branching)
         self.itemThreshold = max(1, itemThreshold)
+        self.codedSymbols = codedSymbols
+        symbolsLeft = 4 * sorted.count + 65_536
     }
 
     /// The first message: one fingerprint of the whole key space. Nearly every round is between
@@ -160,6 +186,8 @@ public struct RangeReconciler: Sendable {
                     answer = [.init(upperBound: range.upperBound, claim: .skip)]
                 } else if bounds.isEmpty {
                     answer = [.init(upperBound: range.upperBound, claim: .items([], wantsReply: false))]
+                } else if codedSymbols, bounds.count > itemThreshold {
+                    answer = [symbols(bounds, upper: range.upperBound, from: 0)]
                 } else {
                     answer = describe(lower: lower, upper: range.upperBound)
                 }
@@ -168,6 +196,17 @@ public struct RangeReconciler: Sendable {
                 compare(mine: mine, theirs: theirs)
                 let reply = wantsReply && mine.count <= itemThreshold
                 answer = [.init(upperBound: range.upperBound, claim: reply ? .items(mine, wantsReply: false) : .skip)]
+            case .symbols(let start, let theirCount, let symbols):
+                answer = decode(symbols, start: Int(start), theirCount: Int(theirCount), lower: lower, upper: range.upperBound)
+            case .moreSymbols(let next):
+                if bounds.isEmpty {
+                    answer = [.init(upperBound: range.upperBound, claim: .items([], wantsReply: false))]
+                } else if Int(next) > 2 * bounds.count + Self.maximumSymbolsPerRange {
+                    // More than an honest decoder of this range can need: split instead.
+                    answer = describe(lower: lower, upper: range.upperBound)
+                } else {
+                    answer = [symbols(bounds, upper: range.upperBound, from: Int(next))]
+                }
             }
             if tailStart == nil, !reply.append(answer) { tailStart = bounds.lowerBound }
         }
@@ -181,6 +220,62 @@ public struct RangeReconciler: Sendable {
             ))
         }
         return message.isFinal ? nil : RangeMessage(ranges: RangeReconciler.merged(reply.ranges))
+    }
+
+    /// This side's coded symbols of the items `bounds`, from index `from`: the first window is
+    /// small (few differences are the common case), each later one half as long as all before it
+    /// — the stream grows by half each round trip, so it overshoots what decoding needs by at
+    /// most half (doubling would waste up to as much again).
+    private mutating func symbols(_ bounds: Range<Int>, upper: AgreementID?, from start: Int) -> RangeMessage.Range {
+        let length = start == 0 ? Self.firstSymbols : min(max(start / 2, Self.firstSymbols), Self.maximumSymbolsPerRange)
+        let symbols = encoder(bounds).symbols(start..<start + length)
+        return .init(upperBound: upper, claim: .symbols(start: UInt32(start), count: UInt32(bounds.count), symbols))
+    }
+
+    private mutating func encoder(_ bounds: Range<Int>) -> SymbolEncoder {
+        if symbolEntries == nil { symbolEntries = items.map(SymbolEncoder.Entry.init) }
+        return SymbolEncoder(entries: symbolEntries![bounds])
+    }
+
+    /// Decodes the peer's symbols of [lower, upper) with what came before them: settles the range
+    /// if they decode, asks for more if they may yet, and splits it otherwise.
+    private mutating func decode(
+        _ symbols: [CodedSymbol], start: Int, theirCount: Int, lower: AgreementID?, upper: AgreementID?
+    ) -> [RangeMessage.Range] {
+        let bounds = indices(lower: lower, upper: upper)
+        let existing = start == 0 ? SymbolDecoder(local: encoder(bounds)) : decoders[upper]
+        decoders[upper] = nil
+        // An honest peer needs about 1.4 symbols per difference, and there are at most as many
+        // differences as items on both sides.
+        let bound = min(2 * (bounds.count + theirCount) + 64, symbolsLeft)
+        guard var decoder = existing, decoder.symbolCount == start, start + symbols.count <= bound else {
+            return describe(lower: lower, upper: upper)
+        }
+        symbolsLeft -= symbols.count
+        decoder.add(symbols)
+        if decoder.isDecoded {
+            record(decoder.recovered, within: bounds)
+            return [.init(upperBound: upper, claim: .skip)]
+        }
+        if decoder.isInconsistent { return describe(lower: lower, upper: upper) }
+        decoders[upper] = decoder
+        return [.init(upperBound: upper, claim: .moreSymbols(next: UInt32(decoder.symbolCount)))]
+    }
+
+    /// Records the differences decoded from symbols: items only the peer has (+1) and only this
+    /// side has (-1). Only this side's own items count as this side's (a decoded item that is
+    /// not one of them came from made-up symbols and is ignored).
+    private mutating func record(_ recovered: [SymbolItem: Int64], within bounds: Range<Int>) {
+        let mine = Set(items[bounds].map(SymbolItem.init))
+        let theirAgreements = Set(recovered.filter { $0.value == 1 }.map(\.key.agreement))
+        for (item, sign) in recovered {
+            if sign == 1 {
+                differences.insert(item.agreement)
+            } else if mine.contains(item) {
+                differences.insert(item.agreement)
+                if !theirAgreements.contains(item.agreement) { missingAtPeer.insert(item.agreement) }
+            }
+        }
     }
 
     /// Records what differs between two complete lists of the same range.

@@ -36,10 +36,13 @@ package struct ReconciliationRound: Sendable {
     /// this side knowing (the comparison can be one-sided).
     package var describedByPeer: Set<AgreementID> = []
 
-    package init(snapshot: SyncSnapshot, started: ContinuousClock.Instant) {
+    /// `codedSymbols`: the session speaks protocol version 2 (coded symbols for mismatching ranges).
+    package init(snapshot: SyncSnapshot, codedSymbols: Bool, started: ContinuousClock.Instant) {
         self.snapshot = snapshot
         self.started = started
-        reconciler = RangeReconciler(items: snapshot.digests.map { ReconciliationItem(agreement: $0.agreement, headsDigest: $0.headsDigest) })
+        reconciler = RangeReconciler(
+            items: snapshot.digests.map { ReconciliationItem(agreement: $0.agreement, headsDigest: $0.headsDigest) }, codedSymbols: codedSymbols
+        )
     }
 
     /// The round's result if it is complete: both lists compared, the peer's final heads in,

@@ -57,6 +57,9 @@ public struct SyncConfiguration: Sendable {
     public var pendingConnections = PendingConnectionLimits(total: 128, perSource: 32)
     /// Established sessions (inbound and outbound together) beyond which a new one is refused.
     public var maximumSessions = 256
+    /// The protocol versions this node offers and accepts (`PeerSessionHandler.supportedVersions`;
+    /// tests narrow it to play a node of an older release).
+    public var protocolVersions = PeerSessionHandler.supportedVersions
     /// A connection whose peer reads nothing of what this node writes for this long is closed
     /// (`OutboundFlowControl`); meanwhile nothing more is read from it.
     public var writeStallTimeout: Duration = .seconds(45)

@@ -25,6 +25,9 @@ public final class SyncMetrics: Sendable {
         /// Frames of reconciliation (`reconcile` and `heads`) sent and received, and their bytes.
         public var reconcileMessages = 0
         public var reconcileBytes = 0
+        /// Of `reconcileBytes`, those of `heads` frames (what each side has of the agreements
+        /// found different, for repairs); the rest is the set reconciliation itself.
+        public var headsBytes = 0
         /// Bytes of `changes` frames sent.
         public var changeBytesSent = 0
     }

@@ -42,7 +42,8 @@ extension SyncNode {
         try handlers.addHandler(MessageToByteHandler(FrameEncoder()))
         try handlers.addHandler(InboundFrameBudget(configuration.frameBudget))
         try handlers.addHandler(PeerSessionHandler(
-            localNode: configuration.node, clock: configuration.clock, frameLimit: frameLimit, established: established
+            localNode: configuration.node, clock: configuration.clock, frameLimit: frameLimit, established: established,
+            versions: configuration.protocolVersions
         ))
         let deadline = configuration.sessionStartTimeout
         let timeout = channel.eventLoop.scheduleTask(in: TimeAmount(deadline)) {
@@ -136,12 +137,14 @@ extension SyncNode {
         return nil
     }
 
-    /// Counts a refused connection under its reason and logs it (summarised in a flood).
+    /// Logs a refused connection (summarised in a flood), then counts it under its reason: in
+    /// that order, whoever sees the count finds the log line (a test that waited for the count
+    /// once read the log a moment before the line was written).
     private func refuse(_ connection: Connection, _ reason: String, _ error: any Error, metadata: Logger.Metadata) {
-        metrics.update { $0.connectionsRefused[reason, default: 0] += 1 }
         var metadata = metadata
         metadata["detail"] = "\(error)"
         refusals.refused("peer connection refused", reason: reason, level: .notice, metadata: metadata)
+        metrics.update { $0.connectionsRefused[reason, default: 0] += 1 }
     }
 
     private func endSession(_ peer: EstablishedPeer, direction: SessionDirection, error: (any Error)?) {

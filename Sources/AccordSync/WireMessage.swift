@@ -71,6 +71,7 @@ public enum WireMessage: Hashable, Sendable {
     public static let maximumCertificates = 256
     public static let maximumRanges = 4096
     public static let maximumItemsPerRange = 4096
+    public static let maximumSymbolsPerRange = RangeReconciler.maximumSymbolsPerRange
     public static let maximumHeadsEntries = 4096
     public static let maximumHeadsPerAgreement = 1024
 
@@ -121,6 +122,19 @@ public enum WireMessage: Hashable, Sendable {
                         writer.writeFixed(item.agreement.uuid.bytes)
                         writer.writeFixed(item.headsDigest.bytes)
                     }
+                case .symbols(let start, let count, let symbols):
+                    writer.write(UInt8(3))
+                    writer.write(start)
+                    writer.write(count)
+                    writer.writeSequence(symbols) { writer, symbol in
+                        let words = symbol.sum.words
+                        for word in [words.0, words.1, words.2, words.3] { writer.write(word) }
+                        writer.write(symbol.checksum)
+                        writer.write(UInt32(truncatingIfNeeded: symbol.count))
+                    }
+                case .moreSymbols(let next):
+                    writer.write(UInt8(4))
+                    writer.write(next)
                 }
             }
         case .heads(let message):
@@ -221,6 +235,22 @@ public enum WireMessage: Hashable, Sendable {
                 )
             }
             return .init(upperBound: upper, claim: .items(items, wantsReply: wantsReply))
+        case 3:
+            let symbolStart = try reader.readUInt32("reconcile.symbols.start")
+            let count = try reader.readUInt32("reconcile.symbols.count")
+            let symbols = try reader.readSequence(
+                "reconcile.symbols", maximumCount: maximumSymbolsPerRange, minimumElementBytes: CodedSymbol.encodedBytes
+            ) { reader throws(DecodingError) in
+                let sum = SymbolItem(words: (
+                    try reader.readUInt64("reconcile.symbol.sum"), try reader.readUInt64("reconcile.symbol.sum"),
+                    try reader.readUInt64("reconcile.symbol.sum"), try reader.readUInt64("reconcile.symbol.sum")
+                ))
+                let checksum = try reader.readUInt64("reconcile.symbol.checksum")
+                return CodedSymbol(sum: sum, checksum: checksum, count: Int64(try reader.readUInt32("reconcile.symbol.count")))
+            }
+            return .init(upperBound: upper, claim: .symbols(start: symbolStart, count: count, symbols))
+        case 4:
+            return .init(upperBound: upper, claim: .moreSymbols(next: try reader.readUInt32("reconcile.moreSymbols.next")))
         case let other:
             throw DecodingError("reconcile.claim", at: start, "unknown claim \(other)")
         }
@@ -289,6 +319,8 @@ extension RangeMessage.Range {
         case .skip: return bound + 1
         case .fingerprint: return bound + 1 + 8 + 8 + 4
         case .items(let items, _): return bound + 1 + 1 + 4 + (UUIDBytes.byteCount + SHA256Digest.byteCount) * items.count
+        case .symbols(_, _, let symbols): return bound + 1 + 4 + 4 + 4 + CodedSymbol.encodedBytes * symbols.count
+        case .moreSymbols: return bound + 1 + 4
         }
     }
 }

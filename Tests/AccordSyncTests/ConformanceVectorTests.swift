@@ -55,6 +55,22 @@ struct ConformanceVectorTests {
             var fingerprintLow: String
         }
 
+        /// Protocol version 2's coded symbols (docs/protocol.md, "Coded symbols").
+        struct CodedSymbolsVector: Codable, Equatable {
+            /// Each item (agreement id and the first 16 bytes of its heads digest), its checksum and
+            /// seed (SHA-256 of the item), and the first indices it is mapped to.
+            struct Item: Codable, Equatable {
+                var item: String
+                var checksum: String
+                var seed: String
+                var indices: [UInt64]
+            }
+
+            var items: [Item]
+            /// The coded symbols 0..<8 of the set of `items`, each as on the wire (44 bytes).
+            var symbols: [String]
+        }
+
         struct FrameVector: Codable, Equatable {
             var message: String
             var bytes: String
@@ -66,6 +82,7 @@ struct ConformanceVectorTests {
         var terms: TermsVector
         var replicaState: String
         var reconciliation: ReconciliationVector
+        var codedSymbols: CodedSymbolsVector?
         var frames: [FrameVector]
     }
 
@@ -75,6 +92,11 @@ struct ConformanceVectorTests {
     static func hex(_ value: UInt64) -> String {
         let digits = String(value, radix: 16)
         return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+
+    /// An item's 32 bytes as 64 lower-case hex digits.
+    static func hex(_ item: SymbolItem) -> String {
+        hex(item.words.0) + hex(item.words.1) + hex(item.words.2) + hex(item.words.3)
     }
 
     @Test("every vector of docs/vectors/protocol-v1.json is what the code produces")
@@ -95,6 +117,7 @@ struct ConformanceVectorTests {
             #expect(built.terms == committed.terms)
             #expect(built.replicaState == committed.replicaState)
             #expect(built.reconciliation == committed.reconciliation)
+            #expect(built.codedSymbols == committed.codedSymbols)
             for (mine, theirs) in zip(built.frames, committed.frames) { #expect(mine == theirs, "frame \(theirs.message)") }
             #expect(built.frames.count == committed.frames.count)
         }
@@ -215,6 +238,10 @@ struct ConformanceVectorTests {
         let fingerprint = ReconciliationItem(agreement: agreement, headsDigest: headsDigest).fingerprint
         let item = ReconciliationItem(agreement: agreement, headsDigest: headsDigest)
         let signedGenesis = HexEncoding.decode(changes[0].signed)!
+        let symbolItems = [item] + (1...2).map { index in
+            ReconciliationItem(agreement: AgreementID(UUIDBytes(high: 0x0123_4567_89AB_8CDE, low: UInt64(index))), headsDigest: SHA256Digest(hashing: [UInt8(index)]))
+        }
+        let symbols = SymbolEncoder(entries: ArraySlice(symbolItems.map(SymbolEncoder.Entry.init))).symbols(0..<8)
         let frames: [(String, WireMessage)] = [
             ("hello", .hello(WireMessage.Hello(minimumVersion: 1, maximumVersion: 1, node: acme, clockMillis: 1_800_000_000_000))),
             ("helloAccepted", .helloAccepted(version: 1)),
@@ -230,9 +257,14 @@ struct ConformanceVectorTests {
             ]))),
             ("heads", .heads(HeadsMessage(entries: [.init(agreement: agreement, heads: heads)], isFinal: true))),
             ("reconcileRequest", .reconcileRequest),
+            ("hello offering versions 1 and 2", .hello(WireMessage.Hello(minimumVersion: 1, maximumVersion: 2, node: acme, clockMillis: 1_800_000_000_000))),
+            ("reconcile: coded symbols (version 2)", .reconcile(RangeMessage(ranges: [
+                .init(upperBound: nil, claim: .symbols(start: 0, count: UInt32(symbolItems.count), Array(symbols.prefix(4)))),
+            ]))),
+            ("reconcile: more symbols (version 2)", .reconcile(RangeMessage(ranges: [.init(upperBound: nil, claim: .moreSymbols(next: 4))]))),
         ]
         return Vectors(
-            format: "Accord protocol version 1, canonical encoding version 1 (docs/encoding.md, docs/protocol.md); hex is lower case",
+            format: "Accord protocol version 1 and what version 2 adds (coded symbols), canonical encoding version 1 (docs/encoding.md, docs/protocol.md); hex is lower case",
             keys: keys.map { node, key in
                 Vectors.TestKey(node: node.description, warning: Self.warning, privateKeyPEM: key.pemRepresentation, publicKey: HexEncoding.encode(key.publicKey.subjectPublicKeyInfo))
             },
@@ -240,6 +272,23 @@ struct ConformanceVectorTests {
             reconciliation: Vectors.ReconciliationVector(
                 heads: heads.map(\.hex), headsDigest: headsDigest.hex,
                 fingerprintHigh: Self.hex(fingerprint.high), fingerprintLow: Self.hex(fingerprint.low)
+            ),
+            codedSymbols: Vectors.CodedSymbolsVector(
+                items: symbolItems.map { item in
+                    let coded = SymbolItem(item)
+                    let hash = coded.hash
+                    var mapping = SymbolMapping(seed: hash.seed)
+                    var indices: [UInt64] = []
+                    for _ in 0..<8 {
+                        indices.append(mapping.index)
+                        mapping.advance()
+                    }
+                    return .init(item: Self.hex(coded), checksum: Self.hex(hash.checksum), seed: Self.hex(hash.seed), indices: indices)
+                },
+                symbols: symbols.map { symbol in
+                    // As a `symbols` claim carries it: sum, checksum, u32 count.
+                    Self.hex(symbol.sum) + Self.hex(symbol.checksum) + String(Self.hex(UInt64(symbol.count)).suffix(8))
+                }
             ),
             frames: frames.map { Vectors.FrameVector(message: $0.0, bytes: HexEncoding.encode(FrameEncoder.frame($0.1))) }
         )

@@ -25,6 +25,11 @@ struct FrameCodecTests {
             .changes(batch: 10, encoded: []),
             .acknowledged(batch: 9),
             .certificates([[0x30, 0x82, 0x01], [0x30]]),
+            .reconcile(RangeMessage(ranges: [
+                .init(upperBound: genesis.change.agreement, claim: .skip),
+                .init(upperBound: nil, claim: .symbols(start: 16, count: 3, [CodedSymbol(sum: SymbolItem(words: (1, 2, 3, 4)), checksum: 5, count: 3)])),
+            ])),
+            .reconcile(RangeMessage(ranges: [.init(upperBound: nil, claim: .moreSymbols(next: 24))])),
         ]
     }
 
@@ -52,7 +57,11 @@ struct FrameCodecTests {
             #expect(one - none == entry.encodedBytes)
         }
         let item = ReconciliationItem(agreement: agreement, headsDigest: SHA256Digest(hashing: [3]))
-        let claims: [RangeMessage.Claim] = [.skip, .fingerprint(Fingerprint(high: 1, low: 2), count: 3), .items([item, item], wantsReply: true)]
+        let symbol = CodedSymbol(sum: SymbolItem(words: (1, 2, 3, 4)), checksum: 5, count: 6)
+        let claims: [RangeMessage.Claim] = [
+            .skip, .fingerprint(Fingerprint(high: 1, low: 2), count: 3), .items([item, item], wantsReply: true),
+            .symbols(start: 7, count: 8, [symbol, symbol]), .moreSymbols(next: 9),
+        ]
         for bound in [nil, agreement] {
             for claim in claims {
                 let range = RangeMessage.Range(upperBound: bound, claim: claim)

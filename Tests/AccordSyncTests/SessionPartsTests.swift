@@ -56,7 +56,7 @@ struct SessionPartsTests {
         let agreement = AgreementID(UUIDBytes(high: 1, low: 1))
         let snapshot = SyncSnapshot(sequence: 9, digests: [(agreement, SHA256Digest(hashing: [1]))])
         let started = ContinuousClock.now
-        var round = ReconciliationRound(snapshot: snapshot, started: started)
+        var round = ReconciliationRound(snapshot: snapshot, codedSymbols: true, started: started)
         #expect(round.result(outboxIdle: true, now: started, nowMillis: 0) == nil)
         round.differencesKnown = true
         #expect(round.result(outboxIdle: true, now: started, nowMillis: 0) == nil, "the peer's heads are still to come")

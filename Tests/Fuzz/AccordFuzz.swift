@@ -98,6 +98,10 @@ enum FuzzTarget: String, CaseIterable {
                 .hello(.init(minimumVersion: 1, maximumVersion: 1, node: node, clockMillis: 1_790_000_000_000)),
                 .helloAccepted(version: 1), .error(code: 1, message: "protocol violation"), .ping(nonce: 7), .pong(nonce: 7),
                 .changes(batch: 1, encoded: [change.signed.encoded]), .acknowledged(batch: 1), .reconcileRequest,
+                .reconcile(RangeMessage(ranges: [
+                    .init(upperBound: nil, claim: .symbols(start: 0, count: 2, [CodedSymbol(sum: SymbolItem(words: (1, 2, 3, 4)), checksum: 5, count: 2)])),
+                ])),
+                .reconcile(RangeMessage(ranges: [.init(upperBound: nil, claim: .moreSymbols(next: 1))])),
             ]
             seeds = messages.map(FrameEncoder.frame)
             seeds.append(messages.flatMap(FrameEncoder.frame))
