@@ -53,6 +53,9 @@ public struct PeerStatus: Codable, Sendable {
     public var connectedSince: String?
     /// `outbound` (this node dialled) or `inbound`.
     public var direction: String?
+    /// The peer protocol version of the current session (docs/protocol.md): 1 with a node of a
+    /// release before version 2, during a rolling upgrade.
+    public var protocolVersion: Int?
     public var lastContact: String?
     public var lastReconcile: ReconcileSummary?
     /// Changes in this node's log that the peer has not acknowledged and is entitled to (exact).
@@ -78,7 +81,7 @@ public struct PeerStatus: Codable, Sendable {
         organisation: String, node: String?, address: String?, connected: Bool, connectedSince: String?, direction: String?,
         lastContact: String?, lastReconcile: ReconcileSummary?, changesTheyLack: Int, differencesAtLastReconcile: Int?,
         changesSent: Int64, changesReceived: Int64, changesRejected: Int64, lastRejection: RejectionSummary?,
-        batchesInFlight: Int, pendingRepairs: Int, certificate: CertificateStatus? = nil, awaited: Bool
+        batchesInFlight: Int, pendingRepairs: Int, certificate: CertificateStatus? = nil, awaited: Bool, protocolVersion: Int? = nil
     ) {
         self.organisation = organisation
         self.node = node
@@ -86,6 +89,7 @@ public struct PeerStatus: Codable, Sendable {
         self.connected = connected
         self.connectedSince = connectedSince
         self.direction = direction
+        self.protocolVersion = protocolVersion
         self.lastContact = lastContact
         self.lastReconcile = lastReconcile
         self.changesTheyLack = changesTheyLack

@@ -169,7 +169,7 @@ public final class NodeAdministration: Sendable {
                 lastRejection: state?.lastRejection.map { RejectionSummary(code: $0.code, message: $0.message, at: Views.time($0.at)) },
                 batchesInFlight: session?.batchesInFlight ?? 0, pendingRepairs: session?.pendingRepairs ?? 0,
                 certificate: sync.certificate(of: node).map { CertificateLifetimes.status(of: $0, node: node, now: Date()) },
-                awaited: false
+                awaited: false, protocolVersion: session.map { Int($0.version) }
             ))
         }
         let met = Set(rows.map(\.organisation))

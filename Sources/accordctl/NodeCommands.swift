@@ -76,7 +76,7 @@ struct Peers: AsyncParsableCommand {
             peers.map { peer in
                 let state =
                     peer.connected
-                    ? "connected \(peer.direction ?? "") since \(Output.when(peer.connectedSince))"
+                    ? "connected \(peer.direction ?? "") since \(Output.when(peer.connectedSince))\(peer.protocolVersion.map { ", protocol \($0)" } ?? "")"
                     : "not connected, last contact \(Output.when(peer.lastContact))"
                 let reconcile = peer.lastReconcile.map { "\(Output.when($0.completedAt)), \($0.clean ? "clean" : "\($0.differences) differed")" } ?? "-"
                 let weLack = peer.differencesAtLastReconcile.map { $0 == 0 ? "0" : "\($0) agreement(s) differed" } ?? "unknown"
