@@ -91,31 +91,21 @@ final class StoreWriter {
         _ changes: [VerifiedChange], origin: NodeID?, nowMillis: UInt64, context: inout WriteContext
     ) throws(StoreError) -> ApplyReport {
         var report = ApplyReport(outcomes: [], accepted: [], rejected: [])
+        let undeliverable = try agreementsNotDeliverable(changes, by: origin, nowMillis: nowMillis)
         for change in changes {
             var replica = try takeReplica(change.change.agreement, context: &context)
-            let result: IntegrationResult
-            if let origin, replica.exists, !replica.state.wasEverParty(origin.organisation) {
-                // Only the nodes of a party or former party may deliver a held agreement's changes
-                // (docs/security-model.md, "Who may deliver a change"), judged once the change is
-                // applied: the change that makes the sender a party may come from the sender.
-                var candidate = replica
-                let candidateResult = candidate.apply(change, nowMillis: nowMillis)
-                guard candidate.state.wasEverParty(origin.organisation) else {
-                    cache.put(replica)
-                    let refusal = ChangeRejection(
-                        .deliveredByNonParty,
-                        "\(change) was delivered by \(origin), whose organisation is not a party of agreement \(replica.id)"
-                    )
-                    report.outcomes.append(.rejected(refusal))
-                    report.refused.append((change, refusal))
-                    context.notice?.rejected.append(.init(change: change.id, agreement: replica.id, rejection: refusal, origin: origin))
-                    continue
-                }
-                replica = candidate
-                result = candidateResult
-            } else {
-                result = replica.apply(change, nowMillis: nowMillis)
+            if let origin, undeliverable.contains(replica.id) {
+                cache.put(replica)
+                let refusal = ChangeRejection(
+                    .deliveredByNonParty,
+                    "\(change) was delivered by \(origin), whose organisation is not a party of agreement \(replica.id)"
+                )
+                report.outcomes.append(.rejected(refusal))
+                report.refused.append((change, refusal))
+                context.notice?.rejected.append(.init(change: change.id, agreement: replica.id, rejection: refusal, origin: origin))
+                continue
             }
+            let result = replica.apply(change, nowMillis: nowMillis)
             cache.put(replica)
             report.outcomes.append(result.outcome)
             try persist(result.settled, submitted: change, origin: origin, nowMillis: nowMillis, report: &report, context: &context)
@@ -126,6 +116,32 @@ final class StoreWriter {
             }
         }
         return report
+    }
+
+    /// The agreements whose changes in `changes` `origin` may not deliver (docs/security-model.md,
+    /// "Who may deliver a change"): held here, `origin`'s organisation never a party of them, and
+    /// still none once every change of the agreement in the batch is applied, in order, to a copy.
+    /// Judged over the batch, not change by change: the change that makes the sender a party may
+    /// come from the sender, after changes that precede it in the history — a node restored from
+    /// an old copy, whose organisation's other nodes are as old, learns them all from the party
+    /// added since (seen in the 30-minute chaos soak: judged one by one, each was refused, for
+    /// ever).
+    private func agreementsNotDeliverable(
+        _ changes: [VerifiedChange], by origin: NodeID?, nowMillis: UInt64
+    ) throws(StoreError) -> Set<AgreementID> {
+        guard let origin else { return [] }
+        var judged: Set<AgreementID> = []
+        var candidates: [AgreementID: AgreementReplica] = [:]
+        for change in changes {
+            let id = change.change.agreement
+            if judged.insert(id).inserted {
+                let replica = try replica(id)
+                guard replica.exists, !replica.state.wasEverParty(origin.organisation) else { continue }
+                candidates[id] = replica
+            }
+            _ = candidates[id]?.apply(change, nowMillis: nowMillis)
+        }
+        return Set(candidates.filter { !$0.value.state.wasEverParty(origin.organisation) }.keys)
     }
 
     /// Re-judges changes held for clock skew in every cached or logged agreement that has any.

@@ -97,6 +97,36 @@ struct NodeStoreTests {
         await store.close()
     }
 
+    @Test("a party added later delivers the history before its addition in one batch; without the addition in the batch it is refused")
+    func deliveredByAPartyAddedLater() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var network = ThreeCompanies()
+        // initech's node holds the agreement of globex and initech as it was at its creation.
+        let genesis = try network.globex.create(StoreFixtures.genesis("Two parties", parties: ["globex", "initech"]), at: t)
+        let store = try StoreFixtures.open(directory.path, node: StoreFixtures.initechSigner.node)
+        _ = try await store.apply([genesis], nowMillis: t)
+        // Meanwhile globex edits, then adds acme; acme gets the history and edits too.
+        let title = try network.globex.edit(genesis.change.agreement, [.set(.title, .text("Three parties"))], at: t + 10)
+        let addAcme = try network.globex.edit(genesis.change.agreement, [.addParty("acme")], at: t + 20)
+        for change in [genesis, title, addAcme] { network.acme.receive(change, at: t + 20) }
+        let note = try network.acme.edit(genesis.change.agreement, [.note("from acme")], at: t + 30)
+        let acme = network.acme.id
+
+        // Without the change that adds acme, acme is no party: refused, nothing stored.
+        let alone = try await store.receive([title], refused: [], from: acme, nowMillis: t + 40)
+        guard case .rejected(let refusal)? = alone.outcomes.first else { throw TestFailure("not refused: \(alone.outcomes)") }
+        #expect(refusal.code == .deliveredByNonParty)
+        #expect(try await store.history(of: genesis.change.agreement).count == 1)
+
+        // With it, the whole batch is acme's to deliver (each change judged once the batch showed
+        // acme a party): judged one by one, the title edit was refused and so, for ever, the rest.
+        let batch = try await store.receive([title, addAcme, note], refused: [], from: acme, nowMillis: t + 40)
+        #expect(batch.outcomes == [.accepted, .accepted, .accepted])
+        #expect(try await store.history(of: genesis.change.agreement).count == 4)
+        await store.close()
+    }
+
     @Test("a locally authored change the rules refuse leaves no trace")
     func refusedLocalChange() async throws {
         let directory = try TemporaryDirectory()

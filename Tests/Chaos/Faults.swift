@@ -124,13 +124,14 @@ extension Soak {
             restorations.append((ContinuousClock.now + hold, .clock(node)))
         case .diskFull:
             guard let mount = diskOfItsOwn, let owner = nodes.first(where: { $0.dataDirectory.hasPrefix(mount.path + "/") }),
-                !restorations.contains(where: { if case .disk = $0.action { true } else { false } })
+                !restorations.contains(where: { if case .disk = $0.action { true } else { false } }), !hasFault(.certificate, owner)
             else { return }
             let filler = try mount.fill(leaving: 32 * 1024)
             restorations.append((ContinuousClock.now + hold, .disk(owner, filler: filler)))
         case .certificateExpiry:
-            guard node.isRunning, !restorations.contains(where: { if case .certificate(let lapsed) = $0.action { lapsed === node } else { false } })
-            else { return }
+            // Not on a full disk: the node cannot record the new certificate, so the reload is
+            // refused (rightly; the 30-minute soak met it) and the fault would not be the one drawn.
+            guard node.isRunning, !hasFault(.certificate, node), !hasFault(.disk, node) else { return }
             try await issueCertificate(node, until: Date().addingTimeInterval(3))
             restorations.append((ContinuousClock.now + .seconds(3) + hold, .certificate(node)))
         case .linkCut, .linkStall, .oneWayStall, .linkDelay:
@@ -146,6 +147,19 @@ extension Soak {
         }
         summary.faults[fault.rawValue, default: 0] += 1
         recordFault(fault, node: node)
+    }
+
+    private enum NodeFault { case certificate, disk }
+
+    /// Whether a fault of `kind` on `node` is waiting to be undone.
+    private func hasFault(_ kind: NodeFault, _ node: AccordProcess) -> Bool {
+        restorations.contains { restoration in
+            switch (kind, restoration.action) {
+            case (.certificate, .certificate(let lapsed)): lapsed === node
+            case (.disk, .disk(let owner, _)): owner === node
+            default: false
+            }
+        }
     }
 
     /// One line per fault in `faults.log` under the soak's folder, to read beside the nodes' logs
