@@ -235,6 +235,9 @@ final class StoreWriter {
                 .bind(10, isSubmitted ? origin?.organisation.rawValue : nil).bind(11, isSubmitted ? origin?.name : nil)
                 .run()
                 context.dirty[change.change.agreement] = sequence
+                for case .withdrawParty(let organisation) in change.change.edits {
+                    context.withdrawals[change.change.agreement, default: [:]][organisation] = sequence
+                }
                 report.accepted.append(StoredChange(sequence: sequence, change: change))
                 if context.notice != nil {
                     context.notice?.accepted.append(StoredChange(sequence: sequence, change: change))
@@ -307,13 +310,20 @@ final class StoreWriter {
             try CommitmentRows.write(agreement, key: key, connection)
             let before = Set(context.partiesBefore[id] ?? [])
             let after = Set(agreement.parties)
+            let withdrawals = context.withdrawals[id] ?? [:]
             for party in before.subtracting(after) {
                 try connection.statement("DELETE FROM agreement_parties WHERE organisation = ? AND agreement_key = ?")
                     .bind(1, party.rawValue).bind(2, key).run()
+            }
+            // A former party is owed the log up to its withdrawal. Also one that joined and left
+            // within this transaction — a rebuilt node receives the whole history in one — or it
+            // could never repair a node of that organisation that missed the withdrawal (the
+            // 30-minute chaos soak found one).
+            for party in before.union(withdrawals.keys).subtracting(after) {
                 try connection.statement(
                     "INSERT OR REPLACE INTO former_parties (organisation, agreement_key, through_seq) VALUES (?, ?, ?)"
                 )
-                .bind(1, party.rawValue).bind(2, key).bind(3, lastSequence).run()
+                .bind(1, party.rawValue).bind(2, key).bind(3, withdrawals[party] ?? lastSequence).run()
             }
             for party in after.subtracting(before) {
                 try connection.statement("INSERT OR IGNORE INTO agreement_parties (organisation, agreement_key) VALUES (?, ?)")
@@ -335,4 +345,7 @@ struct WriteContext {
     var dirty: [AgreementID: Int64] = [:]
     /// The parties each touched agreement had before this transaction (to update the index).
     var partiesBefore: [AgreementID: [OrganisationID]] = [:]
+    /// Withdrawals accepted in this transaction: agreement → organisation → the sequence number
+    /// of its withdrawal (what it is owed as a former party ends there).
+    var withdrawals: [AgreementID: [OrganisationID: Int64]] = [:]
 }

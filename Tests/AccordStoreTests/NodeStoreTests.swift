@@ -127,6 +127,36 @@ struct NodeStoreTests {
         await store.close()
     }
 
+    @Test("a party that joined and withdrew within one transaction (a rebuilt node's catch-up) is owed the log up to its withdrawal, and nothing after it; so is one that withdrew in a transaction with later changes")
+    func formerPartyWithinOneTransaction() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var network = ThreeCompanies()
+        let genesis = try network.acme.create(StoreFixtures.genesis("Three parties", parties: ["acme", "globex", "initech"]), at: t)
+        network.globex.receive(genesis, at: t)
+        let withdrawal = try network.globex.edit(genesis.change.agreement, [.withdrawParty("globex")], at: t + 10)
+        network.acme.receive(withdrawal, at: t + 10)
+        let after = try network.acme.edit(genesis.change.agreement, [.note("after globex left")], at: t + 20)
+
+        let store = try StoreFixtures.open(directory.path)
+        _ = try await store.apply([genesis, withdrawal, after], nowMillis: t + 30)
+        let owed = try await store.logs(of: [genesis.change.agreement], sharedWith: "globex")
+        #expect(owed[genesis.change.agreement]?.map(\.change.id) == [genesis.id, withdrawal.id])
+        #expect(try await store.logs(of: [genesis.change.agreement], sharedWith: "initech")[genesis.change.agreement]?.count == 3)
+        await store.close()
+
+        // A party before the transaction whose withdrawal and a later change arrive together:
+        // owed up to the withdrawal, not up to the transaction's last change.
+        let second = try TemporaryDirectory()
+        defer { second.remove() }
+        let other = try StoreFixtures.open(second.path)
+        _ = try await other.apply([genesis], nowMillis: t + 30)
+        _ = try await other.apply([withdrawal, after], nowMillis: t + 30)
+        let owedThere = try await other.logs(of: [genesis.change.agreement], sharedWith: "globex")
+        #expect(owedThere[genesis.change.agreement]?.map(\.change.id) == [genesis.id, withdrawal.id])
+        await other.close()
+    }
+
     @Test("a locally authored change the rules refuse leaves no trace")
     func refusedLocalChange() async throws {
         let directory = try TemporaryDirectory()
