@@ -175,6 +175,10 @@ public struct RangeReconciler: Sendable {
         var tailStart: Int?
         for range in message.ranges {
             defer { lower = range.upperBound }
+            // Once the reply is full, the rest goes back as one fingerprint (below): answering
+            // the remaining ranges would be work thrown away — with coded symbols, up to a
+            // window of thousands of symbols for each of 4096 ranges a peer can ask about.
+            guard tailStart == nil else { continue }
             let bounds = indices(lower: lower, upper: range.upperBound)
             var answer: [RangeMessage.Range]
             switch range.claim {
@@ -208,7 +212,7 @@ public struct RangeReconciler: Sendable {
                     answer = [symbols(bounds, upper: range.upperBound, from: Int(next))]
                 }
             }
-            if tailStart == nil, !reply.append(answer) { tailStart = bounds.lowerBound }
+            if !reply.append(answer) { tailStart = bounds.lowerBound }
         }
         if let tailStart {
             // Out of room: the rest of the key space goes back as one fingerprint, which the other
