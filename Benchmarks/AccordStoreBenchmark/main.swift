@@ -121,7 +121,7 @@ func measureRawInserts(_ changes: [VerifiedChange], batchSize: Int) throws -> Do
     var database: OpaquePointer?
     guard sqlite3_open(directory + "/raw.sqlite", &database) == SQLITE_OK, let database else { fatalError("cannot open raw database") }
     defer { sqlite3_close(database) }
-    sqlite3_exec(database, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; " + NodeStore.performancePragmas, nil, nil, nil)
+    sqlite3_exec(database, "PRAGMA page_size=\(NodeStore.newDatabasePageSize); PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; " + NodeStore.performancePragmas, nil, nil, nil)
     sqlite3_exec(database, "CREATE TABLE changes (seq INTEGER PRIMARY KEY, id BLOB UNIQUE, agreement BLOB, encoded BLOB); CREATE INDEX by_agreement ON changes (agreement, seq);", nil, nil, nil)
     var statement: OpaquePointer?
     sqlite3_prepare_v2(database, "INSERT INTO changes (id, agreement, encoded) VALUES (?, ?, ?)", -1, &statement, nil)

@@ -1,4 +1,5 @@
 import AccordAdminAPI
+import AccordStore
 import AccordTestSupport
 import Dispatch
 import Foundation
@@ -73,7 +74,7 @@ struct ProcessBenchmark {
         }
 
         // Catch-up of a fresh node.
-        let peak = Maximum(0)
+        let (peak, senderPeak) = (Maximum(0), Maximum(0))
         let catchUpStart = ContinuousClock.now
         let (acmeBefore, freshBefore) = (processCPUSeconds(pid: acme.process!.pid) ?? 0, 0.0)
         let senderProfile = try PerfRecording.start("catch-up-sender", pid: acme.process!.pid, in: perfFolder)
@@ -82,6 +83,7 @@ struct ProcessBenchmark {
         let admin = fresh.admin()
         while try Self.agreementCount(admin) < agreements {
             if let memory = fresh.memory { peak.observe(memory.resident) }
+            if let memory = acme.memory { senderPeak.observe(memory.resident) }
             try await Task.sleep(for: .milliseconds(20))
         }
         let catchUp = seconds(ContinuousClock.now - catchUpStart)
@@ -95,6 +97,7 @@ struct ProcessBenchmark {
         let cpu = ((processCPUSeconds(pid: acme.process!.pid) ?? 0) - acmeBefore) + ((processCPUSeconds(pid: fresh.process!.pid) ?? 0) - freshBefore)
         report.record("catch-up: CPU of sender and receiver", cpu / catchUp, "cores")
         report.record("catch-up: receiver's peak RSS during", peak.maximum, "MB", aim: "≤ 100 MB")
+        report.record("catch-up: sender's peak RSS during", senderPeak.maximum, "MB", aim: "≤ 100 MB")
         for (label, node) in [("acme (sender)", acme), ("globex/node2 (receiver)", fresh)] {
             report.record("RSS after catch-up: \(label)", node.memory?.resident ?? 0, "MB", aim: "≤ 100 MB")
         }
@@ -105,7 +108,9 @@ struct ProcessBenchmark {
         }
 
         // An edit on acme, visible through globex/node1's admin API.
-        let latencies = try await Self.editLatencies(edits, on: acme.admin(), seenBy: globex.admin(), agreements: ids)
+        let (latencies, acknowledged, reads) = try await Self.editLatencies(edits, on: acme.admin(), seenBy: globex.admin(), agreements: ids)
+        report.record("edit acknowledged by acme (its own commit): p50", percentile(acknowledged, 0.5), "ms")
+        report.record("one admin read of the agreement on globex: p50", percentile(reads, 0.5), "ms")
         report.record(
             "edit visible at the partner: p50", percentile(latencies, 0.5), "ms",
             ratio: (percentile(latencies, 0.5) / limits.tlsRoundTripMilliseconds, "× TLS round trip"), aim: "≤ 2 ms"
@@ -140,6 +145,12 @@ struct ProcessBenchmark {
         try await acme.stop()
         let bytes = ((try? FileManager.default.attributesOfItem(atPath: "\(acme.dataDirectory)/accord.sqlite"))?[.size] as? Int) ?? 0
         report.record("database bytes per agreement (acme, checkpointed)", Double(bytes) / Double(agreements), "B", aim: "≤ 1,500 B")
+        // Where they go: the objects of more than 1 % of the file.
+        let space = try StoreSpace(databaseAt: "\(acme.dataDirectory)/accord.sqlite")
+        for object in space.objects where object.bytes * 100 > bytes {
+            let unused = Double(object.unusedBytes) / Double(object.bytes) * 100
+            report.record("  in \(object.name), \(Int(unused.rounded())) % unused", Double(object.bytes) / Double(agreements), "B")
+        }
         try await globex.stop()
         try await fresh.stop()
     }
@@ -212,21 +223,29 @@ struct ProcessBenchmark {
     }
 
     /// Sets a title on acme and reads the agreement on globex until it shows it, `count` times.
-    static func editLatencies(_ count: Int, on writer: AdminSocketClient, seenBy reader: AdminSocketClient, agreements: [String]) async throws -> [Double] {
-        var latencies: [Double] = []
+    /// Milliseconds from sending each edit to acme until globex's admin API shows it (`visible`),
+    /// until acme answered the write (`acknowledged`: its own durable commit), and of each read
+    /// on globex while waiting (`reads`), all sorted.
+    static func editLatencies(
+        _ count: Int, on writer: AdminSocketClient, seenBy reader: AdminSocketClient, agreements: [String]
+    ) async throws -> (visible: [Double], acknowledged: [Double], reads: [Double]) {
+        var (visible, acknowledged, reads): ([Double], [Double], [Double]) = ([], [], [])
         for index in 0..<count {
             let id = agreements[index % agreements.count]
             let title = "Edit \(index)"
             let start = ContinuousClock.now
             let response = try writer.post("/v1/agreements/\(id)/fields", json: #"{"field": "title", "value": "\#(title)"}"#)
             guard response.status == 200 else { throw BenchFailure("edit: \(response.status) \(response.text)") }
+            acknowledged.append(seconds(ContinuousClock.now - start) * 1000)
             while true {
-                let view = try AdminAPI.decoder().decode(AgreementView.self, from: Data(try reader.get("/v1/agreements/\(id)").body))
-                if view.title == title { break }
+                let readStart = ContinuousClock.now
+                let body = try reader.get("/v1/agreements/\(id)").body
+                reads.append(seconds(ContinuousClock.now - readStart) * 1000)
+                if try AdminAPI.decoder().decode(AgreementView.self, from: Data(body)).title == title { break }
             }
-            latencies.append(seconds(ContinuousClock.now - start) * 1000)
+            visible.append(seconds(ContinuousClock.now - start) * 1000)
         }
-        return latencies.sorted()
+        return (visible.sorted(), acknowledged.sorted(), reads.sorted())
     }
 
     static func agreementCount(_ admin: AdminSocketClient) throws -> Int {

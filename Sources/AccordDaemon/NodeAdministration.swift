@@ -217,7 +217,7 @@ public final class NodeAdministration: Sendable {
 
     func show(_ id: AgreementID) async throws -> AgreementView {
         guard let detail = try await store.agreement(id) else { throw Self.unknown(id) }
-        let latest = try await store.history(of: id).last?.sequence ?? 0
+        let latest = detail.lastSequence
         // The nodes met (stored or in session) and how far each acknowledged: not the whole peer
         // status, whose backlog counts scan the log and would make every read of one agreement
         // cost as much as the log is long.

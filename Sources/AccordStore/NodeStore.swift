@@ -22,11 +22,20 @@ public final class NodeStore: Sendable {
     private let watchers = Mutex(LogWatchers())
     private let commitObservers = Mutex(CommitObservers())
 
+    /// The page size of a new database. A signed change of ~1.1 KB is one row of the log: 4 KiB
+    /// pages hold three and leave ~17 % of each page empty, 8 KiB pages hold seven (~5 % empty);
+    /// measured in BENCHMARKS.md. A database created with another page size keeps it (SQLite cannot
+    /// change it in WAL mode without a VACUUM).
+    package static let newDatabasePageSize = 8192
+
     /// Page cache and checkpoint settings of the writer, shared with the benchmark's raw-SQLite
     /// baseline so the two are compared on equal terms. Change ids are hashes, so their index takes
-    /// inserts at random places: 32 MiB of page cache keeps those pages in memory, and
-    /// checkpointing every 32 MiB of WAL (not 4 MiB) writes each hot page back less often.
-    package static let performancePragmas = "PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 8192"
+    /// inserts at random places: 16 MiB of page cache holds the hot index pages of 100,000
+    /// agreements (their three random-key indexes are ~11 MB), and checkpointing every 4,096 pages
+    /// (32 MiB of WAL with 8 KiB pages, not SQLite's 1,000) writes each hot page back less often.
+    /// The cache is memory every node keeps (the 100 MB target of BENCHMARKS.md): 32 MiB measured
+    /// no faster.
+    package static let performancePragmas = "PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 4096"
 
     /// Requests per group transaction, so one transaction stays short even under a flood.
     static let maximumGroupSize = 512
@@ -53,6 +62,8 @@ public final class NodeStore: Sendable {
 
         let connection = try SQLiteConnection(path: path, create: !exists)
         try connection.execute("PRAGMA busy_timeout = 5000")
+        // Before anything is written: the page size is fixed once the file is in WAL mode.
+        if !exists { try connection.execute("PRAGMA page_size = \(NodeStore.newDatabasePageSize)") }
         try NodeStore.checkIsAccordDatabase(connection, checkIntegrity: configuration.checkIntegrityOnOpen)
         guard try connection.text("PRAGMA journal_mode = WAL") == "wal" else {
             throw StoreError(.unavailable, "the database cannot use write-ahead logging", path: path)

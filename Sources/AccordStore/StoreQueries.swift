@@ -47,10 +47,15 @@ extension NodeStore {
     public func agreement(_ id: AgreementID) async throws(StoreError) -> AgreementDetail? {
         let configuration = configuration.replica
         return try await read { connection throws(StoreError) in
-            let replica = try LogQueries.replica(of: id, configuration: configuration, connection)
+            let row = try connection.statement("SELECT key, last_seq FROM agreements WHERE id = ?").bind(1, id.uuid.bytes)
+            defer { row.reset() }  // one row of at most one: reset, or the read snapshot stays open
+            let (key, lastSequence): (Int64?, Int64) = try row.step() ? (row.int64(0), row.int64(1)) : (nil, 0)
+            // An agreement with no row may still have held or rejected changes.
+            let replica = try LogQueries.replica(of: id, key: key, configuration: configuration, connection)
             guard replica.exists else { return nil }
             return AgreementDetail(
                 agreement: replica.agreement, state: replica.state, heads: replica.heads, changeCount: replica.acceptedCount,
+                lastSequence: lastSequence,
                 held: replica.held.map { ($0.key, $0.value.reason) }.sorted { $0.id < $1.id },
                 rejected: try LogQueries.rejectedChanges(of: id, connection)
             )

@@ -26,7 +26,7 @@ public struct StoreConfiguration: Sendable {
 
     public init(
         directory: String, node: NodeID, replica: ReplicaConfiguration = ReplicaConfiguration(),
-        durability: Durability = .full, cachedAgreements: Int = 4096, checkIntegrityOnOpen: Bool = true
+        durability: Durability = .full, cachedAgreements: Int = 1024, checkIntegrityOnOpen: Bool = true
     ) {
         self.directory = directory
         self.node = node
@@ -117,6 +117,9 @@ public struct AgreementDetail: Sendable {
     public let state: AgreementState
     public let heads: [ChangeID]
     public let changeCount: Int
+    /// The log sequence number of its latest accepted change (0 if none): a peer that
+    /// acknowledged this far holds all of it.
+    public let lastSequence: Int64
     /// Changes held and why.
     public let held: [(id: ChangeID, reason: HoldReason)]
     public let rejected: [RejectedChange]
