@@ -59,13 +59,18 @@ extension ArraySlice: ContiguousBytes where Element == UInt8 {}
 
 /// Hexadecimal text for fingerprints, digests and ids.
 public enum HexEncoding {
-    private static let digits = Array("0123456789abcdef".utf8)
+    /// The lower-case ASCII hex digit of a value below 16.
+    @inline(__always)
+    public static func digit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+    }
 
     public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         var text: [UInt8] = []
+        text.reserveCapacity(bytes.underestimatedCount * 2)
         for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0f)])
+            text.append(digit(byte >> 4))
+            text.append(digit(byte & 0x0f))
         }
         return String(decoding: text, as: UTF8.self)
     }

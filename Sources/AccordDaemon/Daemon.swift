@@ -148,27 +148,19 @@ public final class Daemon: Service {
         }
     }
 
-    /// Gives memory that glibc's allocator holds free back to the system every few seconds.
-    /// A catch-up or a burst of reads frees much of what it allocated, but glibc keeps freed
-    /// chunks in its per-thread arenas: without this, the resident set stays at its peak for
-    /// good (measured in BENCHMARKS.md). `malloc_trim` walks the arenas; it costs a few
-    /// milliseconds on one core, off every event loop.
+    /// Gives freed memory back every 10 s (`ProcessMemory`), off every event loop.
     private func returnFreedMemory() async throws {
-        guard let trim = Self.mallocTrim else { return }
+        guard let returnFreedMemory = ProcessMemory.returnFreedMemory else { return }
         while true {
             try await Task.sleep(for: .seconds(10))
-            _ = trim(0)
+            returnFreedMemory()
         }
     }
 
-    /// glibc's `malloc_trim`, looked up at run time: Swift's Glibc module does not import
-    /// `malloc.h`, and another C library may not have it (then nothing is trimmed).
-    private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
-    }()
-
     public func run() async throws {
+        if !ProcessMemory.configureAllocator() {
+            logger.notice("the C library does not take allocator settings; memory use may stay near its peak")
+        }
         logger.info("accordd started", metadata: [
             "node": "\(configuration.node)", "admin": "\(configuration.adminSocket)",
             "console": "\(console.map { "http://\(configuration.console!.host):\($0.server.port)/" } ?? "off")",

@@ -152,9 +152,23 @@ public struct UUIDBytes: Hashable, Comparable, Sendable, CustomStringConvertible
         }
     }
 
+    /// Written straight into the string's storage: every id a listing, an event or a bulk
+    /// create answers with passes here (it was 4.5 % of a bulk create's CPU built from substrings).
     public var description: String {
-        let hex = Array(HexEncoding.encode(bytes))
-        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(hex[$0]) }.joined(separator: "-")
+        String(unsafeUninitializedCapacity: 36) { text in
+            var position = 0
+            for index in 0..<Self.byteCount {
+                if index == 4 || index == 6 || index == 8 || index == 10 {
+                    text[position] = UInt8(ascii: "-")
+                    position += 1
+                }
+                let byte = UInt8(truncatingIfNeeded: (index < 8 ? high >> (56 - 8 * index) : low >> (56 - 8 * (index - 8))))
+                text[position] = HexEncoding.digit(byte >> 4)
+                text[position + 1] = HexEncoding.digit(byte & 0x0f)
+                position += 2
+            }
+            return position
+        }
     }
 
     public static func < (lhs: UUIDBytes, rhs: UUIDBytes) -> Bool { (lhs.high, lhs.low) < (rhs.high, rhs.low) }

@@ -31,10 +31,10 @@ public final class NodeStore: Sendable {
     /// Page cache and checkpoint settings of the writer, shared with the benchmark's raw-SQLite
     /// baseline so the two are compared on equal terms. Change ids are hashes, so their index takes
     /// inserts at random places: 16 MiB of page cache holds the hot index pages of 100,000
-    /// agreements (their three random-key indexes are ~11 MB), and checkpointing every 4,096 pages
+    /// agreements (their three random-key indexes are ~10 MB), and checkpointing every 4,096 pages
     /// (32 MiB of WAL with 8 KiB pages, not SQLite's 1,000) writes each hot page back less often.
-    /// The cache is memory every node keeps (the 100 MB target of BENCHMARKS.md): 32 MiB measured
-    /// no faster.
+    /// The cache is memory every node keeps (the 100 MB target of BENCHMARKS.md): the 32 MiB it
+    /// had were not measurably faster.
     package static let performancePragmas = "PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 4096"
 
     /// Requests per group transaction, so one transaction stays short even under a flood.

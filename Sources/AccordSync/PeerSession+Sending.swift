@@ -60,10 +60,13 @@ extension PeerSession {
     }
 
     /// A change that makes the peer's organisation a party opens the agreement's earlier history
-    /// to it: send that history first, so the new party can apply the change at once.
+    /// to it: send that history first, so the new party can apply the change at once. A genesis
+    /// change has no earlier history (every other change of its agreement depends on it), so
+    /// agreements created with the peer as a party cost no read of their logs.
     private func sendHistoryForNewParty(_ changes: [StoredChange]) async throws {
         let joined = changes.filter { stored in
-            stored.edits.contains { if case .addParty(let party) = $0 { party == organisation } else { false } }
+            !stored.change.change.isGenesis
+                && stored.edits.contains { if case .addParty(let party) = $0 { party == organisation } else { false } }
         }
         guard !joined.isEmpty else { return }
         let logs = try await store.logs(of: joined.map(\.agreement), sharedWith: organisation)

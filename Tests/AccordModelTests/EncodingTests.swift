@@ -1,6 +1,7 @@
 import AccordCrypto
 @testable import AccordModel
 import AccordTestSupport
+import Foundation
 import Testing
 
 @Suite("Canonical change encoding")
@@ -161,6 +162,23 @@ struct EncodingTests {
         #expect(OrganisationID(rawValue: "") == nil)
         #expect(OrganisationID(rawValue: "a\u{0}b") == nil)
         #expect(OrganisationID(rawValue: String(repeating: "a", count: 65)) == nil)
+    }
+
+    @Test("a UUID prints as Foundation prints it (lower case) and parses back, seeded")
+    func uuidText() throws {
+        var random = SplitMix64(seed: 20261205)
+        for _ in 0..<1_000 {
+            let id = UUIDBytes(high: random.next(), low: random.next())
+            let bytes = id.bytes
+            let foundation = UUID(uuid: (
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+            ))
+            #expect(id.description == foundation.uuidString.lowercased())
+            #expect(UUIDBytes(uuidString: id.description) == id)
+        }
+        #expect(UUIDBytes(high: 0, low: .max).description == "00000000-0000-0000-ffff-ffffffffffff")
+        #expect(HexEncoding.encode([0x00, 0x9f, 0xa0, 0xff]) == "009fa0ff")
     }
 
     @Test("calendar dates are parsed, printed and derived from Unix time")
