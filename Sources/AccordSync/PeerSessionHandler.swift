@@ -28,6 +28,9 @@ public struct SessionError: Error, Hashable, Sendable, CustomStringConvertible {
         case forgedChanges = 5
         /// The peer broke the protocol recently and is refused for a while (`PeerPenalties`).
         case temporarilyRefused = 6
+        /// The dialling side already has a session with the node it reached (that node dialled
+        /// first): it ends the new connection before either hello, so the working session stays.
+        case alreadyInSession = 7
     }
 
     public let code: Code
@@ -49,6 +52,7 @@ public struct SessionError: Error, Hashable, Sendable, CustomStringConvertible {
         case .malformedFrame: "malformed-frame"
         case .forgedChanges: "forged-changes"
         case .temporarilyRefused: "temporarily-refused"
+        case .alreadyInSession: "already-in-session"
         }
     }
 }
@@ -82,6 +86,9 @@ public final class PeerSessionHandler: ChannelDuplexHandler {
     private var peerNode: NodeID?
     private var agreedVersion: UInt16 = 0
     private var established: EventLoopPromise<EstablishedPeer>?
+    /// Asked once the TLS handshake has named the peer, before this side's hello: a refusal is
+    /// sent as an `error` frame instead, and the connection closed.
+    private let precheck: ((PeerIdentity) -> SessionError?)?
     /// The nonce of the latest ping of the current read cycle, answered when the cycle ends: a
     /// burst of pings gets one pong, so what a peer makes this node write never outgrows what it
     /// sends (and `OutboundFlowControl` stops reading while the peer does not read).
@@ -94,15 +101,19 @@ public final class PeerSessionHandler: ChannelDuplexHandler {
     ///     session is established.
     ///   - established: completed when the session is established, failed if it ends before.
     ///   - versions: the protocol versions offered.
+    ///   - precheck: asked on the event loop once the TLS handshake named the peer; a refusal
+    ///     ends the connection before this side's hello.
     public init(
         localNode: NodeID, clock: @escaping @Sendable () -> UInt64, frameLimit: FrameLimit? = nil,
-        established: EventLoopPromise<EstablishedPeer>? = nil, versions: ClosedRange<UInt16> = PeerSessionHandler.supportedVersions
+        established: EventLoopPromise<EstablishedPeer>? = nil, versions: ClosedRange<UInt16> = PeerSessionHandler.supportedVersions,
+        precheck: ((PeerIdentity) -> SessionError?)? = nil
     ) {
         self.localNode = localNode
         self.versions = versions
         self.clock = clock
         self.frameLimit = frameLimit
         self.established = established
+        self.precheck = precheck
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
@@ -123,6 +134,11 @@ public final class PeerSessionHandler: ChannelDuplexHandler {
         if case .handshakeCompleted(let identity) = event as? TLSEvent, case .awaitingTLS = state {
             peerIdentity = identity
             state = .awaitingHellos(sentAccept: false, receivedAccept: false)
+            if let refusal = precheck?(identity) {
+                refuse(context: context, refusal)
+                context.fireUserInboundEventTriggered(event)
+                return
+            }
             let hello = WireMessage.Hello(
                 minimumVersion: versions.lowerBound, maximumVersion: versions.upperBound,
                 node: localNode, clockMillis: clock()
@@ -153,7 +169,10 @@ public final class PeerSessionHandler: ChannelDuplexHandler {
             }
             advance(context: context, sentAccept: sentAccept, receivedAccept: true)
         case (_, .error(let code, let text)):
-            let error = SessionError(.protocolViolation, "the peer ended the session with error \(code): \(text)")
+            let error =
+                code == SessionError.Code.alreadyInSession.rawValue
+                ? SessionError(.alreadyInSession, "the peer has a session with this node already: \(text)")
+                : SessionError(.protocolViolation, "the peer ended the session with error \(code): \(text)")
             failEstablished(error)
             context.fireErrorCaught(error)
             state = .closed

@@ -7,7 +7,10 @@ package import AccordModel
 /// whose id sorts first is preferred. A new session replaces an existing one unless the new one
 /// is not preferred and the existing one is — so a reconnect after a silent failure (same
 /// direction) always wins over the stale session, and of two simultaneous dials both sides keep
-/// the preferred one.
+/// the preferred one. A node does not dial a peer while a session with it runs: its own is
+/// waited for, and a dial that reaches a peer which dialled it first ends before its hello
+/// (`SyncNode.alreadyInSession`) — so the preference only decides between connections that were
+/// both under way before either was admitted, and a reconnect of the peer.
 package final class SessionRegistry: Sendable {
     struct Entry: Sendable {
         let id: UInt64

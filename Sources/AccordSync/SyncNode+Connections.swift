@@ -32,7 +32,8 @@ extension SyncNode {
 
     /// TLS, flow control, framing and session start, with the session-start deadline.
     func installHandlers(
-        _ channel: any Channel, role: TLSHandler.Role, policy: PeerPolicy, established: EventLoopPromise<EstablishedPeer>
+        _ channel: any Channel, role: TLSHandler.Role, policy: PeerPolicy, established: EventLoopPromise<EstablishedPeer>,
+        precheck: ((PeerIdentity) -> SessionError?)? = nil
     ) throws {
         let frameLimit = FrameLimit()
         let handlers = channel.pipeline.syncOperations
@@ -43,7 +44,7 @@ extension SyncNode {
         try handlers.addHandler(InboundFrameBudget(configuration.frameBudget))
         try handlers.addHandler(PeerSessionHandler(
             localNode: configuration.node, clock: configuration.clock, frameLimit: frameLimit, established: established,
-            versions: configuration.protocolVersions
+            versions: configuration.protocolVersions, precheck: precheck
         ))
         let deadline = configuration.sessionStartTimeout
         let timeout = channel.eventLoop.scheduleTask(in: TimeAmount(deadline)) {
@@ -166,13 +167,27 @@ extension SyncNode {
         }
     }
 
-    /// Keeps a session with `endpoint`: dial, serve, back off, again.
+    /// Whether the node a dial of `endpoint` reached (named by its certificate, before either
+    /// hello) is in a session with this node that it dialled itself. Such a dial is ended with
+    /// `alreadyInSession`: left to go on, it would be the connection the dialling rule prefers
+    /// and replace the working session on both sides — a catch-up under way would start again
+    /// from its last acknowledgement. Called on the event loop. Learns the node at `endpoint`.
+    private func alreadyInSession(_ identity: PeerIdentity, at endpoint: PeerEndpoint) -> SessionError? {
+        guard let organisation = OrganisationID(rawValue: identity.organisation),
+            let node = NodeID(organisation: organisation, name: identity.nodeName)
+        else { return nil }
+        dialled.update { $0[endpoint] = node }
+        guard let existing = registry.session(with: node), existing.direction == .inbound else { return nil }
+        return SessionError(.alreadyInSession, "\(configuration.node) has a session with \(node), which \(node) dialled")
+    }
+
+    /// Keeps a session with `endpoint`: dial, serve, back off, again. While a session with the
+    /// node at `endpoint` runs (whichever side dialled), it does not dial.
     func dial(_ endpoint: PeerEndpoint) async {
         var failures = 0
-        var knownNode: NodeID?
         let policy = PeerPolicy(expectedOrganisation: endpoint.organisation.rawValue)
         while !Task.isCancelled {
-            if let knownNode, registry.session(with: knownNode) != nil {
+            if let knownNode = dialled.read({ $0[endpoint] }), registry.session(with: knownNode) != nil {
                 await registry.waitUntilNoSession(with: knownNode)
                 continue
             }
@@ -187,7 +202,10 @@ extension SyncNode {
                     .connect(host: endpoint.host, port: endpoint.port) { channel in
                         channel.eventLoop.makeCompletedFuture {
                             let established = channel.eventLoop.makePromise(of: EstablishedPeer.self)
-                            try self.installHandlers(channel, role: .client, policy: policy, established: established)
+                            try self.installHandlers(
+                                channel, role: .client, policy: policy, established: established,
+                                precheck: { identity in self.alreadyInSession(identity, at: endpoint) }
+                            )
                             return (channel, established.futureResult)
                         }
                     }
@@ -203,12 +221,13 @@ extension SyncNode {
                 established.whenSuccess { [dialled] peer in dialled.update { $0[endpoint] = peer.node } }
                 switch await serve((bridge, established), direction: .outbound, address: "\(endpoint.host):\(endpoint.port)") {
                 case .refused:
+                    // Not a failure when the node reached here was in session with this node
+                    // already: the loop waits for that session to end.
+                    if let node = dialled.read({ $0[endpoint] }), registry.session(with: node) != nil { continue }
                     failures += 1
-                case .duplicate(let node):
-                    knownNode = node
+                case .duplicate:
                     continue
-                case .ended(let node, let lasted):
-                    knownNode = node
+                case .ended(_, let lasted):
                     failures = lasted > .seconds(10) ? 0 : failures + 1
                 }
             } catch {

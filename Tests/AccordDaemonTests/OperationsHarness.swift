@@ -58,16 +58,24 @@ extension AccordProcess {
 
     /// Waits until this node has an established session with `node`, and returns its row.
     ///
-    /// - Parameter lasting: when both nodes dial each other, two sessions may start at once and
-    ///   the one the simultaneous-dial rule does not keep ends a moment later; with `lasting`,
-    ///   waits for the kept one (dialled by the node whose id sorts first), so that a test can
-    ///   compare its `connectedSince` later.
+    /// - Parameter lasting: when both nodes dial each other at once, both connections may get
+    ///   past their TLS handshakes, and the one the simultaneous-dial rule does not keep ends
+    ///   within milliseconds; a dial made once a session runs ends before its hello and replaces
+    ///   nothing (docs/protocol.md, "Connections"). With `lasting`, waits for a session seen twice,
+    ///   a second apart (same start, same direction), so that a test can compare its
+    ///   `connectedSince` later.
     @discardableResult
     func waitForSession(with node: String, lasting: Bool = false, timeout: Duration = .seconds(60)) async throws -> PeerStatus {
-        let kept = label < node ? "outbound" : "inbound"
-        try await eventually("\(label) in session with \(node)", timeout: timeout) {
-            guard let row = try await peer(node), row.connected else { return false }
-            return !lasting || row.direction == kept
+        var seen: String?
+        try await eventually("\(label) in session with \(node)", timeout: timeout, every: lasting ? .seconds(1) : .milliseconds(25)) {
+            guard let row = try await peer(node), row.connected else {
+                seen = nil
+                return false
+            }
+            guard lasting else { return true }
+            let session = "\(row.connectedSince ?? "") \(row.direction ?? "")"
+            defer { seen = session }
+            return seen == session
         }
         return try #require(try await peer(node))
     }
