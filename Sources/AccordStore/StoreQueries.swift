@@ -46,7 +46,8 @@ extension NodeStore {
     /// rejected changes. `nil` if this node holds nothing of it.
     public func agreement(_ id: AgreementID) async throws(StoreError) -> AgreementDetail? {
         let configuration = configuration.replica
-        return try await read { connection throws(StoreError) in
+        // One snapshot: the row's last sequence and the replayed log must be of the same commit.
+        return try await read { connection throws(StoreError) in try connection.transaction(immediate: false) { () throws(StoreError) in
             let row = try connection.statement("SELECT key, last_seq FROM agreements WHERE id = ?").bind(1, id.uuid.bytes)
             defer { row.reset() }  // one row of at most one: reset, or the read snapshot stays open
             let (key, lastSequence): (Int64?, Int64) = try row.step() ? (row.int64(0), row.int64(1)) : (nil, 0)
@@ -59,7 +60,7 @@ extension NodeStore {
                 held: replica.held.map { ($0.key, $0.value.reason) }.sorted { $0.id < $1.id },
                 rejected: try LogQueries.rejectedChanges(of: id, connection)
             )
-        }
+        } }
     }
 
     /// The accepted changes of an agreement in the order this node accepted them.
