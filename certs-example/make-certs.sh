@@ -11,12 +11,19 @@
 #   --start YYYYMMDDHHMMSSZ / --end YYYYMMDDHHMMSSZ
 #                     exact validity of the node certificates (for testing expired or
 #                     not-yet-valid certificates); override -d
+#   --san SAN         subjectAltName of the node certificates made in this run, as openssl
+#                     takes it (default "IP:127.0.0.1,DNS:localhost"), e.g.
+#                     --san "DNS:accord.acme.example,IP:203.0.113.7"
 #   --revoke ORG-NODE revoke an existing node certificate and (re)write crl.pem
-#   --crl             (re)write crl.pem without revoking anything
+#   --crl             (re)write crl.pem without revoking anything: the refresh a CRL needs
+#                     before its next update (docs/operations.md, "Refresh the revocation list")
+#   --crl-days DAYS   how long a CRL written now is valid, its next update (default 30)
+#   --crl-seconds N   the same in seconds (for testing a CRL that expires)
 #
 # For every NODE of ORG it writes ORG-NODE.key (EC P-256, unencrypted, mode 0600) and
-# ORG-NODE.pem with Subject O=ORG, CN=NODE, SAN IP:127.0.0.1 and DNS:localhost, and
-# extendedKeyUsage serverAuth+clientAuth (every node is both TLS client and server).
+# ORG-NODE.pem with Subject O=ORG, CN=NODE, the SAN above, and extendedKeyUsage
+# serverAuth+clientAuth (every node is both TLS client and server).
+
 set -euo pipefail
 
 out=./certs
@@ -27,6 +34,8 @@ start=""
 end=""
 revoke=""
 write_crl=0
+crl_validity=(-crldays 30)
+san="IP:127.0.0.1,DNS:localhost"
 nodes=()
 
 while (($#)); do
@@ -39,7 +48,10 @@ while (($#)); do
         --end) end=$2; shift 2 ;;
         --revoke) revoke=$2; write_crl=1; shift 2 ;;
         --crl) write_crl=1; shift ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --crl-days) crl_validity=(-crldays "$2"); shift 2 ;;
+        --crl-seconds) crl_validity=(-crlsec "$2"); shift 2 ;;
+        --san) san=$2; shift 2 ;;
+        -h|--help) sed -n '2,/^$/p' "$0" | sed -e '/^$/d' -e 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "make-certs.sh: unknown option $1 (see --help)" >&2; exit 64 ;;
         *) nodes+=("$1"); shift ;;
     esac
@@ -77,7 +89,7 @@ commonName = supplied
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
 extendedKeyUsage = serverAuth, clientAuth
-subjectAltName = IP:127.0.0.1, DNS:localhost
+subjectAltName = $san
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 CNF
@@ -115,6 +127,6 @@ if [[ -n "$revoke" ]]; then
     echo "revoked: $revoke"
 fi
 if ((write_crl)); then
-    openssl ca -config ca-db/ca.cnf -gencrl -out crl.pem 2>/dev/null
-    echo "wrote CRL: $out/crl.pem"
+    openssl ca -config ca-db/ca.cnf -gencrl "${crl_validity[@]}" -out crl.pem 2>/dev/null
+    echo "wrote CRL: $out/crl.pem ($(openssl crl -in crl.pem -noout -nextupdate))"
 fi

@@ -21,6 +21,8 @@ running() { [ -f "$CLUSTER/$1/accordd.pid" ] && kill -0 "$(cat "$CLUSTER/$1/acco
 up() {
     source "$ROOT/scripts/prerequisites.sh"
     accord_install_prerequisites
+    # Git keeps no file modes, and accordd refuses a private key that other users can read.
+    chmod 600 "$ROOT"/certs-example/example/*.key
     echo "Building accordd and accordctl (release)…"
     (cd "$ROOT" && swift build -c release --product accordd && swift build -c release --product accordctl)
     for org in "${ORGANISATIONS[@]}"; do

@@ -54,9 +54,16 @@ func residentMegabytes() -> Double {
     return Double(line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0) / 1024
 }
 
-/// The example certificates (published keys: for benchmarks and tests only).
-let exampleCertificates = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("certs-example/example").path
+/// The example certificates (published keys: for benchmarks and tests only), their keys made
+/// owner-only first: git keeps no file modes, and accordd refuses a key others can read.
+let exampleCertificates: String = {
+    let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("certs-example/example").path
+    for file in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where file.hasSuffix(".key") {
+        chmod("\(folder)/\(file)", 0o600)
+    }
+    return folder
+}()
 
 /// Percentile `p` (0...1) of sorted values.
 func percentile(_ sorted: [Double], _ p: Double) -> Double {

@@ -38,7 +38,7 @@ struct ImportBenchmark {
         try AgreementCSV.render(rows).write(toFile: file, atomically: true, encoding: .utf8)
 
         let importStart = ContinuousClock.now
-        let result = try await Subprocess.run("\(binaries)/accordctl", ["agreements", "import", file, "--socket", importer.socket], timeout: .seconds(600))
+        let result = try await Subprocess.run("\(binaries)/accordctl", ["agreements", "import", file, "--allow-unknown-party", "--socket", importer.socket], timeout: .seconds(600))
         let importSeconds = seconds(ContinuousClock.now - importStart)
         guard result.succeeded, result.stdout.contains("created \(records),") else { throw BenchFailure("import: \(result.stdout) \(result.stderr)") }
 
@@ -47,7 +47,10 @@ struct ImportBenchmark {
         let bulkStart = ContinuousClock.now
         for start in stride(from: 0, to: records, by: 1000) {
             let request = BulkCreateRequest(agreements: rows[start..<min(start + 1000, records)].map {
-                CreateAgreementRequest(title: $0.title, category: $0.category, parties: $0.parties, framework: $0.framework, effectiveFrom: $0.effectiveFrom, expiresOn: $0.expiresOn)
+                CreateAgreementRequest(
+                    title: $0.title, category: $0.category, parties: $0.parties, framework: $0.framework, effectiveFrom: $0.effectiveFrom,
+                    expiresOn: $0.expiresOn, allowUnknownParties: true
+                )
             })
             let response = try admin.request("POST", "/v1/agreements/bulk", body: Array(try AdminAPI.encoder().encode(request)))
             guard response.status == 200 else { throw BenchFailure("bulk: \(response.status)") }
@@ -62,7 +65,7 @@ struct ImportBenchmark {
 
         // Again: every record is already present.
         let againStart = ContinuousClock.now
-        let again = try await Subprocess.run("\(binaries)/accordctl", ["agreements", "import", file, "--socket", importer.socket], timeout: .seconds(600))
+        let again = try await Subprocess.run("\(binaries)/accordctl", ["agreements", "import", file, "--allow-unknown-party", "--socket", importer.socket], timeout: .seconds(600))
         guard again.stdout.contains("already present \(records)") else { throw BenchFailure("re-import: \(again.stdout)") }
         report.record("import again: all \(records) already present", seconds(ContinuousClock.now - againStart), "s")
         try await importer.stop()

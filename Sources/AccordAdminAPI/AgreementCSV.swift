@@ -26,6 +26,15 @@ public enum AgreementCSV {
         public var description: String { "line \(line)" + (field.map { ", \($0)" } ?? "") + ": \(message)" }
     }
 
+    /// Every failure of a file, in the order of its lines: one run reports them all.
+    public struct Failures: Error, CustomStringConvertible, Equatable {
+        public let failures: [Failure]
+
+        public init(_ failures: [Failure]) { self.failures = failures }
+
+        public var description: String { failures.map(\.description).joined(separator: "\n") }
+    }
+
     static let frameworkColumns: [(column: String, dimension: String)] = [
         ("value_alignment", "valueAlignment"), ("technical_fit", "technicalFit"), ("service_coverage", "serviceCoverage"),
         ("data_protection", "dataProtection"), ("return_mechanism", "returnMechanism"),
@@ -35,9 +44,27 @@ public enum AgreementCSV {
 
     // MARK: - Reading
 
-    /// The records of a CSV text, each with its line number; every error names the line and column.
-    public static func parse(_ text: String) throws(Failure) -> [(line: Int, record: AgreementRecord)] {
-        let rows = try rows(text)
+    /// The records of a CSV text, each with its line number. Every error names the line and
+    /// column, and all of them are reported at once: a header that cannot be read stops the
+    /// reading, a bad row does not.
+    public static func parse(_ text: String) throws(Failures) -> [(line: Int, record: AgreementRecord)] {
+        var failures: [Failure] = []
+        let rows = Self.rows(text, failures: &failures)
+        var records: [(line: Int, record: AgreementRecord)] = []
+        do {
+            records = try Self.records(rows, failures: &failures)
+        } catch {
+            failures.append(error)
+        }
+        guard failures.isEmpty else { throw Failures(failures.sorted { $0.line < $1.line }) }
+        return records
+    }
+
+    /// The records of `rows`; a failure of the header is thrown, a failure of a row is added to
+    /// `failures` and the row skipped.
+    private static func records(
+        _ rows: [(line: Int, fields: [String])], failures: inout [Failure]
+    ) throws(Failure) -> [(line: Int, record: AgreementRecord)] {
         guard let header = rows.first else { return [] }
         var columns: [String: Int] = [:]
         for (index, name) in header.fields.enumerated() {
@@ -53,37 +80,48 @@ public enum AgreementCSV {
         let commitmentCount = columns.keys.compactMap { commitmentColumn($0)?.number }.max() ?? 0
         var records: [(Int, AgreementRecord)] = []
         for row in rows.dropFirst() where !row.fields.allSatisfy(\.isEmpty) {
-            guard row.fields.count <= header.fields.count else {
-                throw Failure(line: row.line, field: nil, message: "\(row.fields.count) fields, but the header has \(header.fields.count)")
+            do {
+                records.append(try record(row, header: header.fields.count, columns: columns, commitmentCount: commitmentCount))
+            } catch {
+                failures.append(error)
             }
-            func value(_ column: String) -> String? {
-                guard let index = columns[column], index < row.fields.count else { return nil }
-                let text = row.fields[index]
-                return text.isEmpty ? nil : text
-            }
-            var framework: [String: String] = [:]
-            for (column, dimension) in frameworkColumns { framework[dimension] = value(column) }
-            var commitments: [AgreementRecord.Commitment] = []
-            for number in stride(from: 1, through: commitmentCount, by: 1) {
-                let prefix = "commitment_\(number)_"
-                let parts = commitmentAttributes.map { value(prefix + $0) }
-                if parts.allSatisfy({ $0 == nil }) { continue }
-                for (attribute, part) in zip(commitmentAttributes.prefix(3), parts) where part == nil {
-                    throw Failure(line: row.line, field: prefix + attribute, message: "a commitment needs by, kind and description")
-                }
-                commitments.append(.init(by: parts[0]!, kind: parts[1]!, description: parts[2]!, dueDate: parts[3]))
-            }
-            for required in ["title", "category", "parties"] where value(required) == nil {
-                throw Failure(line: row.line, field: required, message: "is empty")
-            }
-            records.append((row.line, AgreementRecord(
-                reference: value("reference"), title: value("title")!, category: value("category")!,
-                parties: value("parties")!.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
-                effectiveFrom: value("effective_from"), expiresOn: value("expires_on"),
-                framework: framework.isEmpty ? nil : framework, commitments: commitments.isEmpty ? nil : commitments
-            )))
         }
         return records
+    }
+
+    private static func record(
+        _ row: (line: Int, fields: [String]), header: Int, columns: [String: Int], commitmentCount: Int
+    ) throws(Failure) -> (Int, AgreementRecord) {
+        // A short row would silently leave its last columns empty; a long one has a stray comma.
+        guard row.fields.count == header else {
+            throw Failure(line: row.line, field: nil, message: "\(row.fields.count) fields, but the header has \(header)")
+        }
+        func value(_ column: String) -> String? {
+            guard let index = columns[column], index < row.fields.count else { return nil }
+            let text = row.fields[index]
+            return text.isEmpty ? nil : text
+        }
+        var framework: [String: String] = [:]
+        for (column, dimension) in frameworkColumns { framework[dimension] = value(column) }
+        var commitments: [AgreementRecord.Commitment] = []
+        for number in stride(from: 1, through: commitmentCount, by: 1) {
+            let prefix = "commitment_\(number)_"
+            let parts = commitmentAttributes.map { value(prefix + $0) }
+            if parts.allSatisfy({ $0 == nil }) { continue }
+            for (attribute, part) in zip(commitmentAttributes.prefix(3), parts) where part == nil {
+                throw Failure(line: row.line, field: prefix + attribute, message: "a commitment needs by, kind and description")
+            }
+            commitments.append(.init(by: parts[0]!, kind: parts[1]!, description: parts[2]!, dueDate: parts[3]))
+        }
+        for required in ["title", "category", "parties"] where value(required) == nil {
+            throw Failure(line: row.line, field: required, message: "is empty")
+        }
+        return (row.line, AgreementRecord(
+            reference: value("reference"), title: value("title")!, category: value("category")!,
+            parties: value("parties")!.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
+            effectiveFrom: value("effective_from"), expiresOn: value("expires_on"),
+            framework: framework.isEmpty ? nil : framework, commitments: commitments.isEmpty ? nil : commitments
+        ))
     }
 
     private static func commitmentColumn(_ name: String) -> (number: Int, attribute: String)? {
@@ -94,8 +132,9 @@ public enum AgreementCSV {
         return (number, String(parts[2]))
     }
 
-    /// RFC 4180 rows, each with the line it starts on.
-    static func rows(_ text: String) throws(Failure) -> [(line: Int, fields: [String])] {
+    /// RFC 4180 rows, each with the line it starts on. A stray quote is reported in `failures`
+    /// and read as text, so that the rest of the file is still checked.
+    static func rows(_ text: String, failures: inout [Failure]) -> [(line: Int, fields: [String])] {
         var rows: [(Int, [String])] = []
         var fields: [String] = []
         var field = ""
@@ -124,7 +163,11 @@ public enum AgreementCSV {
             }
             switch character {
             case "\"":
-                guard field.isEmpty, !afterQuote else { throw Failure(line: line, field: nil, message: "a quote inside an unquoted field") }
+                guard field.isEmpty, !afterQuote else {
+                    failures.append(Failure(line: line, field: nil, message: "a quote inside an unquoted field"))
+                    field.append(character)
+                    continue
+                }
                 quoted = true
             case ",":
                 fields.append(field)
@@ -136,11 +179,17 @@ public enum AgreementCSV {
                 line += 1
                 rowLine = line
             default:
-                guard !afterQuote else { throw Failure(line: line, field: nil, message: "text after a closing quote") }
+                if afterQuote {
+                    failures.append(Failure(line: line, field: nil, message: "text after a closing quote"))
+                    afterQuote = false
+                }
                 field.append(character)
             }
         }
-        if quoted { throw Failure(line: rowLine, field: nil, message: "a quoted field is not closed") }
+        if quoted {
+            failures.append(Failure(line: rowLine, field: nil, message: "a quoted field is not closed"))
+            return rows
+        }
         if !field.isEmpty || !fields.isEmpty {
             fields.append(field)
             rows.append((rowLine, fields))

@@ -56,14 +56,18 @@ public struct ImportRequest: Codable, Sendable {
     public var dryRun: Bool?
     /// Create nothing if any record is refused.
     public var allOrNothing: Bool?
+    /// Parties this node knows no certificate or peer of are accepted (new partners named on
+    /// purpose); without it they are refused as likely misspellings.
+    public var allowUnknownParties: Bool?
 
     /// At most this many records per request (and the request at most `AdminAPI.maximumRequestBytes`).
     public static let maximumAgreements = 10_000
 
-    public init(agreements: [AgreementRecord], dryRun: Bool? = nil, allOrNothing: Bool? = nil) {
+    public init(agreements: [AgreementRecord], dryRun: Bool? = nil, allOrNothing: Bool? = nil, allowUnknownParties: Bool? = nil) {
         self.agreements = agreements
         self.dryRun = dryRun
         self.allOrNothing = allOrNothing
+        self.allowUnknownParties = allowUnknownParties
     }
 }
 
@@ -72,8 +76,12 @@ public struct ImportResponse: Codable, Sendable {
     public enum Outcome: String, Codable, Sendable {
         /// Created now.
         case created
-        /// Its reference was imported before: nothing was created.
+        /// Its reference was imported before (or it is this node's own export of an agreement
+        /// it holds, `accord:ID`), with the same terms: nothing was created.
         case present
+        /// Its reference names an agreement this node holds whose terms differ from the record:
+        /// nothing was created or changed; `error` names the fields and how to change them.
+        case differs
         /// Checked and found good (a dry run), or good but not created (another record of an
         /// all-or-nothing request was refused).
         case valid

@@ -7,14 +7,21 @@ public struct CreateAgreementRequest: Codable, Sendable {
     public var framework: [String: String]?
     public var effectiveFrom: String?
     public var expiresOn: String?
+    /// Parties this node knows no certificate or peer of are refused as likely misspellings
+    /// (`unknown-organisation`) unless this is true: a new partner named on purpose.
+    public var allowUnknownParties: Bool?
 
-    public init(title: String, category: String, parties: [String], framework: [String: String]? = nil, effectiveFrom: String? = nil, expiresOn: String? = nil) {
+    public init(
+        title: String, category: String, parties: [String], framework: [String: String]? = nil, effectiveFrom: String? = nil,
+        expiresOn: String? = nil, allowUnknownParties: Bool? = nil
+    ) {
         self.title = title
         self.category = category
         self.parties = parties
         self.framework = framework
         self.effectiveFrom = effectiveFrom
         self.expiresOn = expiresOn
+        self.allowUnknownParties = allowUnknownParties
     }
 }
 
@@ -123,10 +130,14 @@ public struct PartyRequest: Codable, Sendable {
 
     public var action: Action
     public var organisation: String
+    /// For `add`: the organisation is a new partner this node knows no certificate or peer of
+    /// yet (without it such a party is refused as a likely misspelling).
+    public var allowUnknownParty: Bool?
 
-    public init(action: Action, organisation: String) {
+    public init(action: Action, organisation: String, allowUnknownParty: Bool? = nil) {
         self.action = action
         self.organisation = organisation
+        self.allowUnknownParty = allowUnknownParty
     }
 }
 

@@ -8,6 +8,8 @@ public struct AgreementListItem: Codable, Sendable {
     public var termsHash: String
     public var changes: Int
     public var conflicts: Int
+    /// The reference it was imported under (a CRM's record number), if it was imported here.
+    public var reference: String?
 
     public init(id: String, title: String?, category: String?, parties: [String], status: String, termsHash: String, changes: Int, conflicts: Int) {
         self.id = id
@@ -24,6 +26,8 @@ public struct AgreementListItem: Codable, Sendable {
 /// `GET /v1/agreements/{id}`: every field, what is derived from them, and delivery to each party.
 public struct AgreementView: Codable, Sendable {
     public var id: String
+    /// The reference it was imported under (a CRM's record number), if it was imported here.
+    public var reference: String?
     public var title: String?
     public var category: String?
     public var parties: [String]

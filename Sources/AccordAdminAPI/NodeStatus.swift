@@ -13,7 +13,10 @@ public struct NodeStatus: Codable, Sendable {
     public var rejected: Int
     /// The certificate new sessions present.
     public var certificate: CertificateStatus?
-    /// What an operator should act on: certificates that expire soon or have expired.
+    /// The revocation lists in force (`[tls] crl`), with the date each must be replaced by.
+    public var revocationLists: [RevocationListStatus]?
+    /// What an operator should act on: certificates and revocation lists that expire soon or
+    /// have expired, peers whose certificate is revoked but that are still configured.
     public var warnings: [String]
     public var peers: [PeerStatus]
     /// Open commitments past their due date (`accordctl agreements due --overdue`).
@@ -69,8 +72,12 @@ public struct PeerStatus: Codable, Sendable {
     public var lastRejection: RejectionSummary?
     public var batchesInFlight: Int
     public var pendingRepairs: Int
-    /// The certificate of the node's current session, else the latest this node knows for it.
+    /// The certificate of the node's current session, else the latest this node knows for it
+    /// (with `revokedAt` when the consortium revoked it: such a node is not waited for).
     public var certificate: CertificateStatus?
+    /// The last thing that went wrong with its connections, in either direction, and whose
+    /// decision it was: why it is not connected.
+    public var lastProblem: ConnectionProblemView?
     /// Whether `accordctl sync --wait` waits for this row: a connected node, or a node of a
     /// configured organisation none of whose nodes is connected. A node met once that is not
     /// connected while another node of its organisation is (say, a second node that dialled in
@@ -102,6 +109,36 @@ public struct PeerStatus: Codable, Sendable {
         self.pendingRepairs = pendingRepairs
         self.certificate = certificate
         self.awaited = awaited
+    }
+}
+
+/// Why a connection with a peer did not become (or stopped being) a session.
+public struct ConnectionProblemView: Codable, Sendable, Hashable {
+    /// `outbound` (this node dialled) or `inbound`.
+    public var direction: String
+    /// `refused-here` (this node refused the peer), `refused-by-peer` (the peer refused this
+    /// node) or `network` (not reached, or it stopped answering).
+    public var origin: String
+    /// The kebab-case reason, as `accord_connections_refused_total` labels it.
+    public var reason: String
+    public var message: String
+    public var at: String
+
+    public init(direction: String, origin: String, reason: String, message: String, at: String) {
+        self.direction = direction
+        self.origin = origin
+        self.reason = reason
+        self.message = message
+        self.at = at
+    }
+
+    /// Whose decision it was, in words: "refused by this node", "refused by the peer", "not reached".
+    public var whose: String {
+        switch origin {
+        case "refused-here": "refused by this node"
+        case "refused-by-peer": "refused by the peer"
+        default: "not reached"
+        }
     }
 }
 
@@ -145,8 +182,14 @@ public struct ForgottenPeer: Codable, Sendable {
 public struct SyncRequest: Codable, Sendable {
     /// An organisation; nil for every connected peer.
     public var peer: String?
+    /// How long to wait for the rounds (default 60, at most 3600): a peer whose round has not
+    /// completed by then is answered with an error instead of being waited for.
+    public var timeoutSeconds: Double?
 
-    public init(peer: String?) { self.peer = peer }
+    public init(peer: String?, timeoutSeconds: Double? = nil) {
+        self.peer = peer
+        self.timeoutSeconds = timeoutSeconds
+    }
 }
 
 public struct SyncResponse: Codable, Sendable {

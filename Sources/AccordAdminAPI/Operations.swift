@@ -66,13 +66,40 @@ public struct CertificateStatus: Codable, Sendable, Hashable {
     public var daysLeft: Double
     /// Expires within the warning period (30 days) or has expired.
     public var expiresSoon: Bool
+    /// When the consortium's revocation list revoked it; nil if it is not revoked.
+    public var revokedAt: String?
 
-    public init(node: String, fingerprint: String, notAfter: String, daysLeft: Double, expiresSoon: Bool) {
+    public init(node: String, fingerprint: String, notAfter: String, daysLeft: Double, expiresSoon: Bool, revokedAt: String? = nil) {
         self.node = node
         self.fingerprint = fingerprint
         self.notAfter = notAfter
         self.daysLeft = daysLeft
         self.expiresSoon = expiresSoon
+        self.revokedAt = revokedAt
+    }
+}
+
+/// One certificate revocation list in force (`[tls] crl`): a list past its `nextUpdate` has
+/// expired, and OpenSSL would refuse every certificate it judges (docs/operations.md, "Refresh
+/// the revocation list").
+public struct RevocationListStatus: Codable, Sendable, Hashable {
+    /// The issuing CA, as "/O=…/CN=…".
+    public var issuer: String
+    /// The file it was read from.
+    public var file: String
+    public var lastUpdate: String
+    /// Nil for a list without a next update.
+    public var nextUpdate: String?
+    public var daysLeft: Double?
+    public var expired: Bool
+
+    public init(issuer: String, file: String, lastUpdate: String, nextUpdate: String?, daysLeft: Double?, expired: Bool) {
+        self.issuer = issuer
+        self.file = file
+        self.lastUpdate = lastUpdate
+        self.nextUpdate = nextUpdate
+        self.daysLeft = daysLeft
+        self.expired = expired
     }
 }
 

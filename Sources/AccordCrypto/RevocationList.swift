@@ -12,12 +12,31 @@ public import Foundation
 ///
 /// `@unchecked Sendable`: the CRLs are read and checked in `init` and only read afterwards.
 public final class RevocationList: @unchecked Sendable {
+    /// One list's issuer and its dates. A CRL says when its issuer will publish the next one
+    /// (`nextUpdate`); OpenSSL treats a list past that date as expired, so the node reports it
+    /// ahead of time (docs/operations.md, "Refresh the revocation list").
+    public struct Validity: Hashable, Sendable {
+        /// The issuing CA's name, as "/O=…/CN=…".
+        public let issuer: String
+        public let lastUpdate: Date
+        /// Nil for a list that names no next update (it never expires).
+        public let nextUpdate: Date?
+
+        /// Whether the list has passed its next update at `time`.
+        public func hasExpired(at time: Date) -> Bool { nextUpdate.map { $0 <= time } ?? false }
+    }
+
     private let lists: [CRLHandle]
+    /// Each list's issuer and dates, in the order of the file.
+    public let validity: [Validity]
 
     /// No certificate revoked.
-    public static let empty = RevocationList(lists: [])
+    public static let empty = RevocationList(lists: [], validity: [])
 
-    private init(lists: [CRLHandle]) { self.lists = lists }
+    private init(lists: [CRLHandle], validity: [Validity]) {
+        self.lists = lists
+        self.validity = validity
+    }
 
     /// Reads every CRL in PEM text and checks each one's signature against the CA that issued it.
     ///
@@ -36,6 +55,7 @@ public final class RevocationList: @unchecked Sendable {
                 throw CryptoError(.invalidCertificate, "the PEM text holds no readable certificate revocation list", openSSLReasons: reasons)
             }
         }
+        var validity: [Validity] = []
         for list in lists {
             let issuer = X509_CRL_get_issuer(list.pointer)
             guard let authority = authorities.first(where: { X509_NAME_cmp(X509_get_subject_name($0.handle.pointer), issuer) == 0 }) else {
@@ -44,8 +64,17 @@ public final class RevocationList: @unchecked Sendable {
             guard let key = X509_get0_pubkey(authority.handle.pointer), X509_CRL_verify(list.pointer, key) == 1 else {
                 throw CryptoError.drainingQueue(.invalidCertificate, "the revocation list of \(nameLine(issuer)) is not signed by that CA")
             }
+            guard let lastUpdate = Self.date(X509_CRL_get0_lastUpdate(list.pointer)) else {
+                throw CryptoError(.invalidCertificate, "the revocation list of \(nameLine(issuer)) has an unreadable lastUpdate date")
+            }
+            let next = X509_CRL_get0_nextUpdate(list.pointer)
+            let nextUpdate = Self.date(next)
+            if next != nil, nextUpdate == nil {
+                throw CryptoError(.invalidCertificate, "the revocation list of \(nameLine(issuer)) has an unreadable nextUpdate date")
+            }
+            validity.append(Validity(issuer: nameLine(issuer), lastUpdate: lastUpdate, nextUpdate: nextUpdate))
         }
-        self.init(lists: lists)
+        self.init(lists: lists, validity: validity)
     }
 
     /// Reads the CRLs in the PEM file at `path`.
@@ -75,6 +104,12 @@ public final class RevocationList: @unchecked Sendable {
 
     /// How many lists were read (for logs).
     public var count: Int { lists.count }
+
+    private static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date? {
+        var parts = tm()
+        guard let time, ASN1_TIME_to_tm(time, &parts) == 1 else { return nil }
+        return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)))
+    }
 }
 
 /// Owns one `X509_CRL`.

@@ -1,5 +1,5 @@
 import AccordAdminAPI
-import AccordSync
+public import AccordSync
 import Foundation
 public import Logging
 import NIOCore
@@ -30,7 +30,9 @@ public final class AdminServer: Sendable {
 
     /// Binds the socket. A socket file left by a process that is gone is replaced; one that a
     /// live process still answers on is an error (two daemons must not share a node's socket).
-    public init(path: String, mode: Int, logger: Logger, group: MultiThreadedEventLoopGroup = .singleton) async throws {
+    public init(
+        path: String, mode: Int, logger: Logger, refusals: RefusalLog, group: MultiThreadedEventLoopGroup = .singleton
+    ) async throws {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -65,7 +67,7 @@ public final class AdminServer: Sendable {
         }
         self.path = path
         self.logger = logger
-        self.refusals = RefusalLog(logger: logger)
+        self.refusals = refusals
     }
 
     private static func removeStaleSocket(at path: String) throws {

@@ -14,6 +14,9 @@ public struct StartupError: Error, CustomStringConvertible {
     public static let configuration: Int32 = 78  // EX_CONFIG
     public static let dataDirectory: Int32 = 73  // EX_CANTCREAT
     public static let unavailable: Int32 = 69  // EX_UNAVAILABLE
+    /// The listen address (or the console's) is taken by another process: often a node still
+    /// stopping, so worth a retry (EX_TEMPFAIL).
+    public static let addressInUse: Int32 = 75
 
     public let exitCode: Int32
     public let message: String
@@ -36,9 +39,14 @@ public final class Daemon: Service {
     private let eventFeed: NodeEventFeed
     private let deadlineWatch: DeadlineWatch
     private let console: (server: ConsoleServer, application: ConsoleApplication)?
+    /// The one refusal log of the process: sync, admin API, console and event stream log their
+    /// refusals through it, and `run` flushes its summaries.
+    private let refusals: RefusalLog
     private let logger: Logger
 
-    /// Opens everything the node needs; each failure names what to fix.
+    /// Opens everything the node needs; each failure names what to fix. The listen address, the
+    /// admin socket and the console's address are all bound here, so that one taken by another
+    /// process is an error before the node says it has started.
     /// - Parameter clock: the node's wall clock in Unix milliseconds (`NodeClock`).
     public init(
         configuration: DaemonConfiguration, logger: Logger, clock: @escaping @Sendable () -> UInt64 = NodeClock.system
@@ -46,6 +54,8 @@ public final class Daemon: Service {
         self.configuration = configuration
         self.logger = logger
         let file = configuration.file
+        let refusals = RefusalLog(logger: logger)
+        self.refusals = refusals
 
         let credentials: NodeCredentials
         do {
@@ -72,25 +82,39 @@ public final class Daemon: Service {
                 throw StartupError(exitCode: StartupError.dataDirectory, message: "\(file): node.data_directory: \(error)")
             }
         }
+        let store = self.store
+        /// Everything opened so far is closed before a failure is reported.
+        var opened: [@Sendable () async -> Void] = [{ await store.close() }]
+        func failure(_ code: Int32, _ message: String) async -> StartupError {
+            for close in opened.reversed() { await close() }
+            return StartupError(exitCode: code, message: "\(file): \(message)")
+        }
         let sync: SyncNode
         do {
             sync = try await SyncNode.assemble(
-                credentials: credentials, configuration: configuration.syncConfiguration(clock: clock), store: store, logger: logger
+                credentials: credentials, configuration: configuration.syncConfiguration(clock: clock), store: store, logger: logger,
+                refusals: refusals
             )
         } catch {
-            await store.close()
-            throw StartupError(exitCode: StartupError.configuration, message: "\(file): tls.certificate: not usable with tls.ca: \(error)")
+            throw await failure(StartupError.configuration, "tls.certificate: not usable with tls.ca: \(error)")
         }
         do {
-            admin = try await AdminServer(path: configuration.adminSocket, mode: configuration.adminSocketMode, logger: logger)
+            try await sync.bind()
+            opened.append { await sync.closeUnusedListener() }
+        } catch let error as SyncNode.BindFailure {
+            throw await failure(error.inUse ? StartupError.addressInUse : StartupError.unavailable, "listen.address: \(error)")
         } catch {
-            await store.close()
-            throw StartupError(exitCode: StartupError.unavailable, message: "\(file): admin.socket: \(error)")
+            throw await failure(StartupError.unavailable, "listen.address: \(error)")
+        }
+        do {
+            admin = try await AdminServer(path: configuration.adminSocket, mode: configuration.adminSocketMode, logger: logger, refusals: refusals)
+        } catch {
+            throw await failure(StartupError.unavailable, "admin.socket: \(error)")
         }
         self.sync = sync
         let live = LiveConfiguration(.init(configuration: configuration, credentials: credentials))
         reloader = ConfigurationReloader(live: live, sync: sync, logger: logger)
-        let events = EventHub(run: clock(), refusals: RefusalLog(logger: logger))
+        let events = EventHub(run: clock(), refusals: refusals)
         eventFeed = NodeEventFeed(hub: events, store: store, sync: sync, clock: clock)
         let authority = configuration.console.map { _ in ConsoleAuthority() }
         administration = NodeAdministration(
@@ -99,14 +123,13 @@ public final class Daemon: Service {
         deadlineWatch = DeadlineWatch(administration: administration, events: events)
         if let address = configuration.console, let authority {
             do {
-                let server = try await ConsoleServer(host: address.host, port: address.port, logger: logger)
+                let server = try await ConsoleServer(host: address.host, port: address.port, logger: logger, refusals: refusals)
                 let application = ConsoleApplication(
-                    administration: administration, authority: authority, events: events, address: address, logger: logger
+                    administration: administration, authority: authority, events: events, address: address, logger: logger, refusals: refusals
                 )
                 console = (server, application)
             } catch {
-                await store.close()
-                throw StartupError(exitCode: StartupError.unavailable, message: "\(file): console.address: \(error)")
+                throw await failure(error.inUse ? StartupError.addressInUse : StartupError.unavailable, "console.address: \(error)")
             }
         } else {
             console = nil
@@ -138,13 +161,16 @@ public final class Daemon: Service {
         }
     }
 
-    /// Warns in the log about certificates that expire within a month (once a day each), checking
-    /// every hour: the log is where an unattended node's operator looks.
+    /// Warns in the log about certificates that expire within a month and revocation lists that
+    /// expire within a week (once a day each), checking every hour and at the moment a revocation
+    /// list expires: the log is where an unattended node's operator looks.
     private func watchCertificates() async throws {
         while true {
             let peers = try await administration.peerStatuses()
-            await certificateWarnings.log(administration.certificateLifetimes(peers: peers).warnings)
-            try await Task.sleep(for: .seconds(3600))
+            let lifetimes = administration.certificateLifetimes(peers: peers)
+            await certificateWarnings.log(lifetimes.warnings)
+            let untilExpiry = lifetimes.nextRevocationListExpiry.map { max(1, $0.timeIntervalSinceNow + 1) } ?? 3600
+            try await Task.sleep(for: .seconds(min(3600, untilExpiry)))
         }
     }
 
@@ -177,6 +203,7 @@ public final class Daemon: Service {
                 group.addTask { try await Self.untilShutdown { try await self.watchCertificates() } }
                 group.addTask { try await Self.untilShutdown { try await self.returnFreedMemory() } }
                 group.addTask { try await Self.untilShutdown { try await self.deadlineWatch.run() } }
+                group.addTask { try await Self.untilShutdown { try await self.refusals.run() } }
             }
         } catch {
             await store.close()

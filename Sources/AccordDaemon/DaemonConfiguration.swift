@@ -1,6 +1,7 @@
 public import AccordModel
 public import AccordStore
 public import AccordSync
+import AccordTLS
 import Foundation
 import TOMLKit
 
@@ -247,6 +248,16 @@ public struct DaemonConfiguration: Sendable {
             node: node, certificate: certificate, privateKey: privateKey,
             certificateAuthority: certificateAuthority, revocationList: revocationList
         )
+    }
+
+    /// Runs every check start and reload make of the files the configuration names (`accordd
+    /// --check-config`): the same failures, in the same words. Returns what `status` would warn
+    /// of: a certificate or revocation list that expires soon.
+    public func checkCredentials() throws(NodeCredentials.Failure) -> [String] {
+        let credentials = try credentials()
+        return CertificateLifetimes(
+            own: node, certificate: credentials.tls.certificate, revocations: credentials.revocations, revocationListFile: revocationList
+        ).warnings
     }
 
     /// The sync settings for this node.

@@ -6,12 +6,14 @@ import Logging
 
 /// `GET /v1/due`, the deadline metrics and the events of deadlines passing.
 extension NodeAdministration {
-    func deadlines(within days: Int, overdueOnly: Bool) async throws -> DeadlinesResponse {
+    /// - Parameter owedBy: only the commitments this organisation owes (no expiries).
+    func deadlines(within days: Int, overdueOnly: Bool, owedBy: OrganisationID? = nil) async throws -> DeadlinesResponse {
         let today = CalendarDate(unixMillis: clock())
         let through = CalendarDate(unixMillis: clock() + UInt64(days) * 86_400_000)
         let deadlines = try await store.deadlines(through: through).compactMap { deadline -> DeadlinesResponse.Deadline? in
             let left = DeadlineCalendar.days(from: today, to: deadline.date)
             if overdueOnly, left >= 0 { return nil }
+            if let owedBy, deadline.kind != .commitment || deadline.owner != owedBy { return nil }
             return DeadlinesResponse.Deadline(
                 kind: deadline.kind.rawValue, date: deadline.date.description, daysLeft: left, agreement: deadline.agreement.description,
                 title: deadline.title, commitment: deadline.commitment?.description, owner: deadline.owner?.rawValue, description: deadline.description

@@ -10,45 +10,57 @@ package enum AdminRequestDecoding {
     /// The actions of `POST /v1/agreements/{id}/ACTION` that this decodes.
     package static let editActions: Set<String> = ["fields", "commitments", "terminate", "notes", "parties"]
 
-    /// The edits a request body asks for, and the commitment they are about (for `commitments`).
+    /// What a request asks for: its edits, the commitment they are about (for `commitments`),
+    /// and whether parties this node does not know are named on purpose (`AuthoringChecks`).
+    package struct Decoded {
+        package var edits: [Edit]
+        package var commitment: CommitmentID? = nil
+        package var allowUnknownParties = false
+    }
+
+    /// The edits a request body asks for.
     /// - Throws: an error whose description says what is wrong with the body.
-    package static func edits(for action: String, body: [UInt8]) throws -> (edits: [Edit], commitment: CommitmentID?) {
+    package static func edits(for action: String, body: [UInt8]) throws -> Decoded {
         switch action {
-        case create: return (try EditRequests.create(try EditRequests.decode(body)), nil)
-        case "fields": return ([try EditRequests.setField(try EditRequests.decode(body))], nil)
+        case create:
+            let request: CreateAgreementRequest = try EditRequests.decode(body)
+            return Decoded(edits: try EditRequests.create(request), allowUnknownParties: request.allowUnknownParties == true)
+        case "fields": return Decoded(edits: [try EditRequests.setField(try EditRequests.decode(body))])
         case "commitments":
             let (commitment, edits) = try EditRequests.commitment(try EditRequests.decode(body))
-            return (edits, commitment)
+            return Decoded(edits: edits, commitment: commitment)
         case "terminate":
             let request: TerminateRequest = try EditRequests.decode(body)
             guard !request.reason.isEmpty else { throw AdminFailure.badRequest("a termination needs a reason") }
-            return ([.terminate(reason: request.reason)], nil)
+            return Decoded(edits: [.terminate(reason: request.reason)])
         case "notes":
             let request: NoteRequest = try EditRequests.decode(body)
             guard !request.text.isEmpty else { throw AdminFailure.badRequest("a note needs text") }
-            return ([.note(request.text)], nil)
-        case "parties": return ([try EditRequests.party(try EditRequests.decode(body))], nil)
+            return Decoded(edits: [.note(request.text)])
+        case "parties":
+            let request: PartyRequest = try EditRequests.decode(body)
+            return Decoded(edits: [try EditRequests.party(request)], allowUnknownParties: request.allowUnknownParty == true)
         default: throw AdminFailure.notFound("no edit action \(action)")
         }
     }
 
     /// The edits of each agreement of a bulk create, all checked before any is made.
     /// - Throws: a 400 naming the first bad entry by its index.
-    package static func bulkCreate(_ body: [UInt8]) throws -> [[Edit]] {
+    package static func bulkCreate(_ body: [UInt8]) throws -> [Decoded] {
         let request: BulkCreateRequest = try EditRequests.decode(body)
         guard !request.agreements.isEmpty, request.agreements.count <= BulkCreateRequest.maximumAgreements else {
             throw AdminFailure.badRequest("agreements: between 1 and \(BulkCreateRequest.maximumAgreements) per request, not \(request.agreements.count)")
         }
-        var edits: [[Edit]] = []
-        edits.reserveCapacity(request.agreements.count)
+        var decoded: [Decoded] = []
+        decoded.reserveCapacity(request.agreements.count)
         for (index, entry) in request.agreements.enumerated() {
             do throws(AdminFailure) {
-                edits.append(try EditRequests.create(entry))
+                decoded.append(Decoded(edits: try EditRequests.create(entry), allowUnknownParties: entry.allowUnknownParties == true))
             } catch {
                 throw AdminFailure.badRequest("agreements[\(index)]: \(error.body.message)")
             }
         }
-        return edits
+        return decoded
     }
 }
 

@@ -94,7 +94,8 @@ extension NodeAdministration {
         text.metric("accord_sessions_ended_total", "counter", "Peer sessions ended, by reason.", by: "reason", sync.sessionsEnded)
         text.metric("accord_dial_failures_total", "counter", "Failed dials to peers.", Double(sync.dialFailures))
         text.metric(
-            "accord_connections_refused_total", "counter", "Incoming connections closed before a session, by reason.",
+            "accord_connections_refused_total", "counter",
+            "Peer connections, accepted or dialled, that ended before their session started, by reason (this node's refusal, the peer's, or a timeout).",
             by: "reason", sync.connectionsRefused
         )
         text.metric("accord_reconcile_rounds_total", "counter", "Reconciliation rounds completed.", Double(sync.reconcileRounds))
@@ -102,9 +103,15 @@ extension NodeAdministration {
         text.metric("accord_reconcile_differences_total", "counter", "Agreements found different by reconciliation.", Double(sync.reconcileDifferences))
         text.metric("accord_reconcile_bytes_total", "counter", "Bytes of reconciliation messages (reconcile and heads frames, both ways).", Double(sync.reconcileBytes))
         text.metric("accord_reconcile_heads_bytes_total", "counter", "Of accord_reconcile_bytes_total, the bytes of heads frames.", Double(sync.headsBytes))
+        let lifetimes = certificateLifetimes(peers: peers)
         text.metric(
             "accord_certificate_expiry_timestamp_seconds", "gauge", "When the certificate of this node and of each peer node expires (Unix seconds).",
-            certificateLifetimes(peers: peers).entries.map { ([("node", $0.node.description)], $0.certificate.notAfter.timeIntervalSince1970.rounded()) }
+            lifetimes.entries.map { ([("node", $0.node.description)], $0.certificate.notAfter.timeIntervalSince1970.rounded()) }
+        )
+        text.metric(
+            "accord_crl_next_update_timestamp_seconds", "gauge",
+            "When each certificate revocation list in force must be replaced by a newer one (its nextUpdate, Unix seconds); past it the list has expired.",
+            lifetimes.revocationLists.compactMap { list in list.nextUpdate.map { ([("issuer", list.issuer)], $0.timeIntervalSince1970.rounded()) } }
         )
         text.metric("accord_reloads_total", "counter", "Configuration reloads, by result (applied, refused).", by: "result", reloader.outcomes)
         let connected = peers.filter { $0.node != nil }

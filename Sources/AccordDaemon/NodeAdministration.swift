@@ -76,28 +76,31 @@ public final class NodeAdministration: Sendable {
                 }
                 return days
             } ?? 30
-            return try json(try await deadlines(within: within, overdueOnly: request.query["overdue"] == "true"))
+            let owedBy = try request.query["owedBy"].map { name throws(AdminFailure) in
+                name == "ours" ? configuration.node.organisation : try EditRequests.organisation(name, "owedBy")
+            }
+            return try json(try await deadlines(within: within, overdueOnly: request.query["overdue"] == "true", owedBy: owedBy))
         case (.GET, "events", nil, nil): return EventStreamResponse.response(request, hub: events)
         case (.GET, "peers", nil, nil): return try json(try await peerStatuses())
         case (.DELETE, "peers", let node?, nil): return try json(try await forget(node))
         case (.GET, "agreements", nil, nil): return try json(try await list(request.query))
         case (.POST, "agreements", nil, nil):
             let decoded = try AdminRequestDecoding.edits(for: AdminRequestDecoding.create, body: request.body)
-            return try json(try await create(decoded.edits), status: .created)
+            return try json(try await create(decoded.edits, allowUnknownParties: decoded.allowUnknownParties), status: .created)
         case (.POST, "agreements", "bulk", nil):
             return try json(try await createMany(try AdminRequestDecoding.bulkCreate(request.body)))
         case (.POST, "agreements", "import", nil): return try json(try await importAgreements(try body(request)))
         case (.GET, "agreements", "export", nil): return try json(try await exportAgreements(request.query))
-        case (.GET, "agreements", let id?, nil): return try json(try await show(try agreementID(id)))
+        case (.GET, "agreements", let id?, nil): return try json(try await show(try await agreement(named: id)))
         case (.GET, "agreements", let id?, "history"):
-            let agreement = try await existing(try agreementID(id))
+            let agreement = try await existing(try await agreement(named: id))
             return try json(try await store.history(of: agreement).map(Views.history))
-        case (.GET, "agreements", let id?, "evidence"): return try json(try await evidence(try agreementID(id)))
+        case (.GET, "agreements", let id?, "evidence"): return try json(try await evidence(try await agreement(named: id)))
         case (.POST, "agreements", let id?, "approve"):
-            return try json(try await approve(try agreementID(id), try body(request, emptyAs: ApproveRequest(termsHash: nil))))
+            return try json(try await approve(try await agreement(named: id), try body(request, emptyAs: ApproveRequest(termsHash: nil))))
         case (.POST, "agreements", let id?, let action?) where AdminRequestDecoding.editActions.contains(action):
             let decoded = try AdminRequestDecoding.edits(for: action, body: request.body)
-            var receipt = try await author(try agreementID(id), decoded.edits)
+            var receipt = try await author(try await agreement(named: id), decoded.edits, allowUnknownParties: decoded.allowUnknownParties)
             receipt.commitment = decoded.commitment?.description
             return try json(receipt)
         case (.GET, "conflicts", nil, nil):
@@ -123,88 +126,17 @@ public final class NodeAdministration: Sendable {
 
     // MARK: - Reads
 
-    func status() async throws -> NodeStatus {
-        let counts = try await store.counts()
-        let now = clock()
-        let peers = try await peerStatuses()
-        let lifetimes = certificateLifetimes(peers: peers)
-        let deadlines = try await deadlineCounts()
-        var status = NodeStatus(
-            organisation: configuration.node.organisation.rawValue, node: configuration.node.description, version: Self.version,
-            listen: "\(configuration.listenHost):\(sync.listeningPort ?? configuration.listenPort)", startedAt: Views.time(startedAt),
-            uptimeSeconds: Double(now - min(now, startedAt)) / 1000, agreements: counts.agreements, changes: counts.changes,
-            held: counts.held, rejected: counts.rejected, certificate: lifetimes.status(of: configuration.node),
-            warnings: lifetimes.warnings, peers: peers
-        )
-        (status.commitmentsOverdue, status.agreementsExpiringSoon) = (deadlines.overdue, deadlines.expiringSoon)
-        return status
-    }
-
-    /// This node's certificate and those of the peer nodes in `peers`.
-    func certificateLifetimes(peers: [PeerStatus]) -> CertificateLifetimes {
-        CertificateLifetimes(own: configuration.node, sync: sync, peers: peers.compactMap { $0.node.flatMap(NodeID.init) })
-    }
-
-    /// One row per peer node met (stored or in session), plus configured organisations whose node
-    /// has not been met yet.
-    func peerStatuses() async throws -> [PeerStatus] {
-        let stored = Dictionary(try await store.peers().map { ($0.node, $0) }, uniquingKeysWith: { first, _ in first })
-        let sessions = Dictionary(sync.sessions.map { ($0.node, $0) }, uniquingKeysWith: { first, _ in first })
-        // The configured address belongs to the node met there, not to every node of its organisation.
-        let addresses = Dictionary(sync.dialledNodes.map { ($0.value, "\($0.key.host):\($0.key.port)") }, uniquingKeysWith: { first, _ in first })
-        var rows: [PeerStatus] = []
-        for node in Set(stored.keys).union(sessions.keys).sorted() {
-            let state = stored[node]
-            let session = sessions[node]
-            let acknowledged = max(session?.acknowledgedThrough ?? 0, state?.acknowledgedSequence ?? 0)
-            rows.append(PeerStatus(
-                organisation: node.organisation.rawValue, node: node.description, address: addresses[node],
-                connected: session != nil, connectedSince: session.map { Views.time($0.establishedAt) },
-                direction: session.map { $0.direction == .outbound ? "outbound" : "inbound" },
-                lastContact: state?.lastContact.map(Views.time), lastReconcile: session?.lastRound.map(Views.reconcile),
-                changesTheyLack: try await store.owedChangeCount(after: acknowledged, for: node.organisation, excluding: node),
-                differencesAtLastReconcile: session?.lastRound?.differences,
-                changesSent: state?.changesSent ?? 0, changesReceived: state?.changesReceived ?? 0,
-                changesRejected: state?.changesRejected ?? 0,
-                lastRejection: state?.lastRejection.map { RejectionSummary(code: $0.code, message: $0.message, at: Views.time($0.at)) },
-                batchesInFlight: session?.batchesInFlight ?? 0, pendingRepairs: session?.pendingRepairs ?? 0,
-                certificate: sync.certificate(of: node).map { CertificateLifetimes.status(of: $0, node: node, now: Date()) },
-                awaited: false, protocolVersion: session.map { Int($0.version) }
-            ))
-        }
-        let met = Set(rows.map(\.organisation))
-        for peer in configuration.peers where !met.contains(peer.organisation.rawValue) {
-            rows.append(PeerStatus(
-                organisation: peer.organisation.rawValue, node: nil, address: "\(peer.host):\(peer.port)", connected: false,
-                connectedSince: nil, direction: nil, lastContact: nil, lastReconcile: nil,
-                changesTheyLack: try await store.owedChangeCount(after: 0, for: peer.organisation),
-                differencesAtLastReconcile: nil, changesSent: 0, changesReceived: 0, changesRejected: 0, lastRejection: nil,
-                batchesInFlight: 0, pendingRepairs: 0, awaited: false
-            ))
-        }
-        // Which rows `sync --wait` waits for: nodes that can answer now, and every configured
-        // organisation that has no node to answer (so an unreachable partner is not missed).
-        let configured = Set(configuration.peers.map(\.organisation.rawValue))
-        let reachable = Set(rows.filter(\.connected).map(\.organisation))
-        for index in rows.indices {
-            rows[index].awaited = rows[index].connected || (configured.contains(rows[index].organisation) && !reachable.contains(rows[index].organisation))
-        }
-        return rows
-    }
-
-    /// Forgets a peer node that is not connected (`DELETE /v1/peers/ORG%2FNODE`).
-    private func forget(_ text: String) async throws -> ForgottenPeer {
-        guard let node = NodeID(text) else {
-            throw AdminFailure.badRequest("\"\(text)\" is not a node (ORGANISATION/NAME)")
-        }
-        if sync.sessions.contains(where: { $0.node == node }) {
-            throw AdminFailure(.conflict, "peer-connected", "\(node) is connected; it can be forgotten once its session has ended")
-        }
-        guard try await store.forgetPeer(node) else { throw AdminFailure.notFound("this node has never met \(node)") }
-        return ForgottenPeer(node: node.description)
-    }
-
+    /// Agreements, each with the reference it was imported under.
     func list(_ query: [String: String]) async throws -> [AgreementListItem] {
+        let references = try await store.importReferences()
+        return try await summaries(query).map { summary in
+            var item = Views.listItem(summary)
+            item.reference = references[summary.id]
+            return item
+        }
+    }
+
+    private func summaries(_ query: [String: String]) async throws -> [AgreementSummary] {
         let party = try query["party"].map { name throws(AdminFailure) in try EditRequests.organisation(name, "party") }
         let status = try query["status"].map { name throws(AdminFailure) in
             guard let status = AgreementStatus(rawValue: name) else {
@@ -212,7 +144,7 @@ public final class NodeAdministration: Sendable {
             }
             return status
         }
-        return try await store.agreements(party: party, status: status, today: today).map(Views.listItem)
+        return try await store.agreements(party: party, status: status, today: today)
     }
 
     func show(_ id: AgreementID) async throws -> AgreementView {
@@ -233,7 +165,9 @@ public final class NodeAdministration: Sendable {
                 delivery.append(DeliveryView(organisation: party.rawValue, node: node, acknowledged: through >= latest))
             }
         }
-        return Views.agreement(detail, today: today, delivery: delivery)
+        var view = Views.agreement(detail, today: today, delivery: delivery)
+        view.reference = try await store.importReference(of: id)
+        return view
     }
 
     func conflicts(_ agreement: AgreementID?) async throws -> [AgreementConflicts] {
@@ -248,7 +182,8 @@ public final class NodeAdministration: Sendable {
 
     // MARK: - Changes
 
-    private func create(_ edits: [Edit]) async throws -> CreatedAgreement {
+    private func create(_ edits: [Edit], allowUnknownParties: Bool) async throws -> CreatedAgreement {
+        try await authoringChecks(allowUnknownParties: allowUnknownParties).check(edits, on: nil)
         let stored = try await store.author(nil, edits, signer: signer, nowMillis: clock())
         counters.authored()
         return CreatedAgreement(id: stored.agreement.description, change: stored.change.id.hex, sequence: stored.sequence)
@@ -256,23 +191,34 @@ public final class NodeAdministration: Sendable {
 
     /// Every request was decoded and checked before any is authored; each is then judged by the
     /// rules on its own, in one transaction.
-    private func createMany(_ requests: [[Edit]]) async throws -> BulkCreateResponse {
-        let results = try await store.authorMany(requests.map { (nil, $0) }, signer: signer, nowMillis: clock())
-        return BulkCreateResponse(results: results.map { result in
-            switch result {
-            case .success(let stored):
+    private func createMany(_ requests: [AdminRequestDecoding.Decoded]) async throws -> BulkCreateResponse {
+        let known = try await knownOrganisations()
+        let checked = requests.map { request in
+            Result { () throws(AdminFailure) in
+                try AuthoringChecks(knownOrganisations: known, allowUnknownParties: request.allowUnknownParties).check(request.edits, on: nil)
+                return request.edits
+            }
+        }
+        let passed = checked.compactMap { try? $0.get() }
+        var authored = try await store.authorMany(passed.map { (nil, $0) }, signer: signer, nowMillis: clock()).makeIterator()
+        return BulkCreateResponse(results: checked.map { check in
+            switch check.map({ _ in authored.next()! }) {
+            case .failure(let failure):
+                return BulkCreateResult(created: nil, error: failure.body)
+            case .success(.success(let stored)):
                 counters.authored()
                 return BulkCreateResult(
                     created: CreatedAgreement(id: stored.agreement.description, change: stored.change.id.hex, sequence: stored.sequence), error: nil
                 )
-            case .failure(let rejection):
+            case .success(.failure(let rejection)):
                 return BulkCreateResult(created: nil, error: ErrorResponse(code: rejection.code.description, message: rejection.message))
             }
         })
     }
 
-    func author(_ id: AgreementID, _ edits: [Edit]) async throws -> ChangeReceipt {
-        _ = try await existing(id)
+    func author(_ id: AgreementID, _ edits: [Edit], allowUnknownParties: Bool = false) async throws -> ChangeReceipt {
+        guard let current = try await store.agreement(id)?.agreement else { throw Self.unknown(id) }
+        try await authoringChecks(allowUnknownParties: allowUnknownParties).check(edits, on: current)
         let stored = try await store.author(id, edits, signer: signer, nowMillis: clock())
         counters.authored()
         return ChangeReceipt(agreement: id.description, change: stored.change.id.hex, sequence: stored.sequence)
@@ -303,7 +249,7 @@ public final class NodeAdministration: Sendable {
         }
         let bundle = EvidenceBundle(
             agreement: agreement, history: try await store.history(of: agreement), certificates: try await store.certificates(),
-            authorityPEM: authority
+            authorityPEM: authority, exportedBy: configuration.node, exportedAt: clock()
         )
         return EvidenceResponse(agreement: agreement.description, files: bundle.files.map {
             EvidenceResponse.File(path: $0.path, base64: Data($0.bytes).base64EncodedString(), executable: $0.executable)
@@ -326,11 +272,13 @@ public final class NodeAdministration: Sendable {
         if let organisation, !configuration.peers.contains(where: { $0.organisation == organisation }) {
             throw AdminFailure.notFound("\(organisation) is not a configured peer of this node")
         }
-        let results = await sync.synchronise(with: organisation)
+        let seconds = request.timeoutSeconds ?? 60
+        guard seconds > 0, seconds <= 3600 else { throw AdminFailure.badRequest("timeoutSeconds: \(seconds) is not within 0–3600") }
+        let results = await sync.synchronise(with: organisation, timeout: .milliseconds(Int64(seconds * 1000)))
         return SyncResponse(rounds: results.sorted { $0.key < $1.key }.map { node, result in
             switch result {
             case .success(let round): SyncRound(node: node.description, result: Views.reconcile(round), error: nil)
-            case .failure(let error): SyncRound(node: node.description, result: nil, error: "\(error)")
+            case .failure(let failure): SyncRound(node: node.description, result: nil, error: failure.description)
             }
         })
     }
@@ -354,6 +302,21 @@ public final class NodeAdministration: Sendable {
 
     // MARK: - Helpers
 
+    /// The organisations this node knows: its own, its configured peers', and every one it holds
+    /// a certificate of (met in a session, or an author of a change it holds).
+    func knownOrganisations() async throws -> Set<OrganisationID> {
+        var known = Set(configuration.peers.map(\.organisation))
+        known.insert(configuration.node.organisation)
+        for certificate in try await store.certificates() {
+            if let organisation = OrganisationID(rawValue: certificate.organisation) { known.insert(organisation) }
+        }
+        return known
+    }
+
+    func authoringChecks(allowUnknownParties: Bool) async throws -> AuthoringChecks {
+        AuthoringChecks(knownOrganisations: try await knownOrganisations(), allowUnknownParties: allowUnknownParties)
+    }
+
     func existing(_ id: AgreementID) async throws -> AgreementID {
         guard try await store.history(of: id).isEmpty == false else { throw Self.unknown(id) }
         return id
@@ -365,6 +328,16 @@ public final class NodeAdministration: Sendable {
 
     func agreementID(_ text: String) throws(AdminFailure) -> AgreementID {
         guard let id = AgreementID(uuidString: text) else { throw AdminFailure.badRequest("\"\(text)\" is not an agreement id (a UUID)") }
+        return id
+    }
+
+    /// The agreement `text` names: its id, or a reference it was imported under (a CRM's record
+    /// number, `crm-4701`), or `accord:ID` as an export writes it.
+    func agreement(named text: String) async throws -> AgreementID {
+        if let id = AgreementID(uuidString: text) { return id }
+        guard !text.isEmpty, let id = try await importedAgreement(text) else {
+            throw AdminFailure.notFound("\"\(text)\" is neither an agreement id (a UUID) nor the reference of an agreement imported here")
+        }
         return id
     }
 

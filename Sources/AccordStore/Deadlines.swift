@@ -33,6 +33,7 @@ public struct Deadline: Hashable, Sendable {
 extension NodeStore {
     /// Open commitments of live agreements due on or before `through`, and live agreements
     /// expiring on or before it, by date (overdue and expired ones included: their date is past).
+    /// A draft that no party has approved yet binds nobody: its dates are not deadlines.
     public func deadlines(through: CalendarDate) async throws(StoreError) -> [Deadline] {
         try await read { connection throws(StoreError) in
             var deadlines: [Deadline] = []
@@ -40,7 +41,7 @@ extension NodeStore {
                 """
                 SELECT c.due_date, a.id, a.title, c.commitment, c.organisation, c.description
                 FROM commitments c JOIN agreements a ON a.key = c.agreement_key
-                WHERE c.state = 'open' AND c.due_date IS NOT NULL AND c.due_date <= ? AND a.terminated = 0
+                WHERE c.state = 'open' AND c.due_date IS NOT NULL AND c.due_date <= ? AND a.terminated = 0 AND a.approvals > 0
                 """
             )
             commitments.bind(1, through.description)
@@ -56,7 +57,7 @@ extension NodeStore {
                 ))
             }
             let expiries = try connection.statement(
-                "SELECT expires_on, id, title FROM agreements WHERE terminated = 0 AND expires_on IS NOT NULL AND expires_on <= ?"
+                "SELECT expires_on, id, title FROM agreements WHERE terminated = 0 AND approvals > 0 AND expires_on IS NOT NULL AND expires_on <= ?"
             )
             expiries.bind(1, through.description)
             while try expiries.step() {

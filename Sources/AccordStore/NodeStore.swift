@@ -361,6 +361,9 @@ public final class NodeStore: Sendable {
                     continuation.resume(returning: .failure(StoreError(.closed, "the store is closed", path: self.configuration.databasePath)))
                     return
                 }
+                // However the body ended, no statement it stepped keeps its snapshot open: the
+                // next read must see every commit made before it starts.
+                defer { connection.resetStatements() }
                 do throws(StoreError) {
                     continuation.resume(returning: .success(try body(connection)))
                 } catch {

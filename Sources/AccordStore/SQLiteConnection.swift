@@ -38,6 +38,13 @@ final class SQLiteConnection {
         }
     }
 
+    /// Resets every cached statement: a statement stepped short of its last row keeps its read
+    /// transaction — and so an old snapshot — open, and every later read on this connection
+    /// would miss what was written since. `NodeStore.read` calls it after each read.
+    func resetStatements() {
+        for statement in statements.values { statement.reset() }
+    }
+
     /// A prepared statement, cached by its SQL text and reset for reuse. A caller that stops
     /// stepping before the last row must `reset()` it, or it keeps a read transaction open.
     func statement(_ sql: String) throws(StoreError) -> SQLiteStatement {

@@ -63,7 +63,6 @@ extension NodeStore {
         } }
     }
 
-    /// The accepted changes of an agreement in the order this node accepted them.
     /// The reference each imported agreement was created under.
     public func importReferences() async throws(StoreError) -> [AgreementID: String] {
         try await read { connection throws(StoreError) in
@@ -74,6 +73,26 @@ extension NodeStore {
         }
     }
 
+    /// The agreement imported under `reference`, if one was.
+    public func agreement(importedAs reference: String) async throws(StoreError) -> AgreementID? {
+        try await read { connection throws(StoreError) in
+            let statement = try connection.statement("SELECT agreement FROM import_references WHERE reference = ?")
+            statement.bind(1, reference)
+            return try statement.step() ? try LogQueries.agreementID(statement.blob(0), path: connection.path) : nil
+        }
+    }
+
+    /// The reference `id` was imported under, if it was (a scan: the table is keyed by reference,
+    /// and holds one row per imported agreement).
+    public func importReference(of id: AgreementID) async throws(StoreError) -> String? {
+        try await read { connection throws(StoreError) in
+            let statement = try connection.statement("SELECT reference FROM import_references WHERE agreement = ?")
+            statement.bind(1, id.uuid.bytes)
+            return try statement.step() ? statement.text(0) : nil
+        }
+    }
+
+    /// The accepted changes of an agreement in the order this node accepted them.
     public func history(of id: AgreementID) async throws(StoreError) -> [HistoryEntry] {
         try await read { connection throws(StoreError) in
             let statement = try connection.statement(

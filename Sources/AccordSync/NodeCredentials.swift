@@ -2,7 +2,7 @@ public import AccordCrypto
 public import AccordModel
 public import AccordStore
 public import AccordTLS
-import Foundation
+public import Foundation
 public import Logging
 
 /// A node's identity and the consortium's trust, read from their files and checked together: the
@@ -33,12 +33,17 @@ public struct NodeCredentials: Sendable {
     public let authority: CertificateAuthority
     public let revocations: RevocationList
 
-    /// Reads and checks every file: the key matches the certificate, the certificate names
-    /// `node`, is a usable node certificate and is not revoked.
+    /// Reads and checks every file: the key is not open to other users and matches the
+    /// certificate, the certificate names `node`, is a usable node certificate and is not
+    /// revoked, and no revocation list has passed its next update at `now`. `accordd` start,
+    /// `--check-config` and reload all come here, so all three refuse the same files with the
+    /// same words.
     public init(
-        node: NodeID, certificate: String, privateKey: String, certificateAuthority: String, revocationList: String? = nil
+        node: NodeID, certificate: String, privateKey: String, certificateAuthority: String, revocationList: String? = nil,
+        now: Date = Date()
     ) throws(Failure) {
         self.node = node
+        try Self.checkPermissions(ofKey: privateKey)
         do {
             var configuration = TLSConfiguration(certificateChainPath: certificate, privateKeyPath: privateKey, trustRootsPath: certificateAuthority)
             configuration.crlPath = revocationList
@@ -80,6 +85,31 @@ public struct NodeCredentials: Sendable {
         if let revoked = revocations.revocationDate(of: own) {
             throw Failure(field: .certificate, message: "\(certificate): revoked by tls.crl on \(revoked)")
         }
+        if let revocationList, let expired = revocations.validity.first(where: { $0.hasExpired(at: now) }) {
+            throw Failure(field: .revocationList, message: Self.expiryMessage(expired, file: revocationList))
+        }
+    }
+
+    /// What to say of a revocation list past its next update: what it means and how to fix it.
+    public static func expiryMessage(_ list: RevocationList.Validity, file: String) -> String {
+        "\(file): the revocation list of \(list.issuer) expired at \(list.nextUpdate.map { "\($0)" } ?? "?") (its nextUpdate); "
+            + "peers would refuse every handshake it judges. Issue a new CRL at the CA (make-certs.sh -o PKI --crl), install it "
+            + "on every node and run accordctl reload (docs/operations.md, \"Refresh the revocation list\")"
+    }
+
+    /// The key is a secret of this node: a key file that users other than its owner and group
+    /// can read or change is refused, as ssh refuses such keys.
+    private static func checkPermissions(ofKey path: String) throws(Failure) {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return }  // reading it fails below, with the reason
+        let others = status.st_mode & 0o007
+        guard others == 0 else {
+            throw Failure(
+                field: .privateKey,
+                message: "\(path): other users can access it (mode \(String(status.st_mode & 0o777, radix: 8))); "
+                    + "chmod 600 it (or 640 with accordd's group), as the key signs in this node's name"
+            )
+        }
     }
 
     /// The credentials of `ORG-NODE` in a folder laid out as certs-example's (`ca.pem`,
@@ -105,12 +135,12 @@ extension SyncNode {
     /// A node's sync, assembled from its credentials and its open store: the certificate
     /// directory (its own certificate and every one the store remembers) and the node itself.
     public static func assemble(
-        credentials: NodeCredentials, configuration: SyncConfiguration, store: NodeStore, logger: Logger
+        credentials: NodeCredentials, configuration: SyncConfiguration, store: NodeStore, logger: Logger, refusals: RefusalLog? = nil
     ) async throws -> SyncNode {
         precondition(configuration.node == credentials.node, "the sync configuration is for \(configuration.node), the credentials for \(credentials.node)")
         let directory = try await credentials.directory(store: store)
         // Remembered so that, after the certificate is renewed, the changes it signed still verify.
         try await store.rememberCertificate(credentials.tls.certificate, nowMillis: configuration.clock())
-        return SyncNode(configuration: configuration, store: store, tls: credentials.tls, directory: directory, logger: logger)
+        return SyncNode(configuration: configuration, store: store, tls: credentials.tls, directory: directory, logger: logger, refusals: refusals)
     }
 }

@@ -35,10 +35,13 @@ public struct SessionError: Error, Hashable, Sendable, CustomStringConvertible {
 
     public let code: Code
     public let message: String
+    /// The peer sent it (an `error` frame): the peer refused this node, not the other way round.
+    public let fromPeer: Bool
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, fromPeer: Bool = false) {
         self.code = code
         self.message = message
+        self.fromPeer = fromPeer
     }
 
     public var description: String { "\(reason): \(message)" }
@@ -171,8 +174,8 @@ public final class PeerSessionHandler: ChannelDuplexHandler {
         case (_, .error(let code, let text)):
             let error =
                 code == SessionError.Code.alreadyInSession.rawValue
-                ? SessionError(.alreadyInSession, "the peer has a session with this node already: \(text)")
-                : SessionError(.protocolViolation, "the peer ended the session with error \(code): \(text)")
+                ? SessionError(.alreadyInSession, "the peer has a session with this node already: \(text)", fromPeer: true)
+                : SessionError(.protocolViolation, "the peer ended the session with error \(code): \(text)", fromPeer: true)
             failEstablished(error)
             context.fireErrorCaught(error)
             state = .closed

@@ -15,10 +15,16 @@ public struct PendingConnectionLimits: Hashable, Sendable {
 /// share. Anyone who can reach the port can open one, so they must never lock out a partner:
 ///
 /// - their number is bounded per source address and in total;
-/// - a new connection over either bound is admitted and an older one evicted instead: the oldest
-///   *silent* connection (no byte received) of the source with the most pending connections,
-///   else its oldest. A flood of idle sockets thus makes room for anyone who actually speaks, and
-///   a flood from one address evicts its own connections first;
+/// - a new connection over either bound is admitted and an older one evicted instead, from the
+///   source with the most pending connections, in this order: the oldest *silent* connection (no
+///   byte received), then the oldest of a node that has another connection waiting after its TLS
+///   handshake, then the oldest still in its handshake, and only last a node's one connection. A
+///   flood of idle sockets thus makes room for anyone who actually speaks, a flood from one
+///   address evicts its own connections first, and a flood that holds a valid certificate
+///   evicts its own connections before a partner's (a partner behind the same address — a
+///   shared NAT, loopback — included);
+/// - a node needs one connection to start a session: once its TLS handshake names it, a node
+///   may hold at most `perNode` connections waiting for their hellos, its older ones evicted;
 /// - each has a short deadline (`SyncConfiguration.sessionStartTimeout`, enforced by `SyncNode`).
 ///
 /// This node's own dials are not pending connections: they never compete with strangers.
@@ -31,11 +37,17 @@ package struct PendingConnectionTable {
         /// Admission order: lower is older.
         let order: UInt64
         var silent = true
+        /// The node its TLS handshake named, once it has.
+        var node: String?
     }
+
+    /// Connections one authenticated node may hold waiting for their hellos.
+    package static let perNode = 2
 
     package let limits: Limits
     private var entries: [UInt64: Entry] = [:]
     private var bySource: [String: Set<UInt64>] = [:]
+    private var byNode: [String: Set<UInt64>] = [:]
     private var nextID: UInt64 = 0
 
     package init(limits: Limits) { self.limits = limits }
@@ -64,17 +76,44 @@ package struct PendingConnectionTable {
     /// The connection sent its first bytes.
     package mutating func spoke(_ id: UInt64) { entries[id]?.silent = false }
 
+    /// The connection's TLS handshake named `node`; returns the connections of that node to
+    /// evict (its oldest, beyond `perNode`).
+    package mutating func authenticated(_ id: UInt64, node: String) -> [UInt64] {
+        guard entries[id] != nil, entries[id]?.node == nil else { return [] }
+        entries[id]?.node = node
+        byNode[node, default: []].insert(id)
+        var evict: [UInt64] = []
+        while let waiting = byNode[node], waiting.count > Self.perNode,
+            let oldest = waiting.min(by: { entries[$0]!.order < entries[$1]!.order })
+        {
+            evict.append(oldest)
+            remove(oldest)
+        }
+        return evict
+    }
+
     /// The connection was established or closed.
     package mutating func remove(_ id: UInt64) {
         guard let entry = entries.removeValue(forKey: id) else { return }
         bySource[entry.source]?.remove(id)
         if bySource[entry.source]?.isEmpty == true { bySource[entry.source] = nil }
+        if let node = entry.node {
+            byNode[node]?.remove(id)
+            if byNode[node]?.isEmpty == true { byNode[node] = nil }
+        }
     }
 
-    /// The oldest silent connection of `source`, else its oldest.
+    /// Which of `source`'s connections goes first: silent ones, then those of a node with
+    /// another connection waiting, then those still in their handshake, then a node's only
+    /// one; the oldest of the first group that has any.
     private func victim(from source: String) -> UInt64? {
+        func rank(_ entry: Entry) -> Int {
+            if entry.silent { return 0 }
+            guard let node = entry.node else { return 2 }
+            return (byNode[node]?.count ?? 0) > 1 ? 1 : 3
+        }
         let candidates = (bySource[source] ?? []).compactMap { id in entries[id].map { (id, $0) } }
-        return candidates.min { ($0.1.silent ? 0 : 1, $0.1.order) < ($1.1.silent ? 0 : 1, $1.1.order) }?.0
+        return candidates.min { (rank($0.1), $0.1.order) < (rank($1.1), $1.1.order) }?.0
     }
 }
 
@@ -105,6 +144,17 @@ final class PendingConnections: Sendable {
     }
 
     func spoke(_ id: UInt64) { state.withLock { $0.table.spoke(id) } }
+
+    /// The connection's TLS handshake named `node`; returns how many older connections of that
+    /// node it evicted.
+    @discardableResult
+    func authenticated(_ id: UInt64, node: String) -> Int {
+        let evicted = state.withLock { state in
+            state.table.authenticated(id, node: node).compactMap { state.closers.removeValue(forKey: $0) }
+        }
+        for close in evicted { close() }
+        return evicted.count
+    }
 
     func remove(_ id: UInt64) {
         state.withLock { state in

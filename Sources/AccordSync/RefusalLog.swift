@@ -55,9 +55,12 @@ package struct RefusalSummary {
     }
 }
 
-/// Logs refusals (of connections, sessions or changes) once each with their reason, and a flood
-/// of them as one summary line per reason and interval (`RefusalSummary`). `flush` closes windows
-/// that are due; `SyncNode` calls it every interval, so a summary is never later than two.
+/// Logs refusals (of connections, sessions, changes, HTTP requests) once each with their reason,
+/// and a flood of them as one summary line per reason and interval (`RefusalSummary`). `flush`
+/// closes windows that are due; `run` flushes every interval (accordd runs it for the one log
+/// the whole process shares; a `SyncNode` with a log of its own flushes that one), so a summary
+/// is never later than two intervals. A refusal also closes the windows that are due before it
+/// is recorded.
 public final class RefusalLog: Sendable {
     private let logger: Logger
     private let summary: Mutex<RefusalSummary>
@@ -75,7 +78,12 @@ public final class RefusalLog: Sendable {
         _ message: Logger.Message, reason: String, level: Logger.Level = .warning, metadata: Logger.Metadata = [:]
     ) {
         let detail = metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let logInFull = summary.withLock { $0.record(reason: reason, detail: detail, at: .now) }
+        let now = ContinuousClock.now
+        let (logInFull, closed) = summary.withLock { summary in
+            let closed = summary.closeWindows(at: now)
+            return (summary.record(reason: reason, detail: detail, at: now), closed)
+        }
+        write(closed)
         guard logInFull else { return }
         var metadata = metadata
         metadata["reason"] = "\(reason)"
@@ -84,7 +92,18 @@ public final class RefusalLog: Sendable {
 
     /// Writes the summary line of every window that is due.
     public func flush() {
-        let closed = summary.withLock { $0.closeWindows(at: .now) }
+        write(summary.withLock { $0.closeWindows(at: .now) })
+    }
+
+    /// Flushes every interval until cancelled.
+    public func run() async throws {
+        while true {
+            try await Task.sleep(for: interval)
+            flush()
+        }
+    }
+
+    private func write(_ closed: [RefusalSummary.Closed]) {
         for window in closed {
             logger.warning(
                 "more refusals of the same reason (summarised)",

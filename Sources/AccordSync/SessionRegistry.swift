@@ -16,6 +16,15 @@ package final class SessionRegistry: Sendable {
         let id: UInt64
         let session: PeerSession
         let close: @Sendable () -> Void
+        let admittedAt: ContinuousClock.Instant
+    }
+
+    /// A session that was admitted: its id, and how long the session it replaced had run (a
+    /// peer's sessions replacing each other within moments, again and again, are two processes
+    /// with one certificate: `DuplicateIdentityWatch`).
+    struct Admission: Sendable {
+        let id: UInt64
+        let replacedAfter: Duration?
     }
 
     struct Table: Sendable {
@@ -36,9 +45,10 @@ package final class SessionRegistry: Sendable {
     }
 
     /// Registers `session`, closing a session it replaces; nil if an existing session is kept.
-    func admit(_ session: PeerSession, close: @escaping @Sendable () -> Void) -> UInt64? {
+    func admit(_ session: PeerSession, close: @escaping @Sendable () -> Void) -> Admission? {
         let node = session.peer.node
         let local = self.local
+        let now = ContinuousClock.now
         let outcome: (id: UInt64?, replaced: Entry?) = table.update { table in
             if let existing = table.sessions[node],
                 Self.keepsExisting(existing.session.direction, over: session.direction, local: local, peer: node)
@@ -47,11 +57,11 @@ package final class SessionRegistry: Sendable {
             }
             table.nextID += 1
             let replaced = table.sessions[node]
-            table.sessions[node] = Entry(id: table.nextID, session: session, close: close)
+            table.sessions[node] = Entry(id: table.nextID, session: session, close: close, admittedAt: now)
             return (table.nextID, replaced)
         }
         outcome.replaced?.close()
-        return outcome.id
+        return outcome.id.map { Admission(id: $0, replacedAfter: outcome.replaced.map { now - $0.admittedAt }) }
     }
 
     func remove(_ node: NodeID, id: UInt64) {

@@ -33,6 +33,9 @@ public struct SyncConfiguration: Sendable {
     public var reconcileInterval: Duration = .seconds(300)
     /// Reconnect delays grow from the lower bound to the upper one, with jitter.
     public var reconnectBackoff: ClosedRange<Duration> = .milliseconds(250) ... .seconds(30)
+    /// A configured address whose node presents a revoked certificate is dialled again only this
+    /// often: waiting does not un-revoke it (docs/operations.md, "Revoke a node").
+    public var revokedPeerRedialInterval: Duration = .seconds(3600)
     /// Change batches sent and not yet acknowledged, per session.
     public var sendWindow = 4
     /// Changes per batch (a batch is one frame and one durable transaction at the receiver).

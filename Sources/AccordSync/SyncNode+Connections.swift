@@ -5,11 +5,14 @@ import AccordTLS
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// Connections of a `SyncNode`: the pipeline, the budget of connections whose session has not
 /// started, session admission, dialling with backoff.
 extension SyncNode {
-    typealias Connection = (channel: NIOAsyncChannel<WireMessage, WireMessage>, established: EventLoopFuture<EstablishedPeer>)
+    typealias Connection = (
+        channel: NIOAsyncChannel<WireMessage, WireMessage>, established: EventLoopFuture<EstablishedPeer>, identity: ConnectionIdentity
+    )
 
     /// An accepted connection: admitted to the pending budget (which may evict older strangers),
     /// then the pipeline. It leaves the budget once established or closed.
@@ -18,7 +21,8 @@ extension SyncNode {
         let limits = configuration.pendingConnections
         let admission = pending.admit(source: channel.remoteAddress?.ipAddress ?? "unknown") {
             established.fail(ConnectionRefusal(
-                .evicted, "newer connections needed its place (at most \(limits.total) pending, \(limits.perSource) per address)"
+                .evicted, "newer connections needed its place (at most \(limits.total) pending, \(limits.perSource) per address, "
+                    + "\(PendingConnectionTable.perNode) per node)"
             ))
             channel.close(promise: nil)
         }
@@ -26,18 +30,20 @@ extension SyncNode {
         established.futureResult.whenComplete { _ in pending.remove(admission.id) }
         channel.closeFuture.whenComplete { _ in pending.remove(admission.id) }
         try channel.pipeline.syncOperations.addHandler(FirstBytesObserver { pending.spoke(admission.id) })
-        try installHandlers(channel, role: .server, policy: policy, established: established)
-        return (try Self.bridge(channel), established.futureResult)
+        let identity = ConnectionIdentity { node in pending.authenticated(admission.id, node: node.description) }
+        try installHandlers(channel, role: .server, policy: policy, established: established, identity: identity)
+        return (try Self.bridge(channel), established.futureResult, identity)
     }
 
     /// TLS, flow control, framing and session start, with the session-start deadline.
     func installHandlers(
         _ channel: any Channel, role: TLSHandler.Role, policy: PeerPolicy, established: EventLoopPromise<EstablishedPeer>,
-        precheck: ((PeerIdentity) -> SessionError?)? = nil
+        identity: ConnectionIdentity, precheck: ((PeerIdentity) -> SessionError?)? = nil
     ) throws {
         let frameLimit = FrameLimit()
         let handlers = channel.pipeline.syncOperations
         try handlers.addHandler(TLSHandler(context: tls, role: role, policy: policy))
+        try handlers.addHandler(IdentityObserver(identity))
         try handlers.addHandler(OutboundFlowControl(stallTimeout: TimeAmount(configuration.writeStallTimeout)))
         try handlers.addHandler(ByteToMessageHandler(FrameDecoder(limit: frameLimit)))
         try handlers.addHandler(MessageToByteHandler(FrameEncoder()))
@@ -64,27 +70,30 @@ extension SyncNode {
     }
 
     enum ServeOutcome {
-        case refused, duplicate(NodeID), ended(NodeID, lasted: Duration)
+        case refused(any Error), duplicate(NodeID), ended(NodeID, lasted: Duration)
     }
 
     /// Runs one connection from session start to its end.
-    func serve(_ connection: Connection, direction: SessionDirection, address: String) async -> ServeOutcome {
+    /// - Parameter endpoint: the configured address this node dialled (nil for an accepted connection).
+    func serve(_ connection: Connection, direction: SessionDirection, address: String, endpoint: PeerEndpoint? = nil) async -> ServeOutcome {
         let peer: EstablishedPeer
         do {
             peer = try await connection.established.get()
         } catch {
             refuse(connection, ConnectionRefusal.reason(of: error), error, metadata: ["direction": "\(direction.rawValue)", "address": "\(address)"])
+            record(error, direction: direction, node: connection.identity.node ?? Self.subject(of: error), endpoint: endpoint)
             try? await connection.channel.executeThenClose { _, _ in }  // an async channel must be finished
-            return .refused
+            return .refused(error)
         }
         if let refusal = admissionRefusal(of: peer) {
             refuse(connection, refusal.code.description, refusal, metadata: ["peer": "\(peer.node)", "direction": "\(direction.rawValue)"])
+            record(refusal, direction: direction, node: peer.node, endpoint: endpoint)
             try? await connection.channel.executeThenClose { _, outbound in
                 if refusal.code == .quarantined {
                     try await outbound.write(.error(code: SessionError.Code.temporarilyRefused.rawValue, message: refusal.message))
                 }
             }
-            return .refused
+            return .refused(refusal)
         }
         do {
             try directory.admit(peer.identity.certificate)
@@ -107,11 +116,12 @@ extension SyncNode {
                     acknowledged: acknowledged, streamStart: formerPartyBacklog.map { min(latest, $0 - 1) } ?? latest,
                     closeConnection: { channel.close(promise: nil) }
                 )
-                guard let id = registry.admit(session, close: { channel.close(promise: nil) }) else {
+                guard let admission = registry.admit(session, close: { channel.close(promise: nil) }) else {
                     logger.info("a session with this peer already exists; closing the new one", metadata: ["peer": "\(peer.node)"])
                     throw SessionEnd.superseded
                 }
-                defer { registry.remove(peer.node, id: id) }
+                defer { registry.remove(peer.node, id: admission.id) }
+                if let age = admission.replacedAfter { noteReplacement(of: peer.node, after: age, address: address) }
                 metrics.update { $0.sessionsEstablished += 1 }
                 logger.info("session established", metadata: ["peer": "\(peer.node)", "direction": "\(direction.rawValue)"])
                 notifySession(SessionNotice(kind: .established, peer: peer.node, direction: direction, reason: nil))
@@ -123,8 +133,38 @@ extension SyncNode {
         } catch {
             // A session that broke the protocol was struck as it ended (`PeerSession.run`).
             endSession(peer, direction: direction, error: error)
+            if !(error is CancellationError) { record(error, direction: direction, node: peer.node, endpoint: nil) }
         }
         return .ended(peer.node, lasted: ContinuousClock.now - started)
+    }
+
+    /// Keeps `error` as the last problem of `node` (when the connection named one) and of the
+    /// configured `endpoint` dialled. A dial ended because a session runs already is no problem.
+    func record(_ error: any Error, direction: SessionDirection, node: NodeID?, endpoint: PeerEndpoint?) {
+        if let error = error as? SessionError, error.code == .alreadyInSession { return }
+        let problem = ConnectionProblem(error, direction: direction, atMillis: configuration.clock())
+        if let node { problems.record(problem, for: .node(node)) }
+        if let endpoint { problems.record(problem, for: .endpoint(endpoint)) }
+    }
+
+    /// The node a refused certificate names (`PeerRefusal.subject`), if any.
+    private static func subject(of error: any Error) -> NodeID? {
+        guard let text = (error as? TLSError)?.refusal?.subject else { return nil }
+        return NodeID(text)
+    }
+
+    /// A session of `node` replaced one that had run for `age`: a sign, if it keeps happening,
+    /// of two processes running with `node`'s certificate (logged once per ten minutes).
+    private func noteReplacement(of node: NodeID, after age: Duration, address: String) {
+        guard duplicates.withLock({ $0.replaced(node, after: age, at: .now) }) else { return }
+        logger.warning(
+            "duplicate node identity: two processes appear to run with the certificate of \(node); its sessions keep replacing each other",
+            metadata: [
+                "peer": "\(node)", "address": "\(address)",
+                "replacements": "\(DuplicateIdentityWatch.signs) or more within \(DuplicateIdentityWatch.window)",
+                "remedy": "stop one of them: every node needs a certificate of its own (O=organisation, CN=node name)",
+            ]
+        )
     }
 
     /// A local reason not to start a session with an authenticated peer.
@@ -144,7 +184,9 @@ extension SyncNode {
     private func refuse(_ connection: Connection, _ reason: String, _ error: any Error, metadata: Logger.Metadata) {
         var metadata = metadata
         metadata["detail"] = "\(error)"
-        refusals.refused("peer connection refused", reason: reason, level: .notice, metadata: metadata)
+        // Two nodes that dial each other at once meet this on every healthy start: no news.
+        let level: Logger.Level = reason == SessionError(.alreadyInSession, "").reason ? .info : .notice
+        refusals.refused("peer connection refused", reason: reason, level: level, metadata: metadata)
         metrics.update { $0.connectionsRefused[reason, default: 0] += 1 }
     }
 
@@ -187,6 +229,7 @@ extension SyncNode {
         var failures = 0
         let policy = PeerPolicy(expectedOrganisation: endpoint.organisation.rawValue)
         while !Task.isCancelled {
+            var delay: Duration?
             if let knownNode = dialled.read({ $0[endpoint] }), registry.session(with: knownNode) != nil {
                 await registry.waitUntilNoSession(with: knownNode)
                 continue
@@ -196,17 +239,18 @@ extension SyncNode {
                 // would be dropped unfinished when the connect fails, which NIO treats as a bug
                 // (a crash). Nothing arrives before it is in place: the peer sends no frame before
                 // the TLS handshake and both hellos, round trips after the connect.
-                let (channel, established) = try await ClientBootstrap(group: group)
+                let (channel, established, identity) = try await ClientBootstrap(group: group)
                     .connectTimeout(.seconds(10))
                     .channelOption(.socketOption(.tcp_nodelay), value: 1)
                     .connect(host: endpoint.host, port: endpoint.port) { channel in
                         channel.eventLoop.makeCompletedFuture {
                             let established = channel.eventLoop.makePromise(of: EstablishedPeer.self)
+                            let identity = ConnectionIdentity()
                             try self.installHandlers(
-                                channel, role: .client, policy: policy, established: established,
+                                channel, role: .client, policy: policy, established: established, identity: identity,
                                 precheck: { identity in self.alreadyInSession(identity, at: endpoint) }
                             )
-                            return (channel, established.futureResult)
+                            return (channel, established.futureResult, identity)
                         }
                     }
                 let bridge: NIOAsyncChannel<WireMessage, WireMessage>
@@ -219,12 +263,22 @@ extension SyncNode {
                 // The node met at this address is known once it has authenticated, not only when
                 // its session ends: `peers` shows the address for the whole session.
                 established.whenSuccess { [dialled] peer in dialled.update { $0[endpoint] = peer.node } }
-                switch await serve((bridge, established), direction: .outbound, address: "\(endpoint.host):\(endpoint.port)") {
-                case .refused:
+                switch await serve((bridge, established, identity), direction: .outbound, address: "\(endpoint.host):\(endpoint.port)", endpoint: endpoint) {
+                case .refused(let error):
                     // Not a failure when the node reached here was in session with this node
                     // already: the loop waits for that session to end.
                     if let node = dialled.read({ $0[endpoint] }), registry.session(with: node) != nil { continue }
                     failures += 1
+                    // A revoked certificate is not renewed by waiting: the address is tried
+                    // again rarely (an operator may have issued its node a new certificate).
+                    if (error as? TLSError)?.refusal?.code == .certificateRevoked {
+                        delay = configuration.revokedPeerRedialInterval
+                        if failures == 1 || failures.isMultiple(of: 20) {
+                            logger.warning("the node at a configured peer address holds a revoked certificate; it is dialled again only every \(configuration.revokedPeerRedialInterval)", metadata: [
+                                "peer": "\(endpoint)", "remedy": "remove its [[peers]] entry, or have its operator issue it a new certificate",
+                            ])
+                        }
+                    }
                 case .duplicate:
                     continue
                 case .ended(_, let lasted):
@@ -233,18 +287,61 @@ extension SyncNode {
             } catch {
                 failures += 1
                 metrics.update { $0.dialFailures += 1 }
+                record(error, direction: .outbound, node: nil, endpoint: endpoint)
                 if failures == 1 || failures.isMultiple(of: 20) {
-                    logger.notice("cannot reach peer", metadata: ["peer": "\(endpoint)", "attempts": "\(failures)", "reason": "\(error)"])
+                    let problem = ConnectionProblem(error, direction: .outbound, atMillis: 0)
+                    logger.notice("cannot reach peer", metadata: ["peer": "\(endpoint)", "attempts": "\(failures)", "reason": "\(problem.reason): \(problem.message)"])
                 }
             }
             do {
-                try await Task.sleep(for: ReconnectBackoff(bounds: configuration.reconnectBackoff).delay(afterFailures: failures, jitter: .random(in: 0...1)))
+                try await Task.sleep(for: delay ?? ReconnectBackoff(bounds: configuration.reconnectBackoff).delay(afterFailures: failures, jitter: .random(in: 0...1)))
             } catch {
                 return
             }
         }
     }
 }
+
+/// Who a connection's TLS handshake named, for the reasons of a connection that never became a
+/// session, and told to whoever needs it as soon as it is known (the pending-connection budget).
+final class ConnectionIdentity: Sendable {
+    private let named = Mutex<NodeID?>(nil)
+    private let onNamed: (@Sendable (NodeID) -> Void)?
+
+    init(onNamed: (@Sendable (NodeID) -> Void)? = nil) { self.onNamed = onNamed }
+
+    var node: NodeID? { named.withLock { $0 } }
+
+    func name(_ node: NodeID) {
+        named.withLock { $0 = node }
+        onNamed?(node)
+    }
+}
+
+/// Passes the TLS handshake's identity to a `ConnectionIdentity`, then leaves the pipeline.
+final class IdentityObserver: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let identity: ConnectionIdentity
+
+    init(_ identity: ConnectionIdentity) { self.identity = identity }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted(let peer) = event as? TLSEvent,
+            let organisation = OrganisationID(rawValue: peer.organisation), let node = NodeID(organisation: organisation, name: peer.nodeName)
+        {
+            identity.name(node)
+            context.fireUserInboundEventTriggered(event)
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}
+
+@available(*, unavailable)
+extension IdentityObserver: Sendable {}
 
 /// Tells once that a connection sent its first bytes, then leaves the pipeline: a connection
 /// that speaks is no longer among the first a flood of silent ones evicts.

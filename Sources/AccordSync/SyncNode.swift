@@ -35,13 +35,21 @@ public final class SyncNode: Sendable {
     let penalties: PenaltyBook
     /// Told of every session that starts or ends (`observeSessions`).
     let sessionObservers = Mutex<[@Sendable (SessionNotice) -> Void]>([])
+    /// The last connection problem of each peer node and configured address (`peers`).
+    let problems = ConnectionProblems()
+    /// Sessions of one node replacing each other again and again: one certificate in two processes.
+    let duplicates = Mutex(DuplicateIdentityWatch())
+    /// The listener `bind` opened, until `run` takes it.
+    private let preparedListener = Mutex<Listener?>(nil)
 
     /// - Parameters:
     ///   - directory: the authors this node trusts; its own certificate and its peers' are
     ///     admitted into it as sessions start.
+    ///   - refusals: where refusals are logged; the process's shared log (`accordd`), else one
+    ///     of the node's own.
     public init(
         configuration: SyncConfiguration, store: NodeStore, tls: TLSContext, directory: CertificateDirectory,
-        logger: Logger, group: MultiThreadedEventLoopGroup = .singleton
+        logger: Logger, refusals: RefusalLog? = nil, group: MultiThreadedEventLoopGroup = .singleton
     ) {
         self.configuration = configuration
         self.store = store
@@ -53,11 +61,11 @@ public final class SyncNode: Sendable {
         self.registry = SessionRegistry(local: configuration.node)
         self.pending = PendingConnections(limits: configuration.pendingConnections)
         self.penalties = PenaltyBook(penalties: configuration.misbehaviourPenalties, forgerQuarantine: configuration.forgerQuarantine)
-        self.refusals = RefusalLog(logger: logger, interval: configuration.refusalSummaryInterval)
+        self.refusals = refusals ?? RefusalLog(logger: logger, interval: configuration.refusalSummaryInterval)
         self.services = SyncServices(
             configuration: configuration, store: store, directory: directory,
             verifier: ParallelVerifier(verifier: ChangeVerifier(directory: directory)), metrics: metrics, logger: logger,
-            refusals: refusals, penalties: penalties
+            refusals: self.refusals, penalties: penalties
         )
     }
 
@@ -92,21 +100,59 @@ public final class SyncNode: Sendable {
         return listeningPort!
     }
 
+    typealias Listener = NIOAsyncChannel<Connection, Never>
+
+    /// Why the listen address could not be bound.
+    public struct BindFailure: Error, CustomStringConvertible {
+        /// Another process listens there already (EADDRINUSE).
+        public let inUse: Bool
+        public let description: String
+    }
+
+    /// Binds the listen address, so that a taken port is an error before the node says it has
+    /// started; `run` then serves on it. Without it, `run` binds by itself.
+    ///
+    /// - Throws: `BindFailure`.
+    public func bind() async throws {
+        let listener = try await openListener()
+        preparedListener.withLock { $0 = listener }
+        boundPort.update { $0 = listener.channel.localAddress?.port }
+    }
+
+    /// Closes a listener `bind` opened that `run` never took (start-up failed after it).
+    public func closeUnusedListener() async {
+        guard let listener = preparedListener.withLock({ $0.take() }) else { return }
+        try? await listener.executeThenClose { _ in }
+    }
+
+    private func openListener() async throws -> Listener {
+        do {
+            return try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .bind(host: configuration.listenHost, port: configuration.listenPort) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        // Read per connection: a reload may add or remove organisations.
+                        let allowed = Set(self.configuredPeers.read { $0.map(\.organisation.rawValue) })
+                        return try self.accept(channel, policy: PeerPolicy(allowedOrganisations: allowed))
+                    }
+                }
+        } catch let error as IOError {
+            let address = "\(configuration.listenHost):\(configuration.listenPort)"
+            if error.errnoCode == EADDRINUSE {
+                throw BindFailure(inUse: true, description: "\(address) is in use by another process (another accordd, or an old one still stopping?)")
+            }
+            throw BindFailure(inUse: false, description: "cannot listen on \(address): \(String(cString: strerror(error.errnoCode)))")
+        }
+    }
+
     /// Listens, dials and serves until the task is cancelled; then closes every session (TLS
     /// close_notify) and returns.
     public func run() async throws {
         defer { boundPort.close() }
-        let server = try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .bind(host: configuration.listenHost, port: configuration.listenPort) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    // Read per connection: a reload may add or remove organisations.
-                    let allowed = Set(self.configuredPeers.read { $0.map(\.organisation.rawValue) })
-                    return try self.accept(channel, policy: PeerPolicy(allowedOrganisations: allowed))
-                }
-            }
+        let prepared = preparedListener.withLock { $0.take() }
+        let server = if let prepared { prepared } else { try await openListener() }
         boundPort.update { $0 = server.channel.localAddress?.port }
         logger.info("listening for peers", metadata: ["address": "\(configuration.listenHost):\(listeningPort ?? 0)"])
         try await withThrowingDiscardingTaskGroup { group in
@@ -148,27 +194,54 @@ public final class SyncNode: Sendable {
     }
 
     /// Runs a reconciliation round with every connected peer (or those of `organisation`) and
-    /// returns each result.
-    public func synchronise(with organisation: OrganisationID? = nil) async -> [NodeID: Result<RoundResult, any Error>] {
+    /// returns each result; a peer that has not completed its round within `timeout` (a paused
+    /// or overloaded node) is reported as such instead of being waited for.
+    public func synchronise(
+        with organisation: OrganisationID? = nil, timeout: Duration = .seconds(60)
+    ) async -> [NodeID: Result<RoundResult, RoundFailure>] {
         let sessions = registry.sessions.filter { organisation == nil || $0.peer.node.organisation == organisation }
         return await withTaskGroup(of: RoundOutcome.self) { group in
             for session in sessions {
-                group.addTask { await RoundOutcome(session) }
+                group.addTask { await RoundOutcome(session, timeout: timeout) }
             }
-            var results: [NodeID: Result<RoundResult, any Error>] = [:]
+            var results: [NodeID: Result<RoundResult, RoundFailure>] = [:]
             for await outcome in group { results[outcome.node] = outcome.result }
             return results
         }
     }
 
+    /// Why a round that was asked for gave no result, in words.
+    public struct RoundFailure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
     /// One session's answer to `synchronise`.
     private struct RoundOutcome: Sendable {
         let node: NodeID
-        let result: Result<RoundResult, any Error>
+        let result: Result<RoundResult, RoundFailure>
 
-        init(_ session: PeerSession) async {
+        init(_ session: PeerSession, timeout: Duration) async {
             node = session.peer.node
-            do { result = .success(try await session.synchronise()) } catch { result = .failure(error) }
+            result = await withTaskGroup(of: Result<RoundResult, RoundFailure>?.self) { group in
+                group.addTask {
+                    do {
+                        return .success(try await session.synchronise())
+                    } catch is CancellationError {
+                        // Cancelled by the deadline below, or the session ended under the round.
+                        return Task.isCancelled ? nil : .failure(RoundFailure(description: "the session ended before the round completed"))
+                    } catch {
+                        return .failure(RoundFailure(description: "\(ConnectionProblem(error, direction: session.direction, atMillis: 0).message)"))
+                    }
+                }
+                group.addTask {
+                    try? await Task.sleep(for: timeout)
+                    return Task.isCancelled ? nil : .failure(RoundFailure(description: "no answer within \(timeout) (is the peer paused or overloaded?)"))
+                }
+                var first: Result<RoundResult, RoundFailure>?
+                while first == nil, let next = await group.next() { first = next }
+                group.cancelAll()
+                return first ?? .failure(RoundFailure(description: "cancelled"))
+            }
         }
     }
 
@@ -180,6 +253,13 @@ public final class SyncNode: Sendable {
 
     /// The live sessions.
     public var sessions: [SessionStatus] { registry.sessions.map(\.status).sorted { $0.node < $1.node } }
+
+    /// The last problem of each peer node's connections and each configured address's (refused
+    /// here or by the peer, or never reached), in both directions.
+    public var connectionProblems: [ConnectionSubject: ConnectionProblem] { problems.all }
+
+    /// Nodes whose sessions kept replacing each other lately: one certificate in two processes.
+    public var suspectedDuplicateIdentities: [NodeID] { duplicates.withLock { $0.suspected(at: .now) } }
 
     /// Closes the refusal log's summary windows as they fall due.
     private func summariseRefusals() async throws {

@@ -45,10 +45,14 @@ public struct PeerRefusal: Hashable, Sendable, CustomStringConvertible {
     public let code: Code
     /// Which certificate failed which rule, or what OpenSSL reported.
     public let message: String
+    /// `organisation/node` of the refused certificate when it names one: an operator asks "why
+    /// is that node not connected", and a refusal is filed under the node it refused.
+    public let subject: String?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, subject: String? = nil) {
         self.code = code
         self.message = message
+        self.subject = subject
     }
 
     public var description: String { "\(code): \(message)" }

@@ -19,19 +19,20 @@ final class PeerVerification {
 
     /// Accord's own rules for the leaf certificate, after OpenSSL's chain checks passed.
     func check(leaf certificate: Certificate) -> PeerRefusal? {
+        let subject = "\(certificate.organisation)/\(certificate.commonName)"
         do {
             try certificate.checkNodeProfile()
         } catch {
-            return PeerRefusal(error.code == .unsupportedKey ? .unsupportedKey : .caCertificate, error.message)
+            return PeerRefusal(error.code == .unsupportedKey ? .unsupportedKey : .caCertificate, error.message, subject: subject)
         }
         if let expected = policy.expectedOrganisation, certificate.organisation != expected {
-            return PeerRefusal(.wrongOrganisation, "dialled \(expected), certificate \(certificate) says \(certificate.organisation)")
+            return PeerRefusal(.wrongOrganisation, "dialled \(expected), certificate \(certificate) says \(certificate.organisation)", subject: subject)
         }
         if let allowed = policy.allowedOrganisations, !allowed.contains(certificate.organisation) {
-            return PeerRefusal(.organisationNotConfigured, "organisation \(certificate.organisation) of \(certificate) is not a configured peer")
+            return PeerRefusal(.organisationNotConfigured, "organisation \(certificate.organisation) of \(certificate) is not a configured peer", subject: subject)
         }
         if let pins, !pins.contains(certificate.fingerprint) {
-            return PeerRefusal(.pinMismatch, "\(certificate) is not one of the \(pins.count) pinned fingerprint(s)")
+            return PeerRefusal(.pinMismatch, "\(certificate) is not one of the \(pins.count) pinned fingerprint(s)", subject: subject)
         }
         return nil
     }
@@ -54,23 +55,26 @@ let accordVerifyCallback: @convention(c) (Int32, OpaquePointer?) -> Int32 = { pr
 
     guard preverified == 1 else {
         let error = X509_STORE_CTX_get_error(storeContext)
+        // A revocation list past its next update is still a list of revoked certificates: the
+        // node goes on refusing those (OpenSSL checks the stale list after this callback says
+        // yes) and accepts the others, rather than refusing every partner because a refresh was
+        // missed. Start, reload and `status` report the expiry (docs/operations.md).
+        if error == X509_V_ERR_CRL_HAS_EXPIRED { return 1 }
         let reason = String(cString: X509_verify_cert_error_string(Int(error)))
         if verification.failure == nil {
+            let leaf = X509_STORE_CTX_get0_cert(storeContext).flatMap(certificate(of:))
             verification.failure = PeerRefusal(
-                PeerRefusal.code(forVerifyError: error), "certificate \(subject) (chain depth \(depth)) refused: \(reason)"
+                PeerRefusal.code(forVerifyError: error), "certificate \(subject) (chain depth \(depth)) refused: \(reason)",
+                subject: leaf.map { "\($0.organisation)/\($0.commonName)" }
             )
         }
         return 0
     }
     guard depth == 0, let current else { return 1 }
 
-    var der: UnsafeMutablePointer<UInt8>? = nil
-    let length = i2d_X509(current, &der)
-    guard length > 0, let der else { return 0 }
-    defer { accord_OPENSSL_free(der) }
     let certificate: Certificate
     do {
-        certificate = try Certificate(derRepresentation: Array(UnsafeBufferPointer(start: der, count: Int(length))))
+        certificate = try readCertificate(current)
     } catch {
         verification.failure = PeerRefusal(.invalidIdentity, "certificate \(subject) refused: \(error)")
         X509_STORE_CTX_set_error(storeContext, X509_V_ERR_APPLICATION_VERIFICATION)
@@ -84,6 +88,17 @@ let accordVerifyCallback: @convention(c) (Int32, OpaquePointer?) -> Int32 = { pr
     verification.identity = PeerIdentity(certificate: certificate)
     return 1
 }
+
+/// The OpenSSL certificate as Accord's `Certificate`.
+private func readCertificate(_ x509: OpaquePointer) throws -> Certificate {
+    var der: UnsafeMutablePointer<UInt8>? = nil
+    let length = i2d_X509(x509, &der)
+    guard length > 0, let der else { throw CryptoError(.invalidCertificate, "the certificate cannot be encoded") }
+    defer { accord_OPENSSL_free(der) }
+    return try Certificate(derRepresentation: Array(UnsafeBufferPointer(start: der, count: Int(length))))
+}
+
+private func certificate(of x509: OpaquePointer) -> Certificate? { try? readCertificate(x509) }
 
 /// "O=acme, CN=node1" for logs.
 func subjectLine(_ certificate: OpaquePointer) -> String {

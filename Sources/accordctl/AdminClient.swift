@@ -20,11 +20,14 @@ struct CommandFailure: Error, CustomStringConvertible {
 }
 
 /// A client of the admin API over its Unix socket: one connection per request, HTTP/1.1 framed by
-/// NIOHTTP1, JSON bodies.
+/// NIOHTTP1, JSON bodies. Every request has a deadline: a node that is stopped (SIGSTOP) or stuck
+/// still accepts connections on its socket, and a command must not hang for ever on it.
 struct AdminClient {
     /// Responses larger than this are refused rather than buffered.
     static let maximumResponseBytes = 256 * 1024 * 1024
     let socketPath: String
+    /// How long one request may take, from connecting to the end of the answer.
+    var timeout: Duration
 
     /// The response body of a successful request (2xx), decoded, and its raw JSON for `--json`.
     func get<Response: Decodable>(_ path: String, as type: Response.Type = Response.self) async throws -> (Response, [UInt8]) {
@@ -112,8 +115,42 @@ struct AdminClient {
         }
     }
 
+    /// This client with a shorter deadline (a step of `sync --wait`, which has a deadline of its own).
+    func within(_ limit: Duration) -> AdminClient {
+        var client = self
+        client.timeout = min(timeout, limit)
+        return client
+    }
+
     private func send(_ method: HTTPMethod, _ path: String, body: [UInt8]?) async throws -> [UInt8] {
         let channel = try await connect()
+        let timeout = self.timeout
+        return try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
+            group.addTask { try await exchange(channel, method, path, body: body) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let answer = try await group.next() ?? nil else {
+                channel.channel.close(promise: nil)
+                throw CommandFailure(
+                    exitCode: CommandFailure.unreachable,
+                    message: "accordd at \(socketPath) did not answer within \(Self.seconds(timeout)) s (is it stopped or overloaded? --timeout waits longer)"
+                )
+            }
+            return answer
+        }
+    }
+
+    private static func seconds(_ duration: Duration) -> String {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return seconds == seconds.rounded() ? "\(Int(seconds))" : String(format: "%.1f", seconds)
+    }
+
+    private func exchange(
+        _ channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>, _ method: HTTPMethod, _ path: String, body: [UInt8]?
+    ) async throws -> [UInt8] {
         let (status, response) = try await channel.executeThenClose { inbound, outbound in
             var headers = HTTPHeaders([("Host", "accordd"), ("Accept", "application/json"), ("Connection", "close")])
             if let body {

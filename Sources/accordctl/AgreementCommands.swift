@@ -51,7 +51,7 @@ struct Agreements: AsyncParsableCommand {
             let (view, raw): (AgreementView, [UInt8]) = try await client.get(agreement.path)
             if json { return Output.json(raw) }
             Output.fields([
-                ("id", view.id), ("title", view.title ?? "(untitled)"), ("category", view.category ?? "-"),
+                ("id", view.id), ("reference", view.reference), ("title", view.title ?? "(untitled)"), ("category", view.category ?? "-"),
                 ("status", view.status), ("parties", view.parties.joined(separator: ", ")),
                 ("effective from", view.effectiveFrom), ("expires on", view.expiresOn),
                 ("terms hash", view.termsHash), ("changes", "\(view.changes)"),
@@ -86,7 +86,10 @@ struct Agreements: AsyncParsableCommand {
             }
             if !view.notes.isEmpty {
                 print("\nnotes:")
-                for note in view.notes { print("  \(Output.when(note.at)) \(note.author): \(note.text)") }
+                for note in view.notes {
+                    // Continuation lines of a note are indented under it, so the next note is not mistaken for its text.
+                    print("  \(Output.when(note.at)) \(note.author): \(note.text.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n    "))")
+                }
             }
             if let termination = view.termination {
                 print("\nterminated by \(termination.author) at \(Output.when(termination.at)): \(termination.reason)")
@@ -109,7 +112,11 @@ struct Agreements: AsyncParsableCommand {
     struct Create: ControlCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create an agreement and print its id.",
-            discussion: "This node's organisation must be one of the parties. Framework dimensions: valueAlignment, technicalFit, serviceCoverage, dataProtection, returnMechanism."
+            discussion: """
+                This node's organisation must be one of the parties, and every party an organisation this node knows \
+                (its own, a configured peer's, or one it holds a certificate of) unless --allow-unknown-party. \
+                Framework dimensions: valueAlignment, technicalFit, serviceCoverage, dataProtection, returnMechanism.
+                """
         )
 
         @OptionGroup var connection: Connection
@@ -132,6 +139,9 @@ struct Agreements: AsyncParsableCommand {
         @Option(help: ArgumentHelp("When the agreement expires.", valueName: "YYYY-MM-DD"))
         var expiresOn: String?
 
+        @Flag(help: "Accept parties this node knows no certificate or peer of (a new partner, named on purpose).")
+        var allowUnknownParty = false
+
         func validate() throws {
             guard parties.count >= 2 else { throw ValidationError("an agreement needs two or more --party") }
             for entry in framework where !entry.contains("=") { throw ValidationError("--framework takes dimension=text, not \"\(entry)\"") }
@@ -145,7 +155,7 @@ struct Agreements: AsyncParsableCommand {
             }
             let request = CreateAgreementRequest(
                 title: title, category: category, parties: parties, framework: dimensions.isEmpty ? nil : dimensions,
-                effectiveFrom: effectiveFrom, expiresOn: expiresOn
+                effectiveFrom: effectiveFrom, expiresOn: expiresOn, allowUnknownParties: allowUnknownParty ? true : nil
             )
             let (created, raw): (CreatedAgreement, [UInt8]) = try await client.post("/v1/agreements", request)
             if json { return Output.json(raw) }
@@ -279,8 +289,11 @@ struct Agreements: AsyncParsableCommand {
         @Argument(help: "The organisation.")
         var organisation: String
 
+        @Flag(help: "Accept an organisation this node knows no certificate or peer of (a new partner, named on purpose).")
+        var allowUnknownParty = false
+
         func execute(_ client: AdminClient, json: Bool) async throws {
-            let request = PartyRequest(action: action, organisation: organisation)
+            let request = PartyRequest(action: action, organisation: organisation, allowUnknownParty: allowUnknownParty ? true : nil)
             try await Receipt.print(try await client.post("\(agreement.path)/parties", request), json: json)
         }
     }

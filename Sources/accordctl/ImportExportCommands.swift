@@ -14,10 +14,13 @@ extension Agreements {
         static let configuration = CommandConfiguration(
             abstract: "Create agreements from a JSON Lines or CSV file; running it again creates nothing twice.",
             discussion: """
-                Every record is checked first (--dry-run stops there); errors name the line and the field. Each \
-                agreement is created on its own: a bad record creates nothing of itself and does not stop the \
-                others, unless --all-or-nothing. A record whose reference (or, without one, whose content) this \
-                node imported before is reported as already present. Exit status 1 if any record was refused.
+                Every record is checked first, with every rule the real run applies (--dry-run stops there); \
+                errors name the line and the field, all of them in one run. Each agreement is created on its own: \
+                a bad record creates nothing of itself and does not stop the others, unless --all-or-nothing. A \
+                record whose reference (or, without one, whose content) this node imported before — or this \
+                node's own export of an agreement it holds (accord:ID) — is already present; if its terms differ \
+                from the agreement's, it is reported as differing and nothing is changed. Exit status 1 if any \
+                record was refused or differs.
                 """
         )
 
@@ -34,6 +37,9 @@ extension Agreements {
 
         @Flag(help: "Create nothing if any record is refused.")
         var allOrNothing = false
+
+        @Flag(help: "Accept parties this node knows no certificate or peer of (new partners, named on purpose).")
+        var allowUnknownParty = false
 
         /// Records per request: well under the admin API's request limit for records of usual size.
         static let batchRecords = 1000
@@ -64,17 +70,26 @@ extension Agreements {
                 do {
                     return try AgreementCSV.parse(text)
                 } catch {
-                    throw CommandFailure(exitCode: CommandFailure.refused, message: "\(file): \(error)")
+                    throw CommandFailure(
+                        exitCode: CommandFailure.refused,
+                        message: error.failures.map { "\(file): \($0)" }.joined(separator: "\n") + "\nnothing was imported (\(error.failures.count) error(s))"
+                    )
                 }
             case .jsonl:
                 var records: [(Int, AgreementRecord)] = []
+                var failures: [String] = []
                 for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
                 where !line.trimmingCharacters(in: .whitespaces).isEmpty {
                     do {
                         records.append((index + 1, try JSONDecoder().decode(AgreementRecord.self, from: Data(line.utf8))))
                     } catch let error as DecodingError {
-                        throw CommandFailure(exitCode: CommandFailure.refused, message: "\(file): line \(index + 1): \(Self.describe(error))")
+                        failures.append("\(file): line \(index + 1): \(Self.describe(error))")
                     }
+                }
+                guard failures.isEmpty else {
+                    throw CommandFailure(
+                        exitCode: CommandFailure.refused, message: failures.joined(separator: "\n") + "\nnothing was imported (\(failures.count) error(s))"
+                    )
                 }
                 return records
             }
@@ -92,7 +107,7 @@ extension Agreements {
                     end += 1
                 }
                 let batch = Array(records[start..<end])
-                let request = ImportRequest(agreements: batch.map(\.record), dryRun: dryRun)
+                let request = ImportRequest(agreements: batch.map(\.record), dryRun: dryRun, allowUnknownParties: allowUnknownParty ? true : nil)
                 let (response, _): (ImportResponse, [UInt8]) = try await client.post("/v1/agreements/import", request)
                 for (entry, result) in zip(batch, response.results) { summary.add(line: entry.line, result) }
                 start = end
@@ -176,24 +191,33 @@ struct ImportSummary {
     var present: Int { lines.count { $0.outcome == ImportResponse.Outcome.present.rawValue } }
     var valid: Int { lines.count { $0.outcome == ImportResponse.Outcome.valid.rawValue } }
     var refused: Int { lines.count { $0.outcome == ImportResponse.Outcome.refused.rawValue } }
+    var differs: Int { lines.count { $0.outcome == ImportResponse.Outcome.differs.rawValue } }
 
     mutating func add(line: Int, _ result: ImportResponse.Result) {
         lines.append(Line(line: line, reference: result.reference, outcome: result.outcome.rawValue, agreement: result.agreement, error: result.error?.message))
     }
 
-    /// Prints the summary (and each refusal with its line); exit status 1 if any was refused.
+    /// Prints the summary (and each refusal or difference with its line); exit status 1 if any
+    /// record was refused or differs from the agreement its reference names.
     func finish(json: Bool, note: String?) throws {
         if json {
             struct Report: Encodable {
-                let created, present, valid, refused: Int
+                let created, present, differs, valid, refused: Int
                 let records: [Line]
             }
-            Output.json(Array(try AdminAPI.encoder().encode(Report(created: created, present: present, valid: valid, refused: refused, records: lines))))
+            Output.json(Array(try AdminAPI.encoder().encode(Report(
+                created: created, present: present, differs: differs, valid: valid, refused: refused, records: lines
+            ))))
         } else {
-            for line in lines where line.outcome == "refused" { print("line \(line.line): refused: \(line.error ?? "")") }
-            print("created \(created), already present \(present)" + (valid > 0 ? ", valid \(valid)" : "") + ", refused \(refused)" + (note.map { "; \($0)" } ?? ""))
+            for line in lines where line.outcome == "refused" || line.outcome == "differs" {
+                print("line \(line.line): \(line.outcome == "refused" ? "refused" : "differs"): \(line.error ?? "")")
+            }
+            print(
+                "created \(created), already present \(present)" + (differs > 0 ? ", differs \(differs)" : "")
+                    + (valid > 0 ? ", valid \(valid)" : "") + ", refused \(refused)" + (note.map { "; \($0)" } ?? "")
+            )
         }
-        if refused > 0 { throw ExitCode(CommandFailure.refused) }
+        if refused > 0 || differs > 0 { throw ExitCode(CommandFailure.refused) }
     }
 }
 
@@ -212,23 +236,33 @@ extension Agreements {
         @Flag(help: "Only what is past its date.")
         var overdue = false
 
+        @Flag(help: "Only the commitments this node's organisation owes.")
+        var ours = false
+
+        @Option(help: ArgumentHelp("Only the commitments this organisation owes.", valueName: "organisation"))
+        var owedBy: String?
+
         func validate() throws {
             guard DeadlinesResponse.days(within: within) != nil else {
                 throw ValidationError("--within takes a number of days from 0 to 3650, such as 30d")
             }
+            if ours, owedBy != nil { throw ValidationError("--ours and --owed-by name the same filter; give one") }
         }
 
         func execute(_ client: AdminClient, json: Bool) async throws {
-            let path = "/v1/due?within=\(DeadlinesResponse.days(within: within) ?? 30)" + (overdue ? "&overdue=true" : "")
+            var path = "/v1/due?within=\(DeadlinesResponse.days(within: within) ?? 30)" + (overdue ? "&overdue=true" : "")
+            if let owner = ours ? "ours" : owedBy {
+                path += "&owedBy=\(owner.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? owner)"
+            }
             let (response, raw): (DeadlinesResponse, [UInt8]) = try await client.get(path)
             if json { return Output.json(raw) }
             guard !response.deadlines.isEmpty else { return print("nothing due through \(response.through)") }
             Output.table(
-                ["DATE", "WHEN", "WHAT", "OWNER", "AGREEMENT"],
+                ["DATE", "WHEN", "WHAT", "OWNER", "AGREEMENT", "TITLE"],
                 response.deadlines.map { deadline in
                     let when = deadline.daysLeft < 0 ? "\(-deadline.daysLeft) d overdue" : deadline.daysLeft == 0 ? "today" : "in \(deadline.daysLeft) d"
                     let what = deadline.kind == "expiry" ? "agreement expires" : "commitment: \(deadline.description ?? "")"
-                    return [deadline.date, when, what, deadline.owner ?? "-", "\(deadline.title ?? "") (\(Output.short(deadline.agreement)))"]
+                    return [deadline.date, when, what, deadline.owner ?? "-", deadline.agreement, deadline.title ?? ""]
                 }
             )
         }

@@ -19,7 +19,13 @@ struct Status: ControlCommand {
             ("agreements", "\(status.agreements)"),
             ("changes", "\(status.changes) accepted, \(status.held) held, \(status.rejected) rejected"),
             ("certificate", status.certificate.map { "expires \(Output.when($0.notAfter)) (\($0.daysLeft) days), sha256 \(Output.short($0.fingerprint))" }),
-        ])
+            ("deadlines", status.commitmentsOverdue.map { overdue in
+                "\(overdue) commitment(s) overdue, \(status.agreementsExpiringSoon ?? 0) agreement(s) expiring within 30 days (agreements due)"
+            }),
+        ] + (status.revocationLists ?? []).map { list in
+            let state = list.expired ? "EXPIRED" : "valid"
+            return ("revocation list", "\(list.issuer): \(state), next update \(list.nextUpdate.map(Output.when) ?? "none") (\(list.file))")
+        })
         for warning in status.warnings { print("warning: \(warning)") }
         print("")
         Peers.render(status.peers)
@@ -69,15 +75,24 @@ struct Peers: AsyncParsableCommand {
         }
     }
 
+    /// "refused here (inbound, 2m ago): certificate-revoked: …" — why a peer is not connected.
+    static func describe(_ problem: ConnectionProblemView) -> String {
+        "last problem: \(problem.whose) (\(problem.direction), \(Output.when(problem.at))): \(problem.reason): \(problem.message)"
+    }
+
     static func render(_ peers: [PeerStatus]) {
         guard !peers.isEmpty else { return Swift.print("no peers configured") }
         Output.table(
             ["PEER", "ADDRESS", "STATE", "LAST RECONCILE", "THEY LACK", "WE LACK", "REJECTED"],
             peers.map { peer in
                 let state =
-                    peer.connected
-                    ? "connected \(peer.direction ?? "") since \(Output.when(peer.connectedSince))\(peer.protocolVersion.map { ", protocol \($0)" } ?? "")"
-                    : "not connected, last contact \(Output.when(peer.lastContact))"
+                    if let revoked = peer.certificate?.revokedAt {
+                        "REVOKED at \(Output.when(revoked)); \(peer.connected ? "connected" : "not connected") (not waited for)"
+                    } else if peer.connected {
+                        "connected \(peer.direction ?? "") since \(Output.when(peer.connectedSince))\(peer.protocolVersion.map { ", protocol \($0)" } ?? "")"
+                    } else {
+                        "not connected, last contact \(Output.when(peer.lastContact))\(peer.lastProblem.map { "; \(describe($0))" } ?? "")"
+                    }
                 let reconcile = peer.lastReconcile.map { "\(Output.when($0.completedAt)), \($0.clean ? "clean" : "\($0.differences) differed")" } ?? "-"
                 let weLack = peer.differencesAtLastReconcile.map { $0 == 0 ? "0" : "\($0) agreement(s) differed" } ?? "unknown"
                 let rejected = peer.changesRejected == 0 ? "0" : "\(peer.changesRejected), last: \(peer.lastRejection.map { "\($0.code): \($0.message)" } ?? "-")"
@@ -135,40 +150,61 @@ struct Sync: ControlCommand {
     @Option(name: .long, help: ArgumentHelp("Only the nodes of this organisation.", valueName: "organisation"))
     var peer: String?
 
-    @Flag(name: .long, help: "Wait until in sync, showing progress.")
+    @Flag(name: .long, help: "Wait until in sync, showing progress (for --timeout seconds, default 120).")
     var wait = false
 
-    @Option(name: .long, help: ArgumentHelp("How long --wait waits, in seconds.", valueName: "seconds"))
-    var timeout: Int = 120
+    /// Without --wait, one round with each peer: a minute at most.
+    static let roundTimeout: Duration = .seconds(60)
 
     func execute(_ client: AdminClient, json: Bool) async throws {
-        let (response, raw): (SyncResponse, [UInt8]) = try await client.post("/v1/sync", SyncRequest(peer: peer))
-        if json && !wait { return Output.json(raw) }
+        guard wait else {
+            let step = client.within(Self.roundTimeout + .seconds(5))
+            let (response, raw): (SyncResponse, [UInt8]) = try await step.post("/v1/sync", Self.request(peer, within: Self.roundTimeout))
+            return json ? Output.json(raw) : Self.render(response)
+        }
+        // Everything, the first round included, happens by the deadline: a paused partner makes
+        // `sync --wait` fail on time with what it still waits for, not hang.
+        let limit = connection.timeout.map { Duration.seconds($0) } ?? .seconds(120)
+        let deadline = ContinuousClock.now + limit
+        func remaining() -> Duration { max(.milliseconds(100), deadline - .now) }
+        let (response, _): (SyncResponse, [UInt8]) = try await client.within(remaining()).post(
+            "/v1/sync", Self.request(peer, within: remaining() - .milliseconds(50))
+        )
         if !json { Self.render(response) }
-        guard wait else { return }
-        let deadline = Date().addingTimeInterval(TimeInterval(timeout))
         var lastProgress = ""
         while true {
-            let (peers, _): ([PeerStatus], [UInt8]) = try await client.get("/v1/peers")
+            let (peers, _): ([PeerStatus], [UInt8]) = try await client.within(remaining()).get("/v1/peers")
             let relevant = peers.filter { $0.awaited && (peer == nil || $0.organisation == peer) }
             let waiting = relevant.compactMap(Self.waitingFor)
+            let apart = peers.filter { $0.certificate?.revokedAt != nil && (peer == nil || $0.organisation == peer) }
             if waiting.isEmpty {
                 if json { return Output.json(Array(try AdminAPI.encoder().encode(relevant))) }
-                return print("in sync with \(relevant.count) peer(s)")
+                print("in sync with \(relevant.count) peer(s)")
+                for node in apart {
+                    print("not waited for: \(node.node ?? node.organisation) (certificate revoked at \(node.certificate?.revokedAt ?? "?"))")
+                }
+                return
             }
             let progress = waiting.joined(separator: "; ")
             if !json && progress != lastProgress { print("waiting: \(progress)") }
             lastProgress = progress
-            guard Date() < deadline else {
-                throw CommandFailure(exitCode: CommandFailure.timedOut, message: "not in sync after \(timeout)s: \(progress)")
+            guard ContinuousClock.now < deadline else {
+                throw CommandFailure(exitCode: CommandFailure.timedOut, message: "not in sync after \(limit.components.seconds)s: \(progress)")
             }
             // A round that found differences is followed by repairs; once they are done, another
             // round has to find nothing before the pair counts as in sync.
             if relevant.contains(where: { $0.connected && $0.lastReconcile?.clean == false && $0.pendingRepairs == 0 && $0.batchesInFlight == 0 }) {
-                _ = try await client.post("/v1/sync", SyncRequest(peer: peer), as: SyncResponse.self)
+                _ = try await client.within(remaining()).post(
+                    "/v1/sync", Self.request(peer, within: remaining() - .milliseconds(50)), as: SyncResponse.self
+                )
             }
-            try await Task.sleep(for: .milliseconds(500))
+            try await Task.sleep(for: min(.milliseconds(500), remaining()))
         }
+    }
+
+    private static func request(_ peer: String?, within limit: Duration) -> SyncRequest {
+        let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
+        return SyncRequest(peer: peer, timeoutSeconds: min(3600, max(0.05, seconds)))
     }
 
     /// What is still outstanding with `peer`, nil if nothing.

@@ -39,6 +39,9 @@ struct Backup: ControlCommand {
     @Argument(help: ArgumentHelp("Where to write the backup (a new file).", valueName: "file"))
     var file: String
 
+    /// A snapshot of a large store takes minutes.
+    static var defaultTimeout: Duration { .seconds(3600) }
+
     func execute(_ client: AdminClient, json: Bool) async throws {
         // The daemon resolves the path, from its own working directory: send it absolute.
         let path = URL(fileURLWithPath: file).standardizedFileURL.path

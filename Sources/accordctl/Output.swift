@@ -1,9 +1,22 @@
 import Foundation
 
-/// Plain-text output for people: aligned tables and labelled fields.
+/// Plain-text output for people: aligned tables and labelled fields. Text from agreements may
+/// hold line breaks and tabs; in a cell or a field they are shown as `⏎` and a space, so one
+/// record stays one line and the columns stay aligned.
 enum Output {
+    /// `text` on one line.
+    static func oneLine(_ text: String) -> String {
+        guard text.contains(where: { $0.isNewline || $0 == "\t" }) else { return text }
+        var line = ""
+        for character in text {
+            if character.isNewline { line += " ⏎ " } else if character == "\t" { line += " " } else { line.append(character) }
+        }
+        return line
+    }
+
     static func table(_ headers: [String], _ rows: [[String]]) {
         guard !rows.isEmpty else { return }
+        let rows = rows.map { $0.map(oneLine) }
         var widths = headers.map(\.count)
         for row in rows {
             for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) }
@@ -21,7 +34,7 @@ enum Output {
     static func fields(_ pairs: [(String, String?)], indent: String = "") {
         let width = pairs.map(\.0.count).max() ?? 0
         for (label, value) in pairs {
-            guard let value else { continue }
+            guard let value = value.map(oneLine) else { continue }
             print(indent + (label + ":").padding(toLength: width + 2, withPad: " ", startingAt: 0) + value)
         }
     }

@@ -76,7 +76,16 @@ struct Accordd: AsyncParsableCommand {
             throw ExitCode(StartupError.configuration)
         }
         if checkConfig {
-            print("\(config): configuration is valid (node \(configuration.node), \(configuration.peers.count) peer(s))")
+            // Every check start and reload make of the files, with their words: a pre-start
+            // check that passes what start refuses is worse than none.
+            do {
+                let warnings = try configuration.checkCredentials()
+                print("\(config): configuration is valid (node \(configuration.node), \(configuration.peers.count) peer(s))")
+                for warning in warnings { print("warning: \(warning)") }
+            } catch {
+                FileHandle.standardError.write(Data("accordd: bad configuration: \(config): \(error)\n".utf8))
+                throw ExitCode(StartupError.configuration)
+            }
             return
         }
         if let restore {

@@ -80,8 +80,9 @@ struct AdminAPITests {
                 ("malformed JSON", request("POST", "/v1/agreements", body: "{\"title\": "), 400, "bad-request"),
                 ("missing field", request("POST", "/v1/agreements", body: "{\"title\": \"x\"}"), 400, "bad-request"),
                 ("unknown category", request("POST", "/v1/agreements", body: #"{"title":"x","category":"gifts","parties":["acme","globex"]}"#), 400, "bad-request"),
-                ("not a party itself", request("POST", "/v1/agreements", body: #"{"title":"x","category":"fullSupport","parties":["globex","initech"]}"#), 422, "creator-not-party"),
-                ("not an id", request("GET", "/v1/agreements/12345"), 400, "bad-request"),
+                ("not a party itself", request("POST", "/v1/agreements", body: #"{"title":"x","category":"fullSupport","parties":["globex","initech"],"allowUnknownParties":true}"#), 422, "creator-not-party"),
+                ("a party this node does not know", request("POST", "/v1/agreements", body: #"{"title":"x","category":"fullSupport","parties":["acme","contosso"]}"#), 422, "unknown-organisation"),
+                ("neither an id nor a reference", request("GET", "/v1/agreements/12345"), 404, "not-found"),
                 ("unknown agreement", request("GET", "/v1/agreements/\(UUID().uuidString.lowercased())"), 404, "not-found"),
                 ("unknown status filter", request("GET", "/v1/agreements?status=happy"), 400, "bad-request"),
                 ("sync with a stranger", request("POST", "/v1/sync", body: #"{"peer":"umbrella"}"#), 404, "not-found"),
@@ -123,7 +124,9 @@ struct AdminAPITests {
 
             // 300 agreements and one the rules refuse (acme is not among its parties).
             var request = BulkCreateRequest(agreements: (0..<300).map { entry($0) })
-            request.agreements.insert(entry(999, parties: ["globex", "initech"]), at: 150)
+            var notOurs = entry(999, parties: ["globex", "initech"])
+            notOurs.allowUnknownParties = true
+            request.agreements.insert(notOurs, at: 150)
             let answered = try post(request)
             #expect(answered.status == 200, "\(answered.text)")
             let response = try AdminAPI.decoder().decode(BulkCreateResponse.self, from: Data(answered.body))

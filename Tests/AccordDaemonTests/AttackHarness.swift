@@ -18,13 +18,18 @@ final class AttackedNetwork: Sendable {
 
     /// Starts the pair, waits for their session and their first shared agreement, runs `body`,
     /// then stops both (printing their logs if it failed).
+    ///
+    /// - Parameter onlyGlobexDials: acme's `[[peers]]` entry for globex points where nothing
+    ///   listens, so every session between them is one globex dialled — through acme's budget of
+    ///   connections that have not started a session, where an attacker's connections wait too.
     @discardableResult
-    static func run<Result>(_ body: (AttackedNetwork) async throws -> Result) async throws -> Result {
+    static func run<Result>(onlyGlobexDials: Bool = false, _ body: (AttackedNetwork) async throws -> Result) async throws -> Result {
         let nodes = try daemonMesh(["acme", "globex"])
         for node in nodes {
             node.certificates = HostilePKI.shared.consortium
             node.crl = HostilePKI.shared.crlPath
         }
+        if onlyGlobexDials { nodes[0].peers = [AccordProcess.Peer(organisation: "globex", port: try freePorts(1)[0])] }
         // No initech node runs: its address is a port nothing listens on.
         nodes[0].peers.append(AccordProcess.Peer(organisation: "initech", port: 1))
         return try await withNodes(nodes) {

@@ -41,6 +41,9 @@ struct DeadlineTests {
             let added = try await acme.json("agreements", "commitment", fulfilled, "add", "--by", "acme", "--kind", "freeResource",
                                             "--description", "delivered", "--due", "2020-01-01", as: ChangeReceipt.self)
             #expect(try await acme.ctl("agreements", "commitment", fulfilled, "fulfil", try #require(added.commitment)).succeeded)
+            // A draft nobody approved binds nobody: its dates count once acme has approved it.
+            #expect(try await acme.json("agreements", "due", as: DeadlinesResponse.self).deadlines.isEmpty)
+            for id in [late, expiring] { #expect(try await acme.ctl("agreements", "approve", id).succeeded) }
 
             let all: DeadlinesResponse = try await acme.json("agreements", "due")
             #expect(all.deadlines.map(\.kind) == ["commitment", "expiry", "commitment"], "\(all.deadlines)")

@@ -95,7 +95,10 @@ struct EventStreamTests {
             let memoryBefore = try #require(acme.memory).resident
             for round in 0..<2 {
                 let request = BulkCreateRequest(agreements: (0..<1000).map {
-                    CreateAgreementRequest(title: "Flood \(round)-\($0) " + String(repeating: "x", count: 200), category: "technicalResources", parties: ["acme", "globex"])
+                    CreateAgreementRequest(
+                        title: "Flood \(round)-\($0) " + String(repeating: "x", count: 200), category: "technicalResources", parties: ["acme", "globex"],
+                        allowUnknownParties: true
+                    )
                 })
                 let response = try acme.admin().request("POST", "/v1/agreements/bulk", body: Array(try AdminAPI.encoder().encode(request)))
                 #expect(response.status == 200, "\(response.text)")

@@ -35,25 +35,25 @@ struct ImportExportTests {
             let file = "\(acme.folder)/agreements.csv"
             try Self.write(AgreementCSV.render(records), file)
 
-            let dry = try await acme.ctl("agreements", "import", file, "--dry-run")
+            let dry = try await acme.ctl("agreements", "import", file, "--dry-run", "--allow-unknown-party")
             #expect(dry.termination == .exited(1) && dry.stdout.contains("valid 119, refused 1; dry run"), "\(dry.stdout)")
-            let allOrNothing = try await acme.ctl("agreements", "import", file, "--all-or-nothing")
+            let allOrNothing = try await acme.ctl("agreements", "import", file, "--all-or-nothing", "--allow-unknown-party")
             #expect(allOrNothing.stdout.contains("nothing was created"), "\(allOrNothing.stdout)")
             #expect(try await acme.agreementIDs().isEmpty)
 
-            let first = try await acme.ctl("agreements", "import", file)
+            let first = try await acme.ctl("agreements", "import", file, "--allow-unknown-party")
             #expect(first.termination == .exited(1), "a refused record makes the exit status 1")
             // Line 1 is the header; record 57 starts on line 2 + 57 × 2 (each title holds a line break).
             #expect(first.stdout.contains("line \(2 + 57 * 2): refused: category: \"gifts\""), "\(first.stdout)")
             #expect(first.stdout.contains("created 119, already present 0, refused 1"), "\(first.stdout)")
             #expect(try await acme.agreementIDs().count == 119)
 
-            let again = try await acme.ctl("agreements", "import", file)
+            let again = try await acme.ctl("agreements", "import", file, "--allow-unknown-party")
             #expect(again.stdout.contains("created 0, already present 119, refused 1"), "\(again.stdout)")
             #expect(try await acme.agreementIDs().count == 119)
             records[57].category = "fullSupport"
             try Self.write(AgreementCSV.render(records), file)
-            let fixed = try await acme.ctl("agreements", "import", file)
+            let fixed = try await acme.ctl("agreements", "import", file, "--allow-unknown-party")
             #expect(fixed.succeeded && fixed.stdout.contains("created 1, already present 119, refused 0"), "\(fixed.stdout)")
         }
     }
@@ -87,7 +87,7 @@ struct ImportExportTests {
             let file = "\(acme.folder)/source.jsonl"
             let encoder = JSONEncoder()
             try Self.write(try Self.records(40).map { String(decoding: try encoder.encode($0), as: UTF8.self) }.joined(separator: "\n"), file)
-            #expect(try await acme.ctl("agreements", "import", file).succeeded)
+            #expect(try await acme.ctl("agreements", "import", file, "--allow-unknown-party").succeeded)
             let id = try #require(try await acme.agreementIDs().first)
             #expect(try await acme.ctl("agreements", "approve", id).succeeded, "approvals are not exported, and do not disturb it")
 
@@ -102,7 +102,7 @@ struct ImportExportTests {
             #expect(fromJSON.count == 40 && fromJSON == fromCSV, "CSV and JSON Lines hold the same records")
             #expect(fromJSON.allSatisfy { $0.reference?.hasPrefix("sha256:") == true }, "the references it was imported under")
 
-            let imported = try await other.ctl("agreements", "import", exported)
+            let imported = try await other.ctl("agreements", "import", exported, "--allow-unknown-party")
             #expect(imported.succeeded && imported.stdout.contains("created 40"), "\(imported.stdout)")
             let reexported = try await other.ctl("agreements", "export")
             let again = try reexported.stdout.split(separator: "\n").map { try JSONDecoder().decode(AgreementRecord.self, from: Data($0.utf8)) }
@@ -114,7 +114,7 @@ struct ImportExportTests {
             let originals = try await acme.json("agreements", "list", as: [AgreementListItem].self)
             let copies = try await other.json("agreements", "list", as: [AgreementListItem].self)
             #expect(Set(originals.map { $0.title ?? "" }) == Set(copies.map { $0.title ?? "" }))
-            let reimport = try await other.ctl("agreements", "import", exported)
+            let reimport = try await other.ctl("agreements", "import", exported, "--allow-unknown-party")
             #expect(reimport.stdout.contains("created 0, already present 40"), "\(reimport.stdout)")
         }
     }
@@ -130,14 +130,22 @@ struct AgreementCSVTests {
         #expect(try AgreementCSV.parse(text).map(\.line) == (0..<9).map { 2 + $0 * 2 }, "a record's line is where it starts")
         let reordered = "parties,title,category\nacme;globex,\"Quoted, \"\"title\"\"\",fullSupport\n"
         #expect(try AgreementCSV.parse(reordered).first?.record.title == "Quoted, \"title\"")
-        #expect(throws: AgreementCSV.Failure(line: 1, field: "titel", message: "unknown column; columns: reference, title, category, parties, effective_from, expires_on, value_alignment, technical_fit, service_coverage, data_protection, return_mechanism, commitment_N_by|kind|description|due")) {
+        #expect(throws: AgreementCSV.Failures([AgreementCSV.Failure(line: 1, field: "titel", message: "unknown column; columns: reference, title, category, parties, effective_from, expires_on, value_alignment, technical_fit, service_coverage, data_protection, return_mechanism, commitment_N_by|kind|description|due")])) {
             try AgreementCSV.parse("titel,category,parties\n")
         }
-        #expect(throws: AgreementCSV.Failure(line: 3, field: "commitment_1_kind", message: "a commitment needs by, kind and description")) {
+        #expect(throws: AgreementCSV.Failures([AgreementCSV.Failure(line: 3, field: "commitment_1_kind", message: "a commitment needs by, kind and description")])) {
             try AgreementCSV.parse("title,category,parties,commitment_1_by,commitment_1_kind,commitment_1_description\nA,fullSupport,acme,,,\nB,fullSupport,acme,acme,,x\n")
         }
-        #expect(throws: AgreementCSV.Failure(line: 2, field: nil, message: "a quoted field is not closed")) {
+        #expect(throws: AgreementCSV.Failures([AgreementCSV.Failure(line: 2, field: nil, message: "a quoted field is not closed")])) {
             try AgreementCSV.parse("title,category,parties\n\"A,fullSupport,acme\n")
+        }
+        // Every bad row of a file in one run: a short row, a stray quote, an empty required field.
+        #expect(throws: AgreementCSV.Failures([
+            AgreementCSV.Failure(line: 2, field: nil, message: "2 fields, but the header has 3"),
+            AgreementCSV.Failure(line: 3, field: nil, message: "a quote inside an unquoted field"),
+            AgreementCSV.Failure(line: 4, field: "category", message: "is empty"),
+        ])) {
+            try AgreementCSV.parse("title,category,parties\nA,fullSupport\nB\"x,fullSupport,acme\nC,,acme\nD,fullSupport,acme\n")
         }
     }
 }

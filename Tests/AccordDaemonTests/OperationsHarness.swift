@@ -80,10 +80,11 @@ extension AccordProcess {
         return try #require(try await peer(node))
     }
 
-    /// Creates an agreement among `parties` and returns its id.
+    /// Creates an agreement among `parties` and returns its id. The parties need not be known to
+    /// the node (`--allow-unknown-party`): tests of one node name partners that never run.
     func createAgreement(_ title: String, parties: [String]) async throws -> String {
         let created: CreatedAgreement = try await json(
-            ["agreements", "create", "--title", title, "--category", "technicalResources"] + parties.flatMap { ["--party", $0] }
+            ["agreements", "create", "--title", title, "--category", "technicalResources", "--allow-unknown-party"] + parties.flatMap { ["--party", $0] }
         )
         return created.id
     }

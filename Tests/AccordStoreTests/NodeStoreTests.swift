@@ -40,6 +40,21 @@ struct NodeStoreTests {
         await store.close()
     }
 
+    @Test("a read that stops at its first row leaves no snapshot open: the next read sees what was written in between")
+    func readsSeeLaterWrites() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try StoreFixtures.open(directory.path)
+        let imported = try await store.importMany([("crm-1", StoreFixtures.genesis("Imported"))], signer: StoreFixtures.acmeSigner, nowMillis: t)
+        guard case .created(let first)? = imported.first else { throw TestFailure("not created: \(imported)") }
+        // One-row queries, each stepped once: a statement left mid-result kept its read snapshot.
+        #expect(try await store.agreement(importedAs: "crm-1") == first.agreement)
+        #expect(try await store.importReference(of: first.agreement) == "crm-1")
+        let second = try await store.author(nil, StoreFixtures.genesis("Made after"), signer: StoreFixtures.acmeSigner, nowMillis: t + 1)
+        #expect(Set(try await store.agreements(today: today).map(\.id)) == [first.agreement, second.agreement])
+        await store.close()
+    }
+
     @Test("applying the same changes again is a no-op reported as duplicate")
     func idempotence() async throws {
         let directory = try TemporaryDirectory()

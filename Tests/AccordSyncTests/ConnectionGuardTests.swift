@@ -30,6 +30,37 @@ struct ConnectionGuardTests {
         #expect(table.count == 3)
     }
 
+    @Test("pending connections: a node holds at most two after its TLS handshake; a flood with a valid certificate evicts its own connections before a partner's behind the same address")
+    func pendingConnectionsPerNode() {
+        var table = PendingConnectionTable(limits: PendingConnectionLimits(total: 8, perSource: 4))
+        // A partner and an attacker behind one address (loopback, a shared NAT).
+        let partner = table.admit(source: "10.0.0.1")
+        table.spoke(partner.id)
+        #expect(table.authenticated(partner.id, node: "globex/node1").isEmpty)
+        var attacker: [UInt64] = []
+        for _ in 0..<3 {
+            let admitted = table.admit(source: "10.0.0.1")
+            table.spoke(admitted.id)
+            attacker.append(admitted.id)
+        }
+        #expect(table.authenticated(attacker[0], node: "initech/node1").isEmpty)
+        #expect(table.authenticated(attacker[1], node: "initech/node1").isEmpty)
+        #expect(table.authenticated(attacker[2], node: "initech/node1") == [attacker[0]], "a third connection of one node evicts its oldest")
+        // Three of four places: one more fits.
+        let next = table.admit(source: "10.0.0.1")
+        #expect(next.evict.isEmpty)
+        table.spoke(next.id)
+        // The source is full: a new connection evicts one of the node with two waiting, not the
+        // partner's only one, though the partner's is the oldest.
+        let another = table.admit(source: "10.0.0.1")
+        #expect(another.evict == [attacker[1]], "\(another.evict)")
+        table.spoke(another.id)
+        // Full again, every node down to one: the oldest still in its handshake goes.
+        let third = table.admit(source: "10.0.0.1")
+        #expect(third.evict == [next.id], "\(third.evict)")
+        #expect(table.authenticated(partner.id, node: "globex/node1").isEmpty, "naming a node twice changes nothing")
+    }
+
     @Test("refusals: the first of a reason is logged in full, the rest of its window folded into one summary")
     func refusalSummary() {
         var summary = RefusalSummary(interval: .seconds(10))

@@ -68,7 +68,9 @@ public final class AdminSocketClient: @unchecked Sendable {
         return received
     }
 
-    private static func connect(_ path: String) throws -> Int32 {
+    /// A connected Unix-domain stream socket to `path`, for tests that hold connections open
+    /// without speaking; the caller closes it.
+    public static func connect(_ path: String) throws -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         var address = sockaddr_un()

@@ -7,8 +7,21 @@ public enum TestCertificates {
     /// The repository's root folder.
     public static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
-    /// The published example set: a CA, acme, globex and initech node1 (keys are public: tests only).
-    public static let examples = "\(repository)/certs-example/example"
+    /// The published example set: a CA, acme, globex and initech node1 (keys are public: tests
+    /// only). Git keeps no file modes, and accordd refuses a key other users can read: the keys
+    /// are made owner-only first.
+    public static let examples: String = {
+        let folder = "\(repository)/certs-example/example"
+        ownerOnlyKeys(in: folder)
+        return folder
+    }()
+
+    /// Makes every `*.key` in `folder` readable by its owner only (mode 0600).
+    public static func ownerOnlyKeys(in folder: String) {
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where file.hasSuffix(".key") {
+            chmod("\(folder)/\(file)", 0o600)
+        }
+    }
     public static let makeCerts = "\(repository)/certs-example/make-certs.sh"
 
     /// Runs make-certs.sh with `arguments` (e.g. `["-o", folder, "acme:node1"]`).

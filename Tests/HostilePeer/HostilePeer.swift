@@ -19,7 +19,7 @@ struct HostilePeerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "accord-hostile-peer",
         abstract: "Attack an accordd (tests only).",
-        subcommands: [Flood.self, PartialFrames.self, SilentConnections.self]
+        subcommands: [Flood.self, PartialFrames.self, SilentConnections.self, TLSConnections.self]
     )
 }
 
@@ -142,6 +142,32 @@ struct SilentConnections: AsyncParsableCommand {
                         } else {
                             try? await Task.sleep(for: .milliseconds(10))
                         }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Connections that complete TLS with a valid certificate and then send nothing — no hello —
+/// kept at `count`: each one the node closes is opened again at once.
+struct TLSConnections: AsyncParsableCommand {
+    @OptionGroup var identity: Identity
+    @Option(help: "Connections to keep open.") var count = 500
+
+    func run() async throws {
+        let attacker = try identity.client()
+        let opened = Tally()
+        let (port, target) = (identity.port, count)
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<target {
+                group.addTask {
+                    while true {
+                        let held: Void? = try? await attacker.rawSession(port: port) { channel in
+                            if opened.increment() == target { announceStart() }
+                            try? await channel.closeFuture.get()
+                        }
+                        if held == nil { try? await Task.sleep(for: .milliseconds(10)) }
                     }
                 }
             }

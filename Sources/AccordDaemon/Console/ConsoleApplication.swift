@@ -24,13 +24,16 @@ final class ConsoleApplication: Sendable {
     let cookie: String
     private let refusals: RefusalLog
 
-    init(administration: NodeAdministration, authority: ConsoleAuthority, events: EventHub, address: ConsoleAddress, logger: Logger) {
+    init(
+        administration: NodeAdministration, authority: ConsoleAuthority, events: EventHub, address: ConsoleAddress, logger: Logger,
+        refusals: RefusalLog
+    ) {
         self.hosts = address.hostHeaders
         self.cookie = "accord_session_\(address.port)"
         self.administration = administration
         self.authority = authority
         self.events = events
-        self.refusals = RefusalLog(logger: logger)
+        self.refusals = refusals
     }
 
     /// Headers of every answer: no script, style, frame, form target or connection but this

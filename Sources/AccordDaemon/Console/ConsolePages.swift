@@ -58,14 +58,25 @@ enum ConsolePages {
     static func overview(_ status: NodeStatus, _ context: Context) -> HTML {
         let certificate = status.certificate.map { "\($0.notAfter) (\(Int($0.daysLeft)) days left)" } ?? "unknown"
         let warnings: [HTML] = status.warnings.map { "<li>\($0)</li>" }
+        let revocationLists: [HTML] = (status.revocationLists ?? []).map { list in
+            "<dt>Revocation list</dt><dd class=\"\(list.expired ? "bad" : "ok")\">\(list.issuer): \(list.expired ? "expired" : "next update") \(list.nextUpdate ?? "none")</dd>"
+        }
         let peers: [HTML] = status.peers.map { peer in
             let lastReconcile: HTML = peer.lastReconcile.map {
                 "\($0.completedAt): \($0.differences) difference(s)\($0.clean ? "" : ", not clean")"
             } ?? "never"
             let rejection: HTML = peer.lastRejection.map { "\($0.code): \($0.message) (\($0.at))" } ?? "none"
+            let session: HTML =
+                if let revoked = peer.certificate?.revokedAt {
+                    "<td class=\"bad\">certificate revoked at \(revoked)</td>"
+                } else if peer.connected {
+                    "<td class=\"ok\">connected\(peer.direction.map { " (\($0))" } ?? "")</td>"
+                } else {
+                    "<td class=\"bad\">not connected\(peer.lastProblem.map { problem -> HTML in "<br><span class=\"problem\">\(problemText(problem))</span>" } ?? "")</td>"
+                }
             return """
                 <tr><td>\(peer.node ?? peer.organisation)</td>\
-                <td class="\(peer.connected ? "ok" : "bad")">\(peer.connected ? "connected" : "not connected")\(peer.direction.map { " (\($0))" } ?? "")</td>\
+                \(session)\
                 <td>\(peer.lastContact ?? "never")</td><td>\(lastReconcile)</td>\
                 <td>\(peer.changesTheyLack)</td><td>\(peer.differencesAtLastReconcile.map(String.init) ?? "—")</td>\
                 <td>\(peer.batchesInFlight) batch(es), \(peer.pendingRepairs) repair(s)</td>\
@@ -77,6 +88,7 @@ enum ConsolePages {
             <dl class="facts"><dt>Organisation</dt><dd>\(status.organisation)</dd><dt>Version</dt><dd>\(status.version)</dd>\
             <dt>Listening</dt><dd>\(status.listen)</dd><dt>Started</dt><dd>\(status.startedAt)</dd>\
             <dt>Certificate expires</dt><dd id="certificate">\(certificate)</dd>\
+            \(revocationLists)\
             <dt>Deadlines</dt><dd id="deadlines">\(status.commitmentsOverdue ?? 0) commitment(s) overdue, \(status.agreementsExpiringSoon ?? 0) agreement(s) expiring within 30 days</dd>\
             <dt>Agreements</dt><dd>\(status.agreements)</dd><dt>Changes</dt><dd>\(status.changes) (\(status.held) held, \(status.rejected) rejected)</dd></dl>
             \(warnings.isEmpty ? "" : "<h2>Warnings</h2><ul class=\"warnings\">\(warnings)</ul>" as HTML)
@@ -86,6 +98,11 @@ enum ConsolePages {
             <th>Changes they lack</th><th>Differences found</th><th>In flight</th><th>Last rejection</th><th>Certificate until</th></tr></thead>
             <tbody>\(peers)</tbody></table>
             """)
+    }
+
+    /// Why a peer is not connected, in words.
+    static func problemText(_ problem: ConnectionProblemView) -> String {
+        "\(problem.whose) (\(problem.direction), \(problem.at)): \(problem.reason): \(problem.message)"
     }
 
     // MARK: - Agreements
@@ -110,7 +127,8 @@ enum ConsolePages {
 
         func matches(_ item: AgreementListItem) -> Bool {
             (category.isEmpty || item.category == category)
-                && (search.isEmpty || (item.title ?? "").lowercased().contains(search.lowercased()))
+                && (search.isEmpty || (item.title ?? "").lowercased().contains(search.lowercased())
+                    || item.reference?.lowercased() == search.lowercased())
         }
     }
 
@@ -230,7 +248,7 @@ enum ConsolePages {
             <dl class="facts"><dt>Category</dt><dd>\(view.category ?? "—")</dd><dt>Parties</dt><dd id="parties">\(view.parties.joined(separator: ", "))</dd>\
             <dt>Term</dt><dd>\(view.effectiveFrom ?? "open") to \(view.expiresOn ?? "open-ended")</dd>\
             <dt>Terms hash</dt><dd><code id="terms-hash">\(view.termsHash)</code></dd><dt>Changes</dt><dd>\(view.changes)</dd>\
-            <dt>Id</dt><dd><code>\(view.id)</code></dd><dt>Heads</dt><dd><code>\(view.heads.map { String($0.prefix(16)) + "…" }.joined(separator: " "))</code></dd></dl>
+            <dt>Id</dt><dd><code>\(view.id)</code></dd>\(view.reference.map { "<dt>Reference</dt><dd id=\"reference\">\($0)</dd>" as HTML } ?? "")<dt>Heads</dt><dd><code>\(view.heads.map { String($0.prefix(16)) + "…" }.joined(separator: " "))</code></dd></dl>
             <h2>Framework</h2><dl class="framework">\(framework)</dl>
             <h2>Commitments</h2>
             <table id="commitments"><thead><tr><th>By</th><th>Kind</th><th>Description</th><th>Due</th><th>State</th><th></th></tr></thead><tbody>\(commitments)</tbody></table>

@@ -8,6 +8,8 @@ import NIOPosix
 public struct ConsoleListenError: Error, CustomStringConvertible {
     public let address: String
     public let reason: String
+    /// Another process listens there already (EADDRINUSE).
+    public var inUse = false
     public var description: String { "console address \(address): \(reason)" }
 }
 
@@ -25,8 +27,11 @@ final class ConsoleServer: Sendable {
     let port: Int
     private let listener: NIOAsyncChannel<HTTPListener.Connection, Never>
     private let logger: Logger
+    private let refusals: RefusalLog
 
-    init(host: String, port: Int, logger: Logger, group: MultiThreadedEventLoopGroup = .singleton) async throws(ConsoleListenError) {
+    init(
+        host: String, port: Int, logger: Logger, refusals: RefusalLog, group: MultiThreadedEventLoopGroup = .singleton
+    ) async throws(ConsoleListenError) {
         do {
             listener = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 64)
@@ -36,17 +41,20 @@ final class ConsoleServer: Sendable {
                         try HTTPListener.connection(channel, maximumHeaderBytes: 16 * 1024, extraHandler: RequestDeadlineHandler())
                     }
                 }
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            throw ConsoleListenError(address: "\(host):\(port)", reason: "in use by another process", inUse: true)
         } catch {
             throw ConsoleListenError(address: "\(host):\(port)", reason: "cannot listen: \(error)")
         }
         self.port = listener.channel.localAddress?.port ?? port
         self.logger = logger
+        self.refusals = refusals
     }
 
     func run(_ handler: @escaping @Sendable (AdminRequest) async -> AdminResponse) async throws {
         try await HTTPListener(
             listener: listener, maximumConnections: Self.maximumConnections, refusalReason: "too-many-console-connections",
-            maximumBodyBytes: ConsoleApplication.maximumBodyBytes, logger: logger, refusals: RefusalLog(logger: logger)
+            maximumBodyBytes: ConsoleApplication.maximumBodyBytes, logger: logger, refusals: refusals
         ).run(handler)
     }
 }

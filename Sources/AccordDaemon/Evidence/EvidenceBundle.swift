@@ -6,11 +6,13 @@ import Foundation
 
 /// Everything an outsider needs to check an agreement's history without Accord: each accepted
 /// change in the exact bytes its author signed and the signature in the DER form openssl reads,
-/// each author's certificate, the consortium CA, and for each approval the terms it covers (in
-/// the canonical bytes whose SHA-256 is the approved terms hash, and readable), plus `verify.sh`,
-/// which checks all of it with a POSIX shell and the `openssl` command (docs/evidence.md).
+/// each author's certificate, the consortium CA, for each approval the terms it covers, the terms
+/// at export, and the readable files — `history.txt`, each `terms.txt`, `status.txt` — that
+/// `verify.sh` writes again from the signed bytes and compares, so that none can say what the
+/// signatures do not (docs/evidence.md). What only the exporting node can say is in `status.txt`
+/// under its own heading.
 ///
-/// Pure: the same history, certificates and CA give the same files.
+/// Pure: the same history, certificates, CA and moment of export give the same files.
 struct EvidenceBundle {
     struct File: Equatable {
         let path: String
@@ -22,8 +24,14 @@ struct EvidenceBundle {
     let history: [HistoryEntry]
     let certificates: [Certificate]
     let authorityPEM: String
+    let exportedBy: NodeID
+    /// Unix milliseconds; the day of it decides whether the agreement had expired.
+    let exportedAt: UInt64
 
     var files: [File] {
+        // The agreement as the history in the bundle makes it: its terms and status at export.
+        let current = replayed(history.indices).agreement
+        let status = current.status(on: CalendarDate(unixMillis: exportedAt))
         var files: [File] = [
             File(path: "verify.sh", bytes: Array(EvidenceScript.text.utf8), executable: true),
             File(path: "ca.pem", bytes: Array(authorityPEM.utf8)),
@@ -40,30 +48,41 @@ struct EvidenceBundle {
         files.append(File(path: "certificates/index", bytes: Array(index.utf8)))
 
         var changes = ""
+        var readable = ""
         for entry in history {
             let name = "changes/\(entry.sequence)"
             files.append(File(path: "\(name).msg", bytes: SignedChange.signedMessage(for: entry.change)))
             files.append(File(path: "\(name).sig", bytes: entry.signature.derRepresentation))
-            changes += "\(entry.sequence)\t\(entry.change.author)\t\(AdminAPI.timestamp(millis: entry.change.stamp.millis))\t\(entry.change.id.hex)\n"
+            changes += "\(entry.sequence)\t\(entry.change.author)\t\(EvidenceText.time(entry.change.stamp.millis))\t\(entry.change.id.hex)\n"
+            readable += EvidenceText.change(entry)
         }
         files.append(File(path: "changes/index", bytes: Array(changes.utf8)))
+        files.append(File(path: "history.txt", bytes: Array(readable.utf8)))
 
         var approvals = ""
-        var number = 0
+        var records: [EvidenceText.ApprovalRecord] = []
         for (position, entry) in history.enumerated() {
             for case .approve(let organisation, let termsHash, let signature) in entry.change.edits {
-                number += 1
+                let number = records.count + 1
+                records.append(EvidenceText.ApprovalRecord(number: number, organisation: organisation, entry: entry, termsHash: termsHash))
                 let name = "approvals/\(number)"
                 files.append(File(path: "\(name).msg", bytes: Approval.signedMessage(agreement: agreement, termsHash: termsHash)))
                 files.append(File(path: "\(name).sig", bytes: signature.derRepresentation))
                 if let terms = termsApproved(by: position, hash: termsHash) {
                     files.append(File(path: "\(name).terms", bytes: terms.canonicalEncoding))
-                    files.append(File(path: "\(name).terms.txt", bytes: Self.readable(terms)))
+                    files.append(File(path: "\(name).terms.txt", bytes: Array(EvidenceText.terms(terms).utf8)))
                 }
-                approvals += "\(number)\t\(organisation)\t\(entry.change.author)\t\(AdminAPI.timestamp(millis: entry.change.stamp.millis))\t\(termsHash.hex)\t\(entry.sequence)\n"
+                approvals += "\(number)\t\(organisation)\t\(entry.change.author)\t\(EvidenceText.time(entry.change.stamp.millis))\t\(termsHash.hex)\t\(entry.sequence)\n"
             }
         }
         files.append(File(path: "approvals/index", bytes: Array(approvals.utf8)))
+        files.append(File(path: "current/terms", bytes: current.terms.canonicalEncoding))
+        files.append(File(path: "current/terms.txt", bytes: Array(EvidenceText.terms(current.terms).utf8)))
+        let proved = EvidenceText.proved(current: current.terms, approvals: records, history: history)
+        files.append(File(
+            path: "status.txt",
+            bytes: Array(EvidenceText.status(agreement: agreement, exportedBy: exportedBy, exportedAt: exportedAt, status: status, proved: proved).utf8)
+        ))
         files.append(File(path: "README.txt", bytes: Array(Self.readme(agreement).utf8)))
         return files
     }
@@ -80,29 +99,20 @@ struct EvidenceBundle {
             guard past.insert(next).inserted, let change = byID[next] else { continue }
             frontier += change.dependencies
         }
-        var replica = AgreementReplica(id: agreement, configuration: ReplicaConfiguration(maximumClockSkewMillis: .max / 2))
-        let latest = history.map(\.change.stamp.millis).max() ?? 0
-        for entry in history[..<position] where past.contains(entry.change.id) {
-            _ = replica.apply(VerifiedChange(fromTrustedLog: SignedChange(change: entry.change, signature: entry.signature)), nowMillis: latest)
-        }
-        let terms = replica.agreement.terms
+        let terms = replayed(history[..<position].indices.filter { past.contains(history[$0].change.id) }).agreement.terms
         return terms.hash == hash ? terms : nil
     }
 
-    private static func readable(_ terms: Terms) -> [UInt8] {
-        var lines = [
-            "agreement: \(terms.agreement)", "title: \(terms.title ?? "")", "category: \(terms.category?.name ?? "")",
-            "parties: \(terms.parties.map(\.rawValue).joined(separator: ", "))",
-            "effective from: \(terms.effectiveFrom?.description ?? "")", "expires on: \(terms.expiresOn?.description ?? "")",
-        ]
-        for dimension in FrameworkDimension.allCases { lines.append("framework \(dimension.name): \(terms.framework[dimension] ?? "")") }
-        for commitment in terms.commitments {
-            lines.append(
-                "commitment \(commitment.id): by \(commitment.by?.rawValue ?? "") kind \(commitment.kind?.name ?? "") due \(commitment.dueDate?.description ?? "-"): \(commitment.description ?? "")"
-            )
+    /// The replica the changes at `positions` of the history make, replayed in log order (which
+    /// respects causality), with no clock to hold any of them.
+    private func replayed<Positions: Sequence<Int>>(_ positions: Positions) -> AgreementReplica {
+        var replica = AgreementReplica(id: agreement, configuration: ReplicaConfiguration(maximumClockSkewMillis: .max / 2))
+        let latest = history.map(\.change.stamp.millis).max() ?? 0
+        for position in positions {
+            let entry = history[position]
+            _ = replica.apply(VerifiedChange(fromTrustedLog: SignedChange(change: entry.change, signature: entry.signature)), nowMillis: latest)
         }
-        lines.append("SHA-256 of the canonical terms (the approved terms hash): \(terms.hash.hex)")
-        return Array((lines.joined(separator: "\n") + "\n").utf8)
+        return replica
     }
 
     static func pem(_ der: [UInt8]) -> String {
@@ -124,16 +134,27 @@ struct EvidenceBundle {
 
             sh verify.sh
 
-        It checks that every author certificate was issued by the consortium CA (ca.pem) to the
-        node it names, that every change (changes/N.msg: the exact bytes the author signed) carries
-        a valid signature of its author (changes/N.sig), and that every approval (approvals/N.msg)
-        is signed by the approving node and names this agreement and the SHA-256 of the terms in
-        approvals/N.terms (their canonical bytes; approvals/N.terms.txt is the same terms for
-        reading). It prints who approved which terms when, and FAIL lines naming anything that
-        does not hold; it exits 0 only if everything holds.
+        What it proves, from the signed bytes alone:
+        - every author certificate (certificates/) was issued by the consortium CA (ca.pem) to the
+          node it is listed for;
+        - every change (changes/N.msg: the exact bytes its author signed) carries a valid signature
+          of its author (changes/N.sig), and says what history.txt says it says: verify.sh decodes
+          the signed bytes (docs/encoding.md) and writes history.txt again;
+        - every approval (approvals/N.msg) is signed by the approving node, names this agreement
+          and the SHA-256 of the terms in approvals/N.terms, is the one carried by its change, and
+          approvals/N.terms.txt says what approvals/N.terms says;
+        - current/terms.txt says what current/terms says, and which parties it lists approved
+          exactly those terms, and the termination, if any change terminated the agreement: the
+          part of status.txt under "proved by verify.sh".
 
-        The indexes (changes/index, approvals/index, certificates/index) say which file is which,
-        with the time each change was stamped by its author.
+        What it cannot prove is under "stated by the exporting node" in status.txt: that the
+        bundle holds every change, and that current/terms are the terms they merge to. The other
+        parties' nodes hold the same history and can export their own bundle to compare.
+
+        It ends with one line: VERIFIED (every check holds and every party approved the current
+        terms; exit 0), VERIFIED, BUT NOT APPROVED BY EVERY PARTY (exit 3, naming who is
+        missing), or NOT VERIFIED (exit 1, after FAIL lines naming each file and what does not
+        hold). A termination is stated on the VERIFIED line.
 
         """
     }
