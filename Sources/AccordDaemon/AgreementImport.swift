@@ -15,7 +15,7 @@ extension NodeAdministration {
         guard request.agreements.count <= ImportRequest.maximumAgreements else {
             throw AdminFailure.badRequest("at most \(ImportRequest.maximumAgreements) agreements per request, got \(request.agreements.count)")
         }
-        let checks = try await authoringChecks(allowUnknownParties: request.allowUnknownParties == true)
+        let checks = authoringChecks(allowUnknownParties: request.allowUnknownParties == true)
         var results: [ImportResponse.Result] = []
         var valid: [(index: Int, reference: String, edits: [Edit])] = []
         var earlier: [String: AgreementRecord] = [:]

@@ -183,7 +183,7 @@ public final class NodeAdministration: Sendable {
     // MARK: - Changes
 
     private func create(_ edits: [Edit], allowUnknownParties: Bool) async throws -> CreatedAgreement {
-        try await authoringChecks(allowUnknownParties: allowUnknownParties).check(edits, on: nil)
+        try authoringChecks(allowUnknownParties: allowUnknownParties).check(edits, on: nil)
         let stored = try await store.author(nil, edits, signer: signer, nowMillis: clock())
         counters.authored()
         return CreatedAgreement(id: stored.agreement.description, change: stored.change.id.hex, sequence: stored.sequence)
@@ -192,7 +192,7 @@ public final class NodeAdministration: Sendable {
     /// Every request was decoded and checked before any is authored; each is then judged by the
     /// rules on its own, in one transaction.
     private func createMany(_ requests: [AdminRequestDecoding.Decoded]) async throws -> BulkCreateResponse {
-        let known = try await knownOrganisations()
+        let known = knownOrganisations()
         let checked = requests.map { request in
             Result { () throws(AdminFailure) in
                 try AuthoringChecks(knownOrganisations: known, allowUnknownParties: request.allowUnknownParties).check(request.edits, on: nil)
@@ -217,9 +217,13 @@ public final class NodeAdministration: Sendable {
     }
 
     func author(_ id: AgreementID, _ edits: [Edit], allowUnknownParties: Bool = false) async throws -> ChangeReceipt {
-        guard let current = try await store.agreement(id)?.agreement else { throw Self.unknown(id) }
-        try await authoringChecks(allowUnknownParties: allowUnknownParties).check(edits, on: current)
-        let stored = try await store.author(id, edits, signer: signer, nowMillis: clock())
+        let checks = authoringChecks(allowUnknownParties: allowUnknownParties)
+        // Judged on the writer's replica in the write's own transaction: no replay of the log,
+        // and no edit in between.
+        let stored = try await store.author(id, edits, signer: signer, nowMillis: clock()) { current in
+            guard let current else { throw Self.unknown(id) }
+            try checks.check(edits, on: current)
+        }
         counters.authored()
         return ChangeReceipt(agreement: id.description, change: stored.change.id.hex, sequence: stored.sequence)
     }
@@ -303,18 +307,15 @@ public final class NodeAdministration: Sendable {
     // MARK: - Helpers
 
     /// The organisations this node knows: its own, its configured peers', and every one it holds
-    /// a certificate of (met in a session, or an author of a change it holds).
-    func knownOrganisations() async throws -> Set<OrganisationID> {
-        var known = Set(configuration.peers.map(\.organisation))
+    /// a certificate of (met in a session, or an author of a change it holds), from memory.
+    func knownOrganisations() -> Set<OrganisationID> {
+        var known = sync.knownOrganisations.union(configuration.peers.map(\.organisation))
         known.insert(configuration.node.organisation)
-        for certificate in try await store.certificates() {
-            if let organisation = OrganisationID(rawValue: certificate.organisation) { known.insert(organisation) }
-        }
         return known
     }
 
-    func authoringChecks(allowUnknownParties: Bool) async throws -> AuthoringChecks {
-        AuthoringChecks(knownOrganisations: try await knownOrganisations(), allowUnknownParties: allowUnknownParties)
+    func authoringChecks(allowUnknownParties: Bool) -> AuthoringChecks {
+        AuthoringChecks(knownOrganisations: knownOrganisations(), allowUnknownParties: allowUnknownParties)
     }
 
     func existing(_ id: AgreementID) async throws -> AgreementID {

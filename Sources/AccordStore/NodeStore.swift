@@ -138,11 +138,24 @@ public final class NodeStore: Sendable {
     ///
     /// - Throws: `ChangeRejection` if the rules refuse the change (nothing is recorded), or
     ///   `StoreError`.
+    ///
+    /// - Parameter check: sees the agreement as it stands (from the writer's replica, in the same
+    ///   transaction), or nil when `agreement` is nil or not held, before the change is made; it
+    ///   refuses the change by throwing, and that error comes back unchanged with nothing written.
     public func author(
-        _ agreement: AgreementID?, _ edits: [Edit], signer: ChangeSigner, nowMillis: UInt64
+        _ agreement: AgreementID?, _ edits: [Edit], signer: ChangeSigner, nowMillis: UInt64,
+        check: (@Sendable (Agreement?) throws -> Void)? = nil
     ) async throws -> StoredChange {
-        let result = try await write { writer, context throws(StoreError) in
-            try writer.author(agreement, edits, signer: signer, nowMillis: nowMillis, context: &context)
+        let result: Result<StoredChange, any Error> = try await write { writer, context throws(StoreError) in
+            if let check {
+                let current = try agreement.map { id throws(StoreError) in try writer.replica(id) }.flatMap { $0.exists ? $0.agreement : nil }
+                do {
+                    try check(current)
+                } catch {
+                    return .failure(error)
+                }
+            }
+            return try writer.author(agreement, edits, signer: signer, nowMillis: nowMillis, context: &context).mapError { $0 }
         }
         return try result.get()
     }

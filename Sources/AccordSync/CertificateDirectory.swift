@@ -123,6 +123,12 @@ public final class CertificateDirectory: AuthorDirectory {
         state.withLock { $0.admitted[node]?.map(\.authorKey) ?? [] }
     }
 
+    /// The organisations of every node admitted: whom this node knows to exist (from memory, so
+    /// that checking the parties of every edit costs no store read).
+    public var organisations: Set<OrganisationID> {
+        state.withLock { Set($0.admitted.keys.map(\.organisation)) }
+    }
+
     /// The certificates admitted for `node`, to send along with its changes.
     public func certificates(of node: NodeID) -> [Certificate] {
         state.withLock { $0.admitted[node]?.map(\.certificate) ?? [] }

@@ -251,6 +251,9 @@ public final class SyncNode: Sendable {
         registry.session(with: node)?.peer.identity.certificate ?? directory.certificates(of: node).max { $0.notAfter < $1.notAfter }
     }
 
+    /// The organisations of every node whose certificate this node has admitted.
+    public var knownOrganisations: Set<OrganisationID> { directory.organisations }
+
     /// The live sessions.
     public var sessions: [SessionStatus] { registry.sessions.map(\.status).sorted { $0.node < $1.node } }
 
