@@ -28,6 +28,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // HTTP for the admin API and the web console. No traits: neither swift-configuration nor
+        // the FullFoundation extras are used.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        // Hummingbird's own: the HTTP types its requests and responses are made of.
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
     targets: [
         // The system OpenSSL (Debian's libssl-dev): libssl and libcrypto, never a bundled copy.
@@ -42,22 +48,30 @@ let package = Package(
         .target(name: "AccordModel", dependencies: ["AccordCrypto"]),
         // The system SQLite (Debian's libsqlite3-dev), used through its C API.
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .target(name: "AccordStore", dependencies: ["AccordModel", "AccordCrypto", "CSQLite"]),
+        // Its locks are NIOLockedValueBox (a pthread mutex ThreadSanitizer sees), as everywhere here.
+        .target(name: "AccordStore", dependencies: ["AccordModel", "AccordCrypto", "CSQLite", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
 
         // Mutual TLS 1.3 for SwiftNIO on the system OpenSSL.
         .target(
             name: "AccordTLS",
             dependencies: [
                 "COpenSSL", "COpenSSLShim", "AccordCrypto",
-                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"),
             ]
+        ),
+
+        // The process-wide log of refused input (peers, connections, requests): the first of each
+        // reason in full, a flood as one summary line per reason and interval.
+        .target(
+            name: "AccordRefusals",
+            dependencies: [.product(name: "Logging", package: "swift-log"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
 
         // Peer sync: the protocol (docs/protocol.md), sessions, reconciliation, live push, relay.
         .target(
             name: "AccordSync",
             dependencies: [
-                "AccordModel", "AccordCrypto", "AccordTLS", "AccordStore",
+                "AccordModel", "AccordCrypto", "AccordTLS", "AccordStore", "AccordRefusals",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -70,14 +84,19 @@ let package = Package(
         .target(
             name: "AccordDaemon",
             dependencies: [
-                "AccordAdminAPI", "AccordSync", "AccordStore", "AccordModel", "AccordCrypto", "AccordTLS",
+                "AccordAdminAPI", "AccordSync", "AccordStore", "AccordModel", "AccordCrypto", "AccordTLS", "AccordRefusals",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
-            ]
+            ],
+            // docs/openapi.json (a link to it), compiled in: served at GET /v1/openapi.json.
+            resources: [.embedInCode("Resources/openapi.json")]
         ),
         .executableTarget(
             name: "accordd",
@@ -103,21 +122,21 @@ let package = Package(
             name: "AccordTestSupport",
             dependencies: [
                 "AccordModel", "AccordCrypto", "AccordTLS", "AccordSync", "AccordAdminAPI",
-                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/AccordTestSupport"
         ),
 
         // Benchmarks: executables that print a table and write JSON (see BENCHMARKS.md).
         .executableTarget(
-            name: "accord-store-bench", dependencies: ["AccordStore", "AccordModel", "AccordCrypto", "CSQLite"],
+            name: "accord-store-bench", dependencies: ["AccordStore", "AccordModel", "AccordCrypto", "CSQLite", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             path: "Benchmarks/AccordStoreBenchmark"
         ),
 
         .executableTarget(
             name: "accord-tls-bench",
             dependencies: [
-                "AccordTLS", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                "AccordTLS", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Benchmarks/AccordTLSBenchmark"
         ),
@@ -126,6 +145,7 @@ let package = Package(
             name: "accord-bench",
             dependencies: [
                 "AccordSync", "AccordStore", "AccordModel", "AccordCrypto", "AccordTLS", "AccordAdminAPI", "AccordTestSupport",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -171,19 +191,23 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
 
-        .testTarget(name: "AccordCryptoTests", dependencies: ["AccordCrypto"]),
+        .testTarget(name: "AccordCryptoTests", dependencies: ["AccordCrypto", "AccordTestSupport"]),
         .testTarget(
             name: "AccordDaemonTests",
             dependencies: [
-                "AccordDaemon", "AccordAdminAPI", "AccordModel", "AccordCrypto", "AccordStore", "AccordSync", "AccordTestSupport", "accordd", "accordctl",
-                "accord-hostile-peer", .product(name: "NIOHTTP1", package: "swift-nio"),
+                "AccordDaemon", "AccordAdminAPI", "AccordModel", "AccordCrypto", "AccordStore", "AccordSync", "AccordTLS", "AccordTestSupport",
+                "accordd", "accordctl", "accord-hostile-peer",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "AccordSyncTests",
             dependencies: [
-                "AccordSync", "AccordModel", "AccordCrypto", "AccordStore", "AccordTLS", "AccordTestSupport",
-                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                "AccordSync", "AccordModel", "AccordCrypto", "AccordStore", "AccordTLS", "AccordRefusals", "AccordTestSupport",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
@@ -193,8 +217,9 @@ let package = Package(
             name: "AccordTLSTests",
             dependencies: [
                 "AccordTLS", "AccordCrypto", "AccordTestSupport",
-                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "AccordModelTests", dependencies: ["AccordModel", "AccordCrypto", "AccordTestSupport"]),

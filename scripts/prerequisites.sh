@@ -14,10 +14,25 @@ accord_install_browser_test_prerequisites() {
     accord_apt_install chromium chromium-driver
     if ! python3 -c "import selenium" 2>/dev/null; then
         echo "Installing: selenium (PyPI)"
-        # A Debian python3 refuses pip without the flag (PEP 668); another python3 takes it as is.
-        python3 -m pip install --quiet --root-user-action=ignore selenium \
-            || python3 -m pip install --quiet --root-user-action=ignore --break-system-packages selenium
+        accord_pip_install selenium
     fi
+}
+
+# What the admin API's fuzzing needs (scripts/api-fuzz.sh): socat, to carry a loopback port to
+# the Unix socket, and schemathesis from PyPI.
+accord_install_api_fuzz_prerequisites() {
+    accord_apt_install socat
+    if ! python3 -c "import schemathesis" 2>/dev/null; then
+        echo "Installing: schemathesis (PyPI)"
+        accord_pip_install schemathesis
+    fi
+}
+
+# Installs a PyPI package for the python3 the scripts run. A Debian python3 refuses pip without
+# the flag (PEP 668); another python3 takes it as is.
+accord_pip_install() {
+    python3 -m pip install --quiet --root-user-action=ignore "$@" \
+        || python3 -m pip install --quiet --root-user-action=ignore --break-system-packages "$@"
 }
 
 # Installs those of the Debian packages named that are missing.

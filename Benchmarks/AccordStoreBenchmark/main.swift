@@ -8,7 +8,7 @@ import AccordModel
 import AccordStore
 import CSQLite
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 struct Options {
     var changes = 100_000
@@ -57,7 +57,7 @@ struct Row: Encodable {
 
 let options = Options(CommandLine.arguments)
 /// The highest resident size sampled while stores were being written.
-let storeResident = Mutex(0)
+let storeResident = NIOLockedValueBox(0)
 let author = NodeID(organisation: "globex", name: "bench")!
 let signer = ChangeSigner(node: author, key: try P256PrivateKey.generate())
 let base: UInt64 = 1_790_000_000_000
@@ -102,7 +102,7 @@ func measureStore(_ changes: [VerifiedChange], batchSize: Int, callers: Int) asy
                 for batch in stride(from: caller, to: batches.count, by: callers) {
                     let report = try await store.apply(batches[batch], nowMillis: base + 1_000_000)
                     precondition(report.accepted.count == batches[batch].count, "benchmark change not accepted")
-                    if batch % 16 == 0 { storeResident.withLock { $0 = max($0, residentBytes("VmRSS")) } }
+                    if batch % 16 == 0 { storeResident.withLockedValue { $0 = max($0, residentBytes("VmRSS")) } }
                 }
             }
         }
@@ -188,7 +188,7 @@ for row in rows {
             + String(format: "%7d   %7.2f   %9.0f", row.changes, row.seconds, row.changesPerSecond) + "   " + raw
     )
 }
-let storePeak = storeResident.withLock { $0 } - baselineResident
+let storePeak = storeResident.withLockedValue { $0 } - baselineResident
 print(String(
     format: "store resident (sampled while applying, above the %.1f MB of pre-signed changes the benchmark holds): %.1f MB; "
         + "process peak incl. the raw runs: %.1f MB; database bytes per agreement: %.0f",

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// One measured figure: in absolute terms and, where there is one, as a ratio to a limit
 /// measured in the same run (this shared machine drifts by ±30 % from day to day; the ratio does not).
@@ -16,11 +16,11 @@ struct Figure: Encodable {
 
 /// The table this benchmark prints and the JSON it writes.
 final class BenchReport: Sendable {
-    private let figures = Mutex<[Figure]>([])
+    private let figures = NIOLockedValueBox<[Figure]>([])
 
     func record(_ scenario: String, _ value: Double, _ unit: String, ratio: (Double, String)? = nil, aim: String = "") {
         let ratio = ratio.flatMap { $0.0.isFinite ? $0 : nil }
-        figures.withLock { $0.append(Figure(scenario: scenario, value: value, unit: unit, ratio: ratio?.0, ratioTo: ratio?.1, aim: aim)) }
+        figures.withLockedValue { $0.append(Figure(scenario: scenario, value: value, unit: unit, ratio: ratio?.0, ratioTo: ratio?.1, aim: aim)) }
         let padded = scenario.padding(toLength: 64, withPad: " ", startingAt: 0)
         let ratioText = ratio.map { String(format: "%8.2f %@", $0.0, $0.1) } ?? ""
         print("\(padded) \(String(format: "%12.2f", value)) \(unit.padding(toLength: 11, withPad: " ", startingAt: 0)) \(ratioText.padding(toLength: 30, withPad: " ", startingAt: 0)) \(aim)")
@@ -29,7 +29,7 @@ final class BenchReport: Sendable {
     func write(_ path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(figures.withLock { $0 }).write(to: URL(fileURLWithPath: path))
+        try encoder.encode(figures.withLockedValue { $0 }).write(to: URL(fileURLWithPath: path))
         print("wrote \(path)")
     }
 }

@@ -52,7 +52,7 @@ struct ImportBenchmark {
                     expiresOn: $0.expiresOn, allowUnknownParties: true
                 )
             })
-            let response = try admin.request("POST", "/v1/agreements/bulk", body: Array(try AdminAPI.encoder().encode(request)))
+            let response = try admin.blockingRequest("POST", "/v1/agreements/bulk", body: Array(try AdminAPI.encoder().encode(request)))
             guard response.status == 200 else { throw BenchFailure("bulk: \(response.status)") }
         }
         let bulkSeconds = seconds(ContinuousClock.now - bulkStart)

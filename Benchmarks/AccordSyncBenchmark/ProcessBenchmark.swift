@@ -27,7 +27,7 @@ struct ProcessBenchmark {
     func run() async throws {
         let limits = try await SameRunLimits.measure(binaries: binaries, report: report)
         let pki = TestCertificates.temporaryFolder("accord-bench-pki")
-        try TestCertificates.make(["-o", pki, "acme:node1", "globex:node1,node2"])
+        try await TestCertificates.make(["-o", pki, "acme:node1", "globex:node1,node2"])
         defer { try? FileManager.default.removeItem(atPath: pki) }
         let ports = try freePorts(3)
         let acme = try AccordProcess("acme", port: ports[0], binaries: binaries)
@@ -100,9 +100,9 @@ struct ProcessBenchmark {
         report.record("catch-up: CPU of sender and receiver", cpu / catchUp, "cores")
         // Changes that reached the receiver twice (by the log stream and again by a repair, say):
         // each costs the sender a read and the receiver a lookup, not a signature check.
-        report.record("catch-up: changes received again, per agreement", try fresh.metric("accord_changes_duplicate_total") / Double(agreements), "")
-        report.record("catch-up: sessions the receiver established", try fresh.metric("accord_sessions_established_total"), "")
-        report.record("catch-up: agreements reconciliation found different", try fresh.metric("accord_reconcile_differences_total"), "")
+        report.record("catch-up: changes received again, per agreement", try await fresh.metric("accord_changes_duplicate_total") / Double(agreements), "")
+        report.record("catch-up: sessions the receiver established", try await fresh.metric("accord_sessions_established_total"), "")
+        report.record("catch-up: agreements reconciliation found different", try await fresh.metric("accord_reconcile_differences_total"), "")
         report.record("catch-up: receiver's peak RSS during", peak.maximum, "MB", aim: "≤ 100 MB")
         report.record("catch-up: sender's peak RSS during", senderPeak.maximum, "MB", aim: "≤ 100 MB")
         for (label, node) in [("acme (sender)", acme), ("globex/node2 (receiver)", fresh)] {
@@ -131,18 +131,18 @@ struct ProcessBenchmark {
         try await fresh.stop()
         let acmeAdmin = acme.admin()
         for id in ids.prefix(differences) {
-            _ = try acmeAdmin.post("/v1/agreements/\(id)/notes", json: #"{"text": "a difference"}"#)
+            _ = try acmeAdmin.blockingPost("/v1/agreements/\(id)/notes", json: #"{"text": "a difference"}"#)
         }
-        let reconcileBefore = try acme.metric("accord_reconcile_bytes_total")
-        let headsBefore = try acme.metric("accord_reconcile_heads_bytes_total")
+        let reconcileBefore = try await acme.metric("accord_reconcile_bytes_total")
+        let headsBefore = try await acme.metric("accord_reconcile_heads_bytes_total")
         let expected = try Self.changeCount(acme.admin())
         try await fresh.start()
         try await eventually("globex/node2 has every change", timeout: .seconds(120)) { try Self.changeCount(fresh.admin()) >= expected }
-        try await eventually("the round is counted") { try acme.metric("accord_reconcile_bytes_total") > reconcileBefore }
+        try await eventually("the round is counted") { try await acme.metric("accord_reconcile_bytes_total") > reconcileBefore }
         // acme counts the frames of both directions (the fresh node's own count would include
         // its rounds with globex/node1).
-        let reconcileBytes = try acme.metric("accord_reconcile_bytes_total") - reconcileBefore
-        let headsBytes = try acme.metric("accord_reconcile_heads_bytes_total") - headsBefore
+        let reconcileBytes = try await acme.metric("accord_reconcile_bytes_total") - reconcileBefore
+        let headsBytes = try await acme.metric("accord_reconcile_heads_bytes_total") - headsBefore
         report.record(
             "\(differences) differences: set reconciliation bytes per difference", (reconcileBytes - headsBytes) / Double(differences), "B", aim: "≤ 200 B"
         )
@@ -166,7 +166,7 @@ struct ProcessBenchmark {
     static func createConcurrently(_ count: Int, clients: Int, socket: String) async throws -> [String] {
         try await onClientThreads(clients, socket: socket) { client, admin in
             try stride(from: client, to: count, by: clients).map { index in
-                let response = try admin.request("POST", "/v1/agreements", body: Array(try AdminAPI.encoder().encode(entry(index))))
+                let response = try admin.blockingRequest("POST", "/v1/agreements", body: Array(try AdminAPI.encoder().encode(entry(index))))
                 guard response.status == 201 else { throw BenchFailure("create: \(response.status) \(response.text)") }
                 return try AdminAPI.decoder().decode(CreatedAgreement.self, from: Data(response.body)).id
             }
@@ -183,7 +183,7 @@ struct ProcessBenchmark {
             var ids: [String] = []
             for start in starts.enumerated().filter({ $0.offset % 2 == client }).map(\.element) {
                 let request = BulkCreateRequest(agreements: (start..<min(start + bulkSize, first + count)).map(entry))
-                let response = try admin.request("POST", "/v1/agreements/bulk", body: Array(try AdminAPI.encoder().encode(request)))
+                let response = try admin.blockingRequest("POST", "/v1/agreements/bulk", body: Array(try AdminAPI.encoder().encode(request)))
                 guard response.status == 200 else { throw BenchFailure("bulk create: \(response.status) \(response.text.prefix(200))") }
                 let answer = try AdminAPI.decoder().decode(BulkCreateResponse.self, from: Data(response.body))
                 guard answer.created == request.agreements.count else {
@@ -241,12 +241,12 @@ struct ProcessBenchmark {
             let id = agreements[index % agreements.count]
             let title = "Edit \(index)"
             let start = ContinuousClock.now
-            let response = try writer.post("/v1/agreements/\(id)/fields", json: #"{"field": "title", "value": "\#(title)"}"#)
+            let response = try writer.blockingPost("/v1/agreements/\(id)/fields", json: #"{"field": "title", "value": "\#(title)"}"#)
             guard response.status == 200 else { throw BenchFailure("edit: \(response.status) \(response.text)") }
             acknowledged.append(seconds(ContinuousClock.now - start) * 1000)
             while true {
                 let readStart = ContinuousClock.now
-                let body = try reader.get("/v1/agreements/\(id)").body
+                let body = try reader.blockingGet("/v1/agreements/\(id)").body
                 reads.append(seconds(ContinuousClock.now - readStart) * 1000)
                 if try AdminAPI.decoder().decode(AgreementView.self, from: Data(body)).title == title { break }
             }
@@ -256,11 +256,11 @@ struct ProcessBenchmark {
     }
 
     static func agreementCount(_ admin: AdminSocketClient) throws -> Int {
-        try AdminAPI.decoder().decode(NodeStatus.self, from: Data(admin.get("/v1/status").body)).agreements
+        try AdminAPI.decoder().decode(NodeStatus.self, from: Data(admin.blockingGet("/v1/status").body)).agreements
     }
 
     static func changeCount(_ admin: AdminSocketClient) throws -> Int {
-        try AdminAPI.decoder().decode(NodeStatus.self, from: Data(admin.get("/v1/status").body)).changes
+        try AdminAPI.decoder().decode(NodeStatus.self, from: Data(admin.blockingGet("/v1/status").body)).changes
     }
 }
 

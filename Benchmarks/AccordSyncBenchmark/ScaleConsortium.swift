@@ -24,7 +24,7 @@ final class ScaleConsortium: @unchecked Sendable {
         }
         let pki = TestCertificates.temporaryFolder("accord-scale-pki")
         let specs = Dictionary(grouping: layout, by: \.0).map { "\($0.key):\($0.value.map(\.1).joined(separator: ","))" }.sorted()
-        try TestCertificates.make(["-o", pki] + specs)
+        try await TestCertificates.make(["-o", pki] + specs)
         let ports = try freePorts(layout.count)
         let nodes = try zip(layout, ports).map { try AccordProcess($0.0, name: $0.1, port: $1, binaries: binaries) }
         for node in nodes {
@@ -66,7 +66,7 @@ final class ScaleConsortium: @unchecked Sendable {
             let admin = creators[label]!.admin()
             for start in stride(from: 0, to: requests.count, by: 500) {
                 let chunk = Array(requests[start..<min(start + 500, requests.count)])
-                let response = try admin.request("POST", "/v1/agreements/bulk", body: Array(try AdminAPI.encoder().encode(BulkCreateRequest(agreements: chunk))))
+                let response = try admin.blockingRequest("POST", "/v1/agreements/bulk", body: Array(try AdminAPI.encoder().encode(BulkCreateRequest(agreements: chunk))))
                 guard response.status == 200 else { throw BenchFailure("bulk create on \(label): \(response.status) \(response.text.prefix(200))") }
                 let answer = try AdminAPI.decoder().decode(BulkCreateResponse.self, from: Data(response.body))
                 for (request, result) in zip(chunk, answer.results) {
@@ -103,17 +103,19 @@ final class ScaleConsortium: @unchecked Sendable {
     /// Reconciliation bytes are counted by the side that sends them; a session's bytes both ways
     /// are what each of its two nodes pays for that peer.
     func measureIdle(for window: Duration) async throws -> Idle {
-        func sample() throws -> (cpu: [Double], bytes: Double, rounds: Double) {
-            (
-                nodes.map { processCPUSeconds(pid: $0.process!.pid) ?? 0 },
-                try nodes.reduce(0) { $0 + (try $1.metric("accord_reconcile_bytes_total")) },
-                try nodes.reduce(0) { $0 + (try $1.metric("accord_reconcile_rounds_total")) }
-            )
+        func sample() async throws -> (cpu: [Double], bytes: Double, rounds: Double) {
+            let cpu = nodes.map { processCPUSeconds(pid: $0.process!.pid) ?? 0 }
+            var (bytes, rounds) = (0.0, 0.0)
+            for node in nodes {
+                bytes += try await node.metric("accord_reconcile_bytes_total")
+                rounds += try await node.metric("accord_reconcile_rounds_total")
+            }
+            return (cpu, bytes, rounds)
         }
-        let before = try sample()
+        let before = try await sample()
         let started = ContinuousClock.now
         try await Task.sleep(for: window)
-        let after = try sample()
+        let after = try await sample()
         let elapsed = seconds(ContinuousClock.now - started)
         let sessions = Double(nodes.count * (nodes.count - 1) / 2)
         let perHour = 3600 / elapsed
@@ -150,7 +152,7 @@ final class ScaleConsortium: @unchecked Sendable {
             let receivers = watchers.filter { $0.node !== author && agreement.parties.contains($0.node.organisation) }
             let cursors = receivers.map(\.tap.all.count)
             let sent = Date()
-            let response = try author.admin().post("/v1/agreements/\(agreement.id)/fields", json: #"{"field": "title", "value": "Fan-out \#(index)"}"#)
+            let response = try author.admin().blockingPost("/v1/agreements/\(agreement.id)/fields", json: #"{"field": "title", "value": "Fan-out \#(index)"}"#)
             guard response.status == 200 else { throw BenchFailure("edit on \(author.label): \(response.status) \(response.text)") }
             var arrivals: [Date] = []
             let deadline = ContinuousClock.now + .seconds(30)
@@ -187,7 +189,7 @@ final class ScaleConsortium: @unchecked Sendable {
             for (socket, id) in stride(from: worker, to: plan.count, by: 8).map({ plan[$0] }) {
                 let client = clients[socket] ?? AdminSocketClient(socket: socket)
                 clients[socket] = client
-                let response = try client.post("/v1/agreements/\(id)/notes", json: #"{"text": "while away"}"#)
+                let response = try client.blockingPost("/v1/agreements/\(id)/notes", json: #"{"text": "while away"}"#)
                 guard response.status == 201 || response.status == 200 else { throw BenchFailure("note: \(response.status) \(response.text)") }
             }
         }
@@ -210,7 +212,7 @@ final class ScaleConsortium: @unchecked Sendable {
     }
 
     static func status(_ node: AccordProcess) throws -> NodeStatus {
-        try AdminAPI.decoder().decode(NodeStatus.self, from: Data(node.admin().get("/v1/status").body))
+        try AdminAPI.decoder().decode(NodeStatus.self, from: Data(node.admin().blockingGet("/v1/status").body))
     }
 
     /// RssAnon and RssFile of a process, in MB.

@@ -8,7 +8,7 @@ import Foundation
 import Glibc
 import NIOCore
 import NIOPosix
-import Synchronization
+import NIOConcurrencyHelpers
 
 struct Options {
     var megabytes = 1024
@@ -78,9 +78,9 @@ final class BenchClientHandler: ChannelInboundHandler {
 }
 
 final class Counter: Sendable {
-    let value = Mutex(0)
-    func add(_ count: Int) { value.withLock { $0 += count } }
-    var current: Int { value.withLock { $0 } }
+    let value = NIOLockedValueBox(0)
+    func add(_ count: Int) { value.withLockedValue { $0 += count } }
+    var current: Int { value.withLockedValue { $0 } }
 }
 
 let options = Options(CommandLine.arguments)

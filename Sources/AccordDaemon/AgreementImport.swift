@@ -3,7 +3,7 @@ import AccordCrypto
 import AccordModel
 import AccordStore
 import Foundation
-import NIOHTTP1
+import HTTPTypes
 
 /// `POST /v1/agreements/import` and `GET /v1/agreements/export` (docs/import-export.md).
 extension NodeAdministration {
@@ -187,7 +187,7 @@ extension NodeAdministration {
         }
         let own = configuration.node.organisation.rawValue
         guard record.parties.contains(own) else {
-            throw AdminFailure(.unprocessableEntity, "author-not-party", "parties: \(own), whose node imports it, is not among them")
+            throw AdminFailure(.unprocessableContent, "author-not-party", "parties: \(own), whose node imports it, is not among them")
         }
         try checks.check(edits, on: nil)
         let now = clock()

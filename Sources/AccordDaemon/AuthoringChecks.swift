@@ -1,5 +1,5 @@
 import AccordModel
-import NIOHTTP1
+import HTTPTypes
 
 /// What this node checks of its own people's edits before it signs them, beyond the trust rules
 /// every node checks of every change (docs/design.md, "Trust rules"). These are business sense,
@@ -48,7 +48,7 @@ struct AuthoringChecks {
         if !allowUnknownParties {
             for organisation in added where !knownOrganisations.contains(organisation) && current?.parties.contains(organisation) != true {
                 throw AdminFailure(
-                    .unprocessableEntity, "unknown-organisation",
+                    .unprocessableContent, "unknown-organisation",
                     "parties: \"\(organisation)\" is not an organisation this node knows (\(knownOrganisations.sorted().map(\.rawValue).joined(separator: ", "))); "
                         + "check the spelling, or say it is a new partner (--allow-unknown-party, \"allowUnknownParties\": true)"
                 )
@@ -56,13 +56,13 @@ struct AuthoringChecks {
         }
         if let effectiveFrom, let expiresOn, expiresOn < effectiveFrom {
             throw AdminFailure(
-                .unprocessableEntity, "term-inverted",
+                .unprocessableContent, "term-inverted",
                 "expiresOn: \(expiresOn) is before effectiveFrom \(effectiveFrom); an agreement cannot end before it starts"
             )
         }
         for (id, owner) in owners where !parties.contains(owner) {
             throw AdminFailure(
-                .unprocessableEntity, "commitment-owner-not-party",
+                .unprocessableContent, "commitment-owner-not-party",
                 "by: \(owner) owes commitment \(id) but is not a party (parties: \(parties.sorted().map(\.rawValue).joined(separator: ", ")))"
             )
         }

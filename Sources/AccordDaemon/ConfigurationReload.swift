@@ -3,7 +3,7 @@ import AccordAdminAPI
 import AccordCrypto
 import AccordSync
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The configuration and credentials a running node works with. A reload replaces both at once,
 /// so a request never signs with one file's key and reports another file's peers.
@@ -13,13 +13,13 @@ final class LiveConfiguration: Sendable {
         let credentials: NodeCredentials
     }
 
-    private let snapshot: Mutex<Snapshot>
+    private let snapshot: NIOLockedValueBox<Snapshot>
 
-    init(_ snapshot: Snapshot) { self.snapshot = Mutex(snapshot) }
+    init(_ snapshot: Snapshot) { self.snapshot = NIOLockedValueBox(snapshot) }
 
-    var current: Snapshot { snapshot.withLock { $0 } }
+    var current: Snapshot { snapshot.withLockedValue { $0 } }
 
-    func replace(with new: Snapshot) { snapshot.withLock { $0 = new } }
+    func replace(with new: Snapshot) { snapshot.withLockedValue { $0 = new } }
 }
 
 /// Why a reload changed nothing, with the file and field to fix.
@@ -36,7 +36,7 @@ actor ConfigurationReloader {
     private let live: LiveConfiguration
     private let sync: SyncNode
     private let logger: Logger
-    private let results = Mutex<[String: Int]>([:])
+    private let results = NIOLockedValueBox<[String: Int]>([:])
 
     init(live: LiveConfiguration, sync: SyncNode, logger: Logger) {
         self.live = live
@@ -45,14 +45,14 @@ actor ConfigurationReloader {
     }
 
     /// Reloads counted by outcome (`applied`, `refused`), for `/metrics`.
-    nonisolated var outcomes: [String: Int] { results.withLock { $0 } }
+    nonisolated var outcomes: [String: Int] { results.withLockedValue { $0 } }
 
     /// Loads, checks and applies the configuration file the node was started with.
     func reload(trigger: String) async throws(ReloadRefusal) -> ReloadResult {
         let running = live.current
         do {
             let result = try await apply(file: running.configuration.file, over: running)
-            results.withLock { $0["applied", default: 0] += 1 }
+            results.withLockedValue { $0["applied", default: 0] += 1 }
             logger.notice("configuration reloaded", metadata: [
                 "trigger": "\(trigger)",
                 "peers_added": "\(result.peersAdded.joined(separator: "; "))",
@@ -63,7 +63,7 @@ actor ConfigurationReloader {
             ])
             return result
         } catch {
-            results.withLock { $0["refused", default: 0] += 1 }
+            results.withLockedValue { $0["refused", default: 0] += 1 }
             logger.error("configuration reload refused; the node keeps its running configuration", metadata: [
                 "trigger": "\(trigger)", "reason": "\(error)",
             ])

@@ -1,11 +1,14 @@
+import AccordRefusals
 import AccordCrypto
 import AccordModel
 import AccordStore
 import AccordSync
 import AccordTLS
 import Foundation
+import Hummingbird
 public import Logging
 public import ServiceLifecycle
+import NIOCore
 import UnixSignals
 
 /// Why `accordd` could not start, and the exit status it leaves with (sysexits.h), so that
@@ -24,29 +27,38 @@ public struct StartupError: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// One running node: its store, its sync and its admin API, started in that order and stopped
-/// together. Run it in a `ServiceGroup`: on SIGTERM or SIGINT it stops accepting connections,
-/// lets admin requests in flight finish, closes peer sessions with TLS close_notify, closes the
-/// store, and returns.
-public final class Daemon: Service {
+/// One node, opened and ready to run: its store, its sync (listening), its admin API and console,
+/// and the watchers around them, as the services of a `ServiceGroup` (`services`). They start in
+/// the order of that list, each once the one before is up, and a graceful shutdown (SIGTERM,
+/// SIGINT) stops them in reverse: first the watchers, then the listeners (requests in flight
+/// finish), then sync (sessions end with close_notify), and the store last.
+public final class Daemon: Sendable {
     public let configuration: DaemonConfiguration
     private let store: NodeStore
     private let sync: SyncNode
-    private let admin: AdminServer
-    private let administration: NodeAdministration
+    private let adminListener: HTTPListener
+    private let consoleListener: HTTPListener?
+    let administration: NodeAdministration
     private let reloader: ConfigurationReloader
     private let certificateWarnings: CertificateWarningLog
-    private let eventFeed: NodeEventFeed
     private let deadlineWatch: DeadlineWatch
-    private let console: (server: ConsoleServer, application: ConsoleApplication)?
+    /// Keeps the event stream fed from the store and the sessions.
+    private let eventFeed: NodeEventFeed
     /// The one refusal log of the process: sync, admin API, console and event stream log their
-    /// refusals through it, and `run` flushes its summaries.
+    /// refusals through it, and a service flushes its summaries.
     private let refusals: RefusalLog
     private let logger: Logger
 
-    /// Opens everything the node needs; each failure names what to fix. The listen address, the
-    /// admin socket and the console's address are all bound here, so that one taken by another
-    /// process is an error before the node says it has started.
+    /// Connections each listener serves at once.
+    static let maximumAdminConnections = 32
+    static let maximumConsoleConnections = 64
+    /// The console's request deadline (slowloris) and keep-alive.
+    static let consoleRequestTimeout: TimeAmount = .seconds(10)
+    static let consoleKeepAliveTimeout: TimeAmount = .seconds(60)
+
+    /// Opens everything the node needs, in order, and closes what it opened if a later step
+    /// fails; each failure names what to fix. The listen address is bound here and the admin
+    /// socket checked, so that a taken one is an error before the node says it has started.
     /// - Parameter clock: the node's wall clock in Unix milliseconds (`NodeClock`).
     public init(
         configuration: DaemonConfiguration, logger: Logger, clock: @escaping @Sendable () -> UInt64 = NodeClock.system
@@ -63,26 +75,8 @@ public final class Daemon: Service {
         } catch {
             throw StartupError(exitCode: StartupError.configuration, message: "\(file): \(error)")
         }
-
-        let dataDirectory = configuration.dataDirectory
-        do {
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: dataDirectory, isDirectory: &isDirectory), !isDirectory.boolValue {
-                throw StartupError(exitCode: StartupError.dataDirectory, message: "\(file): node.data_directory: \(dataDirectory) is not a directory")
-            }
-            do {
-                try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            } catch {
-                throw StartupError(exitCode: StartupError.dataDirectory, message: "\(file): node.data_directory: cannot create \(dataDirectory): \(Self.describe(error))")
-            }
-            do {
-                store = try NodeStore(configuration: configuration.storeConfiguration)
-            } catch {
-                // A store error names the path already.
-                throw StartupError(exitCode: StartupError.dataDirectory, message: "\(file): node.data_directory: \(error)")
-            }
-        }
-        let store = self.store
+        let store = try Self.openStore(configuration)
+        self.store = store
         /// Everything opened so far is closed before a failure is reported.
         var opened: [@Sendable () async -> Void] = [{ await store.close() }]
         func failure(_ code: Int32, _ message: String) async -> StartupError {
@@ -106,8 +100,9 @@ public final class Daemon: Service {
         } catch {
             throw await failure(StartupError.unavailable, "listen.address: \(error)")
         }
+        let adminSocket: AdminSocket
         do {
-            admin = try await AdminServer(path: configuration.adminSocket, mode: configuration.adminSocketMode, logger: logger, refusals: refusals)
+            adminSocket = try AdminSocket(path: configuration.adminSocket, mode: configuration.adminSocketMode)
         } catch {
             throw await failure(StartupError.unavailable, "admin.socket: \(error)")
         }
@@ -117,24 +112,58 @@ public final class Daemon: Service {
         let events = EventHub(run: clock(), refusals: refusals)
         eventFeed = NodeEventFeed(hub: events, store: store, sync: sync, clock: clock)
         let authority = configuration.console.map { _ in ConsoleAuthority() }
-        administration = NodeAdministration(
+        let administration = NodeAdministration(
             live: live, store: store, sync: sync, reloader: reloader, events: events, console: authority, clock: clock
         )
+        self.administration = administration
         deadlineWatch = DeadlineWatch(administration: administration, events: events)
-        if let address = configuration.console, let authority {
-            do {
-                let server = try await ConsoleServer(host: address.host, port: address.port, logger: logger, refusals: refusals)
-                let application = ConsoleApplication(
-                    administration: administration, authority: authority, events: events, address: address, logger: logger, refusals: refusals
+        adminListener = HTTPListener(
+            responder: AdminRoutes(administration: administration).router().buildResponder(), address: .unixSocket(adminSocket),
+            connections: ConnectionCount(limit: Self.maximumAdminConnections, reason: "too-many-admin-connections", refusals: refusals),
+            requestDeadlines: nil, logger: logger
+        )
+        consoleListener = configuration.console.flatMap { address in
+            authority.map { authority in
+                HTTPListener(
+                    responder: ConsoleRoutes(administration: administration, authority: authority, events: events, address: address, refusals: refusals)
+                        .router().buildResponder(),
+                    address: .tcp(host: address.host, port: address.port, field: "console.address"),
+                    connections: ConnectionCount(limit: Self.maximumConsoleConnections, reason: "too-many-console-connections", refusals: refusals),
+                    requestDeadlines: (Self.consoleRequestTimeout, Self.consoleKeepAliveTimeout), logger: logger
                 )
-                console = (server, application)
-            } catch {
-                throw await failure(error.inUse ? StartupError.addressInUse : StartupError.unavailable, "console.address: \(error)")
             }
-        } else {
-            console = nil
         }
         certificateWarnings = CertificateWarningLog(logger: logger)
+    }
+
+    /// The admin API's and the console's responders, for in-process HTTP tests.
+    var adminResponder: RouterResponder<AccordRequestContext> { adminListener.responder }
+    var consoleResponder: RouterResponder<AccordRequestContext>? { consoleListener?.responder }
+
+    /// Closes what `init` opened, for a daemon whose services never ran (in-process tests).
+    func closeUnstarted() async {
+        await sync.closeUnusedListener()
+        if case .unixSocket(let socket) = adminListener.address { socket.remove() }
+        await store.close()
+    }
+
+    private static func openStore(_ configuration: DaemonConfiguration) throws(StartupError) -> NodeStore {
+        let (file, dataDirectory) = (configuration.file, configuration.dataDirectory)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: dataDirectory, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw StartupError(exitCode: StartupError.dataDirectory, message: "\(file): node.data_directory: \(dataDirectory) is not a directory")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw StartupError(exitCode: StartupError.dataDirectory, message: "\(file): node.data_directory: cannot create \(dataDirectory): \(describe(error))")
+        }
+        do {
+            return try NodeStore(configuration: configuration.storeConfiguration)
+        } catch {
+            // A store error names the path already.
+            throw StartupError(exitCode: StartupError.dataDirectory, message: "\(file): node.data_directory: \(error)")
+        }
     }
 
     private static func describe(_ error: any Error) -> String {
@@ -144,21 +173,76 @@ public final class Daemon: Service {
         return "\(error)"
     }
 
-    /// Runs `operation` until it ends or a graceful shutdown cancels it; being stopped that way
-    /// is the normal end, not an error.
-    private static func untilShutdown(_ operation: @escaping @Sendable () async throws -> Void) async throws {
-        do {
-            try await cancelWhenGracefulShutdown(operation)
-        } catch is CancellationError {
-            return
+    /// The node's services, in the order they start; run them in one `ServiceGroup`. A service
+    /// that ends on its own or fails stops the others gracefully.
+    public var services: [ServiceGroupConfiguration.ServiceConfiguration] {
+        typealias Body = @Sendable (_ started: @escaping @Sendable () -> Void) async throws -> Void
+        let sequence = StartupSequence()
+        var parts: [(String, Body)] = [
+            ("store", { [store] started in
+                started()
+                // Closed last: after everything that reads or writes it has stopped (or, on a
+                // cancellation, been cancelled).
+                try? await gracefulShutdown()
+                await store.close()
+            }),
+            ("refusal-summaries", { [refusals] started in
+                started()
+                try await cancelWhenGracefulShutdown { try await refusals.run() }
+            }),
+            ("sync", { [sync] started in
+                started()  // its listener is bound already
+                try await cancelWhenGracefulShutdown { try await sync.run() }
+            }),
+            ("admin-api", { [adminListener] started in try await adminListener.run(started: started) }),
+        ]
+        if let consoleListener {
+            parts.append(("console", { started in try await consoleListener.run(started: started) }))
+        }
+        let watchers: [(String, Body)] = [
+            ("reload-on-hangup", { [reloader] started in
+                started()
+                await cancelWhenGracefulShutdown {
+                    for await _ in await UnixSignalsSequence(trapping: .sighup) { _ = try? await reloader.reload(trigger: "SIGHUP") }
+                }
+            }),
+            ("certificate-watch", { started in
+                started()
+                try await cancelWhenGracefulShutdown { try await self.watchCertificates() }
+            }),
+            ("deadline-watch", { [deadlineWatch] started in
+                started()
+                try await cancelWhenGracefulShutdown { try await deadlineWatch.run() }
+            }),
+            ("memory-return", { started in
+                started()
+                try await cancelWhenGracefulShutdown { try await Self.returnFreedMemory() }
+            }),
+            ("announcement", { started in
+                started()
+                self.announce()
+                try await gracefulShutdown()
+                self.logger.info("accordd stopping", metadata: ["node": "\(self.configuration.node)"])
+            }),
+        ]
+        parts += watchers
+        return parts.enumerated().map { position, part in
+            ServiceGroupConfiguration.ServiceConfiguration(
+                service: NodeService(description: part.0, position: position, sequence: sequence, logger: logger, body: part.1),
+                successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup
+            )
         }
     }
 
-    /// SIGHUP reloads the configuration, as `accordctl reload` does.
-    private func reloadOnHangup() async {
-        for await _ in await UnixSignalsSequence(trapping: .sighup) {
-            _ = try? await reloader.reload(trigger: "SIGHUP")
+    private func announce() {
+        if !ProcessMemory.configureAllocator() {
+            logger.notice("the C library does not take allocator settings; memory use may stay near its peak")
         }
+        logger.info("accordd started", metadata: [
+            "node": "\(configuration.node)", "admin": "\(configuration.adminSocket)",
+            "console": "\(configuration.console.map { "http://\($0.host):\($0.port)/" } ?? "off")",
+            "peers": "\(configuration.peers.map(\.description).joined(separator: ", "))",
+        ])
     }
 
     /// Warns in the log about certificates that expire within a month and revocation lists that
@@ -175,41 +259,11 @@ public final class Daemon: Service {
     }
 
     /// Gives freed memory back every 10 s (`ProcessMemory`), off every event loop.
-    private func returnFreedMemory() async throws {
-        guard let returnFreedMemory = ProcessMemory.returnFreedMemory else { return }
+    private static func returnFreedMemory() async throws {
+        guard let returnFreedMemory = ProcessMemory.returnFreedMemory else { return try await gracefulShutdown() }
         while true {
             try await Task.sleep(for: .seconds(10))
             returnFreedMemory()
         }
-    }
-
-    public func run() async throws {
-        if !ProcessMemory.configureAllocator() {
-            logger.notice("the C library does not take allocator settings; memory use may stay near its peak")
-        }
-        logger.info("accordd started", metadata: [
-            "node": "\(configuration.node)", "admin": "\(configuration.adminSocket)",
-            "console": "\(console.map { "http://\(configuration.console!.host):\($0.server.port)/" } ?? "off")",
-            "peers": "\(configuration.peers.map(\.description).joined(separator: ", "))",
-        ])
-        do {
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { try await Self.untilShutdown { try await self.sync.run() } }
-                group.addTask { try await Self.untilShutdown { try await self.admin.run(self.administration.handle) } }
-                if let console = self.console {
-                    group.addTask { try await Self.untilShutdown { try await console.server.run(console.application.handle) } }
-                }
-                group.addTask { try await Self.untilShutdown { await self.reloadOnHangup() } }
-                group.addTask { try await Self.untilShutdown { try await self.watchCertificates() } }
-                group.addTask { try await Self.untilShutdown { try await self.returnFreedMemory() } }
-                group.addTask { try await Self.untilShutdown { try await self.deadlineWatch.run() } }
-                group.addTask { try await Self.untilShutdown { try await self.refusals.run() } }
-            }
-        } catch {
-            await store.close()
-            throw error
-        }
-        await store.close()
-        logger.info("accordd stopped cleanly")
     }
 }

@@ -6,26 +6,30 @@ import Logging
 
 /// `GET /v1/due`, the deadline metrics and the events of deadlines passing.
 extension NodeAdministration {
+    /// The store's deadlines through `days` from today, with the day they are counted from.
     /// - Parameter owedBy: only the commitments this organisation owes (no expiries).
-    func deadlines(within days: Int, overdueOnly: Bool, owedBy: OrganisationID? = nil) async throws -> DeadlinesResponse {
+    func deadlines(within days: Int, overdueOnly: Bool, owedBy: OrganisationID? = nil) async throws -> (today: CalendarDate, through: CalendarDate, deadlines: [Deadline]) {
         let today = CalendarDate(unixMillis: clock())
         let through = CalendarDate(unixMillis: clock() + UInt64(days) * 86_400_000)
-        let deadlines = try await store.deadlines(through: through).compactMap { deadline -> DeadlinesResponse.Deadline? in
-            let left = DeadlineCalendar.days(from: today, to: deadline.date)
-            if overdueOnly, left >= 0 { return nil }
-            if let owedBy, deadline.kind != .commitment || deadline.owner != owedBy { return nil }
-            return DeadlinesResponse.Deadline(
-                kind: deadline.kind.rawValue, date: deadline.date.description, daysLeft: left, agreement: deadline.agreement.description,
-                title: deadline.title, commitment: deadline.commitment?.description, owner: deadline.owner?.rawValue, description: deadline.description
-            )
+        let deadlines = try await store.deadlines(through: through).filter { deadline in
+            if overdueOnly, DeadlineCalendar.days(from: today, to: deadline.date) >= 0 { return false }
+            if let owedBy, deadline.kind != .commitment || deadline.owner != owedBy { return false }
+            return true
         }
-        return DeadlinesResponse(today: today.description, through: through.description, deadlines: deadlines)
+        return (today, through, deadlines)
+    }
+
+    /// `GET /v1/due`.
+    func deadlines(_ query: DueQuery) async throws -> DeadlinesResponse {
+        let (today, through, deadlines) = try await deadlines(within: query.days, overdueOnly: query.overdueOnly, owedBy: query.owedBy)
+        return DeadlinesResponse(today: today.description, through: through.description, deadlines: deadlines.map { Views.deadline($0, today: today) })
     }
 
     /// Open commitments past their due date, and live agreements expiring within 30 days.
     func deadlineCounts() async throws -> (overdue: Int, expiringSoon: Int) {
-        let all = try await deadlines(within: 30, overdueOnly: false).deadlines
-        return (all.count { $0.kind == "commitment" && $0.overdue }, all.count { $0.kind == "expiry" && !$0.overdue })
+        let (today, _, all) = try await deadlines(within: 30, overdueOnly: false)
+        let past = { (deadline: Deadline) in DeadlineCalendar.days(from: today, to: deadline.date) < 0 }
+        return (all.count { $0.kind == .commitment && past($0) }, all.count { $0.kind == .expiry && !past($0) })
     }
 }
 
@@ -50,7 +54,7 @@ enum DeadlineCalendar {
 actor DeadlineWatch {
     private let administration: NodeAdministration
     private let events: EventHub
-    private var known: Set<String>?
+    private var known: Set<Deadline>?
 
     init(administration: NodeAdministration, events: EventHub) {
         self.administration = administration
@@ -65,7 +69,7 @@ actor DeadlineWatch {
     }
 
     func look() async throws {
-        let past = try await administration.deadlines(within: 0, overdueOnly: true).deadlines
+        let (_, _, past) = try await administration.deadlines(within: 0, overdueOnly: true)
         let (news, now) = Self.news(known: known, past: past)
         known = now
         events.publish(news, atMillis: administration.clock())
@@ -73,17 +77,17 @@ actor DeadlineWatch {
 
     /// The events of deadlines in `past` that were not past at the previous look (`known`; nil
     /// at the first), and what is past now.
-    static func news(known: Set<String>?, past: [DeadlinesResponse.Deadline]) -> (events: [NodeEvent], known: Set<String>) {
-        let keyed = Dictionary(past.map { ("\($0.agreement)/\($0.commitment ?? "expiry")", $0) }, uniquingKeysWith: { first, _ in first })
-        guard let known else { return ([], Set(keyed.keys)) }
-        let events = keyed.filter { !known.contains($0.key) }.sorted { $0.key < $1.key }.map { _, deadline in
-            var event = NodeEvent(type: deadline.kind == "commitment" ? .commitmentOverdue : .agreementExpired, agreement: deadline.agreement)
+    static func news(known: Set<Deadline>?, past: [Deadline]) -> (events: [NodeEvent], known: Set<Deadline>) {
+        let now = Set(past)
+        guard let known else { return ([], now) }
+        let events = past.filter { !known.contains($0) }.map { deadline in
+            var event = NodeEvent(type: deadline.kind == .commitment ? .commitmentOverdue : .agreementExpired, agreement: deadline.agreement.description)
             event.title = deadline.title
-            event.commitment = deadline.commitment
-            event.organisation = deadline.owner
-            event.message = deadline.kind == "commitment" ? "due \(deadline.date): \(deadline.description ?? "")" : "expired \(deadline.date)"
+            event.commitment = deadline.commitment?.description
+            event.organisation = deadline.owner?.rawValue
+            event.message = deadline.kind == .commitment ? "due \(deadline.date): \(deadline.description ?? "")" : "expired \(deadline.date)"
             return event
         }
-        return (events, Set(keyed.keys))
+        return (events, now)
     }
 }

@@ -1,7 +1,7 @@
 import AccordAdminAPI
 import Foundation
 public import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// One JSON object per line on standard error (`accordd --log-format json`), for log shippers:
 /// `time`, `level`, `label`, `message`, then the metadata as string fields.
@@ -9,7 +9,7 @@ public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level = .info
     private let label: String
-    private static let output = Mutex<Void>(())
+    private static let output = NIOLockedValueBox<Void>(())
 
     public init(label: String) { self.label = label }
 
@@ -27,7 +27,7 @@ public struct JSONLogHandler: LogHandler {
         fields["message"] = "\(event.message)"
         guard var line = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         line.append(UInt8(ascii: "\n"))
-        Self.output.withLock { _ in
+        Self.output.withLockedValue { _ in
             line.withUnsafeBytes { bytes in _ = write(STDERR_FILENO, bytes.baseAddress, bytes.count) }
         }
     }

@@ -4,15 +4,16 @@ import AccordCrypto
 import AccordAdminAPI
 import AccordStore
 import AccordSync
+import NIOConcurrencyHelpers
 import Synchronization
 
 /// Counts kept by the admin side itself.
 final class AdminCounters: Sendable {
-    private let authoredChanges = Atomic<Int>(0)
-    private let consoleRefusals = Mutex<[String: Int]>([:])
+    private let authoredChanges = Synchronization.Atomic<Int>(0)
+    private let consoleRefusals = NIOLockedValueBox<[String: Int]>([:])
 
-    func consoleRefused(_ reason: String) { consoleRefusals.withLock { $0[reason, default: 0] += 1 } }
-    var consoleRefusalCounts: [String: Int] { consoleRefusals.withLock { $0 } }
+    func consoleRefused(_ reason: String) { consoleRefusals.withLockedValue { $0[reason, default: 0] += 1 } }
+    var consoleRefusalCounts: [String: Int] { consoleRefusals.withLockedValue { $0 } }
 
     func authored() { authoredChanges.add(1, ordering: .relaxed) }
     var authoredCount: Int { authoredChanges.load(ordering: .relaxed) }

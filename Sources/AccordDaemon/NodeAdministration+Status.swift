@@ -4,7 +4,7 @@ import AccordModel
 import AccordStore
 import AccordSync
 import Foundation
-import NIOHTTP1
+import HTTPTypes
 
 /// `GET /v1/status`, `GET /v1/peers` and `DELETE /v1/peers/…`: the node, its certificates and
 /// revocation lists, and every peer node with why it is or is not connected.
@@ -40,7 +40,7 @@ extension NodeAdministration {
         }
         for node in sync.suspectedDuplicateIdentities {
             warnings.append(
-                "two processes appear to run with the certificate of \(node): their sessions with this node keep replacing each other; "
+                "two processes appear to run with the certificate of \(node): each keeps opening sessions with this node while the other's runs; "
                     + "every node needs a certificate of its own"
             )
         }

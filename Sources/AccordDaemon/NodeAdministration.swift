@@ -4,10 +4,11 @@ import AccordModel
 import AccordStore
 import AccordSync
 import Foundation
-import NIOHTTP1
+import HTTPTypes
 
-/// What the admin API can do with one node: read its agreements and sync state, author changes in
-/// its name, start reconciliation. `AdminServer` carries the bytes; this type answers requests.
+/// What can be done with one node: read its agreements and sync state, author changes in its
+/// name, start reconciliation. The admin API (`AdminRoutes`) and the console (`ConsoleRoutes`)
+/// call these operations; they parse requests and write answers, this type decides.
 public final class NodeAdministration: Sendable {
     public static let version = "0.1.0"
     let live: LiveConfiguration
@@ -42,87 +43,6 @@ public final class NodeAdministration: Sendable {
     var signer: ChangeSigner { live.current.credentials.signer }
 
     private var today: CalendarDate { CalendarDate(unixMillis: clock()) }
-
-    /// Answers one request; never throws: every failure becomes a JSON error with a status.
-    public func handle(_ request: AdminRequest) async -> AdminResponse {
-        do {
-            return try await route(request)
-        } catch let failure as AdminFailure {
-            return failure.response
-        } catch let rejection as ChangeRejection {
-            return AdminFailure(.unprocessableEntity, rejection.code.description, "the change was refused: \(rejection.message)").response
-        } catch let error as StoreError {
-            return AdminFailure(.serviceUnavailable, "store-\(error.code)", "the node's store failed: \(error)").response
-        } catch {
-            return AdminFailure(.internalServerError, "internal", "\(error)").response
-        }
-    }
-
-    private func route(_ request: AdminRequest) async throws -> AdminResponse {
-        let path = request.path
-        // /metrics, or /v1/RESOURCE[/ID[/ACTION]]
-        let versioned = path.first == "v1" && (2...4).contains(path.count)
-        let resource = path == ["metrics"] ? "metrics" : versioned ? path[1] : ""
-        let id = versioned && path.count > 2 ? path[2] : nil
-        let action = versioned && path.count > 3 ? path[3] : nil
-        switch (request.method, resource, id, action) {
-        case (.GET, "metrics", nil, nil):
-            return AdminResponse(contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(try await metrics().utf8))
-        case (.GET, "status", nil, nil): return try json(try await status())
-        case (.GET, "due", nil, nil):
-            let within = try request.query["within"].map { text throws(AdminFailure) in
-                guard let days = DeadlinesResponse.days(within: text) else {
-                    throw AdminFailure.badRequest("within: \"\(text)\" is not a number of days (0–3650)")
-                }
-                return days
-            } ?? 30
-            let owedBy = try request.query["owedBy"].map { name throws(AdminFailure) in
-                name == "ours" ? configuration.node.organisation : try EditRequests.organisation(name, "owedBy")
-            }
-            return try json(try await deadlines(within: within, overdueOnly: request.query["overdue"] == "true", owedBy: owedBy))
-        case (.GET, "events", nil, nil): return EventStreamResponse.response(request, hub: events)
-        case (.GET, "peers", nil, nil): return try json(try await peerStatuses())
-        case (.DELETE, "peers", let node?, nil): return try json(try await forget(node))
-        case (.GET, "agreements", nil, nil): return try json(try await list(request.query))
-        case (.POST, "agreements", nil, nil):
-            let decoded = try AdminRequestDecoding.edits(for: AdminRequestDecoding.create, body: request.body)
-            return try json(try await create(decoded.edits, allowUnknownParties: decoded.allowUnknownParties), status: .created)
-        case (.POST, "agreements", "bulk", nil):
-            return try json(try await createMany(try AdminRequestDecoding.bulkCreate(request.body)))
-        case (.POST, "agreements", "import", nil): return try json(try await importAgreements(try body(request)))
-        case (.GET, "agreements", "export", nil): return try json(try await exportAgreements(request.query))
-        case (.GET, "agreements", let id?, nil): return try json(try await show(try await agreement(named: id)))
-        case (.GET, "agreements", let id?, "history"):
-            let agreement = try await existing(try await agreement(named: id))
-            return try json(try await store.history(of: agreement).map(Views.history))
-        case (.GET, "agreements", let id?, "evidence"): return try json(try await evidence(try await agreement(named: id)))
-        case (.POST, "agreements", let id?, "approve"):
-            return try json(try await approve(try await agreement(named: id), try body(request, emptyAs: ApproveRequest(termsHash: nil))))
-        case (.POST, "agreements", let id?, let action?) where AdminRequestDecoding.editActions.contains(action):
-            let decoded = try AdminRequestDecoding.edits(for: action, body: request.body)
-            var receipt = try await author(try await agreement(named: id), decoded.edits, allowUnknownParties: decoded.allowUnknownParties)
-            receipt.commitment = decoded.commitment?.description
-            return try json(receipt)
-        case (.GET, "conflicts", nil, nil):
-            return try json(try await conflicts(try request.query["agreement"].map(agreementID)))
-        case (.POST, "sync", nil, nil):
-            return try json(try await synchronise(try body(request, emptyAs: SyncRequest(peer: nil))))
-        case (.POST, "reload", nil, nil):
-            let result: ReloadResult
-            do {
-                result = try await reloader.reload(trigger: "admin-api")
-            } catch {
-                throw AdminFailure(.unprocessableEntity, "reload-refused", error.message)
-            }
-            return try json(result)
-        case (.POST, "console", "tokens", nil):
-            return try json(try consoleToken(try body(request, emptyAs: ConsoleTokenRequest())), status: .created)
-        case (.POST, "backup", nil, nil):
-            return try json(try await backup(try body(request)))
-        default:
-            throw AdminFailure.notFound("no endpoint \(request.method) /\(path.joined(separator: "/")); see docs/admin-api.md")
-        }
-    }
 
     // MARK: - Reads
 
@@ -182,68 +102,72 @@ public final class NodeAdministration: Sendable {
 
     // MARK: - Changes
 
-    private func create(_ edits: [Edit], allowUnknownParties: Bool) async throws -> CreatedAgreement {
+    /// A new agreement of `edits`, checked (`AuthoringChecks`) and judged by the rules.
+    func create(_ edits: [Edit], allowUnknownParties: Bool) async throws -> StoredChange {
         try authoringChecks(allowUnknownParties: allowUnknownParties).check(edits, on: nil)
         let stored = try await store.author(nil, edits, signer: signer, nowMillis: clock())
         counters.authored()
-        return CreatedAgreement(id: stored.agreement.description, change: stored.change.id.hex, sequence: stored.sequence)
+        return stored
     }
 
     /// Every request was decoded and checked before any is authored; each is then judged by the
-    /// rules on its own, in one transaction.
-    private func createMany(_ requests: [AdminRequestDecoding.Decoded]) async throws -> BulkCreateResponse {
-        let known = knownOrganisations()
+    /// rules on its own, in one transaction. One result per request, in order.
+    func createMany(_ requests: [AdminRequestDecoding.Decoded]) async throws -> [Result<StoredChange, AdminFailure>] {
+        let checks = authoringChecks(allowUnknownParties: false)
         let checked = requests.map { request in
             Result { () throws(AdminFailure) in
-                try AuthoringChecks(knownOrganisations: known, allowUnknownParties: request.allowUnknownParties).check(request.edits, on: nil)
+                try AuthoringChecks(knownOrganisations: checks.knownOrganisations, allowUnknownParties: request.allowUnknownParties)
+                    .check(request.edits, on: nil)
                 return request.edits
             }
         }
         let passed = checked.compactMap { try? $0.get() }
         var authored = try await store.authorMany(passed.map { (nil, $0) }, signer: signer, nowMillis: clock()).makeIterator()
-        return BulkCreateResponse(results: checked.map { check in
-            switch check.map({ _ in authored.next()! }) {
-            case .failure(let failure):
-                return BulkCreateResult(created: nil, error: failure.body)
-            case .success(.success(let stored)):
+        return checked.map { check in
+            check.flatMap { _ in
+                authored.next()!.mapError { AdminFailure(.unprocessableContent, $0.code.description, $0.message) }
+            }.map { stored in
                 counters.authored()
-                return BulkCreateResult(
-                    created: CreatedAgreement(id: stored.agreement.description, change: stored.change.id.hex, sequence: stored.sequence), error: nil
-                )
-            case .success(.failure(let rejection)):
-                return BulkCreateResult(created: nil, error: ErrorResponse(code: rejection.code.description, message: rejection.message))
+                return stored
             }
-        })
+        }
     }
 
-    func author(_ id: AgreementID, _ edits: [Edit], allowUnknownParties: Bool = false) async throws -> ChangeReceipt {
+    /// A change of `edits` to agreement `id`, checked against the agreement as the writer holds
+    /// it, in the write's own transaction (no replay of the log, and no edit in between).
+    func author(_ id: AgreementID, _ edits: [Edit], allowUnknownParties: Bool = false) async throws -> StoredChange {
         let checks = authoringChecks(allowUnknownParties: allowUnknownParties)
-        // Judged on the writer's replica in the write's own transaction: no replay of the log,
-        // and no edit in between.
-        let stored = try await store.author(id, edits, signer: signer, nowMillis: clock()) { current in
+        let stored = try await store.author(id, signer: signer, nowMillis: clock()) { current in
             guard let current else { throw Self.unknown(id) }
             try checks.check(edits, on: current)
+            return edits
         }
         counters.authored()
-        return ChangeReceipt(agreement: id.description, change: stored.change.id.hex, sequence: stored.sequence)
+        return stored
     }
 
     /// Signs the current terms as this node's organisation: the approval is a signature over the
-    /// exact terms hash, so it goes stale by itself when the terms change.
-    func approve(_ id: AgreementID, _ request: ApproveRequest) async throws -> ChangeReceipt {
-        guard let detail = try await store.agreement(id) else { throw Self.unknown(id) }
-        let termsHash = detail.agreement.termsHash
-        if let expected = request.termsHash, expected.lowercased() != termsHash.hex {
-            throw AdminFailure(
-                .conflict, "terms-changed",
-                "the terms changed since you read them (now \(termsHash.hex.prefix(16))…, you approved \(expected.prefix(16))…); read them again"
-            )
+    /// exact terms hash the writer holds, so it goes stale by itself when the terms change. With
+    /// `expected`, nothing is signed unless those are the terms (409 `terms-changed`).
+    func approve(_ id: AgreementID, expected: String?) async throws -> StoredChange {
+        let (signer, organisation) = (self.signer, configuration.node.organisation)
+        let stored = try await store.author(id, signer: signer, nowMillis: clock()) { current in
+            guard let current else { throw Self.unknown(id) }
+            let termsHash = current.termsHash
+            if let expected, expected.lowercased() != termsHash.hex {
+                throw AdminFailure(
+                    .conflict, "terms-changed",
+                    "the terms changed since you read them (now \(termsHash.hex.prefix(16))…, you approved \(expected.prefix(16))…); read them again"
+                )
+            }
+            let signature = try signer.approvalSignature(agreement: id, termsHash: termsHash)
+            return [.approve(organisation: organisation, termsHash: termsHash, signature: signature)]
         }
-        let signature = try signer.approvalSignature(agreement: id, termsHash: termsHash)
-        return try await author(id, [.approve(organisation: configuration.node.organisation, termsHash: termsHash, signature: signature)])
+        counters.authored()
+        return stored
     }
 
-    private func evidence(_ id: AgreementID) async throws -> EvidenceResponse {
+    func evidence(_ id: AgreementID) async throws -> EvidenceResponse {
         let agreement = try await existing(id)
         let authority: String
         do {
@@ -260,7 +184,7 @@ public final class NodeAdministration: Sendable {
         })
     }
 
-    private func consoleToken(_ request: ConsoleTokenRequest) throws -> ConsoleToken {
+    func consoleToken(_ request: ConsoleTokenRequest) throws -> ConsoleToken {
         guard let console, let address = configuration.console else {
             throw AdminFailure(.notFound, "console-off", "the web console is off; set [console] address in \(configuration.file) and restart")
         }
@@ -271,7 +195,7 @@ public final class NodeAdministration: Sendable {
         return ConsoleToken(token: token, expiresAt: Views.time(clock() + UInt64(minutes) * 60_000), url: "http://\(host):\(address.port)/login")
     }
 
-    private func synchronise(_ request: SyncRequest) async throws -> SyncResponse {
+    func synchronise(_ request: SyncRequest) async throws -> SyncResponse {
         let organisation = try request.peer.map { name throws(AdminFailure) in try EditRequests.organisation(name, "peer") }
         if let organisation, !configuration.peers.contains(where: { $0.organisation == organisation }) {
             throw AdminFailure.notFound("\(organisation) is not a configured peer of this node")
@@ -290,14 +214,14 @@ public final class NodeAdministration: Sendable {
     // MARK: - Operations
 
     /// Writes a checked snapshot of the store to the request's path while the node keeps serving.
-    private func backup(_ request: BackupRequest) async throws -> BackupResult {
+    func backup(_ request: BackupRequest) async throws -> BackupResult {
         let report: BackupReport
         do {
             report = try await store.backup(to: request.path)
         } catch {
             // The target is the caller's to fix; any other failure is the store's (503).
             guard [StoreError.Code.exists, .unavailable].contains(error.code) else { throw error }
-            throw AdminFailure(.unprocessableEntity, "backup-\(error.code)", "\(error)")
+            throw AdminFailure(.unprocessableContent, "backup-\(error.code)", "\(error)")
         }
         return BackupResult(
             path: report.path, bytes: report.bytes, lastSequence: report.lastSequence, agreements: report.agreements, changes: report.changes
@@ -319,11 +243,11 @@ public final class NodeAdministration: Sendable {
     }
 
     func existing(_ id: AgreementID) async throws -> AgreementID {
-        guard try await store.history(of: id).isEmpty == false else { throw Self.unknown(id) }
+        guard try await store.holds(id) else { throw Self.unknown(id) }
         return id
     }
 
-    private static func unknown(_ id: AgreementID) -> AdminFailure {
+    static func unknown(_ id: AgreementID) -> AdminFailure {
         AdminFailure.notFound("this node holds no agreement \(id)")
     }
 
@@ -340,14 +264,5 @@ public final class NodeAdministration: Sendable {
             throw AdminFailure.notFound("\"\(text)\" is neither an agreement id (a UUID) nor the reference of an agreement imported here")
         }
         return id
-    }
-
-    private func body<Body: Decodable>(_ request: AdminRequest, emptyAs empty: Body? = nil) throws -> Body {
-        if request.body.isEmpty, let empty { return empty }
-        return try EditRequests.decode(request.body)
-    }
-
-    private func json<Value: Encodable>(_ value: Value, status: HTTPResponseStatus = .ok) throws -> AdminResponse {
-        AdminResponse(status: status, body: Array(try AdminAPI.encoder().encode(value)) + [UInt8(ascii: "\n")])
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The node's wall clock in Unix milliseconds: what stamps changes, decides what is held for
 /// being ahead, and dates statuses and deadlines. In production the system clock; for fault tests
@@ -9,32 +9,40 @@ import Synchronization
 public enum NodeClock {
     public static let system: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
 
-    /// The system clock plus the signed milliseconds written in `file` (absent or unreadable: 0),
-    /// read again at most every 20 ms.
+    /// The system clock plus the signed milliseconds written in `file` (absent or unreadable: 0).
+    /// The file is read again whenever it was replaced or modified (its attributes read at each reading), so a
+    /// test that rewrote it sees the new offset on the node's very next reading, without sleeping.
     public static func offset(by file: String) -> @Sendable () -> UInt64 {
         let reader = OffsetFile(path: file)
         return {
             let now = Int64(Date().timeIntervalSince1970 * 1000)
-            return UInt64(max(0, now + reader.offset(at: now)))
+            return UInt64(max(0, now + reader.offset()))
         }
     }
 }
 
 private final class OffsetFile: Sendable {
+    /// What identifies one version of the file: a rewrite by rename has a new inode, one in
+    /// place a new modification time.
+    private struct Version: Equatable {
+        let inode: Int
+        let modified: Date
+    }
+
     let path: String
-    private let cached = Mutex<(readAt: Int64?, offset: Int64)>((nil, 0))
+    private let cached = NIOLockedValueBox<(version: Version?, offset: Int64)>((nil, 0))
 
     init(path: String) { self.path = path }
 
-    func offset(at now: Int64) -> Int64 {
-        let fresh = cached.withLock { cached -> Int64? in
-            guard let readAt = cached.readAt, abs(now - readAt) < 20 else { return nil }
-            return cached.offset
-        }
-        if let fresh { return fresh }
+    func offset() -> Int64 {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+            let inode = attributes[.systemFileNumber] as? Int, let modified = attributes[.modificationDate] as? Date
+        else { return 0 }
+        let version = Version(inode: inode, modified: modified)
+        if let offset = cached.withLockedValue({ $0.version == version ? $0.offset : nil }) { return offset }
         let text = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
         let offset = text.flatMap { Int64($0) } ?? 0
-        cached.withLock { $0 = (now, offset) }
+        cached.withLockedValue { $0 = (version, offset) }
         return offset
     }
 }

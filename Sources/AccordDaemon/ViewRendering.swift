@@ -65,6 +65,14 @@ enum Views {
         )
     }
 
+    static func deadline(_ deadline: Deadline, today: CalendarDate) -> DeadlinesResponse.Deadline {
+        DeadlinesResponse.Deadline(
+            kind: deadline.kind.rawValue, date: deadline.date.description, daysLeft: DeadlineCalendar.days(from: today, to: deadline.date),
+            agreement: deadline.agreement.description, title: deadline.title, commitment: deadline.commitment?.description,
+            owner: deadline.owner?.rawValue, description: deadline.description
+        )
+    }
+
     static func reconcile(_ round: RoundResult) -> ReconcileSummary {
         ReconcileSummary(
             completedAt: time(round.completedAt), differences: round.differences, sentWhole: round.sentWhole,

@@ -4,14 +4,18 @@ public import AccordModel
 /// materialised row is (and filled once by the migration that made the table).
 enum CommitmentRows {
     static func write(_ agreement: Agreement, key: Int64, _ connection: SQLiteConnection) throws(StoreError) {
-        try connection.statement("DELETE FROM commitments WHERE agreement_key = ?").bind(1, key).run()
+        try connection.statement("DELETE FROM commitments WHERE agreement_key = :key").bind(":key", key).run()
         let insert = try connection.statement(
-            "INSERT INTO commitments (agreement_key, commitment, organisation, kind, description, due_date, state) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            """
+            INSERT INTO commitments (agreement_key, commitment, organisation, kind, description, due_date, state)
+            VALUES (:key, :commitment, :organisation, :kind, :description, :due, :state)
+            """
         )
         for commitment in agreement.commitments {
             defer { insert.reset() }
-            try insert.bind(1, key).bind(2, commitment.id.uuid.bytes).bind(3, commitment.by?.rawValue).bind(4, commitment.kind?.name)
-                .bind(5, commitment.description).bind(6, commitment.dueDate?.description).bind(7, commitment.state.name).run()
+            try insert.bind(":key", key).bind(":commitment", commitment.id.uuid.bytes).bind(":organisation", commitment.by?.rawValue)
+                .bind(":kind", commitment.kind?.name).bind(":description", commitment.description)
+                .bind(":due", commitment.dueDate?.description).bind(":state", commitment.state.name).run()
         }
     }
 }
@@ -28,6 +32,19 @@ public struct Deadline: Hashable, Sendable {
     public let commitment: CommitmentID?
     public let owner: OrganisationID?
     public let description: String?
+
+    public init(
+        kind: Kind, date: CalendarDate, agreement: AgreementID, title: String?, commitment: CommitmentID? = nil,
+        owner: OrganisationID? = nil, description: String? = nil
+    ) {
+        self.kind = kind
+        self.date = date
+        self.agreement = agreement
+        self.title = title
+        self.commitment = commitment
+        self.owner = owner
+        self.description = description
+    }
 }
 
 extension NodeStore {
@@ -41,10 +58,10 @@ extension NodeStore {
                 """
                 SELECT c.due_date, a.id, a.title, c.commitment, c.organisation, c.description
                 FROM commitments c JOIN agreements a ON a.key = c.agreement_key
-                WHERE c.state = 'open' AND c.due_date IS NOT NULL AND c.due_date <= ? AND a.terminated = 0 AND a.approvals > 0
+                WHERE c.state = 'open' AND c.due_date IS NOT NULL AND c.due_date <= :through AND a.terminated = 0 AND a.approvals > 0
                 """
             )
-            commitments.bind(1, through.description)
+            try commitments.bind(":through", through.description)
             while try commitments.step() {
                 guard let date = CalendarDate(iso8601: commitments.text(0)),
                     let commitment = UUIDBytes(bytes: commitments.blob(3)).map(CommitmentID.init)
@@ -57,9 +74,9 @@ extension NodeStore {
                 ))
             }
             let expiries = try connection.statement(
-                "SELECT expires_on, id, title FROM agreements WHERE terminated = 0 AND approvals > 0 AND expires_on IS NOT NULL AND expires_on <= ?"
+                "SELECT expires_on, id, title FROM agreements WHERE terminated = 0 AND approvals > 0 AND expires_on IS NOT NULL AND expires_on <= :through"
             )
-            expiries.bind(1, through.description)
+            try expiries.bind(":through", through.description)
             while try expiries.step() {
                 guard let date = CalendarDate(iso8601: expiries.text(0)) else { continue }
                 deadlines.append(Deadline(

@@ -29,16 +29,16 @@ enum LogQueries {
 
     /// The local key of an agreement with accepted changes.
     static func key(of agreement: AgreementID, _ connection: SQLiteConnection) throws(StoreError) -> Int64? {
-        let statement = try connection.statement("SELECT key FROM agreements WHERE id = ?")
+        let statement = try connection.statement("SELECT key FROM agreements WHERE id = :id")
         defer { statement.reset() }
-        statement.bind(1, agreement.uuid.bytes)
+        try statement.bind(":id", agreement.uuid.bytes)
         return try statement.step() ? statement.int64(0) : nil
     }
 
     /// The accepted changes of the agreement with local `key`, in acceptance order.
     static func acceptedChanges(key: Int64, _ connection: SQLiteConnection) throws(StoreError) -> [StoredChange] {
-        let statement = try connection.statement("SELECT seq, encoded FROM changes WHERE agreement_key = ? ORDER BY seq")
-        statement.bind(1, key)
+        let statement = try connection.statement("SELECT seq, encoded FROM changes WHERE agreement_key = :key ORDER BY seq")
+        try statement.bind(":key", key)
         var changes: [StoredChange] = []
         while try statement.step() {
             changes.append(StoredChange(sequence: statement.int64(0), change: try decode(statement.blob(1), path: connection.path)))
@@ -48,9 +48,9 @@ enum LogQueries {
 
     static func rejectedChanges(of agreement: AgreementID, _ connection: SQLiteConnection) throws(StoreError) -> [RejectedChange] {
         let statement = try connection.statement(
-            "SELECT id, code, message, rejected_at FROM rejected_changes WHERE agreement = ? ORDER BY rejected_at, id"
+            "SELECT id, code, message, rejected_at FROM rejected_changes WHERE agreement = :agreement ORDER BY rejected_at, id"
         )
-        statement.bind(1, agreement.uuid.bytes)
+        try statement.bind(":agreement", agreement.uuid.bytes)
         var rejected: [RejectedChange] = []
         while try statement.step() {
             let code = ChangeRejection.Code(name: statement.text(1)) ?? .malformed
@@ -63,8 +63,8 @@ enum LogQueries {
     }
 
     static func heldChanges(of agreement: AgreementID, _ connection: SQLiteConnection) throws(StoreError) -> [VerifiedChange] {
-        let statement = try connection.statement("SELECT encoded FROM held_changes WHERE agreement = ? ORDER BY held_at, id")
-        statement.bind(1, agreement.uuid.bytes)
+        let statement = try connection.statement("SELECT encoded FROM held_changes WHERE agreement = :agreement ORDER BY held_at, id")
+        try statement.bind(":agreement", agreement.uuid.bytes)
         var held: [VerifiedChange] = []
         while try statement.step() { held.append(try decode(statement.blob(0), path: connection.path)) }
         return held

@@ -12,37 +12,37 @@ public enum PeerUpdate: Sendable {
     case received(count: Int, rejected: Int, lastRejection: ChangeRejection?)
 
     static func apply(_ update: PeerUpdate, to node: NodeID, nowMillis: UInt64, _ connection: SQLiteConnection) throws(StoreError) {
-        try connection.statement("INSERT OR IGNORE INTO peers (organisation, node) VALUES (?, ?)")
-            .bind(1, node.organisation.rawValue).bind(2, node.name).run()
+        try connection.statement("INSERT OR IGNORE INTO peers (organisation, node) VALUES (:organisation, :node)")
+            .bind(":organisation", node.organisation.rawValue).bind(":node", node.name).run()
         let now = Int64(bitPattern: nowMillis)
         let statement: SQLiteStatement
         switch update {
         case .contact:
-            statement = try connection.statement("UPDATE peers SET last_contact = ? WHERE organisation = ? AND node = ?")
-            statement.bind(1, now)
+            statement = try connection.statement("UPDATE peers SET last_contact = :now WHERE organisation = :organisation AND node = :node")
+            try statement.bind(":now", now)
         case .acknowledged(let sequence):
             statement = try connection.statement(
-                "UPDATE peers SET acknowledged_seq = max(acknowledged_seq, ?) WHERE organisation = ? AND node = ?"
+                "UPDATE peers SET acknowledged_seq = max(acknowledged_seq, :sequence) WHERE organisation = :organisation AND node = :node"
             )
-            statement.bind(1, sequence)
+            try statement.bind(":sequence", sequence)
         case .sent(let count):
-            statement = try connection.statement("UPDATE peers SET changes_sent = changes_sent + ? WHERE organisation = ? AND node = ?")
-            statement.bind(1, Int64(count))
+            statement = try connection.statement(
+                "UPDATE peers SET changes_sent = changes_sent + :count WHERE organisation = :organisation AND node = :node"
+            )
+            try statement.bind(":count", Int64(count))
         case .received(let count, let rejected, let lastRejection):
             statement = try connection.statement(
                 """
-                UPDATE peers SET changes_received = changes_received + ?1, changes_rejected = changes_rejected + ?2,
-                    last_rejection_code = coalesce(?3, last_rejection_code),
-                    last_rejection_message = coalesce(?4, last_rejection_message),
-                    last_rejection_at = CASE WHEN ?3 IS NULL THEN last_rejection_at ELSE ?5 END
-                WHERE organisation = ?6 AND node = ?7
+                UPDATE peers SET changes_received = changes_received + :count, changes_rejected = changes_rejected + :rejected,
+                    last_rejection_code = coalesce(:code, last_rejection_code),
+                    last_rejection_message = coalesce(:message, last_rejection_message),
+                    last_rejection_at = CASE WHEN :code IS NULL THEN last_rejection_at ELSE :now END
+                WHERE organisation = :organisation AND node = :node
                 """
             )
-            statement.bind(1, Int64(count)).bind(2, Int64(rejected)).bind(3, lastRejection?.code.description)
-                .bind(4, lastRejection?.message).bind(5, now)
-            try statement.bind(6, node.organisation.rawValue).bind(7, node.name).run()
-            return
+            try statement.bind(":count", Int64(count)).bind(":rejected", Int64(rejected)).bind(":code", lastRejection?.code.description)
+                .bind(":message", lastRejection?.message).bind(":now", now)
         }
-        try statement.bind(2, node.organisation.rawValue).bind(3, node.name).run()
+        try statement.bind(":organisation", node.organisation.rawValue).bind(":node", node.name).run()
     }
 }

@@ -109,16 +109,23 @@ final class SQLiteConnection {
     }
 }
 
-/// A prepared statement. Columns and parameters are 0-based and 1-based, as in SQLite.
+/// A prepared statement. Columns are 0-based, as in SQLite; parameters are named in the SQL
+/// (`:reference`) and bound by name. A name the SQL does not have, a value SQLite refuses, or a
+/// parameter left unbound is an error naming the statement — never a silently wrong row.
 final class SQLiteStatement {
     private let pointer: OpaquePointer
     private unowned let connection: SQLiteConnection
     /// SQLite copies bound bytes when told to; our buffers do not outlive the call.
     private static let transient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
+    private let parameterCount: Int32
+    /// Which parameters have a value since the last reset, one bit each.
+    private var bound: UInt64 = 0
 
     init(_ pointer: OpaquePointer, connection: SQLiteConnection) {
         self.pointer = pointer
         self.connection = connection
+        parameterCount = sqlite3_bind_parameter_count(pointer)
+        precondition(parameterCount <= 64, "a statement of Accord's has at most 64 parameters")
     }
 
     deinit { sqlite3_finalize(pointer) }
@@ -126,32 +133,59 @@ final class SQLiteStatement {
     func reset() {
         sqlite3_reset(pointer)
         sqlite3_clear_bindings(pointer)
+        bound = 0
     }
 
     @discardableResult
-    func bind(_ index: Int32, _ value: Int64) -> SQLiteStatement {
-        sqlite3_bind_int64(pointer, index, value)
-        return self
+    func bind(_ name: String, _ value: Int64) throws(StoreError) -> SQLiteStatement {
+        let index = try parameter(name)
+        return try checked(sqlite3_bind_int64(pointer, index, value), name, index)
     }
 
     @discardableResult
-    func bind(_ index: Int32, _ value: String?) -> SQLiteStatement {
-        if let value { sqlite3_bind_text(pointer, index, value, -1, Self.transient) } else { sqlite3_bind_null(pointer, index) }
-        return self
+    func bind(_ name: String, _ value: String?) throws(StoreError) -> SQLiteStatement {
+        let index = try parameter(name)
+        guard let value else { return try checked(sqlite3_bind_null(pointer, index), name, index) }
+        return try checked(sqlite3_bind_text(pointer, index, value, -1, Self.transient), name, index)
     }
 
     @discardableResult
-    func bind(_ index: Int32, _ value: [UInt8]?) -> SQLiteStatement {
-        guard let value else {
-            sqlite3_bind_null(pointer, index)
-            return self
+    func bind(_ name: String, _ value: [UInt8]?) throws(StoreError) -> SQLiteStatement {
+        let index = try parameter(name)
+        guard let value else { return try checked(sqlite3_bind_null(pointer, index), name, index) }
+        let status = value.withUnsafeBytes { sqlite3_bind_blob(pointer, index, $0.baseAddress, Int32($0.count), Self.transient) }
+        return try checked(status, name, index)
+    }
+
+    private var sql: String { String(cString: sqlite3_sql(pointer)) }
+
+    private func parameter(_ name: String) throws(StoreError) -> Int32 {
+        let index = sqlite3_bind_parameter_index(pointer, name)
+        guard index > 0 else {
+            throw StoreError(.sqlite, "the statement has no parameter \(name): \(sql.prefix(80))", path: connection.path)
         }
-        _ = value.withUnsafeBytes { sqlite3_bind_blob(pointer, index, $0.baseAddress, Int32($0.count), Self.transient) }
+        return index
+    }
+
+    private func checked(_ status: Int32, _ name: String, _ index: Int32) throws(StoreError) -> SQLiteStatement {
+        guard status == SQLITE_OK else {
+            throw SQLiteConnection.error(status, connection.lastMessage, path: connection.path, doing: "bind \(name) of \(sql.prefix(60))")
+        }
+        bound |= 1 << UInt64(index - 1)
         return self
     }
 
     /// Advances to the next row; false when done.
+    ///
+    /// - Throws: `StoreError` if a parameter has no value (a missing `bind` would otherwise run
+    ///   the statement with NULL), or SQLite fails.
     func step() throws(StoreError) -> Bool {
+        let all: UInt64 = parameterCount == 64 ? .max : (1 << UInt64(parameterCount)) - 1
+        guard bound == all else {
+            throw StoreError(
+                .sqlite, "\(parameterCount - Int32(bound.nonzeroBitCount)) parameter(s) left unbound: \(sql.prefix(80))", path: connection.path
+            )
+        }
         switch sqlite3_step(pointer) {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false

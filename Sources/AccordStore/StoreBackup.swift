@@ -40,8 +40,8 @@ extension NodeStore {
                     do throws(StoreError) {
                         let connection = try SQLiteConnection(path: source, create: false, readOnly: true)
                         try connection.execute("PRAGMA busy_timeout = 5000")
-                        let statement = try connection.statement("VACUUM INTO ?")
-                        try statement.bind(1, path).run()
+                        let statement = try connection.statement("VACUUM INTO :path")
+                        try statement.bind(":path", path).run()
                         try Self.synchronise(path)
                         return try Self.checkBackup(path)
                     } catch {

@@ -52,6 +52,6 @@ extension NodeStore {
             }
             return
         }
-        try connection.statement("INSERT INTO meta (key, value) VALUES ('node', ?)").bind(1, node.description).run()
+        try connection.statement("INSERT INTO meta (key, value) VALUES ('node', :node)").bind(":node", node.description).run()
     }
 }

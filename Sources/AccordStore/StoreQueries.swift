@@ -16,9 +16,9 @@ extension NodeStore {
                 party == nil
                 ? try connection.statement("SELECT \(columns) FROM agreements a ORDER BY a.id")
                 : try connection.statement(
-                    "SELECT \(columns) FROM agreement_parties q JOIN agreements a ON a.key = q.agreement_key WHERE q.organisation = ? ORDER BY a.id"
+                    "SELECT \(columns) FROM agreement_parties q JOIN agreements a ON a.key = q.agreement_key WHERE q.organisation = :party ORDER BY a.id"
                 )
-            if let party { statement.bind(1, party.rawValue) }
+            if let party { try statement.bind(":party", party.rawValue) }
             var summaries: [AgreementSummary] = []
             while try statement.step() {
                 let derived = AgreementStatus.derive(
@@ -48,7 +48,7 @@ extension NodeStore {
         let configuration = configuration.replica
         // One snapshot: the row's last sequence and the replayed log must be of the same commit.
         return try await read { connection throws(StoreError) in try connection.transaction(immediate: false) { () throws(StoreError) in
-            let row = try connection.statement("SELECT key, last_seq FROM agreements WHERE id = ?").bind(1, id.uuid.bytes)
+            let row = try connection.statement("SELECT key, last_seq FROM agreements WHERE id = :id").bind(":id", id.uuid.bytes)
             defer { row.reset() }  // one row of at most one: reset, or the read snapshot stays open
             let (key, lastSequence): (Int64?, Int64) = try row.step() ? (row.int64(0), row.int64(1)) : (nil, 0)
             // An agreement with no row may still have held or rejected changes.
@@ -73,11 +73,20 @@ extension NodeStore {
         }
     }
 
+    /// Whether this node holds the agreement (one indexed lookup, no history read).
+    public func holds(_ id: AgreementID) async throws(StoreError) -> Bool {
+        try await read { connection throws(StoreError) in
+            let statement = try connection.statement("SELECT 1 FROM agreements WHERE id = :id")
+            try statement.bind(":id", id.uuid.bytes)
+            return try statement.step()
+        }
+    }
+
     /// The agreement imported under `reference`, if one was.
     public func agreement(importedAs reference: String) async throws(StoreError) -> AgreementID? {
         try await read { connection throws(StoreError) in
-            let statement = try connection.statement("SELECT agreement FROM import_references WHERE reference = ?")
-            statement.bind(1, reference)
+            let statement = try connection.statement("SELECT agreement FROM import_references WHERE reference = :reference")
+            try statement.bind(":reference", reference)
             return try statement.step() ? try LogQueries.agreementID(statement.blob(0), path: connection.path) : nil
         }
     }
@@ -86,8 +95,8 @@ extension NodeStore {
     /// and holds one row per imported agreement).
     public func importReference(of id: AgreementID) async throws(StoreError) -> String? {
         try await read { connection throws(StoreError) in
-            let statement = try connection.statement("SELECT reference FROM import_references WHERE agreement = ?")
-            statement.bind(1, id.uuid.bytes)
+            let statement = try connection.statement("SELECT reference FROM import_references WHERE agreement = :agreement")
+            try statement.bind(":agreement", id.uuid.bytes)
             return try statement.step() ? statement.text(0) : nil
         }
     }
@@ -96,9 +105,9 @@ extension NodeStore {
     public func history(of id: AgreementID) async throws(StoreError) -> [HistoryEntry] {
         try await read { connection throws(StoreError) in
             let statement = try connection.statement(
-                "SELECT seq, encoded, accepted_at FROM changes WHERE agreement_key = (SELECT key FROM agreements WHERE id = ?) ORDER BY seq"
+                "SELECT seq, encoded, accepted_at FROM changes WHERE agreement_key = (SELECT key FROM agreements WHERE id = :id) ORDER BY seq"
             )
-            statement.bind(1, id.uuid.bytes)
+            try statement.bind(":id", id.uuid.bytes)
             var entries: [HistoryEntry] = []
             while try statement.step() {
                 let stored = try LogQueries.decode(statement.blob(1), path: connection.path)
@@ -136,10 +145,10 @@ extension NodeStore {
         try await read { connection throws(StoreError) in
             var verdicts: [ChangeID: StoredVerdict] = [:]
             for (table, verdict) in [("changes", StoredVerdict.accepted), ("rejected_changes", .rejected), ("held_changes", .held)] {
-                let statement = try connection.statement("SELECT 1 FROM \(table) WHERE id = ?")
+                let statement = try connection.statement("SELECT 1 FROM \(table) WHERE id = :id")
                 for id in ids where verdicts[id] == nil {
                     statement.reset()
-                    statement.bind(1, id.bytes)
+                    try statement.bind(":id", id.bytes)
                     if try statement.step() { verdicts[id] = verdict }
                 }
                 statement.reset()
@@ -232,8 +241,8 @@ extension NodeStore {
                 if row.heads != replica.headsDigest.bytes { problems.append("heads digest") }
                 if row.count != replica.acceptedCount { problems.append("change count \(row.count) ≠ \(replica.acceptedCount)") }
                 if row.parties != agreement.parties.map(\.rawValue).joined(separator: "\n") { problems.append("parties") }
-                let parties = try connection.statement("SELECT organisation FROM agreement_parties WHERE agreement_key = ? ORDER BY organisation")
-                parties.bind(1, row.key)
+                let parties = try connection.statement("SELECT organisation FROM agreement_parties WHERE agreement_key = :key ORDER BY organisation")
+                try parties.bind(":key", row.key)
                 var storedParties: [String] = []
                 while try parties.step() { storedParties.append(parties.text(0)) }
                 if storedParties != agreement.parties.map(\.rawValue) { problems.append("party index") }

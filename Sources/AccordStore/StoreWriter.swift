@@ -214,7 +214,7 @@ final class StoreWriter {
             let change = entry.change
             let isSubmitted = change.id == submitted?.id
             if !isSubmitted {
-                try connection.statement("DELETE FROM held_changes WHERE id = ?").bind(1, change.id.bytes).run()
+                try connection.statement("DELETE FROM held_changes WHERE id = :id").bind(":id", change.id.bytes).run()
             }
             switch entry.verdict {
             case .accepted:
@@ -225,14 +225,16 @@ final class StoreWriter {
                     """
                     INSERT INTO changes (seq, id, agreement_key, author_organisation, author_node, stamp_millis, stamp_counter,
                                          encoded, accepted_at, origin_organisation, origin_node)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    VALUES (:seq, :id, :key, :authorOrganisation, :authorNode, :millis, :counter, :encoded, :acceptedAt,
+                            :originOrganisation, :originNode)
                     """
                 )
-                .bind(1, sequence).bind(2, change.id.bytes).bind(3, key(of: change.change.agreement))
-                .bind(4, author.organisation.rawValue).bind(5, author.name)
-                .bind(6, Int64(bitPattern: change.change.stamp.millis)).bind(7, Int64(change.change.stamp.counter))
-                .bind(8, change.signed.encoded).bind(9, Int64(bitPattern: nowMillis))
-                .bind(10, isSubmitted ? origin?.organisation.rawValue : nil).bind(11, isSubmitted ? origin?.name : nil)
+                .bind(":seq", sequence).bind(":id", change.id.bytes).bind(":key", key(of: change.change.agreement))
+                .bind(":authorOrganisation", author.organisation.rawValue).bind(":authorNode", author.name)
+                .bind(":millis", Int64(bitPattern: change.change.stamp.millis)).bind(":counter", Int64(change.change.stamp.counter))
+                .bind(":encoded", change.signed.encoded).bind(":acceptedAt", Int64(bitPattern: nowMillis))
+                .bind(":originOrganisation", isSubmitted ? origin?.organisation.rawValue : nil)
+                .bind(":originNode", isSubmitted ? origin?.name : nil)
                 .run()
                 context.dirty[change.change.agreement] = sequence
                 for case .withdrawParty(let organisation) in change.change.edits {
@@ -245,11 +247,14 @@ final class StoreWriter {
                 }
             case .rejected(let rejection):
                 try connection.statement(
-                    "INSERT INTO rejected_changes (id, agreement, code, message, encoded, rejected_at) VALUES (?, ?, ?, ?, ?, ?)"
+                    """
+                    INSERT INTO rejected_changes (id, agreement, code, message, encoded, rejected_at)
+                    VALUES (:id, :agreement, :code, :message, :encoded, :rejectedAt)
+                    """
                 )
-                .bind(1, change.id.bytes).bind(2, change.change.agreement.uuid.bytes)
-                .bind(3, rejection.code.description).bind(4, rejection.message)
-                .bind(5, change.signed.encoded).bind(6, Int64(bitPattern: nowMillis))
+                .bind(":id", change.id.bytes).bind(":agreement", change.change.agreement.uuid.bytes)
+                .bind(":code", rejection.code.description).bind(":message", rejection.message)
+                .bind(":encoded", change.signed.encoded).bind(":rejectedAt", Int64(bitPattern: nowMillis))
                 .run()
                 if agreementKeys[change.change.agreement] == nil { pendingAgreements.insert(change.change.agreement) }
                 report.rejected.append((change, rejection))
@@ -261,19 +266,21 @@ final class StoreWriter {
     }
 
     private func insertHeld(_ change: VerifiedChange, reason: HoldReason, nowMillis: UInt64) throws(StoreError) {
-        try connection.statement("INSERT INTO held_changes (id, agreement, reason, encoded, held_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(1, change.id.bytes).bind(2, change.change.agreement.uuid.bytes).bind(3, reason.description)
-            .bind(4, change.signed.encoded).bind(5, Int64(bitPattern: nowMillis))
-            .run()
+        try connection.statement(
+            "INSERT INTO held_changes (id, agreement, reason, encoded, held_at) VALUES (:id, :agreement, :reason, :encoded, :heldAt)"
+        )
+        .bind(":id", change.id.bytes).bind(":agreement", change.change.agreement.uuid.bytes).bind(":reason", reason.description)
+        .bind(":encoded", change.signed.encoded).bind(":heldAt", Int64(bitPattern: nowMillis))
+        .run()
     }
 
     /// The materialised row of the agreement with local key `key`, as it stands in this transaction.
     private func materialisedRow(_ key: Int64) throws(StoreError) -> MaterialisedAgreement? {
         let statement = try connection.statement(
-            "SELECT terms_hash, party_count, fresh_approvals, approvals, conflicts, terminated, expires_on FROM agreements WHERE key = ?"
+            "SELECT terms_hash, party_count, fresh_approvals, approvals, conflicts, terminated, expires_on FROM agreements WHERE key = :key"
         )
         defer { statement.reset() }
-        statement.bind(1, key)
+        try statement.bind(":key", key)
         guard try statement.step() else { return nil }
         return MaterialisedAgreement(
             termsHash: try LogQueries.digest(statement.blob(0), path: connection.path), partyCount: Int(statement.int64(1)),
@@ -296,24 +303,26 @@ final class StoreWriter {
                 """
                 INSERT OR REPLACE INTO agreements (id, title, category, parties, terms_hash, heads_digest, change_count,
                     last_seq, expires_on, terminated, party_count, fresh_approvals, approvals, conflicts, key)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (:id, :title, :category, :parties, :termsHash, :headsDigest, :changeCount, :lastSeq, :expiresOn,
+                        :terminated, :partyCount, :freshApprovals, :approvals, :conflicts, :key)
                 """
             )
-            .bind(15, key).bind(1, id.uuid.bytes).bind(2, agreement.title).bind(3, agreement.category?.name)
-            .bind(4, agreement.parties.map(\.rawValue).joined(separator: "\n"))
-            .bind(5, agreement.termsHash.bytes).bind(6, replica.headsDigest.bytes)
-            .bind(7, Int64(replica.acceptedCount)).bind(8, lastSequence).bind(9, agreement.expiresOn?.description)
-            .bind(10, agreement.termination == nil ? 0 : 1).bind(11, Int64(agreement.parties.count))
-            .bind(12, Int64(agreement.approvals.values.count(where: \.isFresh))).bind(13, Int64(agreement.approvals.count))
-            .bind(14, Int64(agreement.conflictCount))
+            .bind(":key", key).bind(":id", id.uuid.bytes).bind(":title", agreement.title).bind(":category", agreement.category?.name)
+            .bind(":parties", agreement.parties.map(\.rawValue).joined(separator: "\n"))
+            .bind(":termsHash", agreement.termsHash.bytes).bind(":headsDigest", replica.headsDigest.bytes)
+            .bind(":changeCount", Int64(replica.acceptedCount)).bind(":lastSeq", lastSequence)
+            .bind(":expiresOn", agreement.expiresOn?.description).bind(":terminated", agreement.termination == nil ? 0 : 1)
+            .bind(":partyCount", Int64(agreement.parties.count))
+            .bind(":freshApprovals", Int64(agreement.approvals.values.count(where: \.isFresh)))
+            .bind(":approvals", Int64(agreement.approvals.count)).bind(":conflicts", Int64(agreement.conflictCount))
             .run()
             try CommitmentRows.write(agreement, key: key, connection)
             let before = Set(context.partiesBefore[id] ?? [])
             let after = Set(agreement.parties)
             let withdrawals = context.withdrawals[id] ?? [:]
             for party in before.subtracting(after) {
-                try connection.statement("DELETE FROM agreement_parties WHERE organisation = ? AND agreement_key = ?")
-                    .bind(1, party.rawValue).bind(2, key).run()
+                try connection.statement("DELETE FROM agreement_parties WHERE organisation = :organisation AND agreement_key = :key")
+                    .bind(":organisation", party.rawValue).bind(":key", key).run()
             }
             // A former party is owed the log up to its withdrawal. Also one that joined and left
             // within this transaction — a rebuilt node receives the whole history in one — or it
@@ -321,15 +330,15 @@ final class StoreWriter {
             // 30-minute chaos soak found one).
             for party in before.union(withdrawals.keys).subtracting(after) {
                 try connection.statement(
-                    "INSERT OR REPLACE INTO former_parties (organisation, agreement_key, through_seq) VALUES (?, ?, ?)"
+                    "INSERT OR REPLACE INTO former_parties (organisation, agreement_key, through_seq) VALUES (:organisation, :key, :through)"
                 )
-                .bind(1, party.rawValue).bind(2, key).bind(3, withdrawals[party] ?? lastSequence).run()
+                .bind(":organisation", party.rawValue).bind(":key", key).bind(":through", withdrawals[party] ?? lastSequence).run()
             }
             for party in after.subtracting(before) {
-                try connection.statement("INSERT OR IGNORE INTO agreement_parties (organisation, agreement_key) VALUES (?, ?)")
-                    .bind(1, party.rawValue).bind(2, key).run()
-                try connection.statement("DELETE FROM former_parties WHERE organisation = ? AND agreement_key = ?")
-                    .bind(1, party.rawValue).bind(2, key).run()
+                try connection.statement("INSERT OR IGNORE INTO agreement_parties (organisation, agreement_key) VALUES (:organisation, :key)")
+                    .bind(":organisation", party.rawValue).bind(":key", key).run()
+                try connection.statement("DELETE FROM former_parties WHERE organisation = :organisation AND agreement_key = :key")
+                    .bind(":organisation", party.rawValue).bind(":key", key).run()
             }
         }
     }

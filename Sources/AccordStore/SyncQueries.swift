@@ -44,9 +44,9 @@ extension NodeStore {
     ) async throws(StoreError) -> ChangePage {
         try await read { connection throws(StoreError) in try connection.transaction(immediate: false) { () throws(StoreError) in
             let latest = try connection.integer("SELECT coalesce(max(seq), 0) FROM changes") ?? 0
-            let statement = try connection.statement("SELECT c.seq, c.encoded FROM changes c WHERE \(Self.owedPredicate) ORDER BY c.seq LIMIT ?3")
-            statement.bind(1, organisation.rawValue).bind(2, sequence).bind(3, Int64(limit))
-                .bind(4, excluded?.organisation.rawValue).bind(5, excluded?.name)
+            let statement = try connection.statement("SELECT c.seq, c.encoded FROM changes c WHERE \(Self.owedPredicate) ORDER BY c.seq LIMIT :limit")
+            try Self.bindOwed(statement, organisation: organisation, after: sequence, excluding: excluded)
+            try statement.bind(":limit", Int64(limit))
             var changes: [StoredChange] = []
             while try statement.step() {
                 changes.append(StoredChange(sequence: statement.int64(0), change: try LogQueries.decode(statement.blob(1), path: connection.path)))
@@ -63,26 +63,35 @@ extension NodeStore {
     ) async throws(StoreError) -> Int {
         try await read { connection throws(StoreError) in
             let statement = try connection.statement("SELECT count(*) FROM changes c WHERE \(Self.owedPredicate)")
-            statement.bind(1, organisation.rawValue).bind(2, sequence).bind(4, excluded?.organisation.rawValue).bind(5, excluded?.name)
+            try Self.bindOwed(statement, organisation: organisation, after: sequence, excluding: excluded)
             defer { statement.reset() }
             return try statement.step() ? Int(statement.int64(0)) : 0
         }
     }
 
-    /// The changes after log position ?2 owed to a peer of organisation ?1, other than those
-    /// authored by or received from its node (?4, ?5): need-to-know is this predicate. A party is
+    /// The changes after log position `:after` owed to a peer of `:organisation`, other than those
+    /// authored by or received from its node: need-to-know is this predicate. A party is
     /// owed every change of the agreement; an organisation that withdrew, the changes up to the
     /// one that removed it (docs/storage.md, "Former parties"). Written so that SQLite walks the
-    /// log from ?2 (a range of the primary key) and checks each change's party; a join let it scan
-    /// the whole party index first.
+    /// log from `:after` (a range of the primary key) and checks each change's party; a join let it
+    /// scan the whole party index first. Its parameters: `:organisation`, `:after`, and the node
+    /// not to send its own changes back to, `:excludedOrganisation` and `:excludedNode` (NULL for none).
     private static let owedPredicate = """
-        c.seq > ?2
-          AND (EXISTS (SELECT 1 FROM agreement_parties p WHERE p.organisation = ?1 AND p.agreement_key = c.agreement_key)
+        c.seq > :after
+          AND (EXISTS (SELECT 1 FROM agreement_parties p WHERE p.organisation = :organisation AND p.agreement_key = c.agreement_key)
             OR EXISTS (SELECT 1 FROM former_parties f
-                       WHERE f.organisation = ?1 AND f.agreement_key = c.agreement_key AND c.seq <= f.through_seq))
-          AND NOT (?4 IS NOT NULL AND c.author_organisation = ?4 AND c.author_node = ?5)
-          AND NOT (?4 IS NOT NULL AND c.origin_organisation IS ?4 AND c.origin_node IS ?5)
+                       WHERE f.organisation = :organisation AND f.agreement_key = c.agreement_key AND c.seq <= f.through_seq))
+          AND NOT (:excludedOrganisation IS NOT NULL AND c.author_organisation = :excludedOrganisation AND c.author_node = :excludedNode)
+          AND NOT (:excludedOrganisation IS NOT NULL AND c.origin_organisation IS :excludedOrganisation AND c.origin_node IS :excludedNode)
         """
+
+    /// Binds `owedPredicate`'s parameters.
+    private static func bindOwed(
+        _ statement: SQLiteStatement, organisation: OrganisationID, after sequence: Int64, excluding excluded: NodeID?
+    ) throws(StoreError) {
+        try statement.bind(":organisation", organisation.rawValue).bind(":after", sequence)
+            .bind(":excludedOrganisation", excluded?.organisation.rawValue).bind(":excludedNode", excluded?.name)
+    }
 
     /// For each agreement `organisation` is a party to, a digest of its history's heads, ordered
     /// by agreement id: the summary set reconciliation compares.
@@ -104,12 +113,12 @@ extension NodeStore {
                 let statement = try connection.statement(
                     """
                     SELECT a.id, a.heads_digest FROM agreement_parties p JOIN agreements a ON a.key = p.agreement_key
-                    WHERE p.organisation = ?1
-                      AND EXISTS (SELECT 1 FROM agreement_parties q WHERE q.agreement_key = a.key AND q.organisation = ?2)
+                    WHERE p.organisation = :organisation
+                      AND EXISTS (SELECT 1 FROM agreement_parties q WHERE q.agreement_key = a.key AND q.organisation = :own)
                     ORDER BY a.id
                     """
                 )
-                statement.bind(1, organisation.rawValue).bind(2, own)
+                try statement.bind(":organisation", organisation.rawValue).bind(":own", own)
                 var digests: [(agreement: AgreementID, headsDigest: SHA256Digest)] = []
                 while try statement.step() {
                     digests.append((
@@ -134,15 +143,15 @@ extension NodeStore {
                 let owed = try connection.statement(
                     """
                     SELECT a.key,
-                        EXISTS (SELECT 1 FROM agreement_parties p WHERE p.agreement_key = a.key AND p.organisation = ?1),
-                        (SELECT f.through_seq FROM former_parties f WHERE f.agreement_key = a.key AND f.organisation = ?1)
-                    FROM agreements a WHERE a.id = ?2
+                        EXISTS (SELECT 1 FROM agreement_parties p WHERE p.agreement_key = a.key AND p.organisation = :organisation),
+                        (SELECT f.through_seq FROM former_parties f WHERE f.agreement_key = a.key AND f.organisation = :organisation)
+                    FROM agreements a WHERE a.id = :agreement
                     """
                 )
                 var logs: [AgreementID: [StoredChange]] = [:]
                 for agreement in agreements {
                     owed.reset()
-                    owed.bind(1, organisation.rawValue).bind(2, agreement.uuid.bytes)
+                    try owed.bind(":organisation", organisation.rawValue).bind(":agreement", agreement.uuid.bytes)
                     guard try owed.step() else { continue }
                     let (key, isParty) = (owed.int64(0), owed.int64(1) != 0)
                     guard isParty || !owed.isNull(2) else { continue }
@@ -163,10 +172,10 @@ extension NodeStore {
             let statement = try connection.statement(
                 """
                 SELECT min(c.seq) FROM former_parties f JOIN changes c ON c.agreement_key = f.agreement_key
-                WHERE f.organisation = ?1 AND c.seq > ?2 AND c.seq <= f.through_seq
+                WHERE f.organisation = :organisation AND c.seq > :after AND c.seq <= f.through_seq
                 """
             )
-            statement.bind(1, organisation.rawValue).bind(2, sequence)
+            try statement.bind(":organisation", organisation.rawValue).bind(":after", sequence)
             defer { statement.reset() }
             return try statement.step() && !statement.isNull(0) ? statement.int64(0) : nil
         }

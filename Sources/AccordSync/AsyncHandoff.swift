@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// A bounded queue between one producer task and one consumer task: `send` suspends while
 /// `capacity` elements wait, so a slow consumer slows the producer instead of growing memory.
@@ -15,13 +15,13 @@ package final class AsyncHandoff<Element: Sendable>: Sendable {
     private enum SendAction { case handed(CheckedContinuation<Element?, Never>), queued, wait, finished }
 
     private let capacity: Int
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     package init(capacity: Int) { self.capacity = max(1, capacity) }
 
     package func send(_ element: Element) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let action: SendAction = state.withLock { state in
+            let action: SendAction = state.withLockedValue { state in
                 if state.finished { return .finished }
                 if let consumer = state.consumer {
                     state.consumer = nil
@@ -48,7 +48,7 @@ package final class AsyncHandoff<Element: Sendable>: Sendable {
 
     package func next() async -> Element? {
         await withCheckedContinuation { (continuation: CheckedContinuation<Element?, Never>) in
-            let (element, producer, done): (Element?, CheckedContinuation<Void, any Error>?, Bool) = state.withLock { state in
+            let (element, producer, done): (Element?, CheckedContinuation<Void, any Error>?, Bool) = state.withLockedValue { state in
                 if !state.buffer.isEmpty {
                     let element = state.buffer.removeFirst()
                     let producer = state.buffer.count < capacity ? state.producer : nil
@@ -65,7 +65,7 @@ package final class AsyncHandoff<Element: Sendable>: Sendable {
     }
 
     package func finish() {
-        let (consumer, producer) = state.withLock { state in
+        let (consumer, producer) = state.withLockedValue { state in
             state.finished = true
             defer { state.consumer = nil; state.producer = nil }
             return (state.consumer, state.producer)

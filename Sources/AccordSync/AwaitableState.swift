@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// A value behind a lock that tasks can wait on: `update` changes it and resumes — after the lock
 /// is released — every waiter whose condition now holds; `wait(until:)` suspends until its
@@ -18,18 +18,18 @@ package final class AwaitableState<State: Sendable>: Sendable {
         var nextWaiter: UInt64 = 0
     }
 
-    private let guarded: Mutex<Guarded>
+    private let guarded: NIOLockedValueBox<Guarded>
 
-    package init(_ state: State) { guarded = Mutex(Guarded(state: state)) }
+    package init(_ state: State) { guarded = NIOLockedValueBox(Guarded(state: state)) }
 
     /// Reads the state.
     package func read<Result>(_ body: (State) throws -> Result) rethrows -> Result {
-        try guarded.withLock { try body($0.state) }
+        try guarded.withLockedValue { try body($0.state) }
     }
 
     /// Changes the state, then resumes the waiters whose condition holds.
     package func update<Result>(_ body: (inout State) throws -> Result) rethrows -> Result {
-        let (result, ready) = try guarded.withLock { guarded in
+        let (result, ready) = try guarded.withLockedValue { guarded in
             let result = try body(&guarded.state)
             var ready: [CheckedContinuation<Void, any Error>] = []
             let state = guarded.state
@@ -48,13 +48,13 @@ package final class AwaitableState<State: Sendable>: Sendable {
     ///
     /// - Throws: `CancellationError` once the state is closed or the task is cancelled.
     package func wait(until condition: @escaping @Sendable (State) -> Bool) async throws {
-        let id = guarded.withLock { guarded in
+        let id = guarded.withLockedValue { guarded in
             guarded.nextWaiter += 1
             return guarded.nextWaiter
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let outcome: Bool? = guarded.withLock { guarded in
+                let outcome: Bool? = guarded.withLockedValue { guarded in
                     if guarded.closed || Task.isCancelled { return nil }
                     if condition(guarded.state) { return true }
                     guarded.waiters.append(Waiter(id: id, isSatisfied: condition, continuation: continuation))
@@ -67,7 +67,7 @@ package final class AwaitableState<State: Sendable>: Sendable {
                 }
             }
         } onCancel: {
-            let waiter = guarded.withLock { guarded -> Waiter? in
+            let waiter = guarded.withLockedValue { guarded -> Waiter? in
                 guard let index = guarded.waiters.firstIndex(where: { $0.id == id }) else { return nil }
                 return guarded.waiters.remove(at: index)
             }
@@ -77,7 +77,7 @@ package final class AwaitableState<State: Sendable>: Sendable {
 
     /// Ends every wait, now and later, with `CancellationError`.
     package func close() {
-        let waiters = guarded.withLock { guarded in
+        let waiters = guarded.withLockedValue { guarded in
             guarded.closed = true
             defer { guarded.waiters = [] }
             return guarded.waiters

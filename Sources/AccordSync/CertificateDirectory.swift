@@ -2,7 +2,7 @@ public import AccordCrypto
 public import AccordModel
 public import AccordStore
 public import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The authors a node trusts, learned from certificates: its peers' (verified by the TLS
 /// handshake) and those that travel with relayed changes. Every certificate is checked against the
@@ -29,10 +29,10 @@ public final class CertificateDirectory: AuthorDirectory {
         var fingerprints: Set<SHA256Digest> = []
     }
 
-    private let state: Mutex<State>
+    private let state: NIOLockedValueBox<State>
 
     public init(authority: CertificateAuthority, revocations: RevocationList = .empty) {
-        self.state = Mutex(State(authority: authority, revocations: revocations))
+        self.state = NIOLockedValueBox(State(authority: authority, revocations: revocations))
     }
 
     /// The authors a node trusts when it starts: its own certificate and every certificate its
@@ -66,7 +66,7 @@ public final class CertificateDirectory: AuthorDirectory {
     ///   valid node, or has no P-256 key.
     @discardableResult
     public func admit(_ certificate: Certificate, at time: Date = Date()) throws(CryptoError) -> NodeID {
-        try state.withLock { $0.authority }.verify(certificate, at: min(time, certificate.notAfter.addingTimeInterval(-1)))
+        try state.withLockedValue { $0.authority }.verify(certificate, at: min(time, certificate.notAfter.addingTimeInterval(-1)))
         try certificate.checkNodeProfile()
         guard let organisation = OrganisationID(rawValue: certificate.organisation),
             let node = NodeID(organisation: organisation, name: certificate.commonName)
@@ -74,7 +74,7 @@ public final class CertificateDirectory: AuthorDirectory {
             throw CryptoError(.invalidCertificate, "certificate \(certificate) does not name a valid organisation and node")
         }
         let key = try certificate.publicKey()
-        state.withLock { state in
+        state.withLockedValue { state in
             guard !(state.admitted[node]?.contains { $0.certificate == certificate } ?? false) else { return }
             let revoked = state.revocations.revocationDate(of: certificate).map(Self.millis)
             state.admitted[node, default: []].append(Admitted(certificate: certificate, key: key, revokedAtMillis: revoked))
@@ -86,13 +86,13 @@ public final class CertificateDirectory: AuthorDirectory {
     /// Whether a certificate with this fingerprint (SHA-256 of its DER) was admitted: a relay
     /// sends an author's certificate once per session, and a peer that repeats it costs nothing.
     public func isAdmitted(_ fingerprint: SHA256Digest) -> Bool {
-        state.withLock { $0.fingerprints.contains(fingerprint) }
+        state.withLockedValue { $0.fingerprints.contains(fingerprint) }
     }
 
     /// Whether the revocation list names `certificate` (such a certificate may still be admitted
     /// for the changes it signed before its revocation, but never as a session's peer).
     public func isRevoked(_ certificate: Certificate) -> Bool {
-        state.withLock { $0.revocations.revocationDate(of: certificate) != nil }
+        state.withLockedValue { $0.revocations.revocationDate(of: certificate) != nil }
     }
 
     /// Replaces the CA(s) and the revocation lists (a reload) and re-dates every admitted
@@ -103,7 +103,7 @@ public final class CertificateDirectory: AuthorDirectory {
     /// - Returns: the nodes with a certificate revoked by `revocations` that was not revoked before.
     @discardableResult
     public func replaceTrust(authority: CertificateAuthority? = nil, revocations: RevocationList) -> Set<NodeID> {
-        state.withLock { state in
+        state.withLockedValue { state in
             if let authority { state.authority = authority }
             state.revocations = revocations
             var newlyRevoked: Set<NodeID> = []
@@ -120,18 +120,18 @@ public final class CertificateDirectory: AuthorDirectory {
     }
 
     public func keys(of node: NodeID) -> [AuthorKey] {
-        state.withLock { $0.admitted[node]?.map(\.authorKey) ?? [] }
+        state.withLockedValue { $0.admitted[node]?.map(\.authorKey) ?? [] }
     }
 
     /// The organisations of every node admitted: whom this node knows to exist (from memory, so
     /// that checking the parties of every edit costs no store read).
     public var organisations: Set<OrganisationID> {
-        state.withLock { Set($0.admitted.keys.map(\.organisation)) }
+        state.withLockedValue { Set($0.admitted.keys.map(\.organisation)) }
     }
 
     /// The certificates admitted for `node`, to send along with its changes.
     public func certificates(of node: NodeID) -> [Certificate] {
-        state.withLock { $0.admitted[node]?.map(\.certificate) ?? [] }
+        state.withLockedValue { $0.admitted[node]?.map(\.certificate) ?? [] }
     }
 
     private static func millis(_ date: Date) -> UInt64 { UInt64(max(0, date.timeIntervalSince1970) * 1000) }

@@ -2,7 +2,7 @@ public import AccordModel
 import AccordTLS
 import NIOCore
 import NIOPosix
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The last thing that went wrong with a connection to or from a peer, kept so that an operator
 /// who sees "not connected" can read why: refused here (and by which rule), refused by the peer,
@@ -96,10 +96,10 @@ public enum ConnectionSubject: Hashable, Sendable {
 /// certificates of many names cannot make it grow beyond `capacity` (the oldest is dropped).
 final class ConnectionProblems: Sendable {
     static let capacity = 512
-    private let problems = Mutex<[ConnectionSubject: ConnectionProblem]>([:])
+    private let problems = NIOLockedValueBox<[ConnectionSubject: ConnectionProblem]>([:])
 
     func record(_ problem: ConnectionProblem, for subject: ConnectionSubject) {
-        problems.withLock { problems in
+        problems.withLockedValue { problems in
             problems[subject] = problem
             if problems.count > Self.capacity, let oldest = problems.min(by: { $0.value.atMillis < $1.value.atMillis })?.key {
                 problems[oldest] = nil
@@ -107,5 +107,5 @@ final class ConnectionProblems: Sendable {
         }
     }
 
-    var all: [ConnectionSubject: ConnectionProblem] { problems.withLock { $0 } }
+    var all: [ConnectionSubject: ConnectionProblem] { problems.withLockedValue { $0 } }
 }

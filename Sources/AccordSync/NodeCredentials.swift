@@ -1,5 +1,6 @@
 public import AccordCrypto
 public import AccordModel
+public import AccordRefusals
 public import AccordStore
 public import AccordTLS
 public import Foundation

@@ -1,5 +1,5 @@
 package import AccordModel
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Nodes that broke the protocol, and until when each is refused after its TLS handshake.
 ///
@@ -63,21 +63,21 @@ package struct PeerPenalties {
 
 /// `PeerPenalties` shared by a node's sessions.
 final class PenaltyBook: Sendable {
-    private let penalties: Mutex<PeerPenalties>
+    private let penalties: NIOLockedValueBox<PeerPenalties>
 
     init(penalties: ClosedRange<Duration>, forgerQuarantine: Duration) {
-        self.penalties = Mutex(PeerPenalties(penalties: penalties, forgerQuarantine: forgerQuarantine))
+        self.penalties = NIOLockedValueBox(PeerPenalties(penalties: penalties, forgerQuarantine: forgerQuarantine))
     }
 
     func strike(_ node: NodeID, reason: String) {
-        penalties.withLock { _ = $0.strike(node, reason: reason, at: .now) }
+        penalties.withLockedValue { _ = $0.strike(node, reason: reason, at: .now) }
     }
 
     func refusedUntil(_ node: NodeID) -> ContinuousClock.Instant? {
-        penalties.withLock { $0.refusedUntil(node, at: .now) }
+        penalties.withLockedValue { $0.refusedUntil(node, at: .now) }
     }
 
     func forgetForgiven() {
-        penalties.withLock { $0.forget(before: .now) }
+        penalties.withLockedValue { $0.forget(before: .now) }
     }
 }

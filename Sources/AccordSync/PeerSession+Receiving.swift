@@ -1,3 +1,4 @@
+import AccordRefusals
 import AccordCrypto
 import AccordModel
 import AccordStore

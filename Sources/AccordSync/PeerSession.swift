@@ -1,3 +1,4 @@
+import AccordRefusals
 public import AccordCrypto
 public import AccordModel
 import AccordStore
@@ -216,6 +217,9 @@ final class PeerSession: Sendable {
         if sent > 0 { updates.append(.sent(count: sent)) }
         try await store.updatePeer(peer.node, updates, nowMillis: configuration.clock())
     }
+
+    /// When the peer last sent anything on this session.
+    var lastHeard: ContinuousClock.Instant { state.read(\.lastHeard) }
 
     // MARK: - Keepalive
 

@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// How many connections may wait for their session to start, in total and per source address.
 public struct PendingConnectionLimits: Hashable, Sendable {
@@ -125,16 +125,16 @@ final class PendingConnections: Sendable {
         var closers: [UInt64: @Sendable () -> Void] = [:]
     }
 
-    private let state: Mutex<State>
+    private let state: NIOLockedValueBox<State>
 
     init(limits: PendingConnectionTable.Limits) {
-        state = Mutex(State(table: PendingConnectionTable(limits: limits)))
+        state = NIOLockedValueBox(State(table: PendingConnectionTable(limits: limits)))
     }
 
     /// Admits a new connection from `source`; `evict` ends it if it is evicted later. Returns its
     /// id, and how many older connections it evicted.
     func admit(source: String, evict: @escaping @Sendable () -> Void) -> (id: UInt64, evicted: Int) {
-        let (id, evicted) = state.withLock { state in
+        let (id, evicted) = state.withLockedValue { state in
             let (id, victims) = state.table.admit(source: source)
             state.closers[id] = evict
             return (id, victims.compactMap { state.closers.removeValue(forKey: $0) })
@@ -143,13 +143,13 @@ final class PendingConnections: Sendable {
         return (id, evicted.count)
     }
 
-    func spoke(_ id: UInt64) { state.withLock { $0.table.spoke(id) } }
+    func spoke(_ id: UInt64) { state.withLockedValue { $0.table.spoke(id) } }
 
     /// The connection's TLS handshake named `node`; returns how many older connections of that
     /// node it evicted.
     @discardableResult
     func authenticated(_ id: UInt64, node: String) -> Int {
-        let evicted = state.withLock { state in
+        let evicted = state.withLockedValue { state in
             state.table.authenticated(id, node: node).compactMap { state.closers.removeValue(forKey: $0) }
         }
         for close in evicted { close() }
@@ -157,11 +157,11 @@ final class PendingConnections: Sendable {
     }
 
     func remove(_ id: UInt64) {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.table.remove(id)
             state.closers[id] = nil
         }
     }
 
-    var count: Int { state.withLock { $0.table.count } }
+    var count: Int { state.withLockedValue { $0.table.count } }
 }

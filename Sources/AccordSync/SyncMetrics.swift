@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Counters of one node's sync, for `GET /metrics` and the tests. Cheap to bump from any task.
 public final class SyncMetrics: Sendable {
@@ -32,11 +32,11 @@ public final class SyncMetrics: Sendable {
         public var changeBytesSent = 0
     }
 
-    private let state = Mutex(Snapshot())
+    private let state = NIOLockedValueBox(Snapshot())
 
     public init() {}
 
-    public var snapshot: Snapshot { state.withLock { $0 } }
+    public var snapshot: Snapshot { state.withLockedValue { $0 } }
 
-    func update(_ body: (inout Snapshot) -> Void) { state.withLock { body(&$0) } }
+    func update(_ body: (inout Snapshot) -> Void) { state.withLockedValue { body(&$0) } }
 }

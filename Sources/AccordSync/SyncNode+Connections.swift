@@ -1,3 +1,4 @@
+import AccordRefusals
 import AccordCrypto
 import AccordModel
 import AccordStore
@@ -5,7 +6,7 @@ import AccordTLS
 import Logging
 import NIOCore
 import NIOPosix
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Connections of a `SyncNode`: the pipeline, the budget of connections whose session has not
 /// started, session admission, dialling with backoff.
@@ -118,6 +119,9 @@ extension SyncNode {
                 )
                 guard let admission = registry.admit(session, close: { channel.close(promise: nil) }) else {
                     logger.info("a session with this peer already exists; closing the new one", metadata: ["peer": "\(peer.node)"])
+                    if let kept = registry.session(with: peer.node) {
+                        noteDuplicate(of: peer.node, keptLastHeard: kept.lastHeard, address: address)
+                    }
                     throw SessionEnd.superseded
                 }
                 defer { registry.remove(peer.node, id: admission.id) }
@@ -156,12 +160,23 @@ extension SyncNode {
     /// A session of `node` replaced one that had run for `age`: a sign, if it keeps happening,
     /// of two processes running with `node`'s certificate (logged once per ten minutes).
     private func noteReplacement(of node: NodeID, after age: Duration, address: String) {
-        guard duplicates.withLock({ $0.replaced(node, after: age, at: .now) }) else { return }
+        guard duplicates.withLockedValue({ $0.replaced(node, after: age, at: .now) }) else { return }
+        reportDuplicateIdentity(node, address: address)
+    }
+
+    /// A new session of `node` was closed while its kept session was heard from at
+    /// `keptLastHeard`: the other sign of two processes with one certificate.
+    private func noteDuplicate(of node: NodeID, keptLastHeard: ContinuousClock.Instant, address: String) {
+        guard duplicates.withLockedValue({ $0.duplicateClosed(node, keptLastHeard: keptLastHeard, at: .now) }) else { return }
+        reportDuplicateIdentity(node, address: address)
+    }
+
+    private func reportDuplicateIdentity(_ node: NodeID, address: String) {
         logger.warning(
-            "duplicate node identity: two processes appear to run with the certificate of \(node); its sessions keep replacing each other",
+            "duplicate node identity: two processes appear to run with the certificate of \(node); each keeps opening sessions while the other's runs",
             metadata: [
                 "peer": "\(node)", "address": "\(address)",
-                "replacements": "\(DuplicateIdentityWatch.signs) or more within \(DuplicateIdentityWatch.window)",
+                "signs": "\(DuplicateIdentityWatch.signs) or more within \(DuplicateIdentityWatch.window)",
                 "remedy": "stop one of them: every node needs a certificate of its own (O=organisation, CN=node name)",
             ]
         )
@@ -305,15 +320,15 @@ extension SyncNode {
 /// Who a connection's TLS handshake named, for the reasons of a connection that never became a
 /// session, and told to whoever needs it as soon as it is known (the pending-connection budget).
 final class ConnectionIdentity: Sendable {
-    private let named = Mutex<NodeID?>(nil)
+    private let named = NIOLockedValueBox<NodeID?>(nil)
     private let onNamed: (@Sendable (NodeID) -> Void)?
 
     init(onNamed: (@Sendable (NodeID) -> Void)? = nil) { self.onNamed = onNamed }
 
-    var node: NodeID? { named.withLock { $0 } }
+    var node: NodeID? { named.withLockedValue { $0 } }
 
     func name(_ node: NodeID) {
-        named.withLock { $0 = node }
+        named.withLockedValue { $0 = node }
         onNamed?(node)
     }
 }

@@ -3,7 +3,7 @@ public import AccordModel
 import AccordStore
 import AccordTLS
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// A running node takes new credentials and peers without a restart (`accordctl reload`).
 extension SyncNode {
@@ -39,9 +39,17 @@ extension SyncNode {
         var outcome = Reconfiguration()
         outcome.newlyRevoked = directory.replaceTrust(authority: credentials.authority, revocations: credentials.revocations).sorted()
         try directory.admit(certificate)
-        outcome.certificateRenewed = currentTLS.withLock { current in
+        outcome.certificateRenewed = currentTLS.withLockedValue { current in
             defer { current = credentials.tls }
             return current.certificate != certificate
+        }
+        // The sessions of removed partners as they are now: stopping a removed partner's dialler
+        // (below) ends a session it dialled on its own, maybe before `registry.close` gets to it,
+        // and the operator is told of every session the reload ends either way.
+        let organisations = Set(peers.map(\.organisation))
+        var reasons: [NodeID: String] = [:]
+        for session in registry.sessions where !organisations.contains(session.peer.node.organisation) {
+            reasons[session.peer.node] = "peer-removed"
         }
         let previous = configuredPeers.update { configured in
             defer { configured = peers }
@@ -51,8 +59,6 @@ extension SyncNode {
         outcome.peersRemoved = previous.filter { !peers.contains($0) }
         dialled.update { $0 = $0.filter { peers.contains($0.key) } }
 
-        let organisations = Set(peers.map(\.organisation))
-        var reasons: [NodeID: String] = [:]
         for node in registry.close(where: { directory.isRevoked($0.peer.identity.certificate) }) {
             reasons[node] = "certificate-revoked"
         }

@@ -1,10 +1,12 @@
 public import AccordCrypto
 public import AccordModel
+public import AccordRefusals
 public import AccordStore
 public import AccordTLS
 public import Logging
 import NIOCore
 public import NIOPosix
+import NIOConcurrencyHelpers
 import Synchronization
 
 /// A node's sync: listens for its peers, dials the configured ones, keeps one session per peer
@@ -15,7 +17,7 @@ public final class SyncNode: Sendable {
     public let metrics = SyncMetrics()
     let store: NodeStore
     /// The TLS context new connections use; a reload replaces it (live sessions keep theirs).
-    let currentTLS: Mutex<TLSContext>
+    let currentTLS: NIOLockedValueBox<TLSContext>
     /// The peers to dial and accept, as last configured; a reload replaces them.
     let configuredPeers: AwaitableState<[PeerEndpoint]>
     let directory: CertificateDirectory
@@ -34,13 +36,13 @@ public final class SyncNode: Sendable {
     /// Nodes that broke the protocol, refused after their handshake for a while.
     let penalties: PenaltyBook
     /// Told of every session that starts or ends (`observeSessions`).
-    let sessionObservers = Mutex<[@Sendable (SessionNotice) -> Void]>([])
+    let sessionObservers = NIOLockedValueBox<[@Sendable (SessionNotice) -> Void]>([])
     /// The last connection problem of each peer node and configured address (`peers`).
     let problems = ConnectionProblems()
     /// Sessions of one node replacing each other again and again: one certificate in two processes.
-    let duplicates = Mutex(DuplicateIdentityWatch())
+    let duplicates = NIOLockedValueBox(DuplicateIdentityWatch())
     /// The listener `bind` opened, until `run` takes it.
-    private let preparedListener = Mutex<Listener?>(nil)
+    private let preparedListener = NIOLockedValueBox<Listener?>(nil)
 
     /// - Parameters:
     ///   - directory: the authors this node trusts; its own certificate and its peers' are
@@ -53,7 +55,7 @@ public final class SyncNode: Sendable {
     ) {
         self.configuration = configuration
         self.store = store
-        self.currentTLS = Mutex(tls)
+        self.currentTLS = NIOLockedValueBox(tls)
         self.configuredPeers = AwaitableState(configuration.peers)
         self.directory = directory
         self.logger = logger
@@ -72,15 +74,15 @@ public final class SyncNode: Sendable {
     /// Calls `observer` as each session with a peer starts and ends (from the session's task:
     /// it must be quick). For the admin API's event stream.
     public func observeSessions(_ observer: @escaping @Sendable (SessionNotice) -> Void) {
-        sessionObservers.withLock { $0.append(observer) }
+        sessionObservers.withLockedValue { $0.append(observer) }
     }
 
     func notifySession(_ notice: SessionNotice) {
-        for observer in sessionObservers.withLock({ $0 }) { observer(notice) }
+        for observer in sessionObservers.withLockedValue({ $0 }) { observer(notice) }
     }
 
     /// The TLS context (this node's certificate, its CAs and revocation list) of new connections.
-    public var tls: TLSContext { currentTLS.withLock { $0 } }
+    public var tls: TLSContext { currentTLS.withLockedValue { $0 } }
 
     /// The peers this node dials now (the configuration's, or a reload's).
     public var peers: [PeerEndpoint] { configuredPeers.read { $0 } }
@@ -115,13 +117,13 @@ public final class SyncNode: Sendable {
     /// - Throws: `BindFailure`.
     public func bind() async throws {
         let listener = try await openListener()
-        preparedListener.withLock { $0 = listener }
+        preparedListener.withLockedValue { $0 = listener }
         boundPort.update { $0 = listener.channel.localAddress?.port }
     }
 
     /// Closes a listener `bind` opened that `run` never took (start-up failed after it).
     public func closeUnusedListener() async {
-        guard let listener = preparedListener.withLock({ $0.take() }) else { return }
+        guard let listener = preparedListener.withLockedValue({ $0.take() }) else { return }
         try? await listener.executeThenClose { _ in }
     }
 
@@ -151,7 +153,7 @@ public final class SyncNode: Sendable {
     /// close_notify) and returns.
     public func run() async throws {
         defer { boundPort.close() }
-        let prepared = preparedListener.withLock { $0.take() }
+        let prepared = preparedListener.withLockedValue { $0.take() }
         let server = if let prepared { prepared } else { try await openListener() }
         boundPort.update { $0 = server.channel.localAddress?.port }
         logger.info("listening for peers", metadata: ["address": "\(configuration.listenHost):\(listeningPort ?? 0)"])
@@ -262,7 +264,7 @@ public final class SyncNode: Sendable {
     public var connectionProblems: [ConnectionSubject: ConnectionProblem] { problems.all }
 
     /// Nodes whose sessions kept replacing each other lately: one certificate in two processes.
-    public var suspectedDuplicateIdentities: [NodeID] { duplicates.withLock { $0.suspected(at: .now) } }
+    public var suspectedDuplicateIdentities: [NodeID] { duplicates.withLockedValue { $0.suspected(at: .now) } }
 
     /// Closes the refusal log's summary windows as they fall due.
     private func summariseRefusals() async throws {
@@ -301,7 +303,7 @@ public struct SessionNotice: Sendable {
 
 /// Set once, read from any task: a node is stopping.
 final class StopFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
+    private let flag = Synchronization.Atomic<Bool>(false)
     var isSet: Bool { flag.load(ordering: .acquiring) }
     func set() { flag.store(true, ordering: .releasing) }
 }

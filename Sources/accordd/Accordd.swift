@@ -109,12 +109,21 @@ struct Accordd: AsyncParsableCommand {
             logger.critical("cannot start: \(error)")
             throw ExitCode(error.exitCode)
         }
-        let group = ServiceGroup(services: [daemon], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(services: daemon.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
         do {
             try await group.run()
+        } catch let error as StartupError {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode(error.exitCode)
+        } catch let error as AdminSocketError {
+            logger.critical("cannot start: \(configuration.file): admin.socket: \(error)")
+            throw ExitCode(StartupError.unavailable)
         } catch {
             logger.critical("stopped on an error: \(error)")
             throw ExitCode.failure
         }
+        logger.info("accordd stopped cleanly")
     }
 }

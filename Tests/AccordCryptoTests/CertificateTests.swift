@@ -5,22 +5,22 @@ import Testing
 @Suite("X.509 certificates and the consortium CA")
 struct CertificateTests {
     @Test("organisation, node name, validity and fingerprint are read as openssl reports them")
-    func fields() throws {
+    func fields() async throws {
         let openssl = try OpenSSLCommand()
         defer { openssl.cleanUp() }
-        try openssl.makeCA("ca")
-        try openssl.makeNode("node", subject: "/C=DE/O=Globex Corporation/OU=Sync/CN=node-7", ca: "ca", days: 10)
+        try await openssl.makeCA("ca")
+        try await openssl.makeNode("node", subject: "/C=DE/O=Globex Corporation/OU=Sync/CN=node-7", ca: "ca", days: 10)
         let certificate = try Certificate(pemRepresentation: openssl.read("node.pem"))
 
         #expect(certificate.organisation == "Globex Corporation")
         #expect(certificate.commonName == "node-7")
 
-        let fingerprintLine = try openssl.run(["x509", "-in", "node.pem", "-noout", "-fingerprint", "-sha256"])
+        let fingerprintLine = try await openssl.run(["x509", "-in", "node.pem", "-noout", "-fingerprint", "-sha256"])
         let expected = try #require(fingerprintLine.split(separator: "=").last).replacingOccurrences(of: ":", with: "")
             .trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
         #expect(certificate.fingerprint.hex == expected)
 
-        let seconds = try openssl.run(["x509", "-in", "node.pem", "-noout", "-enddate", "-dateopt", "iso_8601"])
+        let seconds = try await openssl.run(["x509", "-in", "node.pem", "-noout", "-enddate", "-dateopt", "iso_8601"])
         #expect(seconds.contains(ISO8601DateFormatter.day(certificate.notAfter)))
         #expect(abs(certificate.notAfter.timeIntervalSince(certificate.notBefore) - 10 * 86_400) < 2)
         #expect(certificate.isValid(at: Date()))
@@ -32,11 +32,11 @@ struct CertificateTests {
     }
 
     @Test("non-ASCII organisations are read as UTF-8")
-    func unicodeOrganisation() throws {
+    func unicodeOrganisation() async throws {
         let openssl = try OpenSSLCommand()
         defer { openssl.cleanUp() }
-        try openssl.makeCA("ca")
-        try openssl.run([
+        try await openssl.makeCA("ca")
+        try await openssl.run([
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-utf8",
             "-keyout", "u.key", "-out", "u.pem", "-days", "1", "-subj", "/O=Société Générale/CN=nœud",
         ])
@@ -46,23 +46,23 @@ struct CertificateTests {
     }
 
     @Test("a certificate of our CA is trusted")
-    func chainsToCA() throws {
+    func chainsToCA() async throws {
         let openssl = try OpenSSLCommand()
         defer { openssl.cleanUp() }
-        try openssl.makeCA("ca")
-        try openssl.makeNode("node", subject: "/O=acme/CN=node1", ca: "ca")
+        try await openssl.makeCA("ca")
+        try await openssl.makeNode("node", subject: "/O=acme/CN=node1", ca: "ca")
         let authority = try CertificateAuthority(pemFile: openssl.path("ca.pem"))
         try authority.verify(try Certificate(pemRepresentation: openssl.read("node.pem")))
         #expect(authority.certificates.count == 1)
     }
 
     @Test("a certificate of another CA is refused with OpenSSL's reason")
-    func otherCA() throws {
+    func otherCA() async throws {
         let openssl = try OpenSSLCommand()
         defer { openssl.cleanUp() }
-        try openssl.makeCA("ca")
-        try openssl.makeCA("rogue")
-        try openssl.makeNode("node", subject: "/O=acme/CN=node1", ca: "rogue")
+        try await openssl.makeCA("ca")
+        try await openssl.makeCA("rogue")
+        try await openssl.makeNode("node", subject: "/O=acme/CN=node1", ca: "rogue")
         let authority = try CertificateAuthority(pemFile: openssl.path("ca.pem"))
         let error = try #require(throws: CryptoError.self) {
             try authority.verify(try Certificate(pemRepresentation: openssl.read("node.pem")))
@@ -72,11 +72,11 @@ struct CertificateTests {
     }
 
     @Test("a certificate outside its validity period is refused")
-    func validityPeriod() throws {
+    func validityPeriod() async throws {
         let openssl = try OpenSSLCommand()
         defer { openssl.cleanUp() }
-        try openssl.makeCA("ca", days: 3650)
-        try openssl.makeNode("node", subject: "/O=acme/CN=node1", ca: "ca", days: 10)
+        try await openssl.makeCA("ca", days: 3650)
+        try await openssl.makeNode("node", subject: "/O=acme/CN=node1", ca: "ca", days: 10)
         let authority = try CertificateAuthority(pemFile: openssl.path("ca.pem"))
         let certificate = try Certificate(pemRepresentation: openssl.read("node.pem"))
 
@@ -93,11 +93,11 @@ struct CertificateTests {
     }
 
     @Test("a self-signed node certificate is not trusted")
-    func selfSigned() throws {
+    func selfSigned() async throws {
         let openssl = try OpenSSLCommand()
         defer { openssl.cleanUp() }
-        try openssl.makeCA("ca")
-        try openssl.makeCA("impostor", organisation: "acme")
+        try await openssl.makeCA("ca")
+        try await openssl.makeCA("impostor", organisation: "acme")
         let authority = try CertificateAuthority(pemFile: openssl.path("ca.pem"))
         let error = try #require(throws: CryptoError.self) {
             try authority.verify(try Certificate(pemRepresentation: openssl.read("impostor.pem")))
@@ -106,12 +106,12 @@ struct CertificateTests {
     }
 
     @Test("a subject without O or with two CNs is refused: the identity would be ambiguous")
-    func ambiguousSubjects() throws {
+    func ambiguousSubjects() async throws {
         let openssl = try OpenSSLCommand()
         defer { openssl.cleanUp() }
-        try openssl.makeCA("ca")
-        try openssl.makeNode("no-o", subject: "/CN=node1", ca: "ca")
-        try openssl.makeNode("two-cn", subject: "/O=acme/CN=a/CN=b", ca: "ca")
+        try await openssl.makeCA("ca")
+        try await openssl.makeNode("no-o", subject: "/CN=node1", ca: "ca")
+        try await openssl.makeNode("two-cn", subject: "/O=acme/CN=a/CN=b", ca: "ca")
         for name in ["no-o.pem", "two-cn.pem"] {
             let error = try #require(throws: CryptoError.self) { try Certificate(pemRepresentation: openssl.read(name)) }
             #expect(error.code == .invalidCertificate, "\(name): \(error)")

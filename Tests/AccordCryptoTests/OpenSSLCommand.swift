@@ -1,3 +1,4 @@
+import AccordTestSupport
 import Foundation
 import Testing
 
@@ -19,40 +20,29 @@ struct OpenSSLCommand {
 
     func read(_ name: String) throws -> String { try String(contentsOfFile: path(name), encoding: .utf8) }
 
-    /// Runs `openssl arguments…` in the directory and returns its standard output.
+    /// Runs `openssl arguments…` in the directory and returns its standard output. The command
+    /// is a polled child process: no thread of the caller's blocks while it runs.
     @discardableResult
-    func run(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw CommandFailure(
-                arguments: arguments, status: process.terminationStatus,
-                standardError: String(decoding: errorData, as: UTF8.self)
-            )
+    func run(_ arguments: [String]) async throws -> String {
+        let result = try await Subprocess.run(
+            "/bin/bash", ["-c", #"cd "$0" && exec /usr/bin/openssl "$@""#, directory.path] + arguments
+        )
+        guard result.succeeded else {
+            throw CommandFailure(arguments: arguments, termination: result.termination, standardError: result.stderr)
         }
-        return String(decoding: outputData, as: UTF8.self)
+        return result.stdout
     }
 
     struct CommandFailure: Error, CustomStringConvertible {
         let arguments: [String]
-        let status: Int32
+        let termination: Subprocess.Termination
         let standardError: String
-        var description: String { "openssl \(arguments.joined(separator: " ")) exited \(status): \(standardError)" }
+        var description: String { "openssl \(arguments.joined(separator: " ")) ended with \(termination): \(standardError)" }
     }
 
     /// A self-signed CA with an EC P-256 key: `<name>.key`, `<name>.pem`.
-    func makeCA(_ name: String, organisation: String = "Accord Test Consortium", days: Int = 30) throws {
-        try run([
+    func makeCA(_ name: String, organisation: String = "Accord Test Consortium", days: Int = 30) async throws {
+        try await run([
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
             "-keyout", "\(name).key", "-out", "\(name).pem", "-days", "\(days)",
             "-subj", "/O=\(organisation)/CN=\(name)",
@@ -61,12 +51,12 @@ struct OpenSSLCommand {
     }
 
     /// A node certificate signed by `ca`: `<name>.key`, `<name>.pem`.
-    func makeNode(_ name: String, subject: String, ca: String, days: Int = 10, keyAlgorithm: [String]? = nil) throws {
-        try run(
+    func makeNode(_ name: String, subject: String, ca: String, days: Int = 10, keyAlgorithm: [String]? = nil) async throws {
+        try await run(
             ["req", "-new", "-nodes", "-keyout", "\(name).key", "-out", "\(name).csr", "-subj", subject]
                 + (keyAlgorithm ?? ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
         )
-        try run([
+        try await run([
             "x509", "-req", "-in", "\(name).csr", "-CA", "\(ca).pem", "-CAkey", "\(ca).key",
             "-CAcreateserial", "-out", "\(name).pem", "-days", "\(days)",
         ])

@@ -50,17 +50,17 @@ struct P256KeyTests {
     }
 
     @Test("keys made by the openssl command load, sign and match their certificate")
-    func opensslKeys() throws {
+    func opensslKeys() async throws {
         let openssl = try OpenSSLCommand()
         defer { openssl.cleanUp() }
-        try openssl.makeCA("ca")
-        try openssl.makeNode("node", subject: "/O=acme/CN=node1", ca: "ca")
+        try await openssl.makeCA("ca")
+        try await openssl.makeNode("node", subject: "/O=acme/CN=node1", ca: "ca")
         let key = try P256PrivateKey(pemRepresentation: openssl.read("node.key"))
         let certificate = try Certificate(pemRepresentation: openssl.read("node.pem"))
         #expect(try certificate.publicKey() == key.publicKey)
         #expect(try certificate.publicKey().isValidSignature(try key.signature(for: message), for: message))
 
-        try openssl.run(["ec", "-in", "node.key", "-pubout", "-out", "node.pub"])
+        try await openssl.run(["ec", "-in", "node.key", "-pubout", "-out", "node.pub"])
         #expect(try P256PublicKey(pemRepresentation: openssl.read("node.pub")) == key.publicKey)
         #expect(try P256PublicKey(subjectPublicKeyInfo: key.publicKey.subjectPublicKeyInfo) == key.publicKey)
     }
@@ -73,12 +73,12 @@ struct P256KeyTests {
     }
 
     @Test("keys that are not ECDSA P-256 are refused as unsupported")
-    func unsupportedKeys() throws {
+    func unsupportedKeys() async throws {
         let openssl = try OpenSSLCommand()
         defer { openssl.cleanUp() }
-        try openssl.run(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "rsa.key"])
-        try openssl.run(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384", "-out", "p384.key"])
-        try openssl.run(["genpkey", "-algorithm", "ED25519", "-out", "ed25519.key"])
+        try await openssl.run(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "rsa.key"])
+        try await openssl.run(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384", "-out", "p384.key"])
+        try await openssl.run(["genpkey", "-algorithm", "ED25519", "-out", "ed25519.key"])
         for name in ["rsa.key", "p384.key", "ed25519.key"] {
             let error = try #require(throws: CryptoError.self) { try P256PrivateKey(pemRepresentation: openssl.read(name)) }
             #expect(error.code == .unsupportedKey, "\(name): \(error)")

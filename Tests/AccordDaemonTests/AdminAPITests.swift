@@ -94,7 +94,7 @@ struct AdminAPITests {
                 #expect(error?.code == expectedCode, "\(name): \(String(describing: error))")
                 #expect(error.map { !$0.message.isEmpty } ?? false, "\(name): an error message")
             }
-            // Not HTTP at all: NIOHTTP1 refuses it and closes that connection only.
+            // Not HTTP at all: the HTTP parser refuses it and closes that connection only.
             let garbage = try exchange(node.socket, Array("\u{0}\u{1}\u{2} hello\r\n\r\n".utf8))
             #expect(garbage.hasPrefix("HTTP/1.1 400"), "\(garbage)")
             #expect(try await node.ctl("status").succeeded, "the node still serves after every bad request")
@@ -111,15 +111,15 @@ struct AdminAPITests {
             func entry(_ index: Int, parties: [String] = ["acme", "globex"]) -> CreateAgreementRequest {
                 CreateAgreementRequest(title: "Bulk \(index)", category: "technicalResources", parties: parties, framework: ["serviceCoverage": "EU"])
             }
-            func post(_ request: BulkCreateRequest) throws -> AdminSocketClient.Response {
-                try acme.admin().request("POST", "/v1/agreements/bulk", body: Array(try AdminAPI.encoder().encode(request)))
+            func post(_ request: BulkCreateRequest) async throws -> AdminSocketClient.Response {
+                try await acme.admin().request("POST", "/v1/agreements/bulk", body: Array(try AdminAPI.encoder().encode(request)))
             }
             // A bad entry refuses the whole request, naming it; nothing is made.
             var bad = BulkCreateRequest(agreements: (0..<3).map { entry($0) })
             bad.agreements[2].category = "gifts"
-            let refused = try post(bad)
+            let refused = try await post(bad)
             #expect(refused.status == 400 && refused.text.contains("agreements[2]"), "\(refused.text)")
-            #expect(try post(BulkCreateRequest(agreements: [])).status == 400)
+            #expect(try await post(BulkCreateRequest(agreements: [])).status == 400)
             #expect(try await acme.agreementIDs().isEmpty)
 
             // 300 agreements and one the rules refuse (acme is not among its parties).
@@ -127,7 +127,7 @@ struct AdminAPITests {
             var notOurs = entry(999, parties: ["globex", "initech"])
             notOurs.allowUnknownParties = true
             request.agreements.insert(notOurs, at: 150)
-            let answered = try post(request)
+            let answered = try await post(request)
             #expect(answered.status == 200, "\(answered.text)")
             let response = try AdminAPI.decoder().decode(BulkCreateResponse.self, from: Data(answered.body))
             #expect(response.created == 300 && response.results.count == 301)
@@ -138,7 +138,7 @@ struct AdminAPITests {
             let changes = Set(response.results.compactMap(\.created?.change))
             #expect(changes.count == 300, "each agreement is its own signed change")
             try await eventually("globex received them all") { try await globex.agreementIDs() == ids }
-            #expect(try globex.metric("accord_changes_rejected_total", reason: "bad-signature") == 0)
+            #expect(try await globex.metric("accord_changes_rejected_total", reason: "bad-signature") == 0)
         }
     }
 

@@ -9,11 +9,12 @@ import Testing
 final class AttackedNetwork: Sendable {
     let acme: DaemonNode
     let globex: DaemonNode
-    let pki = HostilePKI.shared
+    let pki: HostilePKI
 
-    private init(acme: DaemonNode, globex: DaemonNode) {
+    private init(acme: DaemonNode, globex: DaemonNode, pki: HostilePKI) {
         self.acme = acme
         self.globex = globex
+        self.pki = pki
     }
 
     /// Starts the pair, waits for their session and their first shared agreement, runs `body`,
@@ -25,9 +26,10 @@ final class AttackedNetwork: Sendable {
     @discardableResult
     static func run<Result>(onlyGlobexDials: Bool = false, _ body: (AttackedNetwork) async throws -> Result) async throws -> Result {
         let nodes = try daemonMesh(["acme", "globex"])
+        let pki = try await HostilePKI.shared
         for node in nodes {
-            node.certificates = HostilePKI.shared.consortium
-            node.crl = HostilePKI.shared.crlPath
+            node.certificates = pki.consortium
+            node.crl = pki.crlPath
         }
         if onlyGlobexDials { nodes[0].peers = [AccordProcess.Peer(organisation: "globex", port: try freePorts(1)[0])] }
         // No initech node runs: its address is a port nothing listens on.
@@ -35,9 +37,10 @@ final class AttackedNetwork: Sendable {
         return try await withNodes(nodes) {
             for node in nodes { try await node.start() }
             try await eventually("acme and globex are in session") {
-                try nodes[0].metric("accord_peers_connected") >= 1 && nodes[1].metric("accord_peers_connected") >= 1
+                let (acme, globex) = (try await nodes[0].metric("accord_peers_connected"), try await nodes[1].metric("accord_peers_connected"))
+                return acme >= 1 && globex >= 1
             }
-            return try await body(AttackedNetwork(acme: nodes[0], globex: nodes[1]))
+            return try await body(AttackedNetwork(acme: nodes[0], globex: nodes[1], pki: pki))
         }
     }
 
@@ -53,13 +56,13 @@ final class AttackedNetwork: Sendable {
         while samples.count < count || ContinuousClock.now < until {
             index += 1
             let started = ContinuousClock.now
-            let created = try writer.post(
+            let created = try await writer.post(
                 "/v1/agreements", json: #"{"title":"Honest \#(index)","category":"fullSupport","parties":["acme","globex"]}"#
             )
             guard created.status == 201 else { throw TestFailure("acme refused an honest agreement: \(created.text)") }
             let id = try AdminAPI.decoder().decode(CreatedAgreement.self, from: Data(created.body)).id
             try await eventually("globex shows honest agreement \(index)", timeout: .seconds(30), every: .milliseconds(1)) {
-                try reader.get("/v1/agreements/\(id)").status == 200
+                try await reader.get("/v1/agreements/\(id)").status == 200
             }
             samples.append((ContinuousClock.now - started) / .milliseconds(1))
         }

@@ -74,4 +74,22 @@ struct AuthoringChecksTests {
         #expect(watch.suspected(at: start + .seconds(41)) == [node])
         #expect(watch.suspected(at: start + .seconds(700)).isEmpty, "forgotten after the window")
     }
+
+    @Test("two processes with one certificate, the other way: new sessions closed as duplicates while the kept one is heard from after each; a restarted node's redials are not")
+    func duplicateSessionsClosed() {
+        let node = NodeID(organisation: "globex", name: "node1")!
+        let start = ContinuousClock.now
+        // A restarted node: the kept session is its old one, last heard from before the restart.
+        var restarted = DuplicateIdentityWatch()
+        let reports = [1, 2, 4, 8, 16, 32].map { restarted.duplicateClosed(node, keptLastHeard: start, at: start + .seconds($0)) }
+        #expect(!reports.contains(true), "the old session is never heard from again: no twin")
+        // A twin: the kept session pings every 15 s while the other process redials.
+        var twin = DuplicateIdentityWatch()
+        var reported: [Bool] = []
+        for (seconds, heard) in [(1, 0), (3, 2), (20, 15), (40, 30), (70, 60)] {
+            reported.append(twin.duplicateClosed(node, keptLastHeard: start + .seconds(heard), at: start + .seconds(seconds)))
+        }
+        #expect(reported == [false, false, false, true, false], "the third confirmed duplicate reports it, once per window")
+        #expect(twin.suspected(at: start + .seconds(71)) == [node])
+    }
 }

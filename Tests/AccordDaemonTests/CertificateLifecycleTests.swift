@@ -9,7 +9,7 @@ import Testing
 struct CertificateLifecycleTests {
     @Test("rotate a certificate: after reload new sessions present the new one, the live session is kept, and a partner node that joins later verifies changes signed with the old key and the new")
     func rotate() async throws {
-        let pki = try TestConsortium(["acme:node1", "globex:node1,node2"])
+        let pki = try await TestConsortium(["acme:node1", "globex:node1,node2"])
         defer { pki.remove() }
         let nodes = try consortiumNodes(["acme", "globex"], pki: pki)
         let (acme, globex) = (nodes[0], nodes[1])
@@ -24,7 +24,7 @@ struct CertificateLifecycleTests {
             #expect(session.certificate?.fingerprint == old)
             let before = try await acme.createAgreement("Signed with the old key", parties: ["acme", "globex"])
 
-            try pki.reissue("acme:node1")
+            try await pki.reissue("acme:node1")
             let new = try pki.fingerprint("acme-node1")
             let reload = try await acme.reload()
             #expect(reload.succeeded && reload.stdout.contains("certificate renewed"), "\(reload.stdout) \(reload.stderr)")
@@ -42,8 +42,8 @@ struct CertificateLifecycleTests {
             let fresh = try await latecomer.waitForSession(with: "acme/node1")
             #expect(fresh.certificate?.fingerprint == new)
             try await eventually("the latecomer holds both agreements") { try await latecomer.agreementIDs().isSuperset(of: [before, after]) }
-            #expect(try latecomer.metric("accord_changes_rejected_total", reason: "unknown-author") == 0)
-            #expect(try latecomer.metric("accord_changes_rejected_total", reason: "bad-signature") == 0)
+            #expect(try await latecomer.metric("accord_changes_rejected_total", reason: "unknown-author") == 0)
+            #expect(try await latecomer.metric("accord_changes_rejected_total", reason: "bad-signature") == 0)
 
             // After a restart acme still vouches for its old certificate.
             try await acme.stop()
@@ -54,7 +54,7 @@ struct CertificateLifecycleTests {
 
     @Test("revoke a node: after reload its session is closed and it cannot reconnect, while its partners' sessions go on")
     func revoke() async throws {
-        let pki = try TestConsortium(["acme:node1", "globex:node1,node2"])
+        let pki = try await TestConsortium(["acme:node1", "globex:node1,node2"])
         defer { pki.remove() }
         let nodes = try consortiumNodes(["acme", "globex"], pki: pki)
         let acme = nodes[0]
@@ -67,12 +67,12 @@ struct CertificateLifecycleTests {
             let id = try await acme.createAgreement("Before the revocation", parties: ["acme", "globex"])
             try await eventually("globex/node2 has the agreement") { try await revoked.agreementIDs().contains(id) }
 
-            try pki.revoke("globex-node2")
+            try await pki.revoke("globex-node2")
             let reload = try await acme.reload()
             #expect(reload.succeeded, "\(reload.stderr)")
             #expect(reload.stdout.contains("newly revoked: globex/node2") && reload.stdout.contains("session closed: globex/node2 (certificate-revoked)"), "\(reload.stdout)")
             try await eventually("globex/node2 is refused at the handshake") {
-                try acme.metric("accord_connections_refused_total", reason: "certificate-revoked") >= 1
+                try await acme.metric("accord_connections_refused_total", reason: "certificate-revoked") >= 1
             }
             #expect(try await acme.peer("globex/node2")?.connected == false)
             try await acme.waitForSession(with: "globex/node1")
@@ -81,18 +81,18 @@ struct CertificateLifecycleTests {
 
     @Test("roll the CA: both CAs in the CA file, certificates re-issued under the new one, the old node certificates revoked; sessions keep working at every step and history stays verifiable")
     func rollCA() async throws {
-        let old = try TestConsortium(["acme:node1", "globex:node1,node2"], caName: "Accord Consortium CA 2026")
-        let new = try TestConsortium(["acme:node1", "globex:node1"], caName: "Accord Consortium CA 2029")
+        let old = try await TestConsortium(["acme:node1", "globex:node1,node2"], caName: "Accord Consortium CA 2026")
+        let new = try await TestConsortium(["acme:node1", "globex:node1"], caName: "Accord Consortium CA 2029")
         defer { old.remove(); new.remove() }
         let nodes = try consortiumNodes(["acme", "globex"], pki: old)
         let (acme, globex) = (nodes[0], nodes[1])
         let bundle = TestCertificates.temporaryFolder("accord-bundle")
         try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: bundle) }
-        func writeBundle(revokingOld: Bool = false) throws {
+        func writeBundle(revokingOld: Bool = false) async throws {
             if revokingOld {
-                try old.revoke("acme-node1")
-                try old.revoke("globex-node1")
+                try await old.revoke("acme-node1")
+                try await old.revoke("globex-node1")
             }
             try (try String(contentsOfFile: old.ca, encoding: .utf8) + String(contentsOfFile: new.ca, encoding: .utf8))
                 .write(toFile: "\(bundle)/ca.pem", atomically: true, encoding: .utf8)
@@ -105,7 +105,7 @@ struct CertificateLifecycleTests {
             let history = try await acme.createAgreement("Under the old CA", parties: ["acme", "globex"])
 
             // 1. Every node trusts both CAs (and takes both CAs' revocation lists).
-            try writeBundle()
+            try await writeBundle()
             for node in nodes {
                 node.caFile = "\(bundle)/ca.pem"
                 node.crl = "\(bundle)/crl.pem"
@@ -125,7 +125,7 @@ struct CertificateLifecycleTests {
             // the second, and a change stamped within that second counts as after it: the
             // revocation waits for the second after the last change signed with an old key.
             try await Task.sleep(until: .now + .milliseconds(1000 - Int(Date().timeIntervalSince1970 * 1000) % 1000 + 50))
-            try writeBundle(revokingOld: true)
+            try await writeBundle(revokingOld: true)
             for node in nodes {
                 let result = try await node.reload()
                 #expect(result.succeeded, "\(node.label): \(result.stderr)")
@@ -139,7 +139,7 @@ struct CertificateLifecycleTests {
 
             // A node that joins now, with only a new-CA certificate, gets the old history too.
             let latecomer = try DaemonNode("globex", name: "node3", port: try freePorts(1)[0])
-            try new.reissue("globex:node3")
+            try await new.reissue("globex:node3")
             latecomer.certificates = new.folder
             latecomer.caFile = "\(bundle)/ca.pem"
             latecomer.crl = "\(bundle)/crl.pem"
@@ -153,10 +153,10 @@ struct CertificateLifecycleTests {
 
     @Test("a certificate that expires within 30 days is shown in status with a warning, in /metrics and in the log; an expired peer is refused at the handshake")
     func expiry() async throws {
-        let pki = try TestConsortium(["acme:node1", "globex:node1", "initech:node1"])
+        let pki = try await TestConsortium(["acme:node1", "globex:node1", "initech:node1"])
         defer { pki.remove() }
-        try pki.reissue("acme:node1", days: 10)
-        try TestCertificates.make(["-o", pki.folder, "--end", TestCertificates.validityDate(Date().addingTimeInterval(4)), "initech:node1"])
+        try await pki.reissue("acme:node1", days: 10)
+        try await TestCertificates.make(["-o", pki.folder, "--end", TestCertificates.validityDate(Date().addingTimeInterval(4)), "initech:node1"])
         let nodes = try consortiumNodes(["acme", "globex", "initech"], pki: pki)
         let (acme, globex, initech) = (nodes[0], nodes[1], nodes[2])
         try await withNodes(nodes) {
@@ -171,7 +171,7 @@ struct CertificateLifecycleTests {
             let globexStatus: NodeStatus = try await globex.json("status")
             #expect(globexStatus.warnings.contains { $0.contains("the certificate of peer acme/node1 expires") }, "\(globexStatus.warnings)")
             #expect(globexStatus.peers.first { $0.node == "acme/node1" }?.certificate?.expiresSoon == true)
-            let expiry = try acme.metric("accord_certificate_expiry_timestamp_seconds{node=\"acme/node1\"}")
+            let expiry = try await acme.metric("accord_certificate_expiry_timestamp_seconds{node=\"acme/node1\"}")
             #expect(abs(expiry - Date().addingTimeInterval(10 * 86_400).timeIntervalSince1970) < 86_400 * 1.01, "\(expiry)")
             try await eventually("the warning is logged") { acme.log.contains("certificate expiry") }
 
@@ -184,7 +184,7 @@ struct CertificateLifecycleTests {
             let client = try HostileClient(certificate: "initech-node1", in: pki.folder)
             await #expect(throws: (any Error).self) { try await client.session(port: acme.port) { _ in } }
             try await eventually("acme refused the expired certificate") {
-                try acme.metric("accord_connections_refused_total", reason: "certificate-expired") >= 1
+                try await acme.metric("accord_connections_refused_total", reason: "certificate-expired") >= 1
             }
         }
     }

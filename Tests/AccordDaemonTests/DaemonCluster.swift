@@ -28,17 +28,23 @@ func daemonMesh(_ organisations: [String]) throws -> [DaemonNode] {
     return nodes
 }
 
-/// Stops every node (SIGKILL for any left running) and removes their folders, also when the body throws.
-func withNodes<Result>(_ nodes: [DaemonNode], _ body: () async throws -> Result) async throws -> Result {
-    do {
-        let result = try await body()
-        for node in nodes { node.remove() }
-        return result
-    } catch {
-        for node in nodes {
-            print("--- \(node.label) log ---\n\(node.logTail)")
-            node.remove()
+/// Runs `body` in this test's turn of running accordd processes (`TurnTaking.daemonProcesses`),
+/// then stops every node (SIGKILL for any left running) and removes their folders, also when the
+/// body throws.
+func withNodes<Result>(
+    isolation: isolated (any Actor)? = #isolation, _ nodes: [DaemonNode], _ body: () async throws -> Result
+) async throws -> Result {
+    try await TurnTaking.daemonProcesses.withTurn {
+        do {
+            let result = try await body()
+            for node in nodes { node.remove() }
+            return result
+        } catch {
+            for node in nodes {
+                print("--- \(node.label) log ---\n\(node.logTail)")
+                node.remove()
+            }
+            throw error
         }
-        throw error
     }
 }

@@ -1,6 +1,7 @@
 import AccordAdminAPI
 @testable import AccordDaemon
 import AccordModel
+import AccordStore
 import AccordTestSupport
 import Foundation
 import Testing
@@ -61,26 +62,26 @@ struct DeadlineTests {
 
             let status: NodeStatus = try await acme.json("status")
             #expect(status.commitmentsOverdue == 1 && status.agreementsExpiringSoon == 1)
-            let metrics = try acme.admin().get("/metrics").text
+            let metrics = try await acme.admin().get("/metrics").text
             #expect(metrics.contains("accord_commitments_overdue 1") && metrics.contains("accord_agreements_expiring{within=\"30d\"} 1"))
         }
     }
 
     @Test("a deadline passing while the node runs is announced once; what was past at start is the baseline")
     func announcements() {
-        let overdue = DeadlinesResponse.Deadline(
-            kind: "commitment", date: "2020-01-31", daysLeft: -3, agreement: "a", title: "T", commitment: "c", owner: "globex", description: "Desk"
+        let (a, b) = (AgreementID(UUIDBytes(high: 1, low: 1)), AgreementID(UUIDBytes(high: 2, low: 2)))
+        let c = CommitmentID(UUIDBytes(high: 3, low: 3))
+        let overdue = Deadline(
+            kind: .commitment, date: CalendarDate(iso8601: "2020-01-31")!, agreement: a, title: "T", commitment: c, owner: "globex", description: "Desk"
         )
-        let expired = DeadlinesResponse.Deadline(
-            kind: "expiry", date: "2020-01-31", daysLeft: -1, agreement: "b", title: "U", commitment: nil, owner: nil, description: nil
-        )
+        let expired = Deadline(kind: .expiry, date: CalendarDate(iso8601: "2020-01-31")!, agreement: b, title: "U")
         let (atStart, baseline) = DeadlineWatch.news(known: nil, past: [overdue])
         #expect(atStart.isEmpty, "nothing is announced at start")
         let (later, known) = DeadlineWatch.news(known: baseline, past: [overdue, expired])
-        #expect(later.map(\.type) == [.agreementExpired] && later.first?.agreement == "b")
+        #expect(later.map(\.type) == [.agreementExpired] && later.first?.agreement == b.description)
         let (again, _) = DeadlineWatch.news(known: known, past: [overdue, expired])
         #expect(again.isEmpty, "announced once")
         let (first, _) = DeadlineWatch.news(known: [], past: [overdue])
-        #expect(first.first?.type == .commitmentOverdue && first.first?.organisation == "globex" && first.first?.commitment == "c")
+        #expect(first.first?.type == .commitmentOverdue && first.first?.organisation == "globex" && first.first?.commitment == c.description)
     }
 }

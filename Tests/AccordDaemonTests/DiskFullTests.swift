@@ -32,7 +32,7 @@ struct DiskFullTests {
             let refused = try #require(refusal, "the disk never filled up")
             print("disk full after \(acknowledged.count) notes: \(refused.stderr.prefix(200))")
             #expect(refused.termination == .exited(1) && refused.stderr.contains("disk is full"), "\(refused.stderr)")
-            let answer = try acme.admin().post("/v1/agreements/\(id)/notes", json: #"{"text": "\#(String(repeating: "x", count: 3000))"}"#)
+            let answer = try await acme.admin().post("/v1/agreements/\(id)/notes", json: #"{"text": "\#(String(repeating: "x", count: 3000))"}"#)
             #expect(answer.status == 503 && answer.text.contains("\"store-full\""), "the API answers 503 store-full: \(answer.status) \(answer.text)")
             #expect(!acknowledged.isEmpty)
             // globex goes on writing; acme cannot store what it pushes for now.

@@ -8,17 +8,17 @@ import Testing
 struct EventStreamTests {
     /// `accordctl watch` on `node`, its stdout tapped line by line with the time each arrived.
     private static func watch(_ node: DaemonNode, _ arguments: [String] = []) async throws -> (Subprocess, LineTap) {
-        let before = try Self.subscribers(node)
+        let before = try await Self.subscribers(node)
         let tap = try LineTap(in: node.folder, name: "watch-\(UUID().uuidString.prefix(8)).fifo")
         let process = try Subprocess.spawn(
             Binaries.accordctl, ["watch", "--json", "--socket", node.socket] + arguments, stdout: tap.path, stderr: "\(node.folder)/watch.err"
         )
-        try await eventually("accordctl watch subscribed") { try Self.subscribers(node) > before }
+        try await eventually("accordctl watch subscribed") { try await Self.subscribers(node) > before }
         return (process, tap)
     }
 
-    private static func subscribers(_ node: DaemonNode) throws -> Int {
-        let metrics = try node.admin().get("/metrics").text
+    private static func subscribers(_ node: DaemonNode) async throws -> Int {
+        let metrics = try await node.admin().get("/metrics").text
         let line = metrics.split(separator: "\n").first { $0.hasPrefix("accord_event_subscribers ") }
         return Int(line?.split(separator: " ").last ?? "") ?? 0
     }
@@ -91,7 +91,7 @@ struct EventStreamTests {
             defer { close(late) }
             let dead = try acme.admin().stalledRequest("/v1/events")
             defer { close(dead) }
-            try await eventually("both subscribers are counted") { try Self.subscribers(acme) == 2 }
+            try await eventually("both subscribers are counted") { try await Self.subscribers(acme) == 2 }
             let memoryBefore = try #require(acme.memory).resident
             for round in 0..<2 {
                 let request = BulkCreateRequest(agreements: (0..<1000).map {
@@ -100,21 +100,21 @@ struct EventStreamTests {
                         allowUnknownParties: true
                     )
                 })
-                let response = try acme.admin().request("POST", "/v1/agreements/bulk", body: Array(try AdminAPI.encoder().encode(request)))
+                let response = try await acme.admin().request("POST", "/v1/agreements/bulk", body: Array(try AdminAPI.encoder().encode(request)))
                 #expect(response.status == 200, "\(response.text)")
             }
             // The late reader starts reading within the grace the node gives it.
-            let received = String(decoding: AdminSocketClient.drain(late), as: UTF8.self)
+            let received = String(decoding: try await AdminSocketClient.drain(late), as: UTF8.self)
             let delivered = received.components(separatedBy: "event: agreement-created").count - 1
             print("late event subscriber: \(delivered) events, then: \(received.suffix(300))")
             #expect(received.contains("event: events-lost"), "the late reader is told it lost events")
             #expect(received.contains("resync"), "and how to resync")
             #expect(delivered < 2000, "\(delivered) events delivered before the drop")
-            try await eventually("the subscriber that never reads is cut off") { try Self.subscribers(acme) == 0 }
+            try await eventually("the subscriber that never reads is cut off") { try await Self.subscribers(acme) == 0 }
             let growth = try #require(acme.memory).resident - memoryBefore
             print("two stalled event subscribers under 2,000 events: accordd resident memory +\(Int(growth)) MB")
             #expect(growth < 64, "memory stays bounded with subscribers that do not read")
-            let metrics = try acme.admin().get("/metrics").text
+            let metrics = try await acme.admin().get("/metrics").text
             #expect(metrics.contains("accord_event_subscribers_refused_total{reason=\"fell-behind\"} 2"), "\(metrics)")
             #expect(acme.log.contains("subscriber-fell-behind"), "the drop is logged with its reason")
         }

@@ -5,7 +5,7 @@ import AccordModel
 import AccordStore
 import AccordTestSupport
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 /// The event hub's bounds and resumption, and the events a store's commits turn into.
@@ -90,13 +90,13 @@ struct EventTests {
         two.cancel()
     }
 
-    @Test("a waiting reader is woken by the next event")
+    @Test("a waiting reader is woken by the next event", .timeLimit(.minutes(1)))
     func wakesWaiter() async throws {
         let hub = EventHub(run: 1)
         let subscription = try hub.subscribe()
         async let next = subscription.next()
-        try await eventually("the reader waits") { hub.counts.subscribers == 1 }
-        try await Task.sleep(for: .milliseconds(20))
+        // Published only once the reader waits: the event must wake it, not be found queued.
+        try await eventually("the reader waits") { hub.counts.waiting == 1 }
         hub.publish([Self.event(.changeHeld)], atMillis: 1)
         #expect(await next?.type == .changeHeld)
         subscription.cancel()
@@ -111,15 +111,15 @@ struct EventTests {
         let store = try NodeStore(configuration: StoreConfiguration(
             directory: folder, node: ThreeCompanies().acme.id, replica: ReplicaConfiguration(maximumClockSkewMillis: 60_000)
         ))
-        let notices = Mutex<[CommitNotice]>([])
-        let observation = store.observeCommits { notice in notices.withLock { $0.append(notice) } }
+        let notices = NIOLockedValueBox<[CommitNotice]>([])
+        let observation = store.observeCommits { notice in notices.withLockedValue { $0.append(notice) } }
         defer { observation.cancel() }
         var t = ThreeCompanies.start
         func apply(_ changes: VerifiedChange...) async throws -> [NodeEvent] {
             t += 10
-            notices.withLock { $0 = [] }
+            notices.withLockedValue { $0 = [] }
             _ = try await store.apply(changes, nowMillis: t)
-            return notices.withLock { $0 }.flatMap { EventDerivation.events(of: $0, today: CalendarDate(unixMillis: t)) }
+            return notices.withLockedValue { $0 }.flatMap { EventDerivation.events(of: $0, today: CalendarDate(unixMillis: t)) }
         }
         func kinds(_ events: [NodeEvent]) -> [NodeEvent.Kind] { events.map(\.type) }
 

@@ -84,7 +84,7 @@ struct EvidenceTests {
             #expect(alteredResult.stdout.contains("FAIL: changes/2.msg: no certificate of acme/node1 verifies its signature"), "\(alteredResult.stdout)")
 
             // A certificate of the same node from another CA.
-            let impostor = try TestConsortium(["acme:node1"], caName: "Some Other CA")
+            let impostor = try await TestConsortium(["acme:node1"], caName: "Some Other CA")
             defer { impostor.remove() }
             let swapped = try Self.copy(folder, to: "other-ca")
             let index = try String(contentsOfFile: "\(swapped)/certificates/index", encoding: .utf8)

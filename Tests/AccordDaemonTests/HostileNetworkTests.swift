@@ -33,7 +33,7 @@ struct HostileNetworkTests {
             var client = try HostileClient(certificate: "initech-node1", in: network.pki.consortium)
             client.inboundBuffer = 1
             let attacker = client
-            let ended = try network.acme.metric("accord_sessions_ended_total", reason: "idle")
+            let ended = try await network.acme.metric("accord_sessions_ended_total", reason: "idle")
                 + network.acme.metric("accord_sessions_ended_total", reason: "peer-not-reading")
             let baseline = try #require(network.acme.memory)
             let outcome = try await attacker.session(port: network.acme.port) { session in
@@ -50,7 +50,7 @@ struct HostileNetworkTests {
             let after = try #require(network.acme.memory)
             print("ping flood: acme \(Int(baseline.resident)) MB → \(Int(after.resident)) MB, peak \(Int(after.peak)) MB; the session ended: \(outcome)")
             try await eventually("acme counts the session it dropped") {
-                try network.acme.metric("accord_sessions_ended_total", reason: "idle")
+                try await network.acme.metric("accord_sessions_ended_total", reason: "idle")
                     + network.acme.metric("accord_sessions_ended_total", reason: "peer-not-reading") > ended
             }
             #expect(after.peak - baseline.resident <= 64)
@@ -60,13 +60,13 @@ struct HostileNetworkTests {
     @Test("a peer that opens 200 connections and sends a large partial frame on each before its hello holds no memory for them")
     func preSessionFrames() async throws {
         try await AttackedNetwork.run { network in
-            let refusedBefore = try network.acme.metric("accord_connections_refused_total", reason: "malformed-frame")
+            let refusedBefore = try await network.acme.metric("accord_connections_refused_total", reason: "malformed-frame")
             try await network.measure(
                 "200 connections with 1 MiB partial frames before hello",
                 attacker: network.authenticated("partial-frames", ["--connections", "200"])
             )
             try await eventually("acme refuses the oversized frames before any hello") {
-                try network.acme.metric("accord_connections_refused_total", reason: "malformed-frame") > refusedBefore
+                try await network.acme.metric("accord_connections_refused_total", reason: "malformed-frame") > refusedBefore
             }
         }
     }
@@ -77,36 +77,43 @@ struct HostileNetworkTests {
 struct HostileNetworkSessionTests {
     /// The connection floods: silent TCP sockets, and TLS connections with a valid certificate
     /// (initech's, a configured peer) that never send their hello.
-    static let connectionFloods: [(name: String, attack: [String])] = [
-        ("500 silent TCP connections", ["silent-connections", "--count", "500"]),
-        (
-            "500 TLS connections with a valid certificate and no hello",
-            ["tls-connections", "--folder", HostilePKI.shared.consortium, "--certificate", "initech-node1", "--count", "500"]
-        ),
-    ]
+    enum ConnectionFlood: String, CaseIterable, Sendable {
+        case silentTCP = "500 silent TCP connections"
+        case tlsWithoutHello = "500 TLS connections with a valid certificate and no hello"
+
+        /// The attacker's arguments (accord-hostile-peer).
+        func attack(_ pki: HostilePKI) -> [String] {
+            switch self {
+            case .silentTCP: ["silent-connections", "--count", "500"]
+            case .tlsWithoutHello: ["tls-connections", "--folder", pki.consortium, "--certificate", "initech-node1", "--count", "500"]
+            }
+        }
+    }
 
     @Test(
         "a flood of connections, opened again as soon as they are closed: globex is served, and when it restarts it is back in session within 2 s",
-        arguments: connectionFloods.map(\.name)
+        arguments: ConnectionFlood.allCases
     )
-    func connectionFlood(_ name: String) async throws {
-        let attack = try #require(Self.connectionFloods.first { $0.name == name }?.attack)
+    func connectionFlood(_ flood: ConnectionFlood) async throws {
+        let name = flood.rawValue
         // globex's own dials are the only way back: acme's redial would bypass the flood.
         try await AttackedNetwork.run(onlyGlobexDials: true) { network in
             let (acme, globex) = (network.acme, network.globex)
+            let attack = flood.attack(network.pki)
             try await network.measure(name, attacker: attack)
             let reconnect = try await network.underAttack(attack) {
                 try await globex.stop()
                 let restarted = ContinuousClock.now
                 try await globex.start()
                 try await eventually("globex is back in session with acme", every: .milliseconds(10)) {
-                    try globex.metric("accord_peers_connected") >= 1 && acme.metric("accord_peers_connected") >= 1
+                    let (atGlobex, atAcme) = (try await globex.metric("accord_peers_connected"), try await acme.metric("accord_peers_connected"))
+                    return atGlobex >= 1 && atAcme >= 1
                 }
                 return ContinuousClock.now - restarted
             }
             print("attack, \(name): globex restarted and back in session with acme in \(reconnect)")
             #expect(reconnect < .seconds(2), "a partner restarted during a connection flood reconnects within 2 s")
-            #expect(try acme.metric("accord_connections_refused_total", reason: "evicted") > 0, "silent connections were evicted")
+            #expect(try await acme.metric("accord_connections_refused_total", reason: "evicted") > 0, "silent connections were evicted")
             #expect(acme.log.contains("evicted"), "the reason is in the log")
             #expect(acme.log.components(separatedBy: "\n").count(where: { $0.contains("peer connection refused") && $0.contains("evicted") }) < 20,
                     "a flood of refusals is summarised, not logged one by one")
@@ -116,7 +123,7 @@ struct HostileNetworkSessionTests {
     @Test("what a non-party sees in answer to heads and reconcile probes does not depend on whether acme holds the agreement")
     func noExistenceOracle() async throws {
         try await AttackedNetwork.run { network in
-            let created = try network.acme.admin().post(
+            let created = try await network.acme.admin().post(
                 "/v1/agreements", json: #"{"title":"Secret","category":"fullSupport","parties":["acme","globex"]}"#
             )
             let held = try AgreementID(uuidString: AdminAPI.decoder().decode(CreatedAgreement.self, from: Data(created.body)).id)!
@@ -180,13 +187,13 @@ struct HostileNetworkSessionTests {
     func revokedAuthorRelayedByNonParty() async throws {
         try await AttackedNetwork.run { network in
             let (acme, globex) = (network.acme, network.globex)
-            let created = try acme.admin().post(
+            let created = try await acme.admin().post(
                 "/v1/agreements", json: #"{"title":"Shared","category":"fullSupport","parties":["acme","globex"]}"#
             )
             let id = try AdminAPI.decoder().decode(CreatedAgreement.self, from: Data(created.body)).id
             let agreement = try #require(AgreementID(uuidString: id))
-            try await eventually("globex has the agreement") { try globex.admin().get("/v1/agreements/\(id)").status == 200 }
-            let view = try AdminAPI.decoder().decode(AgreementView.self, from: Data(acme.admin().get("/v1/agreements/\(id)").body))
+            try await eventually("globex has the agreement") { try await globex.admin().get("/v1/agreements/\(id)").status == 200 }
+            let view = try await AdminAPI.decoder().decode(AgreementView.self, from: Data(acme.admin().get("/v1/agreements/\(id)").body))
             let heads = view.heads.compactMap { HexEncoding.decode($0).flatMap { ChangeID(bytes: $0) } }
             let pki = network.pki
             let revoked = try HostileClient(certificate: "globex-revoked", in: pki.consortium)
@@ -211,17 +218,17 @@ struct HostileNetworkSessionTests {
                 return acknowledged
             }
             #expect(acknowledged == [0, 1])
-            #expect(try acme.metric("accord_changes_rejected_total", reason: "revoked-author") >= 1)
-            #expect(try acme.metric("accord_changes_rejected_total", reason: "delivered-by-non-party") >= 1)
+            #expect(try await acme.metric("accord_changes_rejected_total", reason: "revoked-author") >= 1)
+            #expect(try await acme.metric("accord_changes_rejected_total", reason: "delivered-by-non-party") >= 1)
             // An edit of acme's after the attack reaches globex; nothing the attacker sent does.
-            _ = try acme.admin().post("/v1/agreements/\(id)/notes", json: #"{"text":"acme's"}"#)
+            _ = try await acme.admin().post("/v1/agreements/\(id)/notes", json: #"{"text":"acme's"}"#)
             try await eventually("globex has acme's note") {
-                try AdminAPI.decoder().decode(AgreementView.self, from: Data(globex.admin().get("/v1/agreements/\(id)").body)).notes.count == 1
+                try await AdminAPI.decoder().decode(AgreementView.self, from: Data(globex.admin().get("/v1/agreements/\(id)").body)).notes.count == 1
             }
             for node in [acme, globex] {
-                let shown = try AdminAPI.decoder().decode(AgreementView.self, from: Data(node.admin().get("/v1/agreements/\(id)").body))
+                let shown = try await AdminAPI.decoder().decode(AgreementView.self, from: Data(node.admin().get("/v1/agreements/\(id)").body))
                 #expect(shown.notes.map(\.text) == ["acme's"], "\(node.organisation) holds \(shown.notes.map(\.text))")
-                let history = try node.admin().get("/v1/agreements/\(id)/history").text
+                let history = try await node.admin().get("/v1/agreements/\(id)/history").text
                 #expect(!history.contains("globex/revoked"), "\(node.organisation)'s history names the revoked node")
             }
         }
@@ -229,8 +236,7 @@ struct HostileNetworkSessionTests {
 
     /// The refused clients of docs/tls.md's table, each with the certificate (or the lack of one)
     /// that breaks one rule, and the reason acme must log and count.
-    static let refusedClients: [(reason: String, arguments: [String])] = {
-        let pki = HostilePKI.shared
+    static func refusedClients(_ pki: HostilePKI) -> [(reason: String, arguments: [String])] {
         func node(_ name: String, rogue: Bool = false) -> [String] {
             ["-cert", pki.path(name, ".pem", rogue: rogue), "-key", pki.path(name, ".key", rogue: rogue)]
         }
@@ -245,13 +251,14 @@ struct HostileNetworkSessionTests {
             ("unsupported-key", node("acme-rsa")),
             ("tls-version", ["-tls1_2"] + node("initech-node1")),
         ]
-    }()
+    }
 
     @Test("every refused TLS peer is logged once with its rule and subject and counted under its own reason")
     func refusalReasons() async throws {
         try await AttackedNetwork.run { network in
             let acme = network.acme
-            for client in Self.refusedClients {
+            let refusedClients = Self.refusedClients(network.pki)
+            for client in refusedClients {
                 let tls = client.arguments.contains("-tls1_2") ? [] : ["-tls1_3"]
                 _ = try await Subprocess.run("/usr/bin/openssl", [
                     "s_client", "-connect", "127.0.0.1:\(acme.port)", "-CAfile", network.pki.caPath,
@@ -266,9 +273,9 @@ struct HostileNetworkSessionTests {
             _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(plain, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
             _ = "GET / HTTP/1.1\r\nHost: acme\r\n\r\n".withCString { write(plain, $0, strlen($0)) }
             defer { close(plain) }
-            for reason in Self.refusedClients.map(\.reason) + ["not-tls"] {
+            for reason in refusedClients.map(\.reason) + ["not-tls"] {
                 try await eventually("acme counts a refusal for \(reason)") {
-                    try acme.metric("accord_connections_refused_total", reason: reason) >= 1
+                    try await acme.metric("accord_connections_refused_total", reason: reason) >= 1
                 }
                 let lines = acme.log.components(separatedBy: "\n").filter { $0.contains("peer connection refused") && $0.contains("reason=\(reason)") }
                 #expect(lines.count == 1, "\(reason): \(lines)")

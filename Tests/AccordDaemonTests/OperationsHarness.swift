@@ -10,26 +10,26 @@ struct TestConsortium {
     let folder: String
 
     /// A CA and a certificate for each `ORG:NODE[,NODE]` spec, valid for `days`.
-    init(_ specs: [String], days: Int = 365, caName: String = "Accord Consortium CA") throws {
+    init(_ specs: [String], days: Int = 365, caName: String = "Accord Consortium CA") async throws {
         folder = TestCertificates.temporaryFolder("accord-ops-pki")
-        try TestCertificates.make(["-o", folder, "-d", "\(days)", "--ca-name", caName, "--crl"] + specs)
+        try await TestCertificates.make(["-o", folder, "-d", "\(days)", "--ca-name", caName, "--crl"] + specs)
     }
 
     var ca: String { "\(folder)/ca.pem" }
     var crl: String { "\(folder)/crl.pem" }
 
     /// A new key and certificate for `spec` (`ORG:NODE`), in place of the old files.
-    func reissue(_ spec: String, days: Int = 365) throws {
-        try TestCertificates.make(["-o", folder, "-d", "\(days)", spec])
+    func reissue(_ spec: String, days: Int = 365) async throws {
+        try await TestCertificates.make(["-o", folder, "-d", "\(days)", spec])
     }
 
-    func reissue(_ spec: String, until end: Date) throws {
-        try TestCertificates.make(["-o", folder, "--end", TestCertificates.validityDate(end), spec])
+    func reissue(_ spec: String, until end: Date) async throws {
+        try await TestCertificates.make(["-o", folder, "--end", TestCertificates.validityDate(end), spec])
     }
 
     /// Revokes `ORG-NODE` and rewrites crl.pem.
-    func revoke(_ name: String) throws {
-        try TestCertificates.make(["-o", folder, "--revoke", name])
+    func revoke(_ name: String) async throws {
+        try await TestCertificates.make(["-o", folder, "--revoke", name])
     }
 
     /// SHA-256 of `ORG-NODE`.pem's DER, as the admin API shows fingerprints.

@@ -26,9 +26,9 @@ struct OperatorTrapCertificateTests {
 
     @Test("--check-config refuses every broken file that start refuses, with the same words: another organisation's certificate, a key that does not match, a wrong node name, a foreign CA, a garbage CA file, a key others can read, an expired CRL")
     func checkConfigChecksWhatStartChecks() async throws {
-        let pki = try TestConsortium(["acme:node1", "globex:node1"])
+        let pki = try await TestConsortium(["acme:node1", "globex:node1"])
         defer { pki.remove() }
-        let rogue = try TestConsortium(["acme:node1"], caName: "Rogue CA")
+        let rogue = try await TestConsortium(["acme:node1"], caName: "Rogue CA")
         defer { rogue.remove() }
         let node = try DaemonNode("acme", port: try freePorts(1)[0])
         node.certificates = pki.folder
@@ -39,9 +39,9 @@ struct OperatorTrapCertificateTests {
         try FileManager.default.copyItem(atPath: "\(pki.folder)/acme-node1.key", toPath: readableKey)
         chmod(readableKey, 0o644)
         let expiredCRL = "\(node.folder)/expired-crl.pem"
-        try TestCertificates.make(["-o", pki.folder, "--crl", "--crl-seconds", "1"])
+        try await TestCertificates.make(["-o", pki.folder, "--crl", "--crl-seconds", "1"])
         try FileManager.default.copyItem(atPath: pki.crl, toPath: expiredCRL)
-        try TestCertificates.make(["-o", pki.folder, "--crl"])
+        try await TestCertificates.make(["-o", pki.folder, "--crl"])
         try await Task.sleep(for: .seconds(2))
 
         let healthy = node.configuration()
@@ -74,9 +74,9 @@ struct OperatorTrapCertificateTests {
 
     @Test("a CRL that expires while the node runs: status, the metric and the log say so (warned a week ahead); new handshakes still succeed and the certificates it lists are still refused; reload refuses it until a fresh CRL is installed")
     func revocationListExpiry() async throws {
-        let pki = try TestConsortium(["acme:node1", "globex:node1,node2"])
+        let pki = try await TestConsortium(["acme:node1", "globex:node1,node2"])
         defer { pki.remove() }
-        try pki.revoke("globex-node2")
+        try await pki.revoke("globex-node2")
         let nodes = try consortiumNodes(["acme", "globex"], pki: pki)
         let (acme, globex) = (nodes[0], nodes[1])
         globex.crl = nil
@@ -85,19 +85,19 @@ struct OperatorTrapCertificateTests {
         revoked.peers = [acme.address]
         try await withNodes(nodes + [revoked]) {
             // A week's notice: a CRL valid for three days is warned of by --check-config and status.
-            try TestCertificates.make(["-o", pki.folder, "--crl", "--crl-days", "3"])
+            try await TestCertificates.make(["-o", pki.folder, "--crl", "--crl-days", "3"])
             try acme.configuration().write(toFile: acme.configFile, atomically: true, encoding: .utf8)
             let checked = try await Self.checkConfig(acme.configFile)
             #expect(checked.succeeded && checked.stdout.contains("warning: the revocation list of") && checked.stdout.contains("in 2 day(s)"), "\(checked.stdout)")
 
-            try TestCertificates.make(["-o", pki.folder, "--crl", "--crl-seconds", "15"])
+            try await TestCertificates.make(["-o", pki.folder, "--crl", "--crl-seconds", "15"])
             for node in nodes { try await node.start() }
             try await acme.waitForSession(with: "globex/node1")
             let status: NodeStatus = try await acme.json("status")
             let list = try #require(status.revocationLists?.first)
             #expect(!list.expired && list.nextUpdate != nil && list.file == pki.crl)
             #expect(status.warnings.contains { $0.contains("the revocation list of") && $0.contains("expires at") }, "\(status.warnings)")
-            #expect(try acme.metric("accord_crl_next_update_timestamp_seconds", label: "issuer", list.issuer) > Date().timeIntervalSince1970)
+            #expect(try await acme.metric("accord_crl_next_update_timestamp_seconds", label: "issuer", list.issuer) > Date().timeIntervalSince1970)
 
             try await eventually("acme reports the CRL expired", timeout: .seconds(40), every: .milliseconds(250)) {
                 let status: NodeStatus = try await acme.json("status")
@@ -113,16 +113,16 @@ struct OperatorTrapCertificateTests {
             try await globex.start()
             try await acme.waitForSession(with: "globex/node1", timeout: .seconds(30))
             // ...and the node the list revokes is still refused.
-            let before = try acme.metric("accord_connections_refused_total", reason: "certificate-revoked")
+            let before = try await acme.metric("accord_connections_refused_total", reason: "certificate-revoked")
             try await revoked.start()
             try await eventually("globex/node2 is refused as revoked") {
-                try acme.metric("accord_connections_refused_total", reason: "certificate-revoked") > before
+                try await acme.metric("accord_connections_refused_total", reason: "certificate-revoked") > before
             }
             #expect(try await acme.peer("globex/node2")?.connected != true)
 
             let refused = try await acme.reload()
             #expect(refused.termination == .exited(1) && refused.stderr.contains("expired at"), "\(refused.stderr)")
-            try TestCertificates.make(["-o", pki.folder, "--crl"])
+            try await TestCertificates.make(["-o", pki.folder, "--crl"])
             let applied = try await acme.reload()
             #expect(applied.succeeded, "\(applied.stderr)")
             let refreshed: NodeStatus = try await acme.json("status")
@@ -133,7 +133,7 @@ struct OperatorTrapCertificateTests {
 
     @Test("a revoked partner node: shown as revoked with its date, warned of while [[peers]] still lists it, dialled again only rarely, and reported apart by sync --wait, which succeeds")
     func revokedPeer() async throws {
-        let pki = try TestConsortium(["acme:node1", "globex:node2"])
+        let pki = try await TestConsortium(["acme:node1", "globex:node2"])
         defer { pki.remove() }
         let ports = try freePorts(3)
         let acme = try DaemonNode("acme", port: ports[0])
@@ -148,20 +148,20 @@ struct OperatorTrapCertificateTests {
             for node in [acme, node2] { try await node.start() }
             try await acme.waitForSession(with: "globex/node2")
 
-            try pki.revoke("globex-node2")
+            try await pki.revoke("globex-node2")
             #expect(try await acme.reload().stdout.contains("session closed: globex/node2 (certificate-revoked)"))
             /// Connections node2 saw end before a session, whatever the reason: acme's dials.
-            func attempts() throws -> Double {
-                try node2.admin().get("/metrics").text.split(separator: "\n")
+            func attempts() async throws -> Double {
+                try await node2.admin().get("/metrics").text.split(separator: "\n")
                     .filter { $0.hasPrefix("accord_connections_refused_total{") }
                     .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
             }
-            try await eventually("acme dialled the revoked node again and refused it", timeout: .seconds(60)) { try attempts() >= 1 }
+            try await eventually("acme dialled the revoked node again and refused it", timeout: .seconds(60)) { try await attempts() >= 1 }
             let problem = try #require(try await acme.peer("globex/node2")?.lastProblem)
             #expect(problem.origin == "refused-here" && problem.reason == "certificate-revoked" && problem.direction == "outbound", "\(problem)")
-            let first = try attempts()
+            let first = try await attempts()
             try await Task.sleep(for: .seconds(8))
-            #expect(try attempts() == first, "a revoked node is not dialled again within seconds (its redial waits an hour)")
+            #expect(try await attempts() == first, "a revoked node is not dialled again within seconds (its redial waits an hour)")
 
             let row = try #require(try await acme.peer("globex/node2"))
             #expect(row.certificate?.revokedAt != nil && !row.awaited && !row.connected, "\(row)")

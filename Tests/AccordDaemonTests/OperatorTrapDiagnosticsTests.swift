@@ -63,16 +63,43 @@ struct OperatorTrapDiagnosticsTests {
         }
     }
 
-    @Test("two processes with one certificate are reported as a duplicate node identity, naming it, in the log and in status")
-    func duplicateIdentity() async throws {
-        let ports = try freePorts(3)
+    /// How the twins meet acme: acme's rule keeps an outbound session with globex over an inbound
+    /// one, and replaces an inbound one by a newer inbound one (`SessionRegistry.keepsExisting`).
+    enum TwinMeeting: String, CaseIterable, Sendable {
+        /// acme dials the first twin (which does not dial: its acme entry points where nothing
+        /// listens) and keeps that session; every session of the second is closed as a duplicate
+        /// while the first one's is heard from.
+        case keptWhileAlive = "acme keeps the session it dialled"
+        /// acme dials neither (its globex entry points where nothing listens); each twin's
+        /// session replaces the other's.
+        case replacedInTurn = "their sessions replace each other"
+    }
+
+    @Test("two processes with one certificate are reported as a duplicate node identity, naming it, in the log and in status", arguments: TwinMeeting.allCases)
+    func duplicateIdentity(_ meeting: TwinMeeting) async throws {
+        let ports = try freePorts(5)
         let acme = try DaemonNode("acme", port: ports[0])
         let first = try DaemonNode("globex", port: ports[1])
         let second = try DaemonNode("globex", port: ports[2])
-        acme.peers = [first.address]
-        for twin in [first, second] { twin.peers = [acme.address] }
+        let nowhere = (acme: AccordProcess.Peer(organisation: "acme", port: ports[3]), globex: AccordProcess.Peer(organisation: "globex", port: ports[4]))
+        switch meeting {
+        case .keptWhileAlive:
+            acme.peers = [first.address]
+            first.peers = [nowhere.acme]
+        case .replacedInTurn:
+            acme.peers = [nowhere.globex]
+            first.peers = [acme.address]
+        }
+        second.peers = [acme.address]
         try await withNodes([acme, first, second]) {
-            for node in [acme, first, second] { try await node.start() }
+            for node in [acme, first] { try await node.start() }
+            if meeting == .keptWhileAlive {
+                // The preferred session, and only it: the first twin's own dial is refused.
+                try await eventually("acme's session with the first twin is the one it dialled") {
+                    try await acme.peer("globex/node1")?.direction == "outbound"
+                }
+            }
+            try await second.start()
             try await eventually("acme warns of two processes with globex/node1's certificate", timeout: .seconds(120)) {
                 acme.log.contains("duplicate node identity") && acme.log.contains("certificate of globex/node1")
             }

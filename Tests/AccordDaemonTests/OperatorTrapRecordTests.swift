@@ -150,14 +150,14 @@ struct OperatorTrapRecordTests {
         #expect(help.succeeded && help.stdout.contains("--san SAN") && !help.stdout.contains("set -euo"), "\(help.stdout)")
         let folder = TestCertificates.temporaryFolder("accord-san")
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        try TestCertificates.make(["-o", folder, "--san", "DNS:accord.acme.example,IP:203.0.113.7", "acme:node1"])
+        try await TestCertificates.make(["-o", folder, "--san", "DNS:accord.acme.example,IP:203.0.113.7", "acme:node1"])
         let san = try await Subprocess.run("/usr/bin/openssl", ["x509", "-in", "\(folder)/acme-node1.pem", "-noout", "-ext", "subjectAltName"])
         #expect(san.stdout.contains("DNS:accord.acme.example") && san.stdout.contains("IP Address:203.0.113.7"), "\(san.stdout)")
 
         let nodes = try daemonMesh(["acme"])
         try await withNodes(nodes) {
             try await nodes[0].start()
-            let metrics = try nodes[0].admin().get("/metrics").text
+            let metrics = try await nodes[0].admin().get("/metrics").text
             let help = try #require(metrics.split(separator: "\n").first { $0.hasPrefix("# HELP accord_connections_refused_total ") })
             #expect(help.contains("accepted or dialled"), "\(help)")
         }

@@ -10,10 +10,11 @@ struct PeerMembershipTests {
     @Test("after a second initech node connected once and left, sync --wait on acme still succeeds; peers shows it with its last contact; peers forget drops it, but never a connected node")
     func secondNodeMetOnce() async throws {
         let nodes = try daemonMesh(["acme", "globex", "initech"])
-        for node in nodes { node.certificates = HostilePKI.shared.consortium }
+        let pki = try await HostilePKI.shared
+        for node in nodes { node.certificates = pki.consortium }
         let (acme, initech) = (nodes[0], nodes[2])
         let visitor = try DaemonNode("initech", name: "node2", port: try freePorts(1)[0])
-        visitor.certificates = HostilePKI.shared.consortium
+        visitor.certificates = pki.consortium
         visitor.peers = [acme.address]
         try await withNodes(nodes + [visitor]) {
             for node in nodes { try await node.start() }

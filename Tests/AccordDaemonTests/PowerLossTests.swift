@@ -16,7 +16,7 @@ struct PowerLossTests {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let power = try PowerCut(dataDirectory: "\(folder)/data", undoDirectory: "\(folder)/undo")
         let data = power.dataDirectory
-        try TestCertificates.shell("-c", [
+        try await TestCertificates.shell("-c", [
             """
             set -e; cd '\(data)'
             dd if=/dev/zero of=synced bs=1024 count=4 conv=fsync status=none
@@ -27,7 +27,7 @@ struct PowerLossTests {
             printf 'gone' | dd of=fresh status=none
             printf 'kept' | dd of=resynced bs=1 seek=2048 conv=notrunc,fdatasync status=none
             """,
-        ], environment: try power.environment())
+        ], environment: try await power.environment())
         #expect(FileManager.default.contents(atPath: "\(data)/synced")?.count == 1000, "the writes happened")
         let loss = try power.cut()
         #expect(FileManager.default.contents(atPath: "\(data)/synced") == Data(count: 4096), "synced: as at its fsync")
@@ -42,7 +42,7 @@ struct PowerLossTests {
         let nodes = try daemonMesh(["acme", "globex"])
         let (acme, globex) = (nodes[0], nodes[1])
         let power = try PowerCut(dataDirectory: acme.dataDirectory, undoDirectory: "\(acme.folder)/undo")
-        acme.environment = try power.environment()
+        acme.environment = try await power.environment()
         try await withNodes(nodes) {
             for node in nodes { try await node.start() }
             _ = try await acme.waitForSession(with: "globex/node1")

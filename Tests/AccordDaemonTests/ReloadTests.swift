@@ -9,7 +9,7 @@ import Testing
 struct ReloadTests {
     @Test("a partner added by reload is dialled and accepted, one removed is dropped, and the session with an unaffected partner never ends")
     func partners() async throws {
-        let pki = try TestConsortium(["acme:node1", "globex:node1", "initech:node1"])
+        let pki = try await TestConsortium(["acme:node1", "globex:node1", "initech:node1"])
         defer { pki.remove() }
         let nodes = try consortiumNodes(["acme", "globex", "initech"], pki: pki)
         let (acme, globex, initech) = (nodes[0], nodes[1], nodes[2])
@@ -18,7 +18,7 @@ struct ReloadTests {
             for node in nodes { try await node.start() }
             let unaffected = try await acme.waitForSession(with: "globex/node1", lasting: true)
             try await eventually("acme refuses initech, not a partner yet") {
-                try acme.metric("accord_connections_refused_total", reason: "organisation-not-configured") >= 1
+                try await acme.metric("accord_connections_refused_total", reason: "organisation-not-configured") >= 1
             }
 
             // Add initech: acme dials it and accepts it from now on.
@@ -37,20 +37,20 @@ struct ReloadTests {
             let removed = try await acme.reload()
             #expect(removed.succeeded && removed.stdout.contains("session closed: initech/node1 (peer-removed)"), "\(removed.stdout) \(removed.stderr)")
             try await eventually("acme has no session with initech") { try await acme.peer("initech/node1")?.connected == false }
-            let refusedBefore = try acme.metric("accord_connections_refused_total", reason: "organisation-not-configured")
+            let refusedBefore = try await acme.metric("accord_connections_refused_total", reason: "organisation-not-configured")
             try await eventually("initech's redials are refused") {
-                try acme.metric("accord_connections_refused_total", reason: "organisation-not-configured") > refusedBefore
+                try await acme.metric("accord_connections_refused_total", reason: "organisation-not-configured") > refusedBefore
             }
 
             let globexNow = try #require(try await acme.peer("globex/node1"))
             #expect(globexNow.connected && globexNow.connectedSince == unaffected.connectedSince, "the session with globex lasted through both reloads")
-            #expect(try acme.metric("accord_reloads_total{result=\"applied\"}") == 2)
+            #expect(try await acme.metric("accord_reloads_total{result=\"applied\"}") == 2)
         }
     }
 
     @Test("a reload that fails changes nothing, keeps the node running, says why and exits non-zero: bad TOML, a missing file, a key of another certificate, a field that needs a restart")
     func refused() async throws {
-        let pki = try TestConsortium(["acme:node1,node2", "globex:node1"])
+        let pki = try await TestConsortium(["acme:node1,node2", "globex:node1"])
         defer { pki.remove() }
         let nodes = try consortiumNodes(["acme", "globex"], pki: pki)
         let (acme, globex) = (nodes[0], nodes[1])
@@ -78,7 +78,7 @@ struct ReloadTests {
                 #expect(result.termination == .exited(1), "\(what): \(result.stdout)")
                 #expect(result.stderr.contains(reason), "\(what): \(result.stderr)")
             }
-            #expect(try acme.metric("accord_reloads_total{result=\"refused\"}") == Double(cases.count))
+            #expect(try await acme.metric("accord_reloads_total{result=\"refused\"}") == Double(cases.count))
             #expect(acme.log.components(separatedBy: "configuration reload refused").count - 1 == cases.count, "each refusal is logged once")
             let after = try #require(try await acme.peer("globex/node1"))
             #expect(after.connected && after.connectedSince == session.connectedSince, "the session never noticed")
@@ -92,7 +92,7 @@ struct ReloadTests {
 
     @Test("SIGHUP reloads as accordctl reload does; a partner that moved is followed to its new address")
     func hangup() async throws {
-        let pki = try TestConsortium(["acme:node1", "globex:node1"])
+        let pki = try await TestConsortium(["acme:node1", "globex:node1"])
         defer { pki.remove() }
         let nodes = try consortiumNodes(["acme", "globex"], pki: pki)
         let (acme, globex) = (nodes[0], nodes[1])

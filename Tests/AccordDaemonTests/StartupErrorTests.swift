@@ -103,3 +103,38 @@ struct StartupErrorTests {
         }
     }
 }
+
+/// How accordd's services come up and go down (docs/architecture.md, "The daemon").
+@Suite("accordd services in order", .serialized)
+struct ServiceOrderTests {
+    static let order = [
+        "store", "refusal-summaries", "sync", "admin-api", "console", "reload-on-hangup", "certificate-watch", "deadline-watch",
+        "memory-return", "announcement",
+    ]
+
+    /// The services a log says started (or stopped), in the order it says them.
+    static func services(_ event: String, in log: String) -> [String] {
+        log.split(separator: "\n").filter { $0.contains(event) }.compactMap { line in
+            line.split(separator: " ").first { $0.hasPrefix("service=") }.map { String($0.dropFirst("service=".count)) }
+        }
+    }
+
+    @Test("the services start in their order, each once the one before is up, 'accordd started' last; SIGTERM stops them in reverse, the store last")
+    func startAndStopInOrder() async throws {
+        let node = try DaemonNode("acme", port: try freePorts(1)[0])
+        node.consolePort = try freePorts(1)[0]
+        try await withNodes([node]) {
+            try await node.start()
+            try await eventually("accordd says it has started") { node.log.contains("accordd started") }
+            #expect(Self.services("service started", in: node.log) == Self.order, "\(node.log)")
+            let lines = node.log.split(separator: "\n")
+            let started = try #require(lines.firstIndex { $0.contains("accordd started") })
+            let lastService = try #require(lines.lastIndex { $0.contains("service started") })
+            #expect(started > lines.firstIndex { $0.contains("service=admin-api") && $0.contains("service started") }!, "the socket is up before the announcement")
+            #expect(lastService >= started - 1)
+            #expect(try await node.stop() == .exited(0))
+            #expect(Self.services("service stopped", in: node.log) == Self.order.reversed(), "\(node.log)")
+            #expect(node.log.contains("accordd stopped cleanly"))
+        }
+    }
+}

@@ -68,7 +68,7 @@ struct UpgradePathTests {
             let refusal = await #expect(throws: SessionError.self) { try await client.session(port: acme.port) { _ in } }
             #expect(refusal?.code == .versionMismatch && refusal?.message.contains("1...2") == true, "\(String(describing: refusal))")
             try await eventually("acme counted the refusal") {
-                try acme.metric("accord_connections_refused_total", reason: "version-mismatch") == 1
+                try await acme.metric("accord_connections_refused_total", reason: "version-mismatch") == 1
             }
             #expect(acme.log.contains("reason=version-mismatch"), "\(acme.logTail)")
         }

@@ -37,10 +37,10 @@ struct CertificateDirectoryTests {
     }
 
     @Test("a certificate from another CA, or not yet valid, is not admitted; an expired one is, for the changes it signed while valid")
-    func refusesUntrusted() throws {
+    func refusesUntrusted() async throws {
         let openssl = TestCertificates.temporaryFolder("accord-dir")
         defer { try? FileManager.default.removeItem(atPath: openssl) }
-        try TestCertificates.make(["-o", openssl, "acme:node1"])
+        try await TestCertificates.make(["-o", openssl, "acme:node1"])
         let rogue = try Certificate(pemRepresentation: String(contentsOfFile: "\(openssl)/acme-node1.pem", encoding: .utf8))
 
         let directory = CertificateDirectory(authority: try CertificateAuthority(pemFile: "\(Self.folder)/ca.pem"))
@@ -50,21 +50,22 @@ struct CertificateDirectoryTests {
         #expect(try directory.admit(try Self.certificate("acme-node1"), at: afterExpiry) == NodeID(organisation: "acme", name: "node1")!)
 
         // Valid for a minute from now under the CA minted above; admitted a day later.
-        try TestCertificates.make(["-o", openssl, "--end", TestCertificates.validityDate(Date().addingTimeInterval(60)), "acme:short"])
+        try await TestCertificates.make(["-o", openssl, "--end", TestCertificates.validityDate(Date().addingTimeInterval(60)), "acme:short"])
         let minted = CertificateDirectory(authority: try CertificateAuthority(pemFile: "\(openssl)/ca.pem"))
         let short = try Certificate(pemRepresentation: String(contentsOfFile: "\(openssl)/acme-short.pem", encoding: .utf8))
         #expect(try minted.admit(short, at: Date().addingTimeInterval(86_400)) == NodeID(organisation: "acme", name: "short")!)
-        let future = try Certificate(pemRepresentation: String(contentsOfFile: HostilePKI.shared.path("acme-future", ".pem"), encoding: .utf8))
-        #expect(throws: CryptoError.self) { try CertificateDirectory(authority: try CertificateAuthority(pemFile: HostilePKI.shared.caPath)).admit(future) }
+        let pki = try await HostilePKI.shared
+        let future = try Certificate(pemRepresentation: String(contentsOfFile: pki.path("acme-future", ".pem"), encoding: .utf8))
+        #expect(throws: CryptoError.self) { try CertificateDirectory(authority: try CertificateAuthority(pemFile: pki.caPath)).admit(future) }
     }
 
     @Test("a revoked certificate still vouches for what its node signed before the revocation, never for what it signed after")
-    func revocationByStamp() throws {
+    func revocationByStamp() async throws {
         let folder = TestCertificates.temporaryFolder("accord-crl")
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        try TestCertificates.make(["-o", folder, "acme:node1", "globex:node1,node2"])
+        try await TestCertificates.make(["-o", folder, "acme:node1", "globex:node1,node2"])
         let beforeRevocation = UInt64(Date().timeIntervalSince1970 * 1000) - 60_000
-        try TestCertificates.make(["-o", folder, "--revoke", "globex-node2"])
+        try await TestCertificates.make(["-o", folder, "--revoke", "globex-node2"])
         let authority = try CertificateAuthority(pemFile: "\(folder)/ca.pem")
         let revocations = try RevocationList(pemFile: "\(folder)/crl.pem", issuedBy: authority.certificates)
         func certificate(_ node: String) throws -> Certificate {
@@ -98,10 +99,10 @@ struct CertificateDirectoryTests {
     }
 
     @Test("a revocation list signed by another CA is refused, naming the issuer")
-    func foreignRevocationList() throws {
+    func foreignRevocationList() async throws {
         let folder = TestCertificates.temporaryFolder("accord-crl")
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        try TestCertificates.make(["-o", folder, "--ca-name", "Rogue CA", "--crl", "acme:node1"])
+        try await TestCertificates.make(["-o", folder, "--ca-name", "Rogue CA", "--crl", "acme:node1"])
         let authority = try CertificateAuthority(pemFile: "\(Self.folder)/ca.pem")
         let error = #expect(throws: CryptoError.self) {
             try RevocationList(pemFile: "\(folder)/crl.pem", issuedBy: authority.certificates)

@@ -4,6 +4,7 @@ import AccordStore
 import AccordSync
 import AccordTestSupport
 import Foundation
+import Glibc
 import Testing
 
 /// A peer with a valid certificate of its own organisation (initech) attacks acme while globex,
@@ -232,8 +233,10 @@ final class SocketBox: @unchecked Sendable {
     private let lock = NSLock()
     private var descriptors: [Int32] = []
 
+    /// Starts a connection and returns at once: non-blocking, so a full accept queue (its SYN
+    /// dropped, retried by the kernel) never holds up the test's thread.
     func open(port: Int) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")

@@ -5,7 +5,7 @@ import AccordTestSupport
 import Foundation
 import NIOCore
 import NIOPosix
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 /// Sessions over real mutual TLS on 127.0.0.1, with the example certificates of certs-example.
@@ -74,7 +74,7 @@ struct PeerSessionTests {
     }
 
     final class Accepted: Sendable {
-        let sessions = Mutex<[Session]>([])
+        let sessions = NIOLockedValueBox<[Session]>([])
     }
 
     /// Runs `body` with a globex server and a client with `clientCertificate` claiming
@@ -88,7 +88,7 @@ struct PeerSessionTests {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let session = try Self.install(channel, tls: serverTLS, role: .server, claiming: NodeID(organisation: "globex", name: "node1")!)
-                    accepted.sessions.withLock { $0.append(session) }
+                    accepted.sessions.withLockedValue { $0.append(session) }
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -104,7 +104,7 @@ struct PeerSessionTests {
         let serverSession: () async throws -> Session = {
             var session: Session?
             try await eventually("the server accepted the connection", timeout: .seconds(5), every: .milliseconds(5)) {
-                session = accepted.sessions.withLock { $0.first }
+                session = accepted.sessions.withLockedValue { $0.first }
                 return session != nil
             }
             return session!

@@ -14,7 +14,7 @@ struct RangeReconciliationTests {
         )
     }
 
-    /// Runs both sides to completion; returns both difference sets, the bytes both sent as frames,
+    /// Runs both sides to completion (the large cases on a thread of their own, `onOwnThread`); returns both difference sets, the bytes both sent as frames,
     /// and the number of messages.
     /// `codedSymbols`: both sides speak protocol version 2.
     static func reconcile(_ mine: [ReconciliationItem], _ theirs: [ReconciliationItem], codedSymbols: Bool = false) throws
@@ -66,10 +66,10 @@ struct RangeReconciliationTests {
     }
 
     @Test("100,000 shared agreements in sync reconcile in one round trip and a few hundred bytes", arguments: [false, true])
-    func inSync(codedSymbols: Bool) throws {
+    func inSync(codedSymbols: Bool) async throws {
         var random = SplitMix64(seed: 1)
         let items = (0..<100_000).map { _ in Self.item(&random) }
-        let result = try Self.reconcile(items, items.reversed(), codedSymbols: codedSymbols)
+        let result = try await onOwnThread { try Self.reconcile(items, items.reversed(), codedSymbols: codedSymbols) }
         #expect(result.initiator.isEmpty && result.responder.isEmpty)
         #expect(result.messages <= 2)
         #expect(result.bytes <= 8 * 1024)
@@ -87,7 +87,7 @@ struct RangeReconciliationTests {
     }
 
     @Test("100 differences among 100,000 cost bytes in proportion to the differences; with coded symbols at most 200 bytes each", arguments: [false, true])
-    func hundredDifferences(codedSymbols: Bool) throws {
+    func hundredDifferences(codedSymbols: Bool) async throws {
         var random = SplitMix64(seed: 2)
         let items = (0..<100_000).map { _ in Self.item(&random) }
         var theirs = items
@@ -97,7 +97,7 @@ struct RangeReconciliationTests {
             expected.insert(theirs[index].agreement)
             theirs[index] = ReconciliationItem(agreement: theirs[index].agreement, headsDigest: SHA256Digest(hashing: [9, 9]))
         }
-        let result = try Self.reconcile(items, theirs, codedSymbols: codedSymbols)
+        let result = try await onOwnThread { [theirs] in try Self.reconcile(items, theirs, codedSymbols: codedSymbols) }
         let naive = 100_000 * (16 + 32)
         #expect(result.bytes < naive / 10)
         if codedSymbols {
@@ -112,12 +112,12 @@ struct RangeReconciliationTests {
     }
 
     @Test("a side that has nothing learns it in one round trip: the other side sends everything, no list on the wire", arguments: [false, true])
-    func emptySide(codedSymbols: Bool) throws {
+    func emptySide(codedSymbols: Bool) async throws {
         var random = SplitMix64(seed: 3)
         let items = (0..<100_000).map { _ in Self.item(&random) }
         let everything = Set(items.map(\.agreement))
         for (mine, theirs) in [(items, [ReconciliationItem]()), ([], items)] {
-            let result = try Self.reconcile(mine, theirs, codedSymbols: codedSymbols)
+            let result = try await onOwnThread { try Self.reconcile(mine, theirs, codedSymbols: codedSymbols) }
             #expect(result.messages <= 2)
             #expect(result.bytes < 2048)
             #expect(result.initiatorWhole.union(result.responderWhole) == everything)
@@ -125,7 +125,7 @@ struct RangeReconciliationTests {
     }
 
     @Test("30,000 differences among 100,000: every message fits a frame, and all are found", arguments: [false, true])
-    func manyDifferences(codedSymbols: Bool) throws {
+    func manyDifferences(codedSymbols: Bool) async throws {
         var random = SplitMix64(seed: 4)
         let items = (0..<100_000).map { _ in Self.item(&random) }
         var theirs = items
@@ -135,7 +135,7 @@ struct RangeReconciliationTests {
             theirs[index] = ReconciliationItem(agreement: theirs[index].agreement, headsDigest: SHA256Digest(hashing: [7]))
         }
         // Frames over 1 MiB or 4096 ranges would fail to decode in `reconcile`.
-        let result = try Self.reconcile(items, theirs, codedSymbols: codedSymbols)
+        let result = try await onOwnThread { [theirs] in try Self.reconcile(items, theirs, codedSymbols: codedSymbols) }
         #expect(result.initiator.union(result.responder) == expected)
         print("30,000 differences among 100,000\(codedSymbols ? " (coded symbols)" : ""): \(result.bytes) bytes in \(result.messages) messages")
     }

@@ -7,11 +7,11 @@ import AccordTLS
 import Foundation
 import Logging
 import NIOCore
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Log lines of one node, kept in memory so tests can read what it logged.
 final class LogCapture: Sendable {
-    let lines = Mutex<[String]>([])
+    let lines = NIOLockedValueBox<[String]>([])
 
     struct Handler: LogHandler {
         let capture: LogCapture
@@ -28,12 +28,12 @@ final class LogCapture: Sendable {
             let all = metadata.merging(event.metadata ?? [:]) { _, new in new }
             let time = String(format: "%.3f", Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 1000))
             let text = "\(time) \(event.level) \(label): \(event.message) \(all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))"
-            capture.lines.withLock { $0.append(text) }
+            capture.lines.withLockedValue { $0.append(text) }
         }
     }
 
     func logger(_ label: String) -> Logger { Logger(label: label) { _ in Handler(capture: self, label: label) } }
-    var text: String { lines.withLock { $0.joined(separator: "\n") } }
+    var text: String { lines.withLockedValue { $0.joined(separator: "\n") } }
 }
 
 /// A node of a test network: its own data directory and SQLite file, real TLS with the example

@@ -8,7 +8,9 @@ import Testing
 /// swift-nio-ssl's own tests do): every step of the state machine, deterministic, no sockets.
 @Suite("TLS handler on embedded channels")
 struct EmbeddedTLSTests {
-    let pki = TestPKI.shared
+    let pki: TestPKI
+
+    init() async throws { pki = try await TestPKI.shared }
 
     /// A client and a server channel, each with a `TLSHandler` and a recorder above it.
     final class Pair {

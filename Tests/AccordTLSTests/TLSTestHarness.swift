@@ -4,7 +4,7 @@ import AccordTestSupport
 import Foundation
 import NIOCore
 import NIOPosix
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// What one end of a test connection saw, reported through promises so async tests can await it.
 final class ConnectionObserver: ChannelInboundHandler {
@@ -113,7 +113,7 @@ struct ObservedConnection: Sendable {
 }
 
 final class AcceptedConnections: Sendable {
-    let list = Mutex<[ObservedConnection]>([])
+    let list = NIOLockedValueBox<[ObservedConnection]>([])
 }
 
 /// A TLS server on 127.0.0.1 with a fresh observer per accepted connection.
@@ -135,7 +135,7 @@ final class TestServer: Sendable {
                     let observer = ConnectionObserver(behaviour, eventLoop: child.eventLoop)
                     try child.pipeline.syncOperations.addHandler(TLSHandler(context: context, role: .server, policy: policy))
                     try child.pipeline.syncOperations.addHandler(observer)
-                    accepted.list.withLock {
+                    accepted.list.withLockedValue {
                         $0.append(ObservedConnection(
                             channel: child, handshake: observer.handshake.futureResult, received: observer.received.futureResult,
                             finished: observer.finished.futureResult
@@ -148,13 +148,13 @@ final class TestServer: Sendable {
     }
 
     private let accepted: AcceptedConnections
-    var connectionCount: Int { accepted.list.withLock { $0.count } }
+    var connectionCount: Int { accepted.list.withLockedValue { $0.count } }
 
     /// Waits until connection `index` (from 0) was accepted and returns it.
     func connection(_ index: Int = 0) async throws -> ObservedConnection {
         var connection: ObservedConnection?
         try await eventually("connection \(index) is accepted", timeout: .seconds(5), every: .milliseconds(5)) {
-            connection = accepted.list.withLock { $0.count > index ? $0[index] : nil }
+            connection = accepted.list.withLockedValue { $0.count > index ? $0[index] : nil }
             return connection != nil
         }
         return connection!
@@ -240,8 +240,11 @@ final class OpenSSLPeer: @unchecked Sendable {
         try? await eventually("openssl ends", timeout: timeout, every: .milliseconds(20)) { !process.isRunning }
         // SIGKILL: a child started from a Dispatch thread inherits its blocked signal mask, so a
         // SIGTERM could stay pending for ever.
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            try? await eventually("openssl is killed", every: .milliseconds(10)) { !process.isRunning }
+        }
+        // It has ended, so its pipes are at their end: these reads return at once.
         return (
             String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
             String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -250,10 +253,10 @@ final class OpenSSLPeer: @unchecked Sendable {
 }
 
 /// A free port on 127.0.0.1, for `openssl s_server`.
-func freePort() throws -> Int {
-    let socket = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
+func freePort() async throws -> Int {
+    let socket = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
     let port = socket.localAddress!.port!
-    try socket.close().wait()
+    try await socket.close().get()
     return port
 }
 

@@ -5,7 +5,10 @@ import NIOCore
 
 /// TLS contexts of the shared test PKI (`HostilePKI`).
 final class TestPKI: Sendable {
-    static let shared = TestPKI(HostilePKI.shared)
+    /// The process's one PKI; minted by the first test that asks (see `HostilePKI.shared`).
+    static var shared: TestPKI {
+        get async throws { TestPKI(try await HostilePKI.shared) }
+    }
 
     let pki: HostilePKI
 

@@ -187,17 +187,17 @@ public final class AccordProcess: @unchecked Sendable {
     public func admin() -> AdminSocketClient { AdminSocketClient(socket: socket) }
 
     /// One sample of a Prometheus counter or gauge, e.g. `metric("accord_connections_refused_total", reason: "evicted")`.
-    public func metric(_ name: String, reason: String? = nil) throws -> Double {
-        try metric(name, label: reason.map { ("reason", $0) })
+    public func metric(_ name: String, reason: String? = nil) async throws -> Double {
+        try await metric(name, label: reason.map { ("reason", $0) })
     }
 
     /// One sample of a metric with one label, e.g. `metric("accord_peer_connected", label: "peer", "globex/node1")`.
-    public func metric(_ name: String, label: String, _ value: String) throws -> Double {
-        try metric(name, label: (label, value))
+    public func metric(_ name: String, label: String, _ value: String) async throws -> Double {
+        try await metric(name, label: (label, value))
     }
 
-    private func metric(_ name: String, label: (String, String)?) throws -> Double {
-        let text = try admin().get("/metrics").text
+    private func metric(_ name: String, label: (String, String)?) async throws -> Double {
+        let text = try await admin().get("/metrics").text
         let prefix = label.map { "\(name){\($0.0)=\"\($0.1)\"} " } ?? "\(name) "
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return 0 }
         return Double(line.dropFirst(prefix.count)) ?? 0

@@ -2,8 +2,9 @@ import Foundation
 
 /// A minimal HTTP/1.1 client for a node's admin socket, for tests that time what the admin API
 /// shows (an `accordctl` process per request would measure process start-up instead). One
-/// keep-alive connection; blocking calls of about a millisecond, so a test may make them from
-/// its task.
+/// keep-alive connection, read and written with blocking calls on a serial queue of the
+/// client's own, so that a node slow to answer holds that queue's thread, never the cooperative
+/// pool the tests run on.
 public final class AdminSocketClient: @unchecked Sendable {
     public struct Response: Sendable {
         public let status: Int
@@ -13,31 +14,51 @@ public final class AdminSocketClient: @unchecked Sendable {
 
     private let path: String
     private var descriptor: Int32 = -1
-    private let lock = NSLock()
+    /// Owns `descriptor`: every request runs on it, one at a time.
+    private let queue = DispatchQueue(label: "accord.test.admin-socket-client")
 
     public init(socket path: String) { self.path = path }
 
     deinit { if descriptor >= 0 { close(descriptor) } }
 
-    public func get(_ target: String) throws -> Response { try request("GET", target, body: nil) }
+    public func get(_ target: String) async throws -> Response { try await request("GET", target, body: nil) }
 
-    public func post(_ target: String, json: String) throws -> Response { try request("POST", target, body: Array(json.utf8)) }
+    public func post(_ target: String, json: String) async throws -> Response {
+        try await request("POST", target, body: Array(json.utf8))
+    }
 
     /// Sends one request on the kept connection (opening it if needed) and reads the whole answer.
-    public func request(_ method: String, _ target: String, body: [UInt8]?) throws -> Response {
-        try lock.withLock {
-            if descriptor < 0 { descriptor = try Self.connect(path) }
-            var head = "\(method) \(target) HTTP/1.1\r\nHost: accordd\r\n"
-            if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
-            head += "\r\n"
-            do {
-                try Self.write(descriptor, Array(head.utf8) + (body ?? []))
-                return try Self.readResponse(descriptor)
-            } catch {
-                close(descriptor)
-                descriptor = -1
-                throw error
-            }
+    public func request(_ method: String, _ target: String, body: [UInt8]?) async throws -> Response {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try self.exchange(method, target, body: body) }) }
+        }
+    }
+
+    /// The same request, made on the calling thread (`queue.sync`): for a benchmark's client
+    /// threads, which time each call and must not time a hop between threads. Never from a task.
+    public func blockingRequest(_ method: String, _ target: String, body: [UInt8]?) throws -> Response {
+        try queue.sync { try exchange(method, target, body: body) }
+    }
+
+    public func blockingGet(_ target: String) throws -> Response { try blockingRequest("GET", target, body: nil) }
+
+    public func blockingPost(_ target: String, json: String) throws -> Response {
+        try blockingRequest("POST", target, body: Array(json.utf8))
+    }
+
+    /// On `queue` only.
+    private func exchange(_ method: String, _ target: String, body: [UInt8]?) throws -> Response {
+        if descriptor < 0 { descriptor = try Self.connect(path) }
+        var head = "\(method) \(target) HTTP/1.1\r\nHost: accordd\r\n"
+        if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
+        head += "\r\n"
+        do {
+            try Self.write(descriptor, Array(head.utf8) + (body ?? []))
+            return try Self.readResponse(descriptor)
+        } catch {
+            close(descriptor)
+            descriptor = -1
+            throw error
         }
     }
 
@@ -52,15 +73,19 @@ public final class AdminSocketClient: @unchecked Sendable {
         return fd
     }
 
-    /// Everything `fd` delivers until the other side closes it, or `timeout` passes.
-    public static func drain(_ fd: Int32, timeout: Duration = .seconds(30)) -> [UInt8] {
+    /// Everything `fd` delivers until the other side closes it, or `timeout` passes. Between
+    /// reads it sleeps as a task, so no thread waits on the socket.
+    public static func drain(_ fd: Int32, timeout: Duration = .seconds(30)) async throws -> [UInt8] {
         var received: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             var request = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&request, 1, 100) >= 0 else { break }
-            guard request.revents != 0 else { continue }
+            guard poll(&request, 1, 0) >= 0 else { break }
+            guard request.revents != 0 else {
+                try await Task.sleep(for: .milliseconds(10))
+                continue
+            }
             let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             guard count > 0 else { break }
             received += chunk[..<count]

@@ -25,25 +25,17 @@ public enum TestCertificates {
     public static let makeCerts = "\(repository)/certs-example/make-certs.sh"
 
     /// Runs make-certs.sh with `arguments` (e.g. `["-o", folder, "acme:node1"]`).
-    public static func make(_ arguments: [String]) throws {
-        try shell(makeCerts, arguments)
+    public static func make(_ arguments: [String]) async throws {
+        try await shell(makeCerts, arguments)
     }
 
     /// Runs a bash script (or a bash command with `-c`), failing with what it printed on error.
+    /// The script runs as a child process that is polled, so no thread of the caller's blocks.
     /// - Parameter environment: set on top of this process's environment.
-    public static func shell(_ script: String, _ arguments: [String] = [], environment: [String: String] = [:]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script] + arguments
-        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        process.standardOutput = FileHandle.nullDevice
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        let output = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestFailure("\(([script] + arguments).joined(separator: " ")): \(String(decoding: output, as: UTF8.self))")
+    public static func shell(_ script: String, _ arguments: [String] = [], environment: [String: String] = [:]) async throws {
+        let result = try await Subprocess.run("/bin/bash", [script] + arguments, environment: environment)
+        guard result.succeeded else {
+            throw TestFailure("\(([script] + arguments).joined(separator: " ")): \(result.termination): \(result.stderr)")
         }
     }
 
@@ -68,28 +60,32 @@ public enum TestCertificates {
 /// expired and a not-yet-valid acme node; an acme node that is itself a CA and one with an RSA
 /// key; and another CA ("Rogue CA") that signs an acme node of the same name.
 public final class HostilePKI: Sendable {
-    public static let shared: HostilePKI = {
-        do { return try HostilePKI() } catch { fatalError("cannot mint the test PKI: \(error)") }
-    }()
+    /// The one PKI of this test process, minted by the first test that asks for it (the others
+    /// wait for it).
+    public static var shared: HostilePKI {
+        get async throws { try await minting.value }
+    }
+
+    private static let minting = Task { try await HostilePKI() }
 
     /// `ca.pem`, `crl.pem`, `ORG-NODE.pem`/`.key` of the consortium.
     public let consortium: String
     /// The rogue CA's folder: `ca.pem`, `acme-node1.pem`/`.key`.
     public let rogue: String
 
-    private init() throws {
+    private init() async throws {
         let directory = TestCertificates.temporaryFolder("accord-pki")
         consortium = directory + "/consortium"
         rogue = directory + "/rogue"
-        try TestCertificates.make(["-o", consortium, "-d", "30", "acme:node1,revoked", "globex:node1,node2,revoked", "initech:node1,node2"])
-        try TestCertificates.make(["-o", consortium, "--start", "20200101000000Z", "--end", "20210101000000Z", "acme:expired"])
-        try TestCertificates.make(["-o", consortium, "--start", "20450101000000Z", "--end", "20460101000000Z", "acme:future"])
-        try TestCertificates.make(["-o", consortium, "--revoke", "acme-revoked"])
-        try TestCertificates.make(["-o", consortium, "--revoke", "globex-revoked"])
-        try TestCertificates.make(["-o", rogue, "--ca-name", "Rogue CA", "acme:node1"])
+        try await TestCertificates.make(["-o", consortium, "-d", "30", "acme:node1,revoked", "globex:node1,node2,revoked", "initech:node1,node2"])
+        try await TestCertificates.make(["-o", consortium, "--start", "20200101000000Z", "--end", "20210101000000Z", "acme:expired"])
+        try await TestCertificates.make(["-o", consortium, "--start", "20450101000000Z", "--end", "20460101000000Z", "acme:future"])
+        try await TestCertificates.make(["-o", consortium, "--revoke", "acme-revoked"])
+        try await TestCertificates.make(["-o", consortium, "--revoke", "globex-revoked"])
+        try await TestCertificates.make(["-o", rogue, "--ca-name", "Rogue CA", "acme:node1"])
         // Node certificates from the consortium CA that Accord must still refuse: one that is a
         // CA itself, one with an RSA key. make-certs.sh makes neither, so openssl does.
-        try TestCertificates.shell("-c", [
+        try await TestCertificates.shell("-c", [
             """
             set -e; cd '\(consortium)'
             printf 'basicConstraints=critical,CA:TRUE\\nextendedKeyUsage=serverAuth,clientAuth\\nsubjectAltName=IP:127.0.0.1\\n' > ca-node.ext

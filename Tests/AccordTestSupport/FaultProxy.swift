@@ -1,5 +1,6 @@
 import NIOCore
 public import NIOPosix
+import NIOConcurrencyHelpers
 import Synchronization
 
 /// A TCP relay on 127.0.0.1 in front of one node's listening port that can misbehave on command:
@@ -41,13 +42,13 @@ public final class FaultProxy: Sendable {
     /// The proxy's state, shared with its connections.
     fileprivate final class Links: Sendable {
         /// Each relayed connection's two channels: the one from the dialling client, and the one to the node.
-        let state = Mutex<(mode: Mode, channels: [(client: any Channel, node: any Channel)])>((.pass, []))
+        let state = NIOLockedValueBox<(mode: Mode, channels: [(client: any Channel, node: any Channel)])>((.pass, []))
         /// Bytes still to relay from the node before stalling by itself.
-        let budget: Atomic<Int>
+        let budget: Synchronization.Atomic<Int>
 
-        init(budget: Int?) { self.budget = Atomic(budget ?? .max) }
+        init(budget: Int?) { self.budget = Synchronization.Atomic(budget ?? .max) }
 
-        var mode: Mode { state.withLock { $0.mode } }
+        var mode: Mode { state.withLockedValue { $0.mode } }
     }
 
     public init(to targetPort: Int, stallAfter bytes: Int? = nil, group: MultiThreadedEventLoopGroup = .singleton) async throws {
@@ -61,7 +62,7 @@ public final class FaultProxy: Sendable {
                     let (toNode, fromNode) = Splice.pair(links)
                     try inbound.pipeline.syncOperations.addHandler(toNode)
                     try outbound.pipeline.syncOperations.addHandler(fromNode)
-                    let mode = links.state.withLock { state in
+                    let mode = links.state.withLockedValue { state in
                         state.channels.removeAll { !$0.client.isActive && !$0.node.isActive }
                         state.channels.append((inbound, outbound))
                         return state.mode
@@ -77,7 +78,7 @@ public final class FaultProxy: Sendable {
     public var mode: Mode { links.mode }
 
     public func set(_ mode: Mode) {
-        let channels = links.state.withLock { state in
+        let channels = links.state.withLockedValue { state in
             state.mode = mode
             return state.channels
         }
@@ -93,7 +94,7 @@ public final class FaultProxy: Sendable {
     }
 
     public func close() async {
-        let channels = links.state.withLock { $0.channels }
+        let channels = links.state.withLockedValue { $0.channels }
         for pair in channels {
             try? await pair.client.close()
             try? await pair.node.close()

@@ -1,5 +1,5 @@
 public import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The lines a child process writes to a FIFO, each with the moment this process read it: for
 /// tests that time how soon a streaming command (`accordctl watch`) prints something.
@@ -67,7 +67,7 @@ public final class LineTap: Sendable {
 }
 
 private final class LineBuffer: Sendable {
-    private let lines = Mutex<[LineTap.Line]>([])
-    var all: [LineTap.Line] { lines.withLock { $0 } }
-    func append(_ line: LineTap.Line) { lines.withLock { $0.append(line) } }
+    private let lines = NIOLockedValueBox<[LineTap.Line]>([])
+    var all: [LineTap.Line] { lines.withLockedValue { $0 } }
+    func append(_ line: LineTap.Line) { lines.withLockedValue { $0.append(line) } }
 }

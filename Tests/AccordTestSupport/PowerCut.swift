@@ -36,8 +36,8 @@ public struct PowerCut: Sendable {
     }
 
     /// The environment that makes a process keep undo logs for this data directory.
-    public func environment() throws -> [String: String] {
-        ["LD_PRELOAD": try Self.library(), "ACCORD_POWERCUT_WATCH": dataDirectory, "ACCORD_POWERCUT_UNDO": undoDirectory]
+    public func environment() async throws -> [String: String] {
+        ["LD_PRELOAD": try await Self.library(), "ACCORD_POWERCUT_WATCH": dataDirectory, "ACCORD_POWERCUT_UNDO": undoDirectory]
     }
 
     /// After the process was killed: undoes every write not yet synced, newest first, and removes
@@ -101,20 +101,20 @@ public struct PowerCut: Sendable {
 
     /// The preload library, compiled once per process from Tests/PowerCut/powercut.c with the
     /// system C compiler (or the toolchain's clang).
-    public static func library() throws -> String {
-        try compiled.get()
+    public static func library() async throws -> String {
+        try await compiled.value
     }
 
-    private static let compiled: Result<String, TestFailure> = {
+    private static let compiled = Task<String, any Error> {
         let source = "\(TestCertificates.repository)/Tests/PowerCut/powercut.c"
         let output = TestCertificates.temporaryFolder("accord-powercut") + "/libaccordpowercut.so"
         do {
             try FileManager.default.createDirectory(atPath: (output as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             let compiler = ["/usr/bin/cc", "/usr/bin/clang"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "clang"
-            try TestCertificates.shell("-c", ["\(compiler) -shared -fPIC -O2 -Wall -Werror -o '\(output)' '\(source)' -ldl -lpthread"])
-            return .success(output)
+            try await TestCertificates.shell("-c", ["\(compiler) -shared -fPIC -O2 -Wall -Werror -o '\(output)' '\(source)' -ldl -lpthread"])
+            return output
         } catch {
-            return .failure(TestFailure("cannot build the power-cut library from \(source): \(error)"))
+            throw TestFailure("cannot build the power-cut library from \(source): \(error)")
         }
-    }()
+    }
 }

@@ -3,7 +3,7 @@ public import AccordModel
 
 /// Counts of what the generated histories exercised, printed per batch so a CI log shows the
 /// property was tested on histories that reached the interesting cases.
-public struct HistoryStatistics: CustomStringConvertible {
+public struct HistoryStatistics: CustomStringConvertible, Sendable {
     public var accepted = 0
     public var rejected = 0
     public var heldForSkew = 0

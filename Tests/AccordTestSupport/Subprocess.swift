@@ -84,12 +84,15 @@ public struct Subprocess: Sendable {
         return nil
     }
 
-    /// Runs a command to completion and returns what it printed.
-    public static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(120)) async throws -> CommandResult {
+    /// Runs a command to completion and returns what it printed. Nothing blocks while it runs.
+    /// - Parameter environment: set in the child on top of this process's environment.
+    public static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(120)
+    ) async throws -> CommandResult {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("accord-run-\(UUID())").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let process = try spawn(executable, arguments, stdout: "\(folder)/out", stderr: "\(folder)/err")
+        let process = try spawn(executable, arguments, stdout: "\(folder)/out", stderr: "\(folder)/err", environment: environment)
         guard let termination = try await process.wait(timeout: timeout) else {
             process.signal(SIGKILL)
             _ = try await process.wait()

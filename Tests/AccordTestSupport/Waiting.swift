@@ -1,4 +1,5 @@
 public import Foundation
+import NIOConcurrencyHelpers
 import Synchronization
 
 /// Polls `condition` until it holds; fails after `timeout`. For convergence, never for timing.
@@ -11,6 +12,8 @@ public func eventually(
         if try await condition() { return }
         try await Task.sleep(for: interval)
     }
+    // A sleep can end well past the deadline on a busy machine: what held by then counts.
+    if try await condition() { return }
     throw TimedOut(what: what)
 }
 
@@ -37,7 +40,7 @@ public func freePorts(_ count: Int) throws -> [Int] {
 private enum PortCursor {
     static let end = 32_000
     /// Spread by process id, so two test processes on one machine are unlikely to meet.
-    static let next = Atomic<Int>(20_000 + Int(getpid() % 100) * 100)
+    static let next = Synchronization.Atomic<Int>(20_000 + Int(getpid() % 100) * 100)
 }
 
 private func isBindable(_ port: Int) -> Bool {
@@ -86,13 +89,13 @@ public struct ProcessMemory: Sendable {
 
 /// The largest of the values observed by concurrent tasks.
 public final class Maximum: Sendable {
-    private let value: Mutex<Double>
+    private let value: NIOLockedValueBox<Double>
 
-    public init(_ initial: Double = -.infinity) { value = Mutex(initial) }
+    public init(_ initial: Double = -.infinity) { value = NIOLockedValueBox(initial) }
 
-    public func observe(_ sample: Double) { value.withLock { $0 = max($0, sample) } }
+    public func observe(_ sample: Double) { value.withLockedValue { $0 = max($0, sample) } }
 
-    public var maximum: Double { value.withLock { $0 } }
+    public var maximum: Double { value.withLockedValue { $0 } }
 }
 
 /// CPU time a process has used so far (user + system), from /proc/PID/stat.
@@ -108,7 +111,7 @@ public func processCPUSeconds(pid: pid_t) -> Double? {
 
 /// A count that concurrent tasks share.
 public final class Tally: Sendable {
-    private let count = Atomic<Int>(0)
+    private let count = Synchronization.Atomic<Int>(0)
 
     public init() {}
 
@@ -121,7 +124,7 @@ public final class Tally: Sendable {
 
 /// A flag one task raises and others poll between steps: stop after the current one.
 public final class StopFlag: Sendable {
-    private let raised = Atomic(false)
+    private let raised = Synchronization.Atomic(false)
 
     public init() {}
 

@@ -90,7 +90,7 @@ final class Soak: @unchecked Sendable {
             diskOfItsOwn = mount
             last.dataDirectory = "\(mount.path)/data"
         }
-        for node in nodes { node.environment = try powerCut(node).environment() }
+        for node in nodes { node.environment = try await powerCut(node).environment() }
         for node in nodes { try await node.start() }
     }
 
@@ -289,7 +289,7 @@ final class Soak: @unchecked Sendable {
             }
             var histories: [String: Set<String>] = [:]
             for node in nodes where parties.contains(node.organisation) {
-                if let history = history(of: id, at: node, on: admins[node.label]!) { histories[node.label] = history }
+                if let history = await history(of: id, at: node, on: admins[node.label]!) { histories[node.label] = history }
             }
             let anywhere = histories.values.reduce(into: Set<String>()) { $0.formUnion($1) }
             let gone = (acknowledged[id] ?? []).filter { !anywhere.contains($0) }
@@ -308,10 +308,10 @@ final class Soak: @unchecked Sendable {
     /// The change ids of `id`'s history at `node`, read on `admin` (one connection per node:
     /// a long soak checks thousands of agreements); nil (and a failure recorded) if it cannot
     /// show it.
-    private func history(of id: String, at node: AccordProcess, on admin: AdminSocketClient) -> Set<String>? {
+    private func history(of id: String, at node: AccordProcess, on admin: AdminSocketClient) async -> Set<String>? {
         let answer: AdminSocketClient.Response
         do {
-            answer = try admin.get("/v1/agreements/\(id)/history")
+            answer = try await admin.get("/v1/agreements/\(id)/history")
         } catch {
             summary.failures.append("\(node.label) cannot show the history of \(id): \(error)")
             return nil

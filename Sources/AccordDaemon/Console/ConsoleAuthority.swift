@@ -1,6 +1,6 @@
 import AccordCrypto
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Who may use the web console: one-time login tokens (issued through the admin socket, so only
 /// someone who can already administer the node can hand one out), the sessions they open, and
@@ -38,14 +38,14 @@ final class ConsoleAuthority: Sendable {
     }
 
     let limits: Limits
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     init(limits: Limits = Limits()) { self.limits = limits }
 
     /// A new single-use login token, valid for `validity`; the oldest is dropped past the limit.
     func issueToken(validity: Duration, now: ContinuousClock.Instant = .now) -> String {
         let token = Self.randomSecret()
-        state.withLock { state in
+        state.withLockedValue { state in
             state.tokens = state.tokens.filter { $0.value > now }
             if state.tokens.count >= limits.outstandingTokens, let oldest = state.tokens.min(by: { $0.value < $1.value })?.key {
                 state.tokens[oldest] = nil
@@ -57,7 +57,7 @@ final class ConsoleAuthority: Sendable {
 
     /// Spends `token` for a session if it is valid and the source is not throttled.
     func logIn(token: String, source: String, now: ContinuousClock.Instant = .now) -> LoginOutcome {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.forgetFailures(before: now - limits.failureWindow)
             let sourceFailures = state.failures[source] ?? []
             if sourceFailures.count >= limits.failuresPerSource || state.allFailures.count >= limits.failuresInAll {
@@ -88,7 +88,7 @@ final class ConsoleAuthority: Sendable {
 
     /// The live session with cookie value `sessionID` (its idle time restarts), if any.
     func session(_ sessionID: String, now: ContinuousClock.Instant = .now) -> Session? {
-        state.withLock { state in
+        state.withLockedValue { state in
             let key = Self.digest(sessionID)
             guard var session = state.sessions[key] else { return nil }
             guard now - session.lastSeen < limits.sessionIdle, now - session.opened < limits.sessionLifetime else {
@@ -101,9 +101,9 @@ final class ConsoleAuthority: Sendable {
         }
     }
 
-    func logOut(_ sessionID: String) { _ = state.withLock { $0.sessions.removeValue(forKey: Self.digest(sessionID)) } }
+    func logOut(_ sessionID: String) { _ = state.withLockedValue { $0.sessions.removeValue(forKey: Self.digest(sessionID)) } }
 
-    var sessionCount: Int { state.withLock { $0.sessions.count } }
+    var sessionCount: Int { state.withLockedValue { $0.sessions.count } }
 
     /// 32 random bytes, base64url without padding: a token, a session id or a CSRF token.
     static func randomSecret() -> String {

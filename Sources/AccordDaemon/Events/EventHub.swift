@@ -1,7 +1,7 @@
 public import AccordAdminAPI
-public import AccordSync
+public import AccordRefusals
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The node's recent events and the subscribers of the event stream, every part bounded.
 ///
@@ -40,11 +40,13 @@ public final class EventHub: Sendable {
         public var dropped = 0
         /// Subscriptions refused because `limits.subscribers` were listening.
         public var refused = 0
+        /// Subscribers whose reader is waiting for their next event (a stream at rest).
+        public var waiting = 0
     }
 
     public let limits: Limits
     let run: UInt64
-    private let state: Mutex<State>
+    private let state: NIOLockedValueBox<State>
     /// Where dropped and refused subscribers are logged (once per reason, then summarised).
     private let refusals: RefusalLog?
 
@@ -52,13 +54,14 @@ public final class EventHub: Sendable {
         self.limits = limits
         self.run = run
         self.refusals = refusals
-        state = Mutex(State(ring: EventRing(capacity: limits.retained)))
+        state = NIOLockedValueBox(State(ring: EventRing(capacity: limits.retained)))
     }
 
     public var counts: Counts {
-        state.withLock { state in
+        state.withLockedValue { state in
             var counts = state.counts
             counts.subscribers = state.subscribers.count
+            counts.waiting = state.subscribers.values.count { $0.waiter != nil }
             return counts
         }
     }
@@ -67,8 +70,8 @@ public final class EventHub: Sendable {
     public func publish(_ events: [NodeEvent], atMillis millis: UInt64) {
         guard !events.isEmpty else { return }
         let at = AdminAPI.timestamp(millis: millis)
-        let (wakeups, overflowed) = state.withLock { state -> ([(CheckedContinuation<NodeEvent?, Never>, NodeEvent?)], Int) in
-            var wakeups: [(CheckedContinuation<NodeEvent?, Never>, NodeEvent?)] = []
+        let (wakeups, overflowed) = state.withLockedValue { state -> ([(CheckedContinuation<EventSubscription.Next, Never>, NodeEvent)], Int) in
+            var wakeups: [(CheckedContinuation<EventSubscription.Next, Never>, NodeEvent)] = []
             var overflowed = 0
             state.counts.published += events.count
             for var event in events {
@@ -87,7 +90,7 @@ public final class EventHub: Sendable {
             state.counts.dropped += overflowed
             return (wakeups, overflowed)
         }
-        for (continuation, event) in wakeups { continuation.resume(returning: event) }
+        for (continuation, event) in wakeups { continuation.resume(returning: .event(event)) }
         if overflowed > 0 {
             refusals?.refused("event subscriber dropped", reason: "subscriber-fell-behind", metadata: ["queue": "\(limits.queueCapacity)"])
         }
@@ -97,7 +100,7 @@ public final class EventHub: Sendable {
     /// the event `since` if the hub still keeps it, else now.
     public func subscribe(since: String? = nil, agreement: String? = nil, origin: Origin = .admin) throws(Refusal) -> EventSubscription {
         let limit = origin == .admin ? limits.subscribers : limits.consoleSubscribers
-        let outcome = state.withLock { state -> Int? in
+        let outcome = state.withLockedValue { state -> Int? in
             guard state.subscribers.values.count(where: { $0.origin == origin }) < limit else {
                 state.counts.refused += 1
                 return nil
@@ -124,9 +127,9 @@ public final class EventHub: Sendable {
     }
 
     /// The latest event's id (what a client that has just read the whole state resumes after).
-    public var latestID: String { state.withLock { "\(run).\($0.sequence)" } }
+    public var latestID: String { state.withLockedValue { "\(run).\($0.sequence)" } }
 
-    var subscriberCount: Int { state.withLock { $0.subscribers.count } }
+    var subscriberCount: Int { state.withLockedValue { $0.subscribers.count } }
 
     private enum ResumePoint {
         case after(UInt64)
@@ -152,30 +155,49 @@ public final class EventHub: Sendable {
         return event
     }
 
-    func next(_ id: Int) async -> NodeEvent? {
+    func next(_ id: Int, idleAfter timeout: Duration?) async -> EventSubscription.Next {
         await withCheckedContinuation { continuation in
-            /// nil: wait (the continuation is stored); else the answer.
-            let ready = state.withLock { state -> NodeEvent?? in
-                guard var subscriber = state.subscribers[id] else { return .some(nil) }
+            /// nil: wait (the continuation is stored, with a number the idle timer names it by);
+            /// else the answer.
+            let ready = state.withLockedValue { state -> (answer: EventSubscription.Next?, wait: UInt64) in
+                guard var subscriber = state.subscribers[id] else { return (.ended, 0) }
                 if let event = subscriber.take() {
                     state.subscribers[id] = subscriber
-                    return .some(event)
+                    return (.event(event), 0)
                 }
                 if subscriber.overflowedAt != nil {
                     state.subscribers[id] = nil
-                    return .some(lost("this subscriber fell more than \(limits.queueCapacity) events behind", latest: state.sequence))
+                    return (.event(lost("this subscriber fell more than \(limits.queueCapacity) events behind", latest: state.sequence)), 0)
                 }
-                subscriber.waiter = continuation
+                state.nextWait += 1
+                subscriber.waiter = (state.nextWait, continuation)
                 state.subscribers[id] = subscriber
-                return .none
+                return (nil, state.nextWait)
             }
-            if case .some(let event) = ready { continuation.resume(returning: event) }
+            if let answer = ready.answer {
+                continuation.resume(returning: answer)
+            } else if let timeout {
+                Task { [weak self] in
+                    try? await Task.sleep(for: timeout)
+                    self?.wakeIdle(id, wait: ready.wait)
+                }
+            }
         }
     }
 
+    /// Ends wait `wait` of subscriber `id` with `.idle`, if it is still waiting.
+    private func wakeIdle(_ id: Int, wait: UInt64) {
+        let waiter = state.withLockedValue { state -> CheckedContinuation<EventSubscription.Next, Never>? in
+            guard let waiter = state.subscribers[id]?.waiter, waiter.number == wait else { return nil }
+            state.subscribers[id]?.waiter = nil
+            return waiter.continuation
+        }
+        waiter?.resume(returning: .idle)
+    }
+
     func cancel(_ id: Int) {
-        let waiter = state.withLock { $0.subscribers.removeValue(forKey: id)?.waiter }
-        waiter?.resume(returning: nil)
+        let waiter = state.withLockedValue { $0.subscribers.removeValue(forKey: id)?.waiter }
+        waiter?.continuation.resume(returning: .ended)
     }
 
     private struct State {
@@ -183,6 +205,7 @@ public final class EventHub: Sendable {
         var sequence: UInt64 = 0
         var subscribers: [Int: Subscriber] = [:]
         var nextSubscriber = 0
+        var nextWait: UInt64 = 0
         var counts = Counts()
     }
 
@@ -193,7 +216,7 @@ public final class EventHub: Sendable {
         var head = 0
         /// Set when the queue was full: nothing more is queued, and the reader is told after it.
         var overflowedAt: ContinuousClock.Instant?
-        var waiter: CheckedContinuation<NodeEvent?, Never>?
+        var waiter: (number: UInt64, continuation: CheckedContinuation<EventSubscription.Next, Never>)?
 
         init(agreement: String?, origin: Origin) {
             self.agreement = agreement
@@ -203,7 +226,7 @@ public final class EventHub: Sendable {
         enum Offer {
             case ignored, queued, overflowed
             /// Hand the event to this waiting reader.
-            case handed(CheckedContinuation<NodeEvent?, Never>)
+            case handed(CheckedContinuation<EventSubscription.Next, Never>)
         }
 
         /// Queues `event` if it is for this subscriber, or hands it to its waiting reader.
@@ -211,7 +234,7 @@ public final class EventHub: Sendable {
             guard overflowedAt == nil, agreement == nil || event.agreement == agreement else { return .ignored }
             if let waiter {
                 self.waiter = nil
-                return .handed(waiter)
+                return .handed(waiter.continuation)
             }
             guard queue.count - head < capacity else {
                 overflowedAt = .now
@@ -239,11 +262,33 @@ public struct EventSubscription: Sendable {
     let hub: EventHub
     let id: Int
 
-    public func next() async -> NodeEvent? {
+    /// What a wait for the next event came to.
+    public enum Next: Sendable {
+        case event(NodeEvent)
+        /// Nothing was published for this subscriber within the wait's idle time.
+        case idle
+        /// The subscription ended (cancelled, or dropped after its `events-lost`).
+        case ended
+    }
+
+    /// The next event; `.idle` if none comes within `idleAfter` (the subscription stays), so one
+    /// loop can write events and heartbeats without a second task sharing its writer.
+    public func next(idleAfter timeout: Duration? = nil) async -> Next {
         await withTaskCancellationHandler {
-            await hub.next(id)
+            await hub.next(id, idleAfter: timeout)
         } onCancel: {
             hub.cancel(id)
+        }
+    }
+
+    /// The next event, however long it takes; nil once the subscription has ended.
+    public func next() async -> NodeEvent? {
+        while true {
+            switch await next(idleAfter: nil) {
+            case .event(let event): return event
+            case .ended: return nil
+            case .idle: continue
+            }
         }
     }
 

@@ -1,5 +1,5 @@
 public import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Which refusals to log in full and which to fold into a summary: the first refusal of each
 /// reason opens a window and is logged with everything known about it; later ones in the window
@@ -63,14 +63,14 @@ package struct RefusalSummary {
 /// is recorded.
 public final class RefusalLog: Sendable {
     private let logger: Logger
-    private let summary: Mutex<RefusalSummary>
+    private let summary: NIOLockedValueBox<RefusalSummary>
 
     public init(logger: Logger, interval: Duration = .seconds(10)) {
         self.logger = logger
-        self.summary = Mutex(RefusalSummary(interval: interval))
+        self.summary = NIOLockedValueBox(RefusalSummary(interval: interval))
     }
 
-    public var interval: Duration { summary.withLock { $0.interval } }
+    public var interval: Duration { summary.withLockedValue { $0.interval } }
 
     /// Logs `message` with `metadata` (and the reason) unless refusals of `reason` are being
     /// summarised right now.
@@ -79,7 +79,7 @@ public final class RefusalLog: Sendable {
     ) {
         let detail = metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         let now = ContinuousClock.now
-        let (logInFull, closed) = summary.withLock { summary in
+        let (logInFull, closed) = summary.withLockedValue { summary in
             let closed = summary.closeWindows(at: now)
             return (summary.record(reason: reason, detail: detail, at: now), closed)
         }
@@ -92,7 +92,7 @@ public final class RefusalLog: Sendable {
 
     /// Writes the summary line of every window that is due.
     public func flush() {
-        write(summary.withLock { $0.closeWindows(at: .now) })
+        write(summary.withLockedValue { $0.closeWindows(at: .now) })
     }
 
     /// Flushes every interval until cancelled.

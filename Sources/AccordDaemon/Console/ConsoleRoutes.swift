@@ -1,0 +1,220 @@
+import AccordRefusals
+import AccordAdminAPI
+import AccordModel
+import AccordStore
+import AccordSync
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// The web console's routes. Who may make a request is decided by middleware, in this order: the
+/// security headers go on every answer (`ConsoleHeadersMiddleware`), a request for another `Host`
+/// is refused (`ConsoleHostMiddleware`), and every page but the login and the assets needs a
+/// session (`ConsoleSessionMiddleware`), every action also its CSRF token and this origin
+/// (`ConsoleFormMiddleware`). Pages come from `ConsolePages`, data and actions from
+/// `NodeAdministration` — the operations the admin API calls — so the console and `accordctl`
+/// never disagree.
+struct ConsoleRoutes {
+    /// Form bodies are small: a note is at most 4 KiB.
+    static let maximumBodyBytes = 64 * 1024
+
+    let administration: NodeAdministration
+    let authority: ConsoleAuthority
+    let events: EventHub
+    let gate: ConsoleGate
+
+    init(
+        administration: NodeAdministration, authority: ConsoleAuthority, events: EventHub, address: ConsoleAddress, refusals: RefusalLog
+    ) {
+        self.administration = administration
+        self.authority = authority
+        self.events = events
+        gate = ConsoleGate(
+            hosts: address.hostHeaders, cookie: "accord_session_\(address.port)", authority: authority,
+            counters: administration.counters, refusals: refusals
+        )
+    }
+
+    func router() -> Router<AccordRequestContext> {
+        let router = Router(context: AccordRequestContext.self)
+        router.add(middleware: ConsoleHeadersMiddleware())
+        router.add(middleware: ConsoleHostMiddleware(gate: gate))
+        router.get("static/console.css") { _, _ in Response.text(ConsoleAssets.css, contentType: "text/css; charset=utf-8") }
+        router.get("static/console.js") { _, _ in Response.text(ConsoleAssets.javascript, contentType: "text/javascript; charset=utf-8") }
+        router.get("login") { _, _ in Self.page(ConsolePages.login(error: nil)) }
+        router.post("login") { request, context in try await logIn(request, context) }
+
+        let signedIn = router.group().add(middleware: ConsoleSessionMiddleware(gate: gate)).add(middleware: ConsoleFormMiddleware(gate: gate))
+        signedIn.get { request, context in
+            try await show(request, context) { context in ConsolePages.overview(try await administration.status(), context) }
+        }
+        signedIn.get("agreements") { request, context in
+            try await show(request, context) { context in
+                let filter = ConsolePages.ListFilter(request.queryFields)
+                return ConsolePages.agreements(try await administration.list(filter.listQuery).filter(filter.matches), filter, context)
+            }
+        }
+        signedIn.get("agreements/:agreement") { request, context in
+            try await show(request, context) { pageContext in try await agreementPage(context.pathParameter("agreement"), pageContext) }
+        }
+        signedIn.get("conflicts") { request, context in
+            try await show(request, context) { context in ConsolePages.conflicts(try await administration.conflicts(nil), context) }
+        }
+        signedIn.get("events") { request, _ in EventStreamResponse.response(request, hub: events, origin: .console) }
+
+        signedIn.post("logout") { _, context in
+            if let session = context.consoleSession { authority.logOut(session.id) }
+            var response = Self.redirect("/login")
+            response.headers[.setCookie] = "\(gate.cookie)=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
+            return response
+        }
+        signedIn.post("agreements/:agreement/approve") { request, context in
+            try await act(request, context) { id, form in
+                guard let termsHash = form["termsHash"], !termsHash.isEmpty else { throw AdminFailure.badRequest("the approval names no terms") }
+                _ = try await administration.approve(id, expected: termsHash)
+                return "approved"
+            }
+        }
+        signedIn.post("agreements/:agreement/notes") { request, context in
+            try await act(request, context) { id, form in
+                let text = form["text"] ?? ""
+                guard !text.isEmpty else { throw AdminFailure.badRequest("a note needs text") }
+                _ = try await administration.author(id, [.note(text)])
+                return "noted"
+            }
+        }
+        for action in [CommitmentRequest.Action.fulfil, .waive] {
+            signedIn.post("agreements/:agreement/commitments/:commitment/\(action.rawValue)") { request, context in
+                try await act(request, context) { id, _ in
+                    let commitment = try context.pathParameter("commitment")
+                    let (_, edits) = try EditRequests.commitment(CommitmentRequest(action: action, commitment: commitment))
+                    _ = try await administration.author(id, edits)
+                    return action == .fulfil ? "fulfilled" : "waived"
+                }
+            }
+        }
+        return router
+    }
+
+    // MARK: - Pages and actions
+
+    /// Messages an action's redirect may ask for: a fixed set, so a link cannot make the
+    /// console say anything else.
+    private static let notices = [
+        "approved": "Approved.", "noted": "Note added.", "fulfilled": "Commitment marked fulfilled.", "waived": "Commitment waived.",
+    ]
+
+    private func context(_ request: Request, _ context: AccordRequestContext) -> ConsolePages.Context {
+        var page = ConsolePages.Context(node: administration.configuration.node.description, csrf: context.consoleSession?.csrf ?? "")
+        page.notice = request.queryFields["notice"].flatMap { Self.notices[$0] }
+        return page
+    }
+
+    /// A page, or the problem that kept it from being shown.
+    private func show(
+        _ request: Request, _ context: AccordRequestContext, _ render: (ConsolePages.Context) async throws -> HTML
+    ) async throws -> Response {
+        let page = self.context(request, context)
+        do {
+            return Self.page(try await render(page))
+        } catch let failure as AdminFailure {
+            return Self.page(ConsolePages.problem("Not available", failure.body.message, page), status: failure.status)
+        } catch {
+            return Self.page(ConsolePages.problem("Not available", "\(error)", page), status: .serviceUnavailable)
+        }
+    }
+
+    private func agreementPage(_ id: String, _ context: ConsolePages.Context) async throws -> HTML {
+        let agreement = try administration.agreementID(id)
+        let view = try await administration.show(agreement)
+        let history = try await administration.store.history(of: agreement).map(Views.history)
+        return ConsolePages.agreement(view, history: history, organisation: administration.configuration.node.organisation.rawValue, context)
+    }
+
+    /// Runs an action on the path's agreement with the request's form; then the agreement again
+    /// with a notice — or, refused, the page as it is now with why.
+    private func act(
+        _ request: Request, _ context: AccordRequestContext, _ action: (AgreementID, [String: String]) async throws -> String
+    ) async throws -> Response {
+        let id = try context.pathParameter("agreement")
+        let form = FormFields.decode(try await request.body(upTo: Self.maximumBodyBytes))
+        var page = self.context(request, context)
+        do {
+            let notice = try await action(try administration.agreementID(id), form)
+            return Self.redirect("/agreements/\(id)?notice=\(notice)")
+        } catch {
+            let status: HTTPResponse.Status
+            switch error {
+            case let failure as AdminFailure:
+                status = failure.status
+                page.error = failure.body.code == "terms-changed"
+                    ? "Not approved: the terms changed since this page showed them. Read them again below before you approve."
+                    : failure.body.message
+            case let rejection as ChangeRejection:
+                status = .unprocessableContent
+                page.error = "Refused: \(rejection.message)"
+            default:
+                status = .unprocessableContent
+                page.error = "\(error)"
+            }
+            do {
+                return Self.page(try await agreementPage(id, page), status: status)
+            } catch {
+                return Self.page(ConsolePages.problem("Not available", page.error ?? "\(error)", page), status: status)
+            }
+        }
+    }
+
+    private func logIn(_ request: Request, _ context: AccordRequestContext) async throws -> Response {
+        guard gate.sameOrigin(request) else {
+            return gate.refuse(request, context, "bad-origin", .forbidden, "A login must come from this console's own page.")
+        }
+        let source = context.remoteAddress ?? "unknown"
+        let form = FormFields.decode(try await request.body(upTo: Self.maximumBodyBytes))
+        switch authority.logIn(token: form["token"] ?? "", source: source) {
+        case .opened(let sessionID):
+            var response = Self.redirect("/")
+            response.headers[.setCookie] = "\(gate.cookie)=\(sessionID); HttpOnly; SameSite=Strict; Path=/"
+            return response
+        case .refused:
+            gate.refusals.refused("console login refused", reason: "login-failed", level: .notice, metadata: ["source": "\(source)"])
+            administration.counters.consoleRefused("login-failed")
+            return Self.page(ConsolePages.login(error: "That token is not valid (tokens are single-use and expire)."), status: .unauthorized)
+        case .throttled(let retryAfter):
+            gate.refusals.refused("console login refused", reason: "login-throttled", metadata: ["source": "\(source)"])
+            administration.counters.consoleRefused("login-throttled")
+            var response = Self.page(ConsolePages.login(error: "Too many failed logins; try again later."), status: .tooManyRequests)
+            response.headers[.retryAfter] = "\(max(1, retryAfter.components.seconds))"
+            return response
+        }
+    }
+
+    static func page(_ html: HTML, status: HTTPResponse.Status = .ok) -> Response {
+        Response.text(html.description, contentType: "text/html; charset=utf-8", status: status)
+    }
+
+    static func redirect(_ location: String) -> Response {
+        Response(status: .seeOther, headers: [.location: location, .contentType: "text/plain; charset=utf-8"], body: ResponseBody())
+    }
+}
+
+extension ConsolePages.ListFilter {
+    /// The filter a list page's query asks for.
+    init(_ query: [String: String]) {
+        self.init()
+        party = query["party"] ?? ""
+        status = query["status"] ?? ""
+        category = query["category"] ?? ""
+        search = query["q"] ?? ""
+        page = query["page"].flatMap { Int($0) } ?? 1
+    }
+
+    /// What the store filters; the rest (category, search) the page does.
+    var listQuery: [String: String] {
+        var query: [String: String] = [:]
+        if !party.isEmpty { query["party"] = party }
+        if !status.isEmpty { query["status"] = status }
+        return query
+    }
+}
