@@ -56,7 +56,7 @@ let package = Package(
             name: "AccordTLS",
             dependencies: [
                 "COpenSSL", "COpenSSLShim", "AccordCrypto",
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
 
@@ -72,7 +72,7 @@ let package = Package(
             name: "AccordSync",
             dependencies: [
                 "AccordModel", "AccordCrypto", "AccordTLS", "AccordStore", "AccordRefusals",
-                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -85,7 +85,7 @@ let package = Package(
             name: "AccordDaemon",
             dependencies: [
                 "AccordAdminAPI", "AccordSync", "AccordStore", "AccordModel", "AccordCrypto", "AccordTLS", "AccordRefusals",
-                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -18,6 +18,15 @@ accord_install_browser_test_prerequisites() {
     fi
 }
 
+# What the monitoring tests need (MonitoringTests): a real Prometheus server and promtool, from
+# Debian's prometheus (without its recommended exporters), and curl to read Prometheus's API.
+accord_install_monitoring_test_prerequisites() {
+    if ! dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -q "install ok installed"; then
+        ACCORD_APT_OPTIONS="--no-install-recommends" accord_apt_install prometheus
+    fi
+    accord_apt_install curl
+}
+
 # What the admin API's fuzzing needs (scripts/api-fuzz.sh): socat, to carry a loopback port to
 # the Unix socket, and schemathesis from PyPI.
 accord_install_api_fuzz_prerequisites() {
@@ -46,6 +55,7 @@ accord_apt_install() {
         local sudo=""
         [ "$(id -u)" -ne 0 ] && sudo="sudo"
         $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+        # shellcheck disable=SC2086 # the options are words
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq ${ACCORD_APT_OPTIONS:-} "${missing[@]}"
     fi
 }

@@ -38,6 +38,8 @@ public final class Daemon: Sendable {
     private let sync: SyncNode
     private let adminListener: HTTPListener
     private let consoleListener: HTTPListener?
+    /// `GET /metrics` alone on TCP, for Prometheus (`[metrics] address`).
+    private let metricsListener: HTTPListener?
     let administration: NodeAdministration
     private let reloader: ConfigurationReloader
     private let certificateWarnings: CertificateWarningLog
@@ -52,9 +54,11 @@ public final class Daemon: Sendable {
     /// Connections each listener serves at once.
     static let maximumAdminConnections = 32
     static let maximumConsoleConnections = 64
-    /// The console's request deadline (slowloris) and keep-alive.
-    static let consoleRequestTimeout: TimeAmount = .seconds(10)
-    static let consoleKeepAliveTimeout: TimeAmount = .seconds(60)
+    /// A Prometheus server needs one; a few more let an operator's curl in beside it.
+    static let maximumMetricsConnections = 8
+    /// The TCP listeners' (console, metrics) deadline for a whole request (slowloris) and
+    /// keep-alive.
+    static let tcpRequestDeadlines: (request: TimeAmount, keepAlive: TimeAmount) = (.seconds(10), .seconds(60))
 
     /// Opens everything the node needs, in order, and closes what it opened if a later step
     /// fails; each failure names what to fix. The listen address is bound here and the admin
@@ -113,7 +117,7 @@ public final class Daemon: Sendable {
         eventFeed = NodeEventFeed(hub: events, store: store, sync: sync, clock: clock)
         let authority = configuration.console.map { _ in ConsoleAuthority() }
         let administration = NodeAdministration(
-            live: live, store: store, sync: sync, reloader: reloader, events: events, console: authority, clock: clock
+            live: live, store: store, sync: sync, reloader: reloader, events: events, console: authority, refusals: refusals, clock: clock
         )
         self.administration = administration
         deadlineWatch = DeadlineWatch(administration: administration, events: events)
@@ -129,16 +133,25 @@ public final class Daemon: Sendable {
                         .router().buildResponder(),
                     address: .tcp(host: address.host, port: address.port, field: "console.address"),
                     connections: ConnectionCount(limit: Self.maximumConsoleConnections, reason: "too-many-console-connections", refusals: refusals),
-                    requestDeadlines: (Self.consoleRequestTimeout, Self.consoleKeepAliveTimeout), logger: logger
+                    requestDeadlines: Self.tcpRequestDeadlines, logger: logger
                 )
             }
+        }
+        metricsListener = configuration.metrics.map { address in
+            HTTPListener(
+                responder: MetricsRoutes(administration: administration).router().buildResponder(),
+                address: .tcp(host: address.host, port: address.port, field: "metrics.address"),
+                connections: ConnectionCount(limit: Self.maximumMetricsConnections, reason: "too-many-metrics-connections", refusals: refusals),
+                requestDeadlines: Self.tcpRequestDeadlines, logger: logger
+            )
         }
         certificateWarnings = CertificateWarningLog(logger: logger)
     }
 
-    /// The admin API's and the console's responders, for in-process HTTP tests.
+    /// The listeners' responders, for in-process HTTP tests.
     var adminResponder: RouterResponder<AccordRequestContext> { adminListener.responder }
     var consoleResponder: RouterResponder<AccordRequestContext>? { consoleListener?.responder }
+    var metricsResponder: RouterResponder<AccordRequestContext>? { metricsListener?.responder }
 
     /// Closes what `init` opened, for a daemon whose services never ran (in-process tests).
     func closeUnstarted() async {
@@ -199,6 +212,9 @@ public final class Daemon: Sendable {
         if let consoleListener {
             parts.append(("console", { started in try await consoleListener.run(started: started) }))
         }
+        if let metricsListener {
+            parts.append(("metrics", { started in try await metricsListener.run(started: started) }))
+        }
         let watchers: [(String, Body)] = [
             ("reload-on-hangup", { [reloader] started in
                 started()
@@ -240,7 +256,8 @@ public final class Daemon: Sendable {
         }
         logger.info("accordd started", metadata: [
             "node": "\(configuration.node)", "admin": "\(configuration.adminSocket)",
-            "console": "\(configuration.console.map { "http://\($0.host):\($0.port)/" } ?? "off")",
+            "console": "\(configuration.console.map { "http://\($0)/" } ?? "off")",
+            "metrics": "\(configuration.metrics.map { "http://\($0)/metrics" } ?? "admin socket only")",
             "peers": "\(configuration.peers.map(\.description).joined(separator: ", "))",
         ])
     }

@@ -29,7 +29,10 @@ public struct DaemonConfiguration: Sendable {
     public var maximumClockSkew: Duration
     public var durability: StoreConfiguration.Durability
     /// Where the web console listens (`[console] address`); nil: no console.
-    public var console: ConsoleAddress? = nil
+    public var console: ListenAddress? = nil
+    /// Where Prometheus scrapes `/metrics` over TCP (`[metrics] address`); nil: only the admin
+    /// socket serves them.
+    public var metrics: ListenAddress? = nil
 
     /// Reads and checks `file`; every problem names the field.
     public static func load(file: String) throws(ConfigurationError) -> DaemonConfiguration {
@@ -120,12 +123,15 @@ public struct DaemonConfiguration: Sendable {
             try syncTable.finish()
         }
 
-        var console: ConsoleAddress?
-        if var consoleTable = try top.table("console") {
-            let (host, port) = try Self.address(try consoleTable.requiredString("address"), field: "address", in: consoleTable)
-            try consoleTable.finish()
-            console = ConsoleAddress(host: host, port: port)
+        /// `[console]` and `[metrics]`: a table with one `address`.
+        func listenAddress(_ name: String) throws(ConfigurationError) -> ListenAddress? {
+            guard var table = try top.table(name) else { return nil }
+            let (host, port) = try Self.address(try table.requiredString("address"), field: "address", in: table)
+            try table.finish()
+            return ListenAddress(host: host, port: port)
         }
+        let console = try listenAddress("console")
+        let metrics = try listenAddress("metrics")
 
         var peers: [PeerEndpoint] = []
         for var peerTable in try top.tables("peers") {
@@ -144,7 +150,7 @@ public struct DaemonConfiguration: Sendable {
             certificate: certificate, privateKey: privateKey, certificateAuthority: certificateAuthority,
             revocationList: revocationList, adminSocket: adminSocket, adminSocketMode: mode, peers: peers,
             reconcileInterval: sync.reconcileInterval, keepaliveInterval: sync.keepaliveInterval, idleTimeout: sync.idleTimeout,
-            maximumClockSkew: maximumClockSkew, durability: durability, console: console
+            maximumClockSkew: maximumClockSkew, durability: durability, console: console, metrics: metrics
         )
     }
 
@@ -239,6 +245,7 @@ public struct DaemonConfiguration: Sendable {
         if idleTimeout != other.idleTimeout { fields.append("sync.idle_timeout_seconds") }
         if maximumClockSkew != other.maximumClockSkew { fields.append("sync.max_clock_skew_seconds") }
         if console != other.console { fields.append("console.address") }
+        if metrics != other.metrics { fields.append("metrics.address") }
         return fields
     }
 
@@ -281,10 +288,12 @@ public struct DaemonConfiguration: Sendable {
     }
 }
 
-/// The web console's listening address.
-public struct ConsoleAddress: Sendable, Equatable {
+/// A TCP address one of the node's HTTP listeners (the console, the metrics) listens on.
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: Int
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     /// `Host` header values a browser sends for this address.
     var hostHeaders: Set<String> {

@@ -1,4 +1,5 @@
 import AccordModel
+import AccordRefusals
 import Foundation
 import AccordCrypto
 import AccordAdminAPI
@@ -80,6 +81,15 @@ extension NodeAdministration {
         text.metric("accord_log_changes", "gauge", "Accepted changes in this node's log.", Double(counts.changes))
         text.metric("accord_held_changes", "gauge", "Changes held until their dependencies arrive or their stamp is due.", Double(counts.held))
         text.metric("accord_rejected_changes_recorded", "gauge", "Rejected changes recorded in the store.", Double(counts.rejected))
+        text.metric(
+            "accord_store_write_failures_total", "counter", "Write transactions of the store that failed and were rolled back, by the store error's code (full, read-only, unavailable, ...).",
+            by: "code", store.writeFailures
+        )
+        text.metric(
+            "accord_refusals_total", "counter",
+            "Input refused (peer connections, sessions, changes, HTTP connections and requests), each counted under its reason, whether logged in full or summarised.",
+            by: "reason", refusals.counts
+        )
         text.metric("accord_changes_authored_total", "counter", "Changes authored through the admin API.", Double(counters.authoredCount))
         text.metric("accord_changes_applied_total", "counter", "Changes from peers accepted into the log.", Double(sync.changesAccepted))
         text.metric("accord_changes_received_total", "counter", "Changes received from peers.", Double(sync.changesReceived))
@@ -100,7 +110,7 @@ extension NodeAdministration {
             by: "reason", sync.connectionsRefused
         )
         text.metric("accord_reconcile_rounds_total", "counter", "Reconciliation rounds completed.", Double(sync.reconcileRounds))
-        text.metric("accord_reconcile_seconds_sum", "counter", "Seconds spent in reconciliation rounds.", sync.reconcileSecondsTotal)
+        text.metric("accord_reconcile_seconds_total", "counter", "Seconds spent in reconciliation rounds (mean: divide by accord_reconcile_rounds_total).", sync.reconcileSecondsTotal)
         text.metric("accord_reconcile_differences_total", "counter", "Agreements found different by reconciliation.", Double(sync.reconcileDifferences))
         text.metric("accord_reconcile_bytes_total", "counter", "Bytes of reconciliation messages (reconcile and heads frames, both ways).", Double(sync.reconcileBytes))
         text.metric("accord_reconcile_heads_bytes_total", "counter", "Of accord_reconcile_bytes_total, the bytes of heads frames.", Double(sync.headsBytes))
@@ -115,6 +125,18 @@ extension NodeAdministration {
             lifetimes.revocationLists.compactMap { list in list.nextUpdate.map { ([("issuer", list.issuer)], $0.timeIntervalSince1970.rounded()) } }
         )
         text.metric("accord_reloads_total", "counter", "Configuration reloads, by result (applied, refused).", by: "result", reloader.outcomes)
+        let connectedOrganisations = Set(sessions.map(\.node.organisation))
+        text.metric(
+            "accord_partner_connected", "gauge", "1 while at least one node of the configured partner organisation is in session with this node.",
+            configuration.peers.map { ([("organisation", $0.organisation.rawValue)], connectedOrganisations.contains($0.organisation) ? 1 : 0) }
+        )
+        text.metric(
+            "accord_peer_last_reconcile_timestamp_seconds", "gauge",
+            "When the last reconciliation round of the session with the peer node completed (Unix seconds; 0 until the session completes one).",
+            sessions.sorted { $0.node < $1.node }.map { session in
+                ([("peer", session.node.description)], session.lastRound.map { (Double($0.completedAt) / 1000).rounded() } ?? 0)
+            }
+        )
         let connected = peers.filter { $0.node != nil }
         func perPeer(_ value: (PeerStatus) -> Int) -> [(labels: [(String, String)], value: Double)] {
             connected.map { ([("peer", $0.node ?? $0.organisation)], Double(value($0))) }

@@ -1,6 +1,7 @@
 import AccordAdminAPI
 import AccordCrypto
 import AccordModel
+import AccordRefusals
 import AccordStore
 import AccordSync
 import Foundation
@@ -22,12 +23,15 @@ public final class NodeAdministration: Sendable {
     let events: EventHub
     /// Who may use the web console (nil when `[console]` is not configured).
     let console: ConsoleAuthority?
+    /// The process's refusal log, whose counts `GET /metrics` serves.
+    let refusals: RefusalLog
 
     init(
         live: LiveConfiguration, store: NodeStore, sync: SyncNode, reloader: ConfigurationReloader, events: EventHub,
-        console: ConsoleAuthority?, clock: @escaping @Sendable () -> UInt64
+        console: ConsoleAuthority?, refusals: RefusalLog, clock: @escaping @Sendable () -> UInt64
     ) {
         self.events = events
+        self.refusals = refusals
         self.console = console
         self.live = live
         self.store = store

@@ -29,11 +29,15 @@ package struct RefusalSummary {
 
     package let interval: Duration
     private(set) var windows: [String: Window] = [:]
+    /// Every refusal recorded, by reason, whether logged in full or folded (the metric
+    /// `accord_refusals_total`). Reasons are the code's own names, so the table stays small.
+    package private(set) var counts: [String: Int] = [:]
 
     package init(interval: Duration) { self.interval = interval }
 
     /// Records a refusal; true if it should be logged in full.
     package mutating func record(reason: String, detail: String, at now: ContinuousClock.Instant) -> Bool {
+        counts[reason, default: 0] += 1
         if var window = windows[reason], now - window.opened < interval {
             window.suppressed += 1
             window.last = detail
@@ -71,6 +75,9 @@ public final class RefusalLog: Sendable {
     }
 
     public var interval: Duration { summary.withLockedValue { $0.interval } }
+
+    /// How many refusals of each reason were recorded since the log was made.
+    public var counts: [String: Int] { summary.withLockedValue { $0.counts } }
 
     /// Logs `message` with `metadata` (and the reason) unless refusals of `reason` are being
     /// summarised right now.

@@ -77,6 +77,7 @@ extension NodeStore {
             try? writer.connection.execute("ROLLBACK")
             writer.evict(context.touched)
             try? writer.reloadCounters()
+            failedWrites.withLockedValue { $0[error.code.description, default: 0] += 1 }
             failure = error
         }
         for request in group { request.complete(failure) }

@@ -21,6 +21,12 @@ public final class NodeStore: Sendable {
     let pending = NIOLockedValueBox(PendingWrites())
     let watchers = NIOLockedValueBox(LogWatchers())
     let commitObservers = NIOLockedValueBox(CommitObservers())
+    /// Write transactions that failed and were rolled back, by `StoreError.Code` (a disk that is
+    /// full, an I/O error): `accord_store_write_failures_total`.
+    let failedWrites = NIOLockedValueBox<[String: Int]>([:])
+
+    /// Failed write transactions since the store was opened, by the store error's code.
+    public var writeFailures: [String: Int] { failedWrites.withLockedValue { $0 } }
 
     /// The page size of a new database. A signed change of ~1.1 KB is one row of the log: 4 KiB
     /// pages hold three and leave ~17 % of each page empty, 8 KiB pages hold seven (~5 % empty);

@@ -35,6 +35,7 @@ struct DiskFullTests {
             let answer = try await acme.admin().post("/v1/agreements/\(id)/notes", json: #"{"text": "\#(String(repeating: "x", count: 3000))"}"#)
             #expect(answer.status == 503 && answer.text.contains("\"store-full\""), "the API answers 503 store-full: \(answer.status) \(answer.text)")
             #expect(!acknowledged.isEmpty)
+            #expect(try await acme.metric("accord_store_write_failures_total", label: "code", "full") >= 2, "the failed writes are counted for the alert")
             // globex goes on writing; acme cannot store what it pushes for now.
             for index in 0..<5 { #expect(try await globex.ctl("agreements", "note", id, "from globex \(index)").succeeded) }
             #expect(try await acme.ctl("status").succeeded, "acme still answers")

@@ -55,12 +55,15 @@ final class InProcessNode: Sendable {
     let daemon: Daemon
     let folder: String
 
-    /// - Parameter console: a console on this loopback port (nothing listens there).
-    init(console: Int? = nil) async throws {
+    /// - Parameters:
+    ///   - console: a console on this loopback port (nothing listens there).
+    ///   - metrics: a metrics listener on this loopback port (nothing listens there).
+    init(console: Int? = nil, metrics: Int? = nil) async throws {
         folder = TestCertificates.temporaryFolder("accord-in-process")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let node = try AccordProcess("acme", port: 0, binaries: "", folder: folder)
         node.consolePort = console
+        node.metricsPort = metrics
         node.peers = [AccordProcess.Peer(organisation: "globex", port: 1)]
         let file = "\(folder)/accordd.toml"
         try node.configuration().write(toFile: file, atomically: true, encoding: .utf8)
@@ -69,6 +72,7 @@ final class InProcessNode: Sendable {
 
     var admin: InProcessHTTP { InProcessHTTP(responder: daemon.adminResponder) }
     var console: InProcessHTTP? { daemon.consoleResponder.map(InProcessHTTP.init) }
+    var metrics: InProcessHTTP? { daemon.metricsResponder.map(InProcessHTTP.init) }
 
     func close() async {
         await daemon.closeUnstarted()

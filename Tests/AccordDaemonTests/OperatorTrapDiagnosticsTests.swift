@@ -108,17 +108,27 @@ struct OperatorTrapDiagnosticsTests {
         }
     }
 
-    @Test("a listen port in use is a clear error before 'accordd started', with exit status 75")
-    func portInUse() async throws {
+    @Test(
+        "a port in use — the peers', the console's or the metrics' — is a clear error before 'accordd started', with exit status 75",
+        arguments: ["listen.address", "console.address", "metrics.address"]
+    )
+    func portInUse(field: String) async throws {
         let nodes = try daemonMesh(["acme"])
         let acme = nodes[0]
-        let twin = try DaemonNode("acme", port: acme.port)
+        acme.consolePort = try freePorts(1)[0]
+        acme.metricsPort = try freePorts(1)[0]
+        let twin = try DaemonNode("acme", port: field == "listen.address" ? acme.port : try freePorts(1)[0])
+        twin.consolePort = field == "console.address" ? acme.consolePort : nil
+        twin.metricsPort = field == "metrics.address" ? acme.metricsPort : nil
+        let taken = [("listen.address", acme.port), ("console.address", acme.consolePort!), ("metrics.address", acme.metricsPort!)]
+            .first { $0.0 == field }!.1
         try await withNodes(nodes + [twin]) {
             try await acme.start()
             let process = try twin.launch()
+            // A listener that cannot bind after others started must still stop the whole node.
             let ended = try #require(try await process.wait(timeout: .seconds(30)), "the second accordd did not stop")
             #expect(ended == .exited(75), "\(twin.log)")
-            #expect(twin.log.contains("listen.address: 127.0.0.1:\(acme.port) is in use by another process"), "\(twin.log)")
+            #expect(twin.log.contains("\(field): 127.0.0.1:\(taken) is in use by another process"), "\(twin.log)")
             #expect(!twin.log.contains("accordd started"), "\(twin.log)")
         }
     }

@@ -108,7 +108,7 @@ struct StartupErrorTests {
 @Suite("accordd services in order", .serialized)
 struct ServiceOrderTests {
     static let order = [
-        "store", "refusal-summaries", "sync", "admin-api", "console", "reload-on-hangup", "certificate-watch", "deadline-watch",
+        "store", "refusal-summaries", "sync", "admin-api", "console", "metrics", "reload-on-hangup", "certificate-watch", "deadline-watch",
         "memory-return", "announcement",
     ]
 
@@ -123,6 +123,7 @@ struct ServiceOrderTests {
     func startAndStopInOrder() async throws {
         let node = try DaemonNode("acme", port: try freePorts(1)[0])
         node.consolePort = try freePorts(1)[0]
+        node.metricsPort = try freePorts(1)[0]
         try await withNodes([node]) {
             try await node.start()
             try await eventually("accordd says it has started") { node.log.contains("accordd started") }

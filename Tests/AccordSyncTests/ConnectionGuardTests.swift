@@ -77,6 +77,7 @@ struct ConnectionGuardTests {
         let due = summary.closeWindows(at: start + .seconds(12))
         #expect(due == [RefusalSummary.Closed(reason: "evicted", suppressed: 2, last: "3")], "a window without repeats closes silently")
         #expect(inFull("evicted", "4", at: 13), "after its window, a reason is logged in full again")
+        #expect(summary.counts == ["evicted": 4, "not-tls": 1], "every refusal is counted, logged in full or folded")
     }
 
     @Test("penalties double with each strike up to the longest, forged changes get the quarantine at once, ten quiet minutes forgive")

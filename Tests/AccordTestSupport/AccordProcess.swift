@@ -36,6 +36,8 @@ public final class AccordProcess: @unchecked Sendable {
     /// The web console's port on 127.0.0.1; nil: no console.
     public var consolePort: Int?
     public var consoleURL: String? { consolePort.map { "http://127.0.0.1:\($0)" } }
+    /// The metrics listener's port on 127.0.0.1 (`[metrics]`); nil: none.
+    public var metricsPort: Int?
     /// accordd options besides `--config`.
     public var options: [String] = []
     /// Environment variables for accordd besides this process's (e.g. a preload library).
@@ -93,6 +95,7 @@ public final class AccordProcess: @unchecked Sendable {
             \(reconcileIntervalSeconds.map { "reconcile_interval_seconds = \($0)" } ?? "")
 
             \(consolePort.map { "[console]\naddress = \"127.0.0.1:\($0)\"\n" } ?? "")
+            \(metricsPort.map { "[metrics]\naddress = \"127.0.0.1:\($0)\"\n" } ?? "")
             """
         for peer in peers {
             text += "\n[[peers]]\norganisation = \"\(peer.organisation)\"\naddress = \"127.0.0.1:\(peer.port)\"\n"

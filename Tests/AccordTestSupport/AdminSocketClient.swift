@@ -1,6 +1,7 @@
 import Foundation
 
-/// A minimal HTTP/1.1 client for a node's admin socket, for tests that time what the admin API
+/// A minimal HTTP/1.1 client for a node's admin socket (or one of its loopback TCP listeners:
+/// the console, the metrics), for tests that time what the admin API
 /// shows (an `accordctl` process per request would measure process start-up instead). One
 /// keep-alive connection, read and written with blocking calls on a serial queue of the
 /// client's own, so that a node slow to answer holds that queue's thread, never the cooperative
@@ -12,12 +13,21 @@ public final class AdminSocketClient: @unchecked Sendable {
         public var text: String { String(decoding: body, as: UTF8.self) }
     }
 
-    private let path: String
+    /// Where the node listens.
+    public enum Endpoint: Sendable {
+        case unixSocket(String)
+        case loopback(port: Int)
+    }
+
+    private let endpoint: Endpoint
     private var descriptor: Int32 = -1
     /// Owns `descriptor`: every request runs on it, one at a time.
     private let queue = DispatchQueue(label: "accord.test.admin-socket-client")
 
-    public init(socket path: String) { self.path = path }
+    public init(socket path: String) { endpoint = .unixSocket(path) }
+
+    /// A client of a listener on 127.0.0.1.
+    public init(loopbackPort port: Int) { endpoint = .loopback(port: port) }
 
     deinit { if descriptor >= 0 { close(descriptor) } }
 
@@ -48,7 +58,7 @@ public final class AdminSocketClient: @unchecked Sendable {
 
     /// On `queue` only.
     private func exchange(_ method: String, _ target: String, body: [UInt8]?) throws -> Response {
-        if descriptor < 0 { descriptor = try Self.connect(path) }
+        if descriptor < 0 { descriptor = try Self.connect(endpoint) }
         var head = "\(method) \(target) HTTP/1.1\r\nHost: accordd\r\n"
         if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
         head += "\r\n"
@@ -66,7 +76,7 @@ public final class AdminSocketClient: @unchecked Sendable {
     /// bytes and reads nothing: a subscriber of the event stream that never reads. Read it later
     /// with `drain`; close the descriptor when done.
     public func stalledRequest(_ target: String, receiveBuffer: Int32 = 4096) throws -> Int32 {
-        let fd = try Self.connect(path)
+        let fd = try Self.connect(endpoint)
         var size = receiveBuffer
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         try Self.write(fd, Array("GET \(target) HTTP/1.1\r\nHost: accordd\r\n\r\n".utf8))
@@ -93,6 +103,29 @@ public final class AdminSocketClient: @unchecked Sendable {
         return received
     }
 
+    /// A connected stream socket to `endpoint`; the caller closes it.
+    public static func connect(_ endpoint: Endpoint) throws -> Int32 {
+        switch endpoint {
+        case .unixSocket(let path): try connect(path)
+        case .loopback(let port): try connect(loopbackPort: port)
+        }
+    }
+
+    /// A connected TCP socket to 127.0.0.1:`port`, for tests that hold connections open without
+    /// speaking; the caller closes it.
+    public static func connect(loopbackPort port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return try finishConnecting(fd, connected)
+    }
+
     /// A connected Unix-domain stream socket to `path`, for tests that hold connections open
     /// without speaking; the caller closes it.
     public static func connect(_ path: String) throws -> Int32 {
@@ -109,6 +142,11 @@ public final class AdminSocketClient: @unchecked Sendable {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
+        return try finishConnecting(fd, connected)
+    }
+
+    /// Closes `fd` and throws if `connect` failed; else gives it a receive timeout.
+    private static func finishConnecting(_ fd: Int32, _ connected: Int32) throws -> Int32 {
         guard connected == 0 else {
             let code = errno
             close(fd)

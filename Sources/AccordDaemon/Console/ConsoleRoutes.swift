@@ -25,7 +25,7 @@ struct ConsoleRoutes {
     let gate: ConsoleGate
 
     init(
-        administration: NodeAdministration, authority: ConsoleAuthority, events: EventHub, address: ConsoleAddress, refusals: RefusalLog
+        administration: NodeAdministration, authority: ConsoleAuthority, events: EventHub, address: ListenAddress, refusals: RefusalLog
     ) {
         self.administration = administration
         self.authority = authority

@@ -23,9 +23,7 @@ struct AdminRoutes {
         let router = Router(context: AccordRequestContext.self)
         router.add(middleware: AdminErrorMiddleware())
         let administration = self.administration
-        router.get("metrics") { _, _ in
-            Response.text(try await administration.metrics(), contentType: "text/plain; version=0.0.4; charset=utf-8")
-        }
+        MetricsRoutes(administration: administration).add(to: router)
         let v1 = router.group("v1")
         v1.get("openapi.json") { _, _ in Response.text(Self.openAPIDocument, contentType: "application/json") }
         v1.get("status") { _, _ in Response.json(try await administration.status()) }

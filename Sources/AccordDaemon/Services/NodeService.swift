@@ -17,8 +17,16 @@ struct NodeService: Service, CustomStringConvertible {
     let body: @Sendable (_ started: @escaping @Sendable () -> Void) async throws -> Void
 
     func run() async throws {
-        try await sequence.waitForTurn(position)
         let (name, logger, sequence, position) = (description, logger, sequence, position)
+        do {
+            // A graceful shutdown ends the wait: when a service before this one fails (a port in
+            // use), the group shuts down in reverse order and waits for this one first, so a
+            // service that kept waiting for a turn that never comes would hang the process.
+            try await cancelWhenGracefulShutdown { try await sequence.waitForTurn(position) }
+        } catch is CancellationError {
+            logger.debug("service not started: the node is stopping", metadata: ["service": "\(name)"])
+            return
+        }
         do {
             try await body {
                 logger.info("service started", metadata: ["service": "\(name)"])
