@@ -8,7 +8,8 @@ struct Accordctl: AsyncParsableCommand {
         commandName: "accordctl",
         abstract: "Inspect and drive an Accord node (accordd) through its admin socket.",
         discussion: """
-            Every command talks to one node: the socket given with --socket, else $ACCORD_SOCKET, else \
+            Every command talks to one node: the socket given with --socket (before or after the \
+            command), else $ACCORD_SOCKET, else \
             \(AdminAPI.defaultSocketPath). Edits are signed by that node and synced to the other parties.
             Add --json to any command for the daemon's JSON answer, for scripts.
 
@@ -28,6 +29,11 @@ struct Accordctl: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [Status.self, Peers.self, Agreements.self, Conflicts.self, Sync.self, Watch.self, ConsoleTokenCommand.self, Reload.self, Backup.self, Metrics.self]
     )
+
+    /// `--socket`, `--timeout` and `--json` are taken before the subcommand too (`GlobalOptions`).
+    static func main() async {
+        await main(GlobalOptions.placed(Array(CommandLine.arguments.dropFirst())))
+    }
 }
 
 /// The options every command takes.

@@ -88,6 +88,11 @@ struct StartupErrorTests {
             #expect(log.contains("in use by another running process"), "\(log)")
             let untouched = try await running.ctl("status")
             #expect(untouched.succeeded, "the running node is untouched: \(untouched.stderr)")
+            // The options every command takes may come before the command too (README).
+            let first = try await Subprocess.run(Binaries.accordctl, ["--socket", running.socket, "--json", "--timeout=5", "status"])
+            #expect(first.succeeded && first.stdout.contains("\"node\""), "accordctl --socket … status: \(first.stderr)")
+            let last = try await Subprocess.run(Binaries.accordctl, ["--socket", running.socket, "agreements", "list", "--json"])
+            #expect(last.succeeded && last.stdout.hasPrefix("["), "options before and after the command: \(last.stderr)")
 
             try? FileManager.default.removeItem(atPath: second.logFile)
             let (locked, lockedLog) = try await refused(second, second.configuration(dataDirectory: running.dataDirectory))

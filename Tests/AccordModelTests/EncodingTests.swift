@@ -64,6 +64,8 @@ struct EncodingTests {
         #expect(genesis.id == SHA256Digest(hashing: genesis.canonicalBytes))
         #expect(genesis.agreement == AgreementID(genesis: genesis.id))
         #expect(genesis.agreement.description.dropFirst(14).first == "8", "version-8 UUID")
+        #expect(HexEncoding.encode(genesis.id.bytes) == "de05355402c64d2a9c72631e8cf913119452f06bd2093c0b6559ba676a96486c", "the change id docs/encoding.md gives")
+        #expect(genesis.agreement.description == "de053554-02c6-8d2a-9c72-631e8cf91311", "the agreement id docs/encoding.md gives")
     }
 
     @Test("every truncation of a valid change is refused as malformed, never a crash")
