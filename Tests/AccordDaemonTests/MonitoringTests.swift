@@ -42,7 +42,7 @@ struct MonitoringTests {
         }
     }
 
-    @Test("the metrics listener serves GET /metrics alone: another path or method is 404")
+    @Test("the metrics listener serves GET /metrics alone: another path or method is 404; a flood of scrapes renders once a second")
     func metricsListenerRoutes() async throws {
         let node = try await InProcessNode(metrics: 1)
         let metrics = try #require(node.metrics)
@@ -50,7 +50,17 @@ struct MonitoringTests {
         let status = try await metrics.send(.get, "/v1/status")
         let write = try await metrics.send(.post, "/metrics")
         let agreements = try await metrics.send(.get, "/v1/agreements")
+        // A flood of scrapes is rendered at most once a second: the uptime (in milliseconds)
+        // changes only between renders.
+        let flooding = ContinuousClock.now
+        var uptimes: Set<Substring> = []
+        for _ in 0..<200 {
+            let text = try await metrics.send(.get, "/metrics").text
+            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("accord_uptime_seconds ") }) { uptimes.insert(line) }
+        }
+        let seconds = (ContinuousClock.now - flooding) / .seconds(1)
         await node.close()
+        #expect(uptimes.count <= Int(seconds) + 2, "\(uptimes.count) renders for 200 requests in \(seconds) s")
         #expect(answer.status == .ok && answer.headers[.contentType] == "text/plain; version=0.0.4; charset=utf-8")
         #expect(answer.text.contains("\naccord_up 1\n"))
         #expect(status.status == .notFound && agreements.status == .notFound, "nothing of the admin API is reachable")
