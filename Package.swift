@@ -46,6 +46,8 @@ let package = Package(
         .target(name: "COpenSSLShim", dependencies: ["COpenSSL"]),
         .target(name: "AccordCrypto", dependencies: ["COpenSSL", "COpenSSLShim"]),
         .target(name: "AccordModel", dependencies: ["AccordCrypto"]),
+        // People: ID tokens checked against an identity provider's keys, roles. Pure: no I/O.
+        .target(name: "AccordPeople", dependencies: ["AccordCrypto"]),
         // The system SQLite (Debian's libsqlite3-dev), used through its C API.
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // Its locks are NIOLockedValueBox (a pthread mutex ThreadSanitizer sees), as everywhere here.
@@ -84,8 +86,9 @@ let package = Package(
         .target(
             name: "AccordDaemon",
             dependencies: [
-                "AccordAdminAPI", "AccordSync", "AccordStore", "AccordModel", "AccordCrypto", "AccordTLS", "AccordRefusals",
+                "AccordAdminAPI", "AccordSync", "AccordStore", "AccordModel", "AccordCrypto", "AccordTLS", "AccordRefusals", "AccordPeople",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -192,6 +195,7 @@ let package = Package(
         ),
 
         .testTarget(name: "AccordCryptoTests", dependencies: ["AccordCrypto", "AccordTestSupport"]),
+        .testTarget(name: "AccordPeopleTests", dependencies: ["AccordPeople", "AccordCrypto", "AccordTestSupport"]),
         .testTarget(
             name: "AccordDaemonTests",
             dependencies: [

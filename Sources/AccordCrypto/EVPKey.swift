@@ -25,6 +25,14 @@ final class EVPKey: @unchecked Sendable {
         }
     }
 
+    /// Takes ownership of `pointer` after checking it is an RSA key (an identity provider's).
+    init(takingRSA pointer: OpaquePointer) throws(CryptoError) {
+        self.pointer = pointer
+        guard EVP_PKEY_get_base_id(pointer) == EVP_PKEY_RSA else {
+            throw CryptoError(.unsupportedKey, "the key is not an RSA key")
+        }
+    }
+
     deinit { EVP_PKEY_free(pointer) }
 
     /// The public half as DER SubjectPublicKeyInfo, the form certificates carry.
