@@ -200,7 +200,7 @@ let package = Package(
             name: "AccordDaemonTests",
             dependencies: [
                 "AccordDaemon", "AccordAdminAPI", "AccordModel", "AccordCrypto", "AccordStore", "AccordSync", "AccordTLS", "AccordTestSupport",
-                "accordd", "accordctl", "accord-hostile-peer",
+                "AccordPeople", "accordd", "accordctl", "accord-hostile-peer",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),

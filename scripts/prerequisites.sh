@@ -27,6 +27,16 @@ accord_install_monitoring_test_prerequisites() {
     accord_apt_install curl
 }
 
+# What the sign-in tests need (PeopleTests): a real OpenID Connect provider process,
+# oidc-provider-mock from PyPI (0.3.4: the last release for Python 3.11, with the Authlib it was
+# released against).
+accord_install_people_test_prerequisites() {
+    if ! python3 -c "import oidc_provider_mock" 2>/dev/null; then
+        echo "Installing: oidc-provider-mock (PyPI)"
+        accord_pip_install "oidc-provider-mock==0.3.4" "Authlib==1.9.10"
+    fi
+}
+
 # What the admin API's fuzzing needs (scripts/api-fuzz.sh): socat, to carry a loopback port to
 # the Unix socket, and schemathesis from PyPI.
 accord_install_api_fuzz_prerequisites() {

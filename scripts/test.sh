@@ -11,6 +11,7 @@ source scripts/prerequisites.sh
 accord_install_prerequisites
 accord_install_browser_test_prerequisites
 accord_install_monitoring_test_prerequisites
+accord_install_people_test_prerequisites
 
 swift test --no-parallel 2>&1 | tee test.log
 status=${PIPESTATUS[0]}

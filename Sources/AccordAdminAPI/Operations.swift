@@ -200,3 +200,40 @@ public struct DeadlinesResponse: Codable, Sendable {
         self.deadlines = deadlines
     }
 }
+
+/// A signed-in console session, as `GET /v1/console/sessions` lists it. Never the session's
+/// secret: `handle` names it for `DELETE /v1/console/sessions/{handle}`.
+public struct ConsoleSessionInfo: Codable, Sendable, Equatable {
+    public var handle: String
+    /// The identity provider's subject, or "token" for a break-glass sign-in.
+    public var subject: String
+    public var name: String?
+    public var email: String?
+    public var roles: [String]
+    /// "oidc" or "token".
+    public var signIn: String
+    public var source: String
+    public var openedAt: String
+    public var idleSeconds: Int
+
+    public init(
+        handle: String, subject: String, name: String?, email: String?, roles: [String], signIn: String, source: String, openedAt: String,
+        idleSeconds: Int
+    ) {
+        self.handle = handle
+        self.subject = subject
+        self.name = name
+        self.email = email
+        self.roles = roles
+        self.signIn = signIn
+        self.source = source
+        self.openedAt = openedAt
+        self.idleSeconds = idleSeconds
+    }
+}
+
+/// The answer to ending a console session.
+public struct ConsoleSessionEnded: Codable, Sendable {
+    public var handle: String
+    public init(handle: String) { self.handle = handle }
+}

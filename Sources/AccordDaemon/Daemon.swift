@@ -126,11 +126,23 @@ public final class Daemon: Sendable {
             connections: ConnectionCount(limit: Self.maximumAdminConnections, reason: "too-many-admin-connections", refusals: refusals),
             requestDeadlines: nil, logger: logger
         )
+        var provider: IdentityProvider?
+        if let signIn = configuration.signIn {
+            do {
+                provider = IdentityProvider(
+                    configuration: signIn, clientSecret: try signIn.clientSecret(configurationFile: configuration.file), logger: logger
+                )
+            } catch {
+                throw await failure(StartupError.unavailable, "\(error)")
+            }
+        }
         consoleListener = configuration.console.flatMap { address in
             authority.map { authority in
                 HTTPListener(
-                    responder: ConsoleRoutes(administration: administration, authority: authority, events: events, address: address, refusals: refusals)
-                        .router().buildResponder(),
+                    responder: ConsoleRoutes(
+                        administration: administration, authority: authority, events: events, address: address, url: configuration.consoleURL,
+                        provider: provider, refusals: refusals, logger: logger
+                    ).router().buildResponder(),
                     address: .tcp(host: address.host, port: address.port, field: "console.address"),
                     connections: ConnectionCount(limit: Self.maximumConsoleConnections, reason: "too-many-console-connections", refusals: refusals),
                     requestDeadlines: Self.tcpRequestDeadlines, logger: logger

@@ -33,6 +33,11 @@ public struct DaemonConfiguration: Sendable {
     /// Where Prometheus scrapes `/metrics` over TCP (`[metrics] address`); nil: only the admin
     /// socket serves them.
     public var metrics: ListenAddress? = nil
+    /// `[console.oidc]`: sign-in through the organisation's identity provider; nil: one-time
+    /// tokens only.
+    public var signIn: SignInConfiguration? = nil
+    /// The console's origin as browsers reach it (`[console] url`).
+    public var consoleURL: String? = nil
 
     /// Reads and checks `file`; every problem names the field.
     public static func load(file: String) throws(ConfigurationError) -> DaemonConfiguration {
@@ -130,7 +135,25 @@ public struct DaemonConfiguration: Sendable {
             try table.finish()
             return ListenAddress(host: host, port: port)
         }
-        let console = try listenAddress("console")
+        var console: ListenAddress?
+        var consoleURL: String?
+        var signIn: SignInConfiguration?
+        if var consoleTable = try top.table("console") {
+            let (host, port) = try Self.address(try consoleTable.requiredString("address"), field: "address", in: consoleTable)
+            let address = ListenAddress(host: host, port: port)
+            let url = try consoleTable.string("url") ?? address.defaultURL
+            guard let components = URLComponents(string: url), components.scheme == "http" || components.scheme == "https",
+                let urlHost = components.host, !urlHost.isEmpty, components.path.isEmpty, components.query == nil
+            else {
+                throw consoleTable.error("url", "\"\(url)\" is not the console's origin, such as \"http://localhost:7601\" (no path)")
+            }
+            console = address
+            consoleURL = url
+            if var oidcTable = try consoleTable.table("oidc") {
+                signIn = try SignInConfiguration.parse(&oidcTable, consoleURL: url, path: path)
+            }
+            try consoleTable.finish()
+        }
         let metrics = try listenAddress("metrics")
 
         var peers: [PeerEndpoint] = []
@@ -150,7 +173,8 @@ public struct DaemonConfiguration: Sendable {
             certificate: certificate, privateKey: privateKey, certificateAuthority: certificateAuthority,
             revocationList: revocationList, adminSocket: adminSocket, adminSocketMode: mode, peers: peers,
             reconcileInterval: sync.reconcileInterval, keepaliveInterval: sync.keepaliveInterval, idleTimeout: sync.idleTimeout,
-            maximumClockSkew: maximumClockSkew, durability: durability, console: console, metrics: metrics
+            maximumClockSkew: maximumClockSkew, durability: durability, console: console, metrics: metrics, signIn: signIn,
+            consoleURL: consoleURL
         )
     }
 
@@ -222,6 +246,7 @@ public struct DaemonConfiguration: Sendable {
             let reason = String(cString: strerror(errno))
             throw ConfigurationError(file: file, field: field, "\(path): \(reason)")
         }
+        _ = try signIn?.clientSecret(configurationFile: file)
     }
 
     private static func reason(_ error: any Error) -> String {
@@ -245,6 +270,8 @@ public struct DaemonConfiguration: Sendable {
         if idleTimeout != other.idleTimeout { fields.append("sync.idle_timeout_seconds") }
         if maximumClockSkew != other.maximumClockSkew { fields.append("sync.max_clock_skew_seconds") }
         if console != other.console { fields.append("console.address") }
+        if consoleURL != other.consoleURL { fields.append("console.url") }
+        if signIn != other.signIn { fields.append("console.oidc") }
         if metrics != other.metrics { fields.append("metrics.address") }
         return fields
     }
@@ -294,6 +321,13 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     public var port: Int
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// The console's URL when `[console] url` names none: `localhost` for a loopback address, the
+    /// name passkeys and identity providers accept for a console on this machine.
+    var defaultURL: String {
+        let isLoopback = host == "127.0.0.1" || host == "::1" || host == "localhost"
+        return "http://\(isLoopback ? "localhost:\(port)" : description)"
+    }
 
     /// `Host` header values a browser sends for this address.
     var hostHeaders: Set<String> {

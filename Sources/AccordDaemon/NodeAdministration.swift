@@ -1,6 +1,7 @@
 import AccordAdminAPI
 import AccordCrypto
 import AccordModel
+import AccordPeople
 import AccordRefusals
 import AccordStore
 import AccordSync
@@ -195,8 +196,27 @@ public final class NodeAdministration: Sendable {
         let minutes = request.validMinutes ?? 60
         guard (1...1440).contains(minutes) else { throw AdminFailure.badRequest("validMinutes: \(minutes) is not within 1–1440") }
         let token = console.issueToken(validity: .seconds(minutes * 60))
-        let host = address.host.contains(":") ? "[\(address.host)]" : address.host
-        return ConsoleToken(token: token, expiresAt: Views.time(clock() + UInt64(minutes) * 60_000), url: "http://\(host):\(address.port)/login")
+        let url = configuration.consoleURL ?? address.defaultURL
+        return ConsoleToken(token: token, expiresAt: Views.time(clock() + UInt64(minutes) * 60_000), url: "\(url)/login")
+    }
+
+    /// The console's live sessions, most recently active first.
+    func consoleSessions() throws -> [ConsoleSessionInfo] {
+        guard let console else { throw AdminFailure(.notFound, "console-off", "the web console is off") }
+        return console.sessions().map { session in
+            ConsoleSessionInfo(
+                handle: session.handle, subject: session.person.subject, name: session.person.name, email: session.person.email,
+                roles: session.person.roles.roles.sorted().map(\.rawValue), signIn: session.person.signIn.rawValue, source: session.source,
+                openedAt: Views.time(UInt64(session.openedAt.timeIntervalSince1970 * 1000)), idleSeconds: Int(session.idle.components.seconds)
+            )
+        }
+    }
+
+    /// Ends the console session `handle` names: its next request finds no session.
+    func endConsoleSession(_ handle: String) throws -> ConsoleSessionEnded {
+        guard let console else { throw AdminFailure(.notFound, "console-off", "the web console is off") }
+        guard console.end(handle: handle) else { throw AdminFailure.notFound("no console session has handle \(handle)") }
+        return ConsoleSessionEnded(handle: handle)
     }
 
     func synchronise(_ request: SyncRequest) async throws -> SyncResponse {

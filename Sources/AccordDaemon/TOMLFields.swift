@@ -11,7 +11,8 @@ struct TOMLFields {
     static let allKnown: Set<String> = [
         "node", "listen", "tls", "admin", "sync", "peers", "organisation", "name", "data_directory", "durability", "address",
         "certificate", "private_key", "ca", "crl", "socket", "socket_mode", "reconcile_interval_seconds", "keepalive_seconds",
-        "idle_timeout_seconds", "max_clock_skew_seconds",
+        "idle_timeout_seconds", "max_clock_skew_seconds", "console", "metrics", "url", "oidc", "issuer", "client_id",
+        "client_secret_file", "scopes", "groups_claim", "roles",
     ]
 
     init(_ table: TOMLTable, path: String, file: String) {
@@ -52,6 +53,26 @@ struct TOMLFields {
         guard let integer = value.int else { throw error(key, "expected an integer, found \(value.type)") }
         guard range.contains(integer) else { throw error(key, "\(integer) is out of range \(range.lowerBound)…\(range.upperBound)") }
         return integer
+    }
+
+    /// An array of strings.
+    mutating func strings(_ key: String) throws(ConfigurationError) -> [String]? {
+        guard let value = value(key) else { return nil }
+        guard let array = value.array else { throw error(key, "expected an array of strings, found \(value.type)") }
+        return try array.enumerated().map { (index, element) throws(ConfigurationError) in
+            guard let string = element.string else { throw error("\(key)[\(index)]", "expected a string, found \(element.type)") }
+            return string
+        }
+    }
+
+    /// The table's keys, each to be read by the caller.
+    var keys: [String] { table.keys.sorted() }
+
+    /// A string, or an array of strings, under `key`.
+    mutating func stringOrStrings(_ key: String) throws(ConfigurationError) -> [String] {
+        guard let value = table[key] else { return [] }
+        if value.string != nil { return [try string(key)!] }
+        return try strings(key) ?? []
     }
 
     mutating func table(_ key: String) throws(ConfigurationError) -> TOMLFields? {

@@ -27,7 +27,7 @@ struct Accordctl: AsyncParsableCommand {
               accordctl sync --wait
             """,
         version: "0.1.0",
-        subcommands: [Status.self, Peers.self, Agreements.self, Conflicts.self, Sync.self, Watch.self, ConsoleTokenCommand.self, Reload.self, Backup.self, Metrics.self]
+        subcommands: [Status.self, Peers.self, Agreements.self, Conflicts.self, Sync.self, Watch.self, ConsoleCommand.self, ConsoleTokenShortcut.self, Reload.self, Backup.self, Metrics.self]
     )
 
     /// `--socket`, `--timeout` and `--json` are taken before the subcommand too (`GlobalOptions`).

@@ -95,9 +95,50 @@ struct Watch: ControlCommand {
     }
 }
 
+/// `accordctl console token|sessions`.
+struct ConsoleCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "console",
+        abstract: "The web console: break-glass login tokens, and who is signed in.",
+        subcommands: [ConsoleTokenCommand.self, ConsoleSessionsCommand.self]
+    )
+}
+
+struct ConsoleSessionsCommand: ControlCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sessions",
+        abstract: "List the console's signed-in sessions, or end one.",
+        discussion: "An ended session's next request finds no session: its browser is back at the sign-in page."
+    )
+
+    @OptionGroup var connection: Connection
+
+    @Option(help: ArgumentHelp("End the session with this handle (as the list shows it).", valueName: "handle"))
+    var end: String?
+
+    func execute(_ client: AdminClient, json: Bool) async throws {
+        if let end {
+            let (_, raw): (ConsoleSessionEnded, [UInt8]) = try await client.delete("/v1/console/sessions/\(end)")
+            if json { return Output.json(raw) }
+            print("ended console session \(end)")
+            return
+        }
+        let (sessions, raw): ([ConsoleSessionInfo], [UInt8]) = try await client.get("/v1/console/sessions")
+        if json { return Output.json(raw) }
+        if sessions.isEmpty { return print("no one is signed in") }
+        for session in sessions {
+            let who = [session.name, session.email.map { "<\($0)>" }].compactMap { $0 }.joined(separator: " ")
+            print(
+                "\(session.handle)  \(who.isEmpty ? session.subject : who) [\(session.roles.joined(separator: ", "))] via \(session.signIn)"
+                    + " from \(session.source), since \(session.openedAt), idle \(session.idleSeconds) s"
+            )
+        }
+    }
+}
+
 struct ConsoleTokenCommand: ControlCommand {
     static let configuration = CommandConfiguration(
-        commandName: "console-token",
+        commandName: "token",
         abstract: "Print a single-use login token for the node's web console, and its address.",
         discussion: "Open the address in a browser and paste the token. Anyone who holds the token can log in once, until it expires: hand it over as you would a password."
     )
@@ -118,4 +159,16 @@ struct ConsoleTokenCommand: ControlCommand {
         print("token: \(token.token)")
         print("single use, valid until \(token.expiresAt)")
     }
+}
+
+/// `accordctl console-token`, as before `accordctl console token`: the same command.
+struct ConsoleTokenShortcut: ControlCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "console-token", abstract: "The same as `accordctl console token`.", shouldDisplay: false
+    )
+
+    @OptionGroup var token: ConsoleTokenCommand
+    var connection: Connection { token.connection }
+
+    func execute(_ client: AdminClient, json: Bool) async throws { try await token.execute(client, json: json) }
 }

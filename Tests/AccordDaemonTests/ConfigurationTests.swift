@@ -1,5 +1,6 @@
 import AccordDaemon
 import AccordModel
+import AccordPeople
 import AccordSync
 import Foundation
 import Testing
@@ -24,6 +25,29 @@ struct ConfigurationTests {
         organisation = "globex"
         address = "accord.globex.example:7400"
         """
+
+    static let signIn = """
+        [console]
+        address = "127.0.0.1:7501"
+        [console.oidc]
+        issuer = "http://localhost:9400"
+        client_id = "accord-console"
+        client_secret_file = "oidc-secret"
+        [console.oidc.roles]
+        "legal" = ["editor", "approver"]
+        """
+
+    @Test("[console.oidc]: the provider, the client, the role mapping; the callback on the console's URL")
+    func parsesSignIn() throws {
+        let configuration = try DaemonConfiguration.parse(Self.minimal.replacing("[[peers]]", with: Self.signIn + "\n\"accord-viewers\" = \"viewer\"\n[[peers]]"), file: "/etc/accord/accordd.toml")
+        let signIn = try #require(configuration.signIn)
+        #expect(signIn.issuer == "http://localhost:9400" && signIn.clientID == "accord-console")
+        #expect(signIn.clientSecretFile == "/etc/accord/oidc-secret")
+        #expect(signIn.scopes == ["openid", "profile", "email"] && signIn.groupsClaim == "groups")
+        #expect(signIn.roles.groups == ["legal": [.editor, .approver], "accord-viewers": [.viewer]])
+        #expect(signIn.redirectURL == "http://localhost:7501/login/callback", "a loopback console is reached as localhost")
+        #expect(configuration.consoleURL == "http://localhost:7501")
+    }
 
     @Test("relative paths are taken from the file's folder; defaults fill what is left out")
     func parsesMinimal() throws {
@@ -56,6 +80,14 @@ struct ConfigurationTests {
         ("[admin]", "[\n[admin]", "line 11: a table header without a name"),
         ("[admin]", "#\"\"\"\n[\no(rs]]\n[admin]", "line 12: a table header without a name"),
         ("[admin]", "[\u{0300}\n[admin]", "line 11: a table header holds names"),
+        // Sign-in through an identity provider.
+        ("[[peers]]", Self.signIn.replacing("http://localhost:9400", with: "https://login.acme.example") + "\n[[peers]]", "console.oidc.issuer: \"https://login.acme.example\": this version"),
+        ("[[peers]]", Self.signIn.replacing("http://localhost:9400", with: "http://login.acme.example") + "\n[[peers]]", "only a provider on this machine"),
+        ("[[peers]]", Self.signIn.replacing("\"legal\" = [\"editor\", \"approver\"]", with: "legal = \"lawyer\"") + "\n[[peers]]", "console.oidc.roles.legal: \"lawyer\" is not a role"),
+        ("[[peers]]", Self.signIn.replacing("[console.oidc.roles]\n\"legal\" = [\"editor\", \"approver\"]", with: "") + "\n[[peers]]", "console.oidc.roles: is required"),
+        ("[[peers]]", Self.signIn.replacing("client_id = \"accord-console\"", with: "client = \"x\"") + "\n[[peers]]", "console.oidc.client_id: is required (console.oidc.client is not an option"),
+        ("[[peers]]", Self.signIn.replacing("[console.oidc]", with: "[console.oidc]\nscopes = [\"email\"]") + "\n[[peers]]", "console.oidc.scopes: must include \"openid\""),
+        ("[[peers]]", Self.signIn.replacing("address = \"127.0.0.1:7501\"", with: "address = \"127.0.0.1:7501\"\nurl = \"http://localhost:7501/console\"") + "\n[[peers]]", "console.url"),
     ])
     func namesTheField(original: String, replacement: String, expected: String) {
         let text = Self.minimal.replacingOccurrences(of: original, with: replacement)

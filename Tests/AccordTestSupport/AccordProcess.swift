@@ -38,6 +38,8 @@ public final class AccordProcess: @unchecked Sendable {
     public var consoleURL: String? { consolePort.map { "http://127.0.0.1:\($0)" } }
     /// The metrics listener's port on 127.0.0.1 (`[metrics]`); nil: none.
     public var metricsPort: Int?
+    /// TOML appended to the configuration (tables such as `[console.oidc]`).
+    public var extraConfiguration = ""
     /// accordd options besides `--config`.
     public var options: [String] = []
     /// Environment variables for accordd besides this process's (e.g. a preload library).
@@ -100,7 +102,7 @@ public final class AccordProcess: @unchecked Sendable {
         for peer in peers {
             text += "\n[[peers]]\norganisation = \"\(peer.organisation)\"\naddress = \"127.0.0.1:\(peer.port)\"\n"
         }
-        return text
+        return text + "\n" + extraConfiguration
     }
 
     /// Starts accordd with `configuration` (the healthy one by default) without waiting.

@@ -1,4 +1,5 @@
 import AccordCrypto
+import AccordPeople
 import Foundation
 import NIOConcurrencyHelpers
 
@@ -25,8 +26,23 @@ final class ConsoleAuthority: Sendable {
     struct Session: Sendable {
         /// The token every form of this session carries (`csrf`), compared on every action.
         let csrf: String
+        let person: Person
+        /// Where the sign-in came from.
+        let source: String
         let opened: ContinuousClock.Instant
         var lastSeen: ContinuousClock.Instant
+        /// When it was opened, as the wall clock said (for `accordctl console sessions`).
+        let openedAt: Date
+    }
+
+    /// A live session as operators see it: never its secret, only a handle to end it by.
+    struct Summary: Sendable {
+        /// The first 16 hex digits of the digest of the session's secret.
+        let handle: String
+        let person: Person
+        let source: String
+        let openedAt: Date
+        let idle: Duration
     }
 
     enum LoginOutcome: Equatable {
@@ -76,13 +92,32 @@ final class ConsoleAuthority: Sendable {
                 if state.allFailures.count > limits.failuresInAll { state.allFailures.removeFirst() }
                 return .refused
             }
+            return .opened(sessionID: state.open(for: .breakGlass, source: source, now: now, limits: limits))
+        }
+    }
+
+    /// Opens a session for `person`, signed in through the identity provider; returns the
+    /// cookie value.
+    func open(for person: Person, source: String, now: ContinuousClock.Instant = .now) -> String {
+        state.withLockedValue { $0.open(for: person, source: source, now: now, limits: limits) }
+    }
+
+    /// The live sessions, most recently seen first.
+    func sessions(now: ContinuousClock.Instant = .now) -> [Summary] {
+        state.withLockedValue { state in
             state.expireSessions(now: now, limits: limits)
-            if state.sessions.count >= limits.sessions, let stalest = state.sessions.min(by: { $0.value.lastSeen < $1.value.lastSeen })?.key {
-                state.sessions[stalest] = nil
+            return state.sessions.sorted { $0.value.lastSeen > $1.value.lastSeen }.map { key, session in
+                Summary(handle: String(key.prefix(16)), person: session.person, source: session.source, openedAt: session.openedAt, idle: now - session.lastSeen)
             }
-            let sessionID = Self.randomSecret()
-            state.sessions[Self.digest(sessionID)] = Session(csrf: Self.randomSecret(), opened: now, lastSeen: now)
-            return .opened(sessionID: sessionID)
+        }
+    }
+
+    /// Ends the session with `handle`; false if there is none.
+    func end(handle: String) -> Bool {
+        state.withLockedValue { state in
+            guard handle.count == 16, let key = state.sessions.keys.first(where: { $0.hasPrefix(handle) }) else { return false }
+            state.sessions[key] = nil
+            return true
         }
     }
 
@@ -112,7 +147,7 @@ final class ConsoleAuthority: Sendable {
         return Data(bytes).base64EncodedString().replacing("+", with: "-").replacing("/", with: "_").replacing("=", with: "")
     }
 
-    private static func digest(_ secret: String) -> String { SHA256Digest(hashing: Array(secret.utf8)).hex }
+    fileprivate static func digest(_ secret: String) -> String { SHA256Digest(hashing: Array(secret.utf8)).hex }
 
     private struct State {
         var tokens: [String: ContinuousClock.Instant] = [:]
@@ -129,6 +164,18 @@ final class ConsoleAuthority: Sendable {
                 let kept = times.filter { $0 > cutoff }
                 return kept.isEmpty ? nil : kept
             }
+        }
+
+        mutating func open(for person: Person, source: String, now: ContinuousClock.Instant, limits: Limits) -> String {
+            expireSessions(now: now, limits: limits)
+            if sessions.count >= limits.sessions, let stalest = sessions.min(by: { $0.value.lastSeen < $1.value.lastSeen })?.key {
+                sessions[stalest] = nil
+            }
+            let sessionID = ConsoleAuthority.randomSecret()
+            sessions[ConsoleAuthority.digest(sessionID)] = Session(
+                csrf: ConsoleAuthority.randomSecret(), person: person, source: source, opened: now, lastSeen: now, openedAt: Date()
+            )
+            return sessionID
         }
 
         mutating func expireSessions(now: ContinuousClock.Instant, limits: Limits) {

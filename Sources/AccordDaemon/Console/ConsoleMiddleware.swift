@@ -1,5 +1,6 @@
 import AccordRefusals
 import AccordAdminAPI
+import AccordPeople
 import AccordSync
 import Foundation
 import HTTPTypes
@@ -30,19 +31,14 @@ struct ConsoleGate: Sendable {
     func refuse(
         _ request: Request, _ context: AccordRequestContext, _ reason: String, _ status: HTTPResponse.Status, _ message: String
     ) -> Response {
-        refusals.refused(
-            "console request refused", reason: reason, level: .notice,
-            metadata: ["path": "\(request.uri.path)", "source": "\(context.remoteAddress ?? "unknown")"]
-        )
+        var metadata: Logger.Metadata = ["path": "\(request.uri.path)", "source": "\(context.remoteAddress ?? "unknown")"]
+        if let person = context.consoleSession?.person { metadata["person"] = "\(person.subject)" }
+        refusals.refused("console request refused", reason: reason, level: .notice, metadata: metadata)
         counters.consoleRefused(reason)
         return ConsoleRoutes.page(ConsolePages.problem(status.reasonPhrase, message, nil), status: status)
     }
 
-    static func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
-        let (a, b) = (Array(lhs.utf8), Array(rhs.utf8))
-        guard a.count == b.count else { return false }
-        return zip(a, b).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
-    }
+    static func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool { AccordPeople.constantTimeEqual(lhs, rhs) }
 }
 
 /// The headers of every answer: no script, style, frame, form target or connection but this
@@ -105,7 +101,7 @@ struct ConsoleSessionMiddleware: RouterMiddleware {
             return gate.refuse(request, context, "no-session", .unauthorized, "Log in first.")
         }
         var context = context
-        context.consoleSession = ConsoleSessionIdentity(id: id, csrf: session.csrf)
+        context.consoleSession = ConsoleSessionIdentity(id: id, csrf: session.csrf, person: session.person)
         return try await next(request, context)
     }
 }
@@ -125,6 +121,23 @@ struct ConsoleFormMiddleware: RouterMiddleware {
             ConsoleGate.constantTimeEqual(csrf, session.csrf)
         else {
             return gate.refuse(request, context, "bad-csrf", .forbidden, "This action did not come from a page of this console (missing or wrong CSRF token).")
+        }
+        return try await next(request, context)
+    }
+}
+
+/// A request needs `role`: without it, 403 naming the role that is missing (logged and counted
+/// as `missing-role`). Runs after the session and CSRF checks, so a refused action is one the
+/// person really sent.
+struct ConsoleRoleMiddleware: RouterMiddleware {
+    typealias Context = AccordRequestContext
+    let role: Role
+    let gate: ConsoleGate
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let person = context.consoleSession?.person, person.roles.grants(role) else {
+            let held = context.consoleSession?.person.roles.description ?? "no session"
+            return gate.refuse(request, context, "missing-role", .forbidden, "This needs the \(role.rawValue) role; you have \(held).")
         }
         return try await next(request, context)
     }

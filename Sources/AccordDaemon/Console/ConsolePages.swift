@@ -1,4 +1,5 @@
 import AccordAdminAPI
+import AccordPeople
 import Foundation
 
 /// The console's pages, rendered from the admin API's views (so the console shows what
@@ -10,6 +11,9 @@ enum ConsolePages {
     struct Context {
         let node: String
         let csrf: String
+        /// Who is signed in, and what they may do: controls they may not use are not shown (the
+        /// server refuses them anyway).
+        var person: Person = .breakGlass
         /// A one-line confirmation ("Approved.") or error, shown above the page.
         var notice: String?
         var error: String?
@@ -21,6 +25,7 @@ enum ConsolePages {
                 """
                 <header><nav><a href="/">Overview</a> <a href="/agreements">Agreements</a> <a href="/conflicts">Conflicts</a></nav>\
                 <span class="node">\(context.node) <span id="live" class="live" hidden>live</span></span>\
+                <span id="person" class="person">\(context.person.displayName) <span class="meta">(\(context.person.roles.description))</span></span>\
                 <form method="post" action="/logout" class="inline">\(csrfField(context))<button>Log out</button></form></header>
                 """
             } else {
@@ -41,16 +46,36 @@ enum ConsolePages {
 
     static func csrfField(_ context: Context) -> HTML { "<input type=\"hidden\" name=\"csrf\"\(HTML.attribute("value", context.csrf))>" }
 
-    static func login(error: String?) -> HTML {
-        layout("Log in", nil, """
+    static func login(error: String?, provider: Bool) -> HTML {
+        let signIn: HTML =
+            provider
+            ? """
+            <p><a class="button" id="sign-in" href="/login/start">Sign in with your organisation's account</a></p>
+            <h2>Break-glass</h2><p class="hint">Operators only: a one-time token signs in as admin, and the log says so.</p>
+            """
+            : ""
+        return layout("Log in", nil, """
             <h1>Accord console</h1>
             \(error.map { "<p class=\"error\" role=\"alert\">\($0)</p>" as HTML } ?? "")
+            \(signIn)
             <form method="post" action="/login" class="login">
             <label for="token">Login token</label>
             <input id="token" name="token" type="password" autocomplete="off" required autofocus>
             <p class="hint">Print one on the node with <code>accordctl console-token</code>; each token opens one session.</p>
             <button type="submit">Log in</button></form>
             """)
+    }
+
+    /// After a sign-in through the provider: on to the overview (the refresh is a same-site
+    /// navigation, which carries the new session cookie).
+    static func signedIn(_ person: Person) -> HTML {
+        """
+        <!doctype html>
+        <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=/">
+        <title>Signed in · Accord</title><link rel="stylesheet" href="/static/console.css"></head>
+        <body><main id="main"><p>Signed in as \(person.displayName). <a href="/">Continue to the console</a>.</p></main></body></html>
+
+        """
     }
 
     // MARK: - Overview
@@ -187,7 +212,7 @@ enum ConsolePages {
         }
         let commitments: [HTML] = view.commitments.map { commitment in
             let actions: HTML =
-                commitment.state == "open"
+                commitment.state == "open" && context.person.roles.grants(.editor)
                 ? ["fulfil", "waive"].map { action -> HTML in
                     """
                     <form method="post"\(HTML.attribute("action", "\(base)/commitments/\(commitment.id)/\(action)")) class="inline">\
@@ -209,6 +234,7 @@ enum ConsolePages {
         }
         let ownApproval = view.approvals.first { $0.organisation == organisation }
         let canApprove = view.parties.contains(organisation) && view.termination == nil && ownApproval?.fresh != true
+            && context.person.roles.grants(.approver)
         let approveForm: HTML =
             canApprove
             ? """
@@ -256,8 +282,10 @@ enum ConsolePages {
             <table id="approvals"><thead><tr><th>Party</th><th>Covers the terms</th><th>By node</th><th>When</th><th>Over terms</th></tr></thead><tbody>\(approvals)</tbody></table>
             \(approveForm)
             <h2>Notes</h2><ul id="notes">\(notes)</ul>
+            \(context.person.roles.grants(.editor) ? """
             <form method="post"\(HTML.attribute("action", "\(base)/notes")) id="add-note">\(csrfField(context))\
             <label for="note">Add a note</label> <input id="note" name="text" required maxlength="4096"> <button>Add note</button></form>
+            """ as HTML : "")
             \(termination)
             <h2>Open conflicts</h2>
             \(conflicts.isEmpty ? "<p>None.</p>" as HTML : "<table id=\"conflicts\"><thead><tr><th>Field</th><th>Winning value</th><th>Overruled</th></tr></thead><tbody>\(conflicts)</tbody></table>" as HTML)

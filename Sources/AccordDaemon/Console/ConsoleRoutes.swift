@@ -1,6 +1,7 @@
 import AccordRefusals
 import AccordAdminAPI
 import AccordModel
+import AccordPeople
 import AccordStore
 import AccordSync
 import Foundation
@@ -23,16 +24,26 @@ struct ConsoleRoutes {
     let authority: ConsoleAuthority
     let events: EventHub
     let gate: ConsoleGate
+    /// The organisation's identity provider, if `[console.oidc]` names one.
+    let provider: IdentityProvider?
+    let pendingSignIns = PendingSignIns()
+    let logger: Logger
 
     init(
-        administration: NodeAdministration, authority: ConsoleAuthority, events: EventHub, address: ListenAddress, refusals: RefusalLog
+        administration: NodeAdministration, authority: ConsoleAuthority, events: EventHub, address: ListenAddress, url: String?,
+        provider: IdentityProvider?, refusals: RefusalLog, logger: Logger
     ) {
         self.administration = administration
         self.authority = authority
         self.events = events
+        self.provider = provider
+        self.logger = logger
+        var hosts = address.hostHeaders
+        if let url, let components = URLComponents(string: url), let host = components.host {
+            hosts.insert((components.port.map { "\(host):\($0)" } ?? host).lowercased())
+        }
         gate = ConsoleGate(
-            hosts: address.hostHeaders, cookie: "accord_session_\(address.port)", authority: authority,
-            counters: administration.counters, refusals: refusals
+            hosts: hosts, cookie: "accord_session_\(address.port)", authority: authority, counters: administration.counters, refusals: refusals
         )
     }
 
@@ -42,41 +53,49 @@ struct ConsoleRoutes {
         router.add(middleware: ConsoleHostMiddleware(gate: gate))
         router.get("static/console.css") { _, _ in Response.text(ConsoleAssets.css, contentType: "text/css; charset=utf-8") }
         router.get("static/console.js") { _, _ in Response.text(ConsoleAssets.javascript, contentType: "text/javascript; charset=utf-8") }
-        router.get("login") { _, _ in Self.page(ConsolePages.login(error: nil)) }
+        router.get("login") { _, _ in Self.page(ConsolePages.login(error: nil, provider: provider != nil)) }
         router.post("login") { request, context in try await logIn(request, context) }
+        if provider != nil {
+            router.get("login/start") { request, context in try await startSignIn(request, context) }
+            router.get("login/callback") { request, context in try await finishSignIn(request, context) }
+        }
 
         let signedIn = router.group().add(middleware: ConsoleSessionMiddleware(gate: gate)).add(middleware: ConsoleFormMiddleware(gate: gate))
-        signedIn.get { request, context in
-            try await show(request, context) { context in ConsolePages.overview(try await administration.status(), context) }
-        }
-        signedIn.get("agreements") { request, context in
-            try await show(request, context) { context in
-                let filter = ConsolePages.ListFilter(request.queryFields)
-                return ConsolePages.agreements(try await administration.list(filter.listQuery).filter(filter.matches), filter, context)
-            }
-        }
-        signedIn.get("agreements/:agreement") { request, context in
-            try await show(request, context) { pageContext in try await agreementPage(context.pathParameter("agreement"), pageContext) }
-        }
-        signedIn.get("conflicts") { request, context in
-            try await show(request, context) { context in ConsolePages.conflicts(try await administration.conflicts(nil), context) }
-        }
-        signedIn.get("events") { request, _ in EventStreamResponse.response(request, hub: events, origin: .console) }
-
         signedIn.post("logout") { _, context in
             if let session = context.consoleSession { authority.logOut(session.id) }
             var response = Self.redirect("/login")
             response.headers[.setCookie] = "\(gate.cookie)=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
             return response
         }
-        signedIn.post("agreements/:agreement/approve") { request, context in
+
+        let reading = signedIn.group().add(middleware: ConsoleRoleMiddleware(role: .viewer, gate: gate))
+        reading.get { request, context in
+            try await show(request, context) { context in ConsolePages.overview(try await administration.status(), context) }
+        }
+        reading.get("agreements") { request, context in
+            try await show(request, context) { context in
+                let filter = ConsolePages.ListFilter(request.queryFields)
+                return ConsolePages.agreements(try await administration.list(filter.listQuery).filter(filter.matches), filter, context)
+            }
+        }
+        reading.get("agreements/:agreement") { request, context in
+            try await show(request, context) { pageContext in try await agreementPage(context.pathParameter("agreement"), pageContext) }
+        }
+        reading.get("conflicts") { request, context in
+            try await show(request, context) { context in ConsolePages.conflicts(try await administration.conflicts(nil), context) }
+        }
+        reading.get("events") { request, _ in EventStreamResponse.response(request, hub: events, origin: .console) }
+
+        let approving = signedIn.group().add(middleware: ConsoleRoleMiddleware(role: .approver, gate: gate))
+        approving.post("agreements/:agreement/approve") { request, context in
             try await act(request, context) { id, form in
                 guard let termsHash = form["termsHash"], !termsHash.isEmpty else { throw AdminFailure.badRequest("the approval names no terms") }
                 _ = try await administration.approve(id, expected: termsHash)
                 return "approved"
             }
         }
-        signedIn.post("agreements/:agreement/notes") { request, context in
+        let editing = signedIn.group().add(middleware: ConsoleRoleMiddleware(role: .editor, gate: gate))
+        editing.post("agreements/:agreement/notes") { request, context in
             try await act(request, context) { id, form in
                 let text = form["text"] ?? ""
                 guard !text.isEmpty else { throw AdminFailure.badRequest("a note needs text") }
@@ -85,7 +104,7 @@ struct ConsoleRoutes {
             }
         }
         for action in [CommitmentRequest.Action.fulfil, .waive] {
-            signedIn.post("agreements/:agreement/commitments/:commitment/\(action.rawValue)") { request, context in
+            editing.post("agreements/:agreement/commitments/:commitment/\(action.rawValue)") { request, context in
                 try await act(request, context) { id, _ in
                     let commitment = try context.pathParameter("commitment")
                     let (_, edits) = try EditRequests.commitment(CommitmentRequest(action: action, commitment: commitment))
@@ -107,6 +126,7 @@ struct ConsoleRoutes {
 
     private func context(_ request: Request, _ context: AccordRequestContext) -> ConsolePages.Context {
         var page = ConsolePages.Context(node: administration.configuration.node.description, csrf: context.consoleSession?.csrf ?? "")
+        if let person = context.consoleSession?.person { page.person = person }
         page.notice = request.queryFields["notice"].flatMap { Self.notices[$0] }
         return page
     }
@@ -174,17 +194,18 @@ struct ConsoleRoutes {
         let form = FormFields.decode(try await request.body(upTo: Self.maximumBodyBytes))
         switch authority.logIn(token: form["token"] ?? "", source: source) {
         case .opened(let sessionID):
+            logger.notice("console sign-in with a one-time token: break-glass, as admin", metadata: ["source": "\(source)"])
             var response = Self.redirect("/")
             response.headers[.setCookie] = "\(gate.cookie)=\(sessionID); HttpOnly; SameSite=Strict; Path=/"
             return response
         case .refused:
             gate.refusals.refused("console login refused", reason: "login-failed", level: .notice, metadata: ["source": "\(source)"])
             administration.counters.consoleRefused("login-failed")
-            return Self.page(ConsolePages.login(error: "That token is not valid (tokens are single-use and expire)."), status: .unauthorized)
+            return Self.page(ConsolePages.login(error: "That token is not valid (tokens are single-use and expire).", provider: provider != nil), status: .unauthorized)
         case .throttled(let retryAfter):
             gate.refusals.refused("console login refused", reason: "login-throttled", metadata: ["source": "\(source)"])
             administration.counters.consoleRefused("login-throttled")
-            var response = Self.page(ConsolePages.login(error: "Too many failed logins; try again later."), status: .tooManyRequests)
+            var response = Self.page(ConsolePages.login(error: "Too many failed logins; try again later.", provider: provider != nil), status: .tooManyRequests)
             response.headers[.retryAfter] = "\(max(1, retryAfter.components.seconds))"
             return response
         }

@@ -1,4 +1,5 @@
 import AccordAdminAPI
+import AccordPeople
 import Foundation
 import Hummingbird
 import HTTPTypes
@@ -28,10 +29,12 @@ extension AccordRequestContext {
     }
 }
 
-/// A console session as a request knows it: the cookie's secret and the CSRF token of its forms.
+/// A console session as a request knows it: the cookie's secret, the CSRF token of its forms,
+/// and who signed in.
 struct ConsoleSessionIdentity: Sendable {
     let id: String
     let csrf: String
+    let person: Person
 }
 
 extension Request {

@@ -48,6 +48,10 @@ struct AdminRoutes {
         v1.post("console/tokens") { request, _ in
             Response.json(try administration.consoleToken(try await Self.decode(request, emptyAs: ConsoleTokenRequest())), status: .created)
         }
+        v1.get("console/sessions") { _, _ in Response.json(try administration.consoleSessions()) }
+        v1.delete("console/sessions/:handle") { _, context in
+            Response.json(try administration.endConsoleSession(try context.pathParameter("handle")))
+        }
         v1.post("backup") { request, _ in Response.json(try await administration.backup(try await Self.decode(request))) }
         agreementRoutes(v1.group("agreements"))
         return router
