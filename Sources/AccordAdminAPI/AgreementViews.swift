@@ -206,18 +206,42 @@ public struct DeliveryView: Codable, Sendable {
 public struct HistoryItem: Codable, Sendable {
     public var sequence: Int64
     public var change: String
+    /// The node that signed the change.
     public var author: String
+    /// Who made it through that node, as the node signed it; absent if it did not say.
+    public var actor: ActorView?
+    /// For people to read: "Alice Chen (acme) via acme/node1", or the node alone.
+    public var by: String
     public var at: String
     public var acceptedAt: String
     public var edits: [String]
 
-    public init(sequence: Int64, change: String, author: String, at: String, acceptedAt: String, edits: [String]) {
+    public init(sequence: Int64, change: String, author: String, actor: ActorView?, by: String, at: String, acceptedAt: String, edits: [String]) {
         self.sequence = sequence
         self.change = change
         self.author = author
+        self.actor = actor
+        self.by = by
         self.at = at
         self.acceptedAt = acceptedAt
         self.edits = edits
+    }
+}
+
+/// The person (or local user) a node names as a change's maker.
+public struct ActorView: Codable, Sendable, Equatable {
+    /// "person" (signed in through the organisation's identity provider), "local-user" (the admin
+    /// socket), "break-glass" (a one-time console token).
+    public var kind: String
+    public var id: String
+    public var name: String?
+    public var email: String?
+
+    public init(kind: String, id: String, name: String?, email: String?) {
+        self.kind = kind
+        self.id = id
+        self.name = name
+        self.email = email
     }
 }
 

@@ -116,8 +116,17 @@ public final class Daemon: Sendable {
         let events = EventHub(run: clock(), refusals: refusals)
         eventFeed = NodeEventFeed(hub: events, store: store, sync: sync, clock: clock)
         let authority = configuration.console.map { _ in ConsoleAuthority() }
+        var naming = ActorNaming(sharing: configuration.peopleSharing, issuer: configuration.signIn?.issuer, pseudonymKey: nil)
+        if configuration.peopleSharing == .pseudonym {
+            do {
+                naming = ActorNaming(sharing: .pseudonym, issuer: configuration.signIn?.issuer, pseudonymKey: try await store.pseudonymKey())
+            } catch {
+                throw await failure(StartupError.unavailable, "people.share: \(error)")
+            }
+        }
         let administration = NodeAdministration(
-            live: live, store: store, sync: sync, reloader: reloader, events: events, console: authority, refusals: refusals, clock: clock
+            live: live, store: store, sync: sync, reloader: reloader, events: events, console: authority, refusals: refusals, naming: naming,
+            clock: clock
         )
         self.administration = administration
         deadlineWatch = DeadlineWatch(administration: administration, events: events)

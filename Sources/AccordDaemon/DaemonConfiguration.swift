@@ -38,6 +38,8 @@ public struct DaemonConfiguration: Sendable {
     public var signIn: SignInConfiguration? = nil
     /// The console's origin as browsers reach it (`[console] url`).
     public var consoleURL: String? = nil
+    /// What partners learn of the people who act through this node (`[people] share`).
+    public var peopleSharing: PersonSharing = .name
 
     /// Reads and checks `file`; every problem names the field.
     public static func load(file: String) throws(ConfigurationError) -> DaemonConfiguration {
@@ -155,6 +157,16 @@ public struct DaemonConfiguration: Sendable {
             try consoleTable.finish()
         }
         let metrics = try listenAddress("metrics")
+        var peopleSharing = PersonSharing.name
+        if var peopleTable = try top.table("people") {
+            if let share = try peopleTable.string("share") {
+                guard let sharing = PersonSharing(rawValue: share) else {
+                    throw peopleTable.error("share", "\"\(share)\" is not one of \(PersonSharing.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))")
+                }
+                peopleSharing = sharing
+            }
+            try peopleTable.finish()
+        }
 
         var peers: [PeerEndpoint] = []
         for var peerTable in try top.tables("peers") {
@@ -174,7 +186,7 @@ public struct DaemonConfiguration: Sendable {
             revocationList: revocationList, adminSocket: adminSocket, adminSocketMode: mode, peers: peers,
             reconcileInterval: sync.reconcileInterval, keepaliveInterval: sync.keepaliveInterval, idleTimeout: sync.idleTimeout,
             maximumClockSkew: maximumClockSkew, durability: durability, console: console, metrics: metrics, signIn: signIn,
-            consoleURL: consoleURL
+            consoleURL: consoleURL, peopleSharing: peopleSharing
         )
     }
 
@@ -272,6 +284,7 @@ public struct DaemonConfiguration: Sendable {
         if console != other.console { fields.append("console.address") }
         if consoleURL != other.consoleURL { fields.append("console.url") }
         if signIn != other.signIn { fields.append("console.oidc") }
+        if peopleSharing != other.peopleSharing { fields.append("people.share") }
         if metrics != other.metrics { fields.append("metrics.address") }
         return fields
     }

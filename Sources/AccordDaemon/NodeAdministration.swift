@@ -26,11 +26,14 @@ public final class NodeAdministration: Sendable {
     let console: ConsoleAuthority?
     /// The process's refusal log, whose counts `GET /metrics` serves.
     let refusals: RefusalLog
+    /// How the people who act through the console are named in attributions (`[people] share`).
+    let naming: ActorNaming
 
     init(
         live: LiveConfiguration, store: NodeStore, sync: SyncNode, reloader: ConfigurationReloader, events: EventHub,
-        console: ConsoleAuthority?, refusals: RefusalLog, clock: @escaping @Sendable () -> UInt64
+        console: ConsoleAuthority?, refusals: RefusalLog, naming: ActorNaming = .plain, clock: @escaping @Sendable () -> UInt64
     ) {
+        self.naming = naming
         self.events = events
         self.refusals = refusals
         self.console = console
@@ -108,16 +111,16 @@ public final class NodeAdministration: Sendable {
     // MARK: - Changes
 
     /// A new agreement of `edits`, checked (`AuthoringChecks`) and judged by the rules.
-    func create(_ edits: [Edit], allowUnknownParties: Bool) async throws -> StoredChange {
+    func create(_ edits: [Edit], allowUnknownParties: Bool, actor: ActingPerson?) async throws -> StoredChange {
         try authoringChecks(allowUnknownParties: allowUnknownParties).check(edits, on: nil)
-        let stored = try await store.author(nil, edits, signer: signer, nowMillis: clock())
+        let stored = try await store.author(nil, edits, signer: signer, actor: actor, nowMillis: clock())
         counters.authored()
         return stored
     }
 
     /// Every request was decoded and checked before any is authored; each is then judged by the
     /// rules on its own, in one transaction. One result per request, in order.
-    func createMany(_ requests: [AdminRequestDecoding.Decoded]) async throws -> [Result<StoredChange, AdminFailure>] {
+    func createMany(_ requests: [AdminRequestDecoding.Decoded], actor: ActingPerson?) async throws -> [Result<StoredChange, AdminFailure>] {
         let checks = authoringChecks(allowUnknownParties: false)
         let checked = requests.map { request in
             Result { () throws(AdminFailure) in
@@ -127,7 +130,7 @@ public final class NodeAdministration: Sendable {
             }
         }
         let passed = checked.compactMap { try? $0.get() }
-        var authored = try await store.authorMany(passed.map { (nil, $0) }, signer: signer, nowMillis: clock()).makeIterator()
+        var authored = try await store.authorMany(passed.map { (nil, $0) }, signer: signer, actor: actor, nowMillis: clock()).makeIterator()
         return checked.map { check in
             check.flatMap { _ in
                 authored.next()!.mapError { AdminFailure(.unprocessableContent, $0.code.description, $0.message) }
@@ -140,9 +143,9 @@ public final class NodeAdministration: Sendable {
 
     /// A change of `edits` to agreement `id`, checked against the agreement as the writer holds
     /// it, in the write's own transaction (no replay of the log, and no edit in between).
-    func author(_ id: AgreementID, _ edits: [Edit], allowUnknownParties: Bool = false) async throws -> StoredChange {
+    func author(_ id: AgreementID, _ edits: [Edit], allowUnknownParties: Bool = false, actor: ActingPerson?) async throws -> StoredChange {
         let checks = authoringChecks(allowUnknownParties: allowUnknownParties)
-        let stored = try await store.author(id, signer: signer, nowMillis: clock()) { current in
+        let stored = try await store.author(id, signer: signer, actor: actor, nowMillis: clock()) { current in
             guard let current else { throw Self.unknown(id) }
             try checks.check(edits, on: current)
             return edits
@@ -154,9 +157,9 @@ public final class NodeAdministration: Sendable {
     /// Signs the current terms as this node's organisation: the approval is a signature over the
     /// exact terms hash the writer holds, so it goes stale by itself when the terms change. With
     /// `expected`, nothing is signed unless those are the terms (409 `terms-changed`).
-    func approve(_ id: AgreementID, expected: String?) async throws -> StoredChange {
+    func approve(_ id: AgreementID, expected: String?, actor: ActingPerson?) async throws -> StoredChange {
         let (signer, organisation) = (self.signer, configuration.node.organisation)
-        let stored = try await store.author(id, signer: signer, nowMillis: clock()) { current in
+        let stored = try await store.author(id, signer: signer, actor: actor, nowMillis: clock()) { current in
             guard let current else { throw Self.unknown(id) }
             let termsHash = current.termsHash
             if let expected, expected.lowercased() != termsHash.hex {

@@ -59,10 +59,28 @@ enum Views {
     }
 
     static func history(_ entry: HistoryEntry) -> HistoryItem {
-        HistoryItem(
-            sequence: entry.sequence, change: entry.change.id.hex, author: entry.change.author.description,
-            at: time(entry.change.stamp.millis), acceptedAt: time(entry.acceptedAt), edits: entry.change.edits.map(\.description)
+        let author = entry.change.author
+        return HistoryItem(
+            sequence: entry.sequence, change: entry.change.id.hex, author: author.description, actor: entry.attribution.map { actor($0.actor) },
+            by: by(entry.attribution?.actor, node: author), at: time(entry.change.stamp.millis), acceptedAt: time(entry.acceptedAt),
+            edits: entry.change.edits.map(\.description)
         )
+    }
+
+    static func actor(_ actor: ActingPerson) -> ActorView {
+        let kind =
+            switch actor.kind {
+            case .person: "person"
+            case .localUser: "local-user"
+            case .breakGlass: "break-glass"
+            }
+        return ActorView(kind: kind, id: actor.id, name: actor.name, email: actor.email)
+    }
+
+    /// "Alice Chen (acme) via acme/node1"; the node alone when it named no one.
+    static func by(_ actor: ActingPerson?, node: NodeID) -> String {
+        guard let actor else { return node.description }
+        return "\(actor) (\(node.organisation)) via \(node)"
     }
 
     static func deadline(_ deadline: Deadline, today: CalendarDate) -> DeadlinesResponse.Deadline {

@@ -143,7 +143,7 @@ public struct ChangeVerifier: Sendable {
 /// A node's signing identity: its name and its private key.
 public struct ChangeSigner: Sendable {
     public let node: NodeID
-    private let key: P256PrivateKey
+    let key: P256PrivateKey
 
     public init(node: NodeID, key: P256PrivateKey) {
         self.node = node

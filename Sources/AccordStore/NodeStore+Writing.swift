@@ -19,11 +19,16 @@ extension NodeStore {
     /// before the store (undecodable, badly signed): counted for the peer, never recorded by id;
     /// `known` counts those dropped before it because the store had them already.
     /// Live push does not send the accepted changes back to `peer`.
+    ///
+    /// - Parameter attributions: who made the changes, as their authors signed it (checked by
+    ///   the caller); kept beside them.
     public func receive(
-        _ changes: [VerifiedChange], refused: [ChangeRejection], known: Int = 0, from peer: NodeID, nowMillis: UInt64
+        _ changes: [VerifiedChange], attributions: [Attribution] = [], refused: [ChangeRejection], known: Int = 0, from peer: NodeID,
+        nowMillis: UInt64
     ) async throws(StoreError) -> ApplyReport {
         try await write { writer, context throws(StoreError) in
             let report = try writer.apply(changes, origin: peer, nowMillis: nowMillis, context: &context)
+            try writer.record(attributions)
             let rejections = refused + report.allRejections
             try PeerUpdate.apply(
                 .received(count: changes.count + refused.count + known, rejected: rejections.count, lastRejection: rejections.last),
@@ -45,9 +50,9 @@ extension NodeStore {
     /// - Throws: `ChangeRejection` if the rules refuse the change (nothing is recorded), or
     ///   `StoreError`.
     public func author(
-        _ agreement: AgreementID?, _ edits: [Edit], signer: ChangeSigner, nowMillis: UInt64
+        _ agreement: AgreementID?, _ edits: [Edit], signer: ChangeSigner, actor: ActingPerson? = nil, nowMillis: UInt64
     ) async throws -> StoredChange {
-        try await author(agreement, signer: signer, nowMillis: nowMillis) { _ in edits }
+        try await author(agreement, signer: signer, actor: actor, nowMillis: nowMillis) { _ in edits }
     }
 
     /// Makes, signs and persists a change whose edits depend on the agreement as it stands — an
@@ -58,8 +63,10 @@ extension NodeStore {
     /// - Parameter edits: given the agreement as it stands (nil when `agreement` is nil or not
     ///   held), returns the edits to make, or refuses by throwing: that error comes back unchanged,
     ///   and nothing is written.
+    ///   - actor: who made the change through this node, attributed beside it (`Attribution`).
     public func author(
-        _ agreement: AgreementID?, signer: ChangeSigner, nowMillis: UInt64, edits: @escaping @Sendable (Agreement?) throws -> [Edit]
+        _ agreement: AgreementID?, signer: ChangeSigner, actor: ActingPerson? = nil, nowMillis: UInt64,
+        edits: @escaping @Sendable (Agreement?) throws -> [Edit]
     ) async throws -> StoredChange {
         let result: Result<StoredChange, any Error> = try await write { writer, context throws(StoreError) in
             let current = try agreement.map { id throws(StoreError) in try writer.replica(id) }.flatMap { $0.exists ? $0.agreement : nil }
@@ -69,7 +76,7 @@ extension NodeStore {
             } catch {
                 return .failure(error)
             }
-            return try writer.author(agreement, made, signer: signer, nowMillis: nowMillis, context: &context).mapError { $0 }
+            return try writer.author(agreement, made, signer: signer, actor: actor, nowMillis: nowMillis, context: &context).mapError { $0 }
         }
         return try result.get()
     }
@@ -78,13 +85,13 @@ extension NodeStore {
     /// fsync): a bulk import. Each is judged on its own: one the rules refuse leaves no trace
     /// and does not stop the others.
     public func authorMany(
-        _ requests: [(agreement: AgreementID?, edits: [Edit])], signer: ChangeSigner, nowMillis: UInt64
+        _ requests: [(agreement: AgreementID?, edits: [Edit])], signer: ChangeSigner, actor: ActingPerson? = nil, nowMillis: UInt64
     ) async throws(StoreError) -> [Result<StoredChange, ChangeRejection>] {
         try await write { writer, context throws(StoreError) in
             var results: [Result<StoredChange, ChangeRejection>] = []
             results.reserveCapacity(requests.count)
             for request in requests {
-                results.append(try writer.author(request.agreement, request.edits, signer: signer, nowMillis: nowMillis, context: &context))
+                results.append(try writer.author(request.agreement, request.edits, signer: signer, actor: actor, nowMillis: nowMillis, context: &context))
             }
             return results
         }
@@ -160,6 +167,23 @@ extension NodeStore {
             .bind(":not_after", Int64(certificate.notAfter.timeIntervalSince1970))
             .bind(":first_seen", Int64(bitPattern: nowMillis / 1000))
             .run()
+        }
+    }
+}
+
+extension NodeStore {
+    /// The node's secret for pseudonyms of people (`[people] share = "pseudonym"`): 32 random
+    /// bytes made at first use and kept in the database, so a person keeps one pseudonym across
+    /// restarts, backups and restores.
+    public func pseudonymKey() async throws(StoreError) -> [UInt8] {
+        try await write { writer, _ throws(StoreError) in
+            if let hex = try writer.connection.text("SELECT value FROM meta WHERE key = 'people-pseudonym-key'"), let key = HexEncoding.decode(hex) {
+                return key
+            }
+            var generator = SystemRandomNumberGenerator()
+            let key = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+            try writer.connection.statement("INSERT INTO meta (key, value) VALUES ('people-pseudonym-key', :value)").bind(":value", HexEncoding.encode(key)).run()
+            return key
         }
     }
 }

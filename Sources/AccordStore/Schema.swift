@@ -176,6 +176,17 @@ enum Schema {
                 }
             }
         ),
+        Migration(
+            name: "attributions",
+            sql: """
+                -- Who made a change through its author node (AccordModel.Attribution): the
+                -- node's signed statement, kept beside the change, by the change's id.
+                CREATE TABLE attributions (
+                    change_id BLOB PRIMARY KEY,
+                    encoded BLOB NOT NULL
+                ) WITHOUT ROWID;
+                """
+        ),
     ]
 
     static var version: Int64 { Int64(migrations.count) }

@@ -105,7 +105,10 @@ extension NodeStore {
     public func history(of id: AgreementID) async throws(StoreError) -> [HistoryEntry] {
         try await read { connection throws(StoreError) in
             let statement = try connection.statement(
-                "SELECT seq, encoded, accepted_at FROM changes WHERE agreement_key = (SELECT key FROM agreements WHERE id = :id) ORDER BY seq"
+                """
+                SELECT c.seq, c.encoded, c.accepted_at, a.encoded FROM changes c LEFT JOIN attributions a ON a.change_id = c.id
+                WHERE c.agreement_key = (SELECT key FROM agreements WHERE id = :id) ORDER BY c.seq
+                """
             )
             try statement.bind(":id", id.uuid.bytes)
             var entries: [HistoryEntry] = []
@@ -113,7 +116,7 @@ extension NodeStore {
                 let stored = try LogQueries.decode(statement.blob(1), path: connection.path)
                 entries.append(HistoryEntry(
                     sequence: statement.int64(0), change: stored.change, signature: stored.signed.signature,
-                    acceptedAt: UInt64(statement.int64(2))
+                    acceptedAt: UInt64(statement.int64(2)), attribution: statement.isNull(3) ? nil : try? Attribution(encoded: statement.blob(3))
                 ))
             }
             return entries
@@ -154,6 +157,23 @@ extension NodeStore {
                 statement.reset()
             }
             return verdicts
+        }
+    }
+
+    /// The attributions kept for `ids` (`Attribution`); ids without one are absent. One read.
+    public func attributions(of ids: [ChangeID]) async throws(StoreError) -> [ChangeID: Attribution] {
+        guard !ids.isEmpty else { return [:] }
+        return try await read { connection throws(StoreError) in
+            var found: [ChangeID: Attribution] = [:]
+            let statement = try connection.statement("SELECT encoded FROM attributions WHERE change_id = :id")
+            for id in ids {
+                statement.reset()
+                try statement.bind(":id", id.bytes)
+                // Only this node's store wrote the row, after checking it.
+                if try statement.step(), let attribution = try? Attribution(encoded: statement.blob(0)) { found[id] = attribution }
+            }
+            statement.reset()
+            return found
         }
     }
 

@@ -101,6 +101,8 @@ public struct HistoryEntry: Hashable, Sendable {
     public let signature: P256Signature
     /// Unix milliseconds at which this node accepted it.
     public let acceptedAt: UInt64
+    /// Who made it through its author node, if the node said (`Attribution`).
+    public var attribution: Attribution? = nil
 }
 
 /// A change this node refused, as recorded.

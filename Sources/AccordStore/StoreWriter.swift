@@ -162,7 +162,7 @@ final class StoreWriter {
     /// Makes, signs and persists a change authored on this node. It is judged on a copy of the
     /// replica first, so a change the rules refuse leaves no trace.
     func author(
-        _ agreement: AgreementID?, _ edits: [Edit], signer: ChangeSigner, nowMillis: UInt64, context: inout WriteContext
+        _ agreement: AgreementID?, _ edits: [Edit], signer: ChangeSigner, actor: ActingPerson? = nil, nowMillis: UInt64, context: inout WriteContext
     ) throws(StoreError) -> Result<StoredChange, ChangeRejection> {
         var candidateClock = clock
         let change: Change
@@ -202,7 +202,26 @@ final class StoreWriter {
         cache.put(replica)
         var report = ApplyReport(outcomes: [], accepted: [], rejected: [])
         try persist(result.settled, submitted: signed, origin: nil, nowMillis: nowMillis, report: &report, context: &context)
+        if let actor {
+            do {
+                try record([try signer.attribution(of: signed, to: actor)])
+            } catch let error as StoreError {
+                throw error
+            } catch {
+                return .failure(ChangeRejection(.badSignature, "this node could not sign who made its change: \(error)"))
+            }
+        }
         return .success(report.accepted[0])
+    }
+
+    /// Keeps attributions beside their changes (one already kept stays as it is).
+    func record(_ attributions: [Attribution]) throws(StoreError) {
+        guard !attributions.isEmpty else { return }
+        let insert = try connection.statement("INSERT OR IGNORE INTO attributions (change_id, encoded) VALUES (:id, :encoded)")
+        for attribution in attributions {
+            defer { insert.reset() }
+            try insert.bind(":id", attribution.change.bytes).bind(":encoded", attribution.encoded).run()
+        }
     }
 
     private func persist(

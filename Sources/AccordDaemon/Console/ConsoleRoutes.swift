@@ -90,7 +90,7 @@ struct ConsoleRoutes {
         approving.post("agreements/:agreement/approve") { request, context in
             try await act(request, context) { id, form in
                 guard let termsHash = form["termsHash"], !termsHash.isEmpty else { throw AdminFailure.badRequest("the approval names no terms") }
-                _ = try await administration.approve(id, expected: termsHash)
+                _ = try await administration.approve(id, expected: termsHash, actor: actor(context))
                 return "approved"
             }
         }
@@ -99,7 +99,7 @@ struct ConsoleRoutes {
             try await act(request, context) { id, form in
                 let text = form["text"] ?? ""
                 guard !text.isEmpty else { throw AdminFailure.badRequest("a note needs text") }
-                _ = try await administration.author(id, [.note(text)])
+                _ = try await administration.author(id, [.note(text)], actor: actor(context))
                 return "noted"
             }
         }
@@ -108,7 +108,7 @@ struct ConsoleRoutes {
                 try await act(request, context) { id, _ in
                     let commitment = try context.pathParameter("commitment")
                     let (_, edits) = try EditRequests.commitment(CommitmentRequest(action: action, commitment: commitment))
-                    _ = try await administration.author(id, edits)
+                    _ = try await administration.author(id, edits, actor: actor(context))
                     return action == .fulfil ? "fulfilled" : "waived"
                 }
             }
@@ -117,6 +117,11 @@ struct ConsoleRoutes {
     }
 
     // MARK: - Pages and actions
+
+    /// Who makes a change in this request's session, as the organisation shares it.
+    private func actor(_ context: AccordRequestContext) -> ActingPerson? {
+        context.consoleSession.flatMap { administration.naming.actor(for: $0.person) }
+    }
 
     /// Messages an action's redirect may ask for: a fixed set, so a link cannot make the
     /// console say anything else.

@@ -13,10 +13,13 @@ struct AccordRequestContext: RequestContext {
     let remoteAddress: String?
     /// The signed-in console session (its id and CSRF token), once checked.
     var consoleSession: ConsoleSessionIdentity?
+    /// The connection's channel (the admin socket asks it who is calling).
+    let channel: any Channel
 
     init(source: ApplicationRequestContextSource) {
         coreContext = CoreRequestContextStorage(source: source)
         remoteAddress = source.channel.remoteAddress?.ipAddress
+        channel = source.channel
     }
 }
 

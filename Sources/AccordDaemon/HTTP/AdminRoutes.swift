@@ -60,13 +60,15 @@ struct AdminRoutes {
     private func agreementRoutes(_ agreements: RouterGroup<AccordRequestContext>) {
         let administration = self.administration
         agreements.get { request, _ in Response.json(try await administration.list(request.queryFields)) }
-        agreements.post { request, _ in
+        agreements.post { request, context in
             let decoded = try AdminRequestDecoding.edits(for: AdminRequestDecoding.create, body: try await request.body(upTo: Self.maximumBodyBytes))
-            let stored = try await administration.create(decoded.edits, allowUnknownParties: decoded.allowUnknownParties)
+            let stored = try await administration.create(decoded.edits, allowUnknownParties: decoded.allowUnknownParties, actor: await Self.actor(context))
             return Response.json(Self.created(stored), status: .created)
         }
-        agreements.post("bulk") { request, _ in
-            let results = try await administration.createMany(try AdminRequestDecoding.bulkCreate(try await request.body(upTo: Self.maximumBodyBytes)))
+        agreements.post("bulk") { request, context in
+            let results = try await administration.createMany(
+                try AdminRequestDecoding.bulkCreate(try await request.body(upTo: Self.maximumBodyBytes)), actor: await Self.actor(context)
+            )
             return Response.json(BulkCreateResponse(results: results.map { result in
                 switch result {
                 case .success(let stored): BulkCreateResult(created: Self.created(stored), error: nil)
@@ -87,13 +89,16 @@ struct AdminRoutes {
         agreements.post(":agreement/approve") { request, context in
             let id = try await Self.agreement(context, administration)
             let approval = try await Self.decode(request, emptyAs: ApproveRequest(termsHash: nil))
-            return Response.json(Self.receipt(id, try await administration.approve(id, expected: approval.termsHash)))
+            return Response.json(Self.receipt(id, try await administration.approve(id, expected: approval.termsHash, actor: await Self.actor(context))))
         }
         for action in AdminRequestDecoding.editActions.sorted() {
             agreements.post(":agreement/\(action)") { request, context in
                 let id = try await Self.agreement(context, administration)
                 let decoded = try AdminRequestDecoding.edits(for: action, body: try await request.body(upTo: Self.maximumBodyBytes))
-                var receipt = Self.receipt(id, try await administration.author(id, decoded.edits, allowUnknownParties: decoded.allowUnknownParties))
+                let stored = try await administration.author(
+                    id, decoded.edits, allowUnknownParties: decoded.allowUnknownParties, actor: await Self.actor(context)
+                )
+                var receipt = Self.receipt(id, stored)
                 receipt.commitment = decoded.commitment?.description
                 return Response.json(receipt)
             }
@@ -101,6 +106,12 @@ struct AdminRoutes {
     }
 
     // MARK: - The edge between wire and domain
+
+    /// Who is making a change through the admin socket: the local user of the connecting
+    /// process, as the kernel tells it (`SO_PEERCRED`), never as the request claims.
+    private static func actor(_ context: AccordRequestContext) async -> ActingPerson? {
+        await context.channel.peerUserID().flatMap(ActorNaming.localUser)
+    }
 
     /// The agreement the path's `:agreement` names: an id or a reference it was imported under.
     private static func agreement(_ context: AccordRequestContext, _ administration: NodeAdministration) async throws -> AgreementID {
