@@ -29,6 +29,8 @@ public struct FrameBudget: Hashable, Sendable {
                 if case .items(let items, _) = range.claim { total + 1.0 / 8 + Double(items.count) } else { total + 1.0 / 8 }
             }
         case .certificates(let certificates): 1 + 8 * Double(certificates.count)
+        // Each is checked (a signature) only if the next batch holds its change.
+        case .attributions(let attributions): 1 + Double(attributions.count) / 4
         case .hello, .helloAccepted, .error, .ping, .pong, .acknowledged, .reconcileRequest: 1
         }
     }

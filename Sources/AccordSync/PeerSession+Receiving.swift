@@ -15,7 +15,14 @@ extension PeerSession {
             switch message {
             case .changes(let batch, let encoded):
                 let screened = try await services.verifier.screen(encoded) { ids in Set(try await store.verdicts(of: ids).keys) }
-                try await receivedBatches.send(ReceivedBatch(number: batch, changes: screened))
+                let attributions = update { state in
+                    defer { state.pendingAttributions = [] }
+                    return state.pendingAttributions.compactMap { try? Attribution(encoded: $0) }
+                }
+                try await receivedBatches.send(ReceivedBatch(number: batch, changes: screened, attributions: attributions))
+            case .attributions(let attributions):
+                // Version 3 only: PeerSessionHandler refuses them in an older session.
+                update { $0.pendingAttributions = attributions }
             case .acknowledged(let batch):
                 try acknowledge(batch)
             case .certificates(let certificates):
@@ -47,8 +54,9 @@ extension PeerSession {
                 case .known: known += 1
                 }
             }
+            let attributions = checkedAttributions(batch.attributions, of: verified)
             let report = try await store.receive(
-                verified, refused: rejections, known: known, from: peer.node, nowMillis: configuration.clock()
+                verified, attributions: attributions, refused: rejections, known: known, from: peer.node, nowMillis: configuration.clock()
             )
             rejections += report.allRejections
             try await send(.acknowledged(batch: batch.number))
@@ -79,6 +87,26 @@ extension PeerSession {
                 )
             }
         }
+    }
+
+    /// The attributions whose change is in the batch and whose author signed them; the others
+    /// are dropped (the change stays, with no person named), counted and logged.
+    private func checkedAttributions(_ attributions: [Attribution], of changes: [VerifiedChange]) -> [Attribution] {
+        guard !attributions.isEmpty else { return [] }
+        let byID = Dictionary(changes.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var kept: [Attribution] = []
+        var refused = 0
+        for attribution in attributions {
+            guard let change = byID[attribution.change] else { continue }  // known already, or refused
+            if attribution.isSigned(for: change, by: services.directory) { kept.append(attribution) } else { refused += 1 }
+        }
+        if refused > 0 {
+            services.refusals.refused(
+                "refused attributions from peer", reason: "bad-attribution",
+                metadata: ["peer": "\(peer.node)", "count": "\(refused)", "detail": "not signed by the author of the change they name"]
+            )
+        }
+        return kept
     }
 
     /// The peer made a batch durable: the window has room again, and a live-stream batch carries

@@ -85,6 +85,7 @@ extension PeerSession {
         for range in batches {
             let batch = changes[range]
             try await sendCertificates(for: batch)
+            try await sendAttributions(for: batch)
             var batchKind = kind
             if case .stream = kind, range.upperBound < changes.endIndex { batchKind = .stream(through: batch.last!.sequence) }
             let number = try await reserveBatch(batchKind)
@@ -99,6 +100,14 @@ extension PeerSession {
         let certificates = authors.flatMap { services.directory.certificates(of: $0) }
         let unsent = update { state in certificates.filter { state.certificatesSent.insert($0.fingerprint).inserted } }
         if !unsent.isEmpty { try await send(.certificates(unsent.map(\.derRepresentation))) }
+    }
+
+    /// Version 3: who made the batch's changes, where their authors said, right before it.
+    private func sendAttributions(for batch: ArraySlice<StoredChange>) async throws {
+        guard peer.version >= 3 else { return }
+        let attributions = try await store.attributions(of: batch.map(\.id))
+        guard !attributions.isEmpty else { return }
+        try await send(.attributions(batch.compactMap { attributions[$0.id]?.encoded }))
     }
 
     /// A batch number once the window has room.

@@ -55,6 +55,8 @@ final class PeerSession: Sendable {
     struct ReceivedBatch: Sendable {
         let number: UInt32
         let changes: [ScreenedChange]
+        /// The batch's attributions, as the `attributions` frame before it brought them (not yet checked).
+        let attributions: [Attribution]
     }
 
     struct State: Sendable {
@@ -67,6 +69,8 @@ final class PeerSession: Sendable {
         var repairsInProgress = false
         var window: SendWindow
         var certificatesSent: Set<SHA256Digest> = []
+        /// Attributions received for the next `changes` frame (version 3).
+        var pendingAttributions: [[UInt8]] = []
         var cursor: DeliveryCursor
         var lastHeard = ContinuousClock.now
         var sentSincePersistedProgress = 0

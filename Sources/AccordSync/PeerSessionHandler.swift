@@ -70,9 +70,10 @@ public final class PeerSessionHandler: ChannelDuplexHandler {
     public typealias OutboundIn = WireMessage
     public typealias OutboundOut = WireMessage
 
-    /// 1: the protocol of docs/protocol.md; 2 adds coded symbols to reconciliation (a node of
-    /// version 1 still syncs with one of version 2, over version 1).
-    public static let supportedVersions: ClosedRange<UInt16> = 1...2
+    /// 1: the protocol of docs/protocol.md; 2 adds coded symbols to reconciliation; 3 adds
+    /// attributions (who made a change) beside changes. A node syncs with one of an older
+    /// version over the older version.
+    public static let supportedVersions: ClosedRange<UInt16> = 1...3
 
     private enum State {
         case awaitingTLS, awaitingHellos(sentAccept: Bool, receivedAccept: Bool), established, closed
@@ -158,6 +159,8 @@ public final class PeerSessionHandler: ChannelDuplexHandler {
             unansweredPing = nonce
         case (.established, .hello), (.established, .helloAccepted):
             refuse(context: context, SessionError(.protocolViolation, "a second hello in an established session"))
+        case (.established, .attributions) where agreedVersion < 3:
+            refuse(context: context, SessionError(.protocolViolation, "attributions are part of protocol version 3; this session speaks \(agreedVersion)"))
         case (.established, _):
             context.fireChannelRead(data)
         case (.awaitingHellos(let sentAccept, let receivedAccept), .hello(let hello)) where !sentAccept:

@@ -18,6 +18,9 @@ public enum WireMessage: Hashable, Sendable {
     case changes(batch: UInt32, encoded: [[UInt8]])
     /// The receiver made the batch durable (and judged each change).
     case acknowledged(batch: UInt32)
+    /// Version 3: who made changes of the `changes` frame that follows, as their author nodes
+    /// signed it (docs/encoding.md, "Attribution"); each entry an encoded `Attribution`.
+    case attributions([[UInt8]])
     /// Node certificates (DER), so relayed changes can be verified by their author's key.
     case certificates([[UInt8]])
     /// One step of range-based set reconciliation over the agreements both organisations share.
@@ -47,6 +50,7 @@ public enum WireMessage: Hashable, Sendable {
     public enum Kind: UInt8, Sendable {
         case hello = 1, helloAccepted = 2, error = 3, ping = 4, pong = 5
         case changes = 16, acknowledged = 17, certificates = 18, reconcile = 19, heads = 20, reconcileRequest = 21
+        case attributions = 22
     }
 
     public var kind: Kind {
@@ -62,6 +66,7 @@ public enum WireMessage: Hashable, Sendable {
         case .reconcile: .reconcile
         case .heads: .heads
         case .reconcileRequest: .reconcileRequest
+        case .attributions: .attributions
         }
     }
 
@@ -99,10 +104,10 @@ public enum WireMessage: Hashable, Sendable {
             }
         case .acknowledged(let batch):
             writer.write(batch)
-        case .certificates(let certificates):
-            writer.writeSequence(certificates) { writer, der in
-                writer.write(UInt32(der.count))
-                writer.writeFixed(der)
+        case .certificates(let blobs), .attributions(let blobs):
+            writer.writeSequence(blobs) { writer, bytes in
+                writer.write(UInt32(bytes.count))
+                writer.writeFixed(bytes)
             }
         case .reconcile(let message):
             writer.writeSequence(message.ranges) { writer, range in
@@ -189,6 +194,12 @@ public enum WireMessage: Hashable, Sendable {
                 "certificates", maximumCount: maximumCertificates, minimumElementBytes: 4
             ) { reader throws(DecodingError) in
                 try WireMessage.readBlob(&reader, "certificates.der", maximumBytes: 16 * 1024)
+            })
+        case .attributions:
+            message = .attributions(try reader.readSequence(
+                "attributions", maximumCount: maximumChangesPerBatch, minimumElementBytes: 4
+            ) { reader throws(DecodingError) in
+                try WireMessage.readBlob(&reader, "attributions.attribution", maximumBytes: Attribution.maximumEncodedBytes)
             })
         case .reconcile:
             message = .reconcile(RangeMessage(ranges: try reader.readSequence(

@@ -308,8 +308,8 @@ struct Agreements: AsyncParsableCommand {
             let (history, raw): ([HistoryItem], [UInt8]) = try await client.get("\(agreement.path)/history")
             if json { return Output.json(raw) }
             Output.table(
-                ["SEQ", "CHANGE", "AUTHOR", "STAMPED", "EDITS"],
-                history.map { ["\($0.sequence)", Output.short($0.change), $0.author, String($0.at.prefix(19)), $0.edits.joined(separator: "; ")] }
+                ["SEQ", "CHANGE", "BY", "STAMPED", "EDITS"],
+                history.map { ["\($0.sequence)", Output.short($0.change), $0.by, String($0.at.prefix(19)), $0.edits.joined(separator: "; ")] }
             )
         }
     }

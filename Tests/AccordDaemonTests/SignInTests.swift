@@ -113,6 +113,14 @@ struct SignInTests {
             )
             #expect(approved.status == 303 && approved.location?.contains("notice=approved") == true, "\(approved.status) \(approved.body)")
             #expect(try await node.json("agreements", "show", agreement, as: AgreementView.self).approvals.map(\.organisation) == ["acme"])
+            // The record says who: Alice, through the console; the creator, through the admin socket.
+            let history: [HistoryItem] = try await node.json("agreements", "history", agreement)
+            #expect(history.last?.by == "Alice Chen (acme) via acme/node1", "\(history.map(\.by))")
+            #expect(history.last?.actor == ActorView(kind: "person", id: "alice", name: "Alice Chen", email: nil))
+            let user = String(cString: getpwuid(geteuid())!.pointee.pw_name)
+            #expect(history.first?.by == "local user \(user) (acme) via acme/node1", "\(history.map(\.by))")
+            let timeline = try await alice.get("\(Self.console(node))/agreements/\(agreement)")
+            #expect(timeline.body.contains("by Alice Chen (acme) via acme/node1"))
 
             // Operators see who is signed in, and can end a session.
             let sessions: [ConsoleSessionInfo] = try await node.json("console", "sessions")

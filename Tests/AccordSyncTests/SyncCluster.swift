@@ -115,8 +115,8 @@ final class ClusterNode: @unchecked Sendable {
         try await store.author(nil, edits, signer: signer, nowMillis: Self.clock()).agreement
     }
 
-    func edit(_ agreement: AgreementID, _ edits: [Edit]) async throws {
-        _ = try await store.author(agreement, edits, signer: signer, nowMillis: Self.clock())
+    func edit(_ agreement: AgreementID, _ edits: [Edit], actor: ActingPerson? = nil) async throws {
+        _ = try await store.author(agreement, edits, signer: signer, actor: actor, nowMillis: Self.clock())
     }
 
     func headsDigest(_ agreement: AgreementID) async throws -> SHA256Digest? {

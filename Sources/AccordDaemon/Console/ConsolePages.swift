@@ -261,7 +261,7 @@ enum ConsolePages {
             : ""
         let timeline: [HTML] = shownHistory.reversed().map { item in
             let edits: [HTML] = item.edits.map { "<li>\($0)</li>" }
-            return "<li><span class=\"meta\">#\(Int(item.sequence)) \(item.at) by \(item.author)</span><ul>\(edits)</ul></li>"
+            return "<li><span class=\"meta\">#\(Int(item.sequence)) \(item.at) by \(item.by)</span><ul>\(edits)</ul></li>"
         }
         let held: [HTML] = view.held.map { "<li><code>\(String($0.change.prefix(16)))…</code> \($0.reason)</li>" }
         let rejected: [HTML] = view.rejected.map { "<li><code>\(String($0.change.prefix(16)))…</code> \($0.code): \($0.message) (\($0.at))</li>" }
