@@ -58,7 +58,7 @@ public struct DaemonConfiguration: Sendable {
 
     /// Parses TOML text without touching the files it names.
     public static func parse(_ text: String, file: String) throws(ConfigurationError) -> DaemonConfiguration {
-        try Self.checkForParserTraps(text, file: file)
+        try TOMLParserTraps.check(text, file: file)
         let root: TOMLTable
         do {
             root = try TOMLTable(string: text)
@@ -188,53 +188,6 @@ public struct DaemonConfiguration: Sendable {
             maximumClockSkew: maximumClockSkew, durability: durability, console: console, metrics: metrics, signIn: signIn,
             consoleURL: consoleURL, peopleSharing: peopleSharing
         )
-    }
-
-    /// toml++ (under TOMLKit) aborts the process on an assertion, in release builds too, instead of
-    /// reporting an error, where a table header's key starts with a character that cannot start a
-    /// key (`[;`, or `[` at the end of a line) or with U+FFFD. Found by accord-fuzz
-    /// (docs/reliability.md); refused here first, with the line, so that a typo in a header is a
-    /// configuration error and not a crash.
-    private static func checkForParserTraps(_ text: String, file: String) throws(ConfigurationError) {
-        // Bytes, not Characters: a combining mark after '[' makes one grapheme of both ("[̀"),
-        // which toml++, reading code points, still sees as a header.
-        func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
-        func startsKey(_ byte: UInt8) -> Bool {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "\""), UInt8(ascii: "'"):
-                true
-            default: false
-            }
-        }
-        // Every line that starts with "[" is checked, also inside a multi-line string: such a string
-        // would have to hold a line like "[;" to be refused, and a node configuration has no use for
-        // one (telling strings from comments here would take a second parser).
-        for (index, line) in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
-            if line.firstRange(of: [0xEF, 0xBF, 0xBD]) != nil {
-                throw ConfigurationError(
-                    file: file, field: nil,
-                    "contains the Unicode replacement character (U+FFFD) at line \(index + 1): the file was damaged by a wrong text encoding"
-                )
-            }
-            let trimmed = line.drop(while: isBlank)
-            guard trimmed.first == UInt8(ascii: "[") else { continue }
-            let afterBracket = trimmed.dropFirst(trimmed.dropFirst().first == UInt8(ascii: "[") ? 2 : 1)
-            let header = afterBracket.prefix { $0 != UInt8(ascii: "]") }
-            let quoted = header.contains(UInt8(ascii: "\"")) || header.contains(UInt8(ascii: "'"))
-            let segments = quoted ? [header] : header.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-            for segment in segments {
-                guard let first = segment.drop(while: isBlank).first else {
-                    throw ConfigurationError(file: file, field: nil, "line \(index + 1): a table header without a name")
-                }
-                if !startsKey(first) {
-                    let shown = String(decoding: segment.drop(while: isBlank).prefix(4), as: UTF8.self).prefix(1)
-                    throw ConfigurationError(
-                        file: file, field: nil, "line \(index + 1): a table header holds names of letters, digits, '_' and '-', not \"\(shown)\""
-                    )
-                }
-            }
-        }
     }
 
     /// `HOST:PORT` or `[IPv6]:PORT`.

@@ -49,6 +49,14 @@ struct ConfigurationTests {
         #expect(configuration.consoleURL == "http://localhost:7501")
     }
 
+    @Test("a '}' after '[' or ',' inside a string or a comment is only text")
+    func bracesInStrings() throws {
+        let text = Self.minimal
+            .replacing("data_directory = \"data\"", with: "data_directory = \"data[ }\" # a = [ }\n# b = [1, }")
+            .replacing("[admin]", with: "[admin] # [ , }")
+        #expect(try DaemonConfiguration.parse(text, file: "/etc/accord/accordd.toml").dataDirectory == "/etc/accord/data[ }")
+    }
+
     @Test("relative paths are taken from the file's folder; defaults fill what is left out")
     func parsesMinimal() throws {
         let configuration = try DaemonConfiguration.parse(Self.minimal, file: "/etc/accord/accordd.toml")
@@ -80,6 +88,10 @@ struct ConfigurationTests {
         ("[admin]", "[\n[admin]", "line 11: a table header without a name"),
         ("[admin]", "#\"\"\"\n[\no(rs]]\n[admin]", "line 12: a table header without a name"),
         ("[admin]", "[\u{0300}\n[admin]", "line 11: a table header holds names"),
+        // Found by accord-fuzz: toml++ asserted on a '}' where an array's value belongs.
+        ("socket = \"run/admin.sock\"", "socket =[  }un/accord/admin.sock\"", "line 12: '}' where a value belongs (after '[')"),
+        ("[admin]", "a = [1, # one\n }\n[admin]", "line 12: '}' where a value belongs (after ',')"),
+        ("[admin]", "a = { b = [[}]] }\n[admin]", "'}' where a value belongs"),
         // Sign-in through an identity provider.
         ("[[peers]]", Self.signIn.replacing("http://localhost:9400", with: "https://login.acme.example") + "\n[[peers]]", "console.oidc.issuer: \"https://login.acme.example\": this version"),
         ("[[peers]]", Self.signIn.replacing("http://localhost:9400", with: "http://login.acme.example") + "\n[[peers]]", "only a provider on this machine"),
