@@ -105,10 +105,13 @@ public struct ApprovalView: Codable, Sendable {
     /// True while the approval covers the current terms; false once they changed ("stale").
     public var fresh: Bool
     public var at: String
+    /// For people: "Alice Chen (acme) via acme/node1", or the node when it named no one.
+    public var by: String
 
-    public init(organisation: String, node: String, termsHash: String, fresh: Bool, at: String) {
+    public init(organisation: String, node: String, termsHash: String, fresh: Bool, at: String, by: String) {
         self.organisation = organisation
         self.node = node
+        self.by = by
         self.termsHash = termsHash
         self.fresh = fresh
         self.at = at
@@ -119,9 +122,12 @@ public struct NoteView: Codable, Sendable {
     public var author: String
     public var at: String
     public var text: String
+    /// For people: "Alice Chen (acme) via acme/node1", or the node when it named no one.
+    public var by: String
 
-    public init(author: String, at: String, text: String) {
+    public init(author: String, at: String, text: String, by: String) {
         self.author = author
+        self.by = by
         self.at = at
         self.text = text
     }
@@ -131,9 +137,12 @@ public struct TerminationView: Codable, Sendable {
     public var author: String
     public var at: String
     public var reason: String
+    /// For people: "Alice Chen (acme) via acme/node1", or the node when it named no one.
+    public var by: String
 
-    public init(author: String, at: String, reason: String) {
+    public init(author: String, at: String, reason: String, by: String) {
         self.author = author
+        self.by = by
         self.at = at
         self.reason = reason
     }

@@ -93,7 +93,9 @@ public final class NodeAdministration: Sendable {
                 delivery.append(DeliveryView(organisation: party.rawValue, node: node, acknowledged: through >= latest))
             }
         }
-        var view = Views.agreement(detail, today: today, delivery: delivery)
+        let agreement = detail.agreement
+        let made = agreement.approvals.values.map(\.change) + agreement.notes.map(\.change) + (agreement.termination.map { [$0.change] } ?? [])
+        var view = Views.agreement(detail, today: today, delivery: delivery, attributions: try await store.attributions(of: Array(Set(made))))
         view.reference = try await store.importReference(of: id)
         return view
     }

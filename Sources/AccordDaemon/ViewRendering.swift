@@ -17,7 +17,10 @@ enum Views {
         )
     }
 
-    static func agreement(_ detail: AgreementDetail, today: CalendarDate, delivery: [DeliveryView]) -> AgreementView {
+    /// - Parameter attributions: who made the approvals, notes and termination, by change.
+    static func agreement(
+        _ detail: AgreementDetail, today: CalendarDate, delivery: [DeliveryView], attributions: [ChangeID: Attribution] = [:]
+    ) -> AgreementView {
         let agreement = detail.agreement
         var framework: [String: String] = [:]
         for (dimension, text) in agreement.framework { framework[dimension.name] = text }
@@ -35,12 +38,17 @@ enum Views {
             approvals: agreement.approvals.sorted { $0.key < $1.key }.map { organisation, status in
                 ApprovalView(
                     organisation: organisation.rawValue, node: status.stamp.node.description,
-                    termsHash: status.approval.termsHash.hex, fresh: status.isFresh, at: time(status.stamp.millis)
+                    termsHash: status.approval.termsHash.hex, fresh: status.isFresh, at: time(status.stamp.millis),
+                    by: by(attributions[status.change]?.actor, node: status.stamp.node)
                 )
             },
-            notes: agreement.notes.map { NoteView(author: $0.author.description, at: time($0.stamp.millis), text: $0.text) },
+            notes: agreement.notes.map {
+                NoteView(author: $0.author.description, at: time($0.stamp.millis), text: $0.text, by: by(attributions[$0.change]?.actor, node: $0.author))
+            },
             termination: agreement.termination.map {
-                TerminationView(author: $0.author.description, at: time($0.stamp.millis), reason: $0.reason)
+                TerminationView(
+                    author: $0.author.description, at: time($0.stamp.millis), reason: $0.reason, by: by(attributions[$0.change]?.actor, node: $0.author)
+                )
             },
             conflicts: conflicts(agreement.conflicts), changes: detail.changeCount, heads: detail.heads.map(\.hex),
             held: detail.held.map { HeldChangeView(change: $0.id.hex, reason: $0.reason.description) },

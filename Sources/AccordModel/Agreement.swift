@@ -16,6 +16,8 @@ public struct Agreement: Hashable, Sendable {
     public struct ApprovalStatus: Hashable, Sendable {
         public let approval: Approval
         public let stamp: Stamp
+        /// The change that made the approval.
+        public let change: ChangeID
         /// False once the terms changed after the approval was given.
         public let isFresh: Bool
     }
@@ -99,7 +101,7 @@ public struct Agreement: Hashable, Sendable {
         for organisation in state.parties {
             guard let write = state.approvals[organisation]?.winner else { continue }
             approvals[organisation] = ApprovalStatus(
-                approval: write.value, stamp: write.stamp, isFresh: write.value.termsHash == termsHash
+                approval: write.value, stamp: write.stamp, change: write.change, isFresh: write.value.termsHash == termsHash
             )
         }
         self.approvals = approvals

@@ -75,7 +75,7 @@ struct Agreements: AsyncParsableCommand {
                     continue
                 }
                 let freshness = approval.fresh ? "fresh (covers the current terms)" : "STALE (the terms changed since)"
-                print("  \(party): \(freshness), signed by \(approval.node) at \(Output.when(approval.at))")
+                print("  \(party): \(freshness), by \(approval.by) at \(Output.when(approval.at))")
             }
             if !view.delivery.isEmpty {
                 print("\ndelivery of this node's latest change:")
@@ -88,11 +88,11 @@ struct Agreements: AsyncParsableCommand {
                 print("\nnotes:")
                 for note in view.notes {
                     // Continuation lines of a note are indented under it, so the next note is not mistaken for its text.
-                    print("  \(Output.when(note.at)) \(note.author): \(note.text.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n    "))")
+                    print("  \(Output.when(note.at)) \(note.by): \(note.text.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n    "))")
                 }
             }
             if let termination = view.termination {
-                print("\nterminated by \(termination.author) at \(Output.when(termination.at)): \(termination.reason)")
+                print("\nterminated by \(termination.by) at \(Output.when(termination.at)): \(termination.reason)")
             }
             if !view.conflicts.isEmpty {
                 print("\nconflicts:")

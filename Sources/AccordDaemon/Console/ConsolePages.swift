@@ -229,7 +229,7 @@ enum ConsolePages {
         let approvals: [HTML] = view.approvals.map { approval in
             """
             <tr><td>\(approval.organisation)</td><td class="\(approval.fresh ? "ok" : "bad")">\(approval.fresh ? "fresh" : "stale")</td>\
-            <td>\(approval.node)</td><td>\(approval.at)</td><td><code>\(String(approval.termsHash.prefix(16)))…</code></td></tr>
+            <td>\(approval.by)</td><td>\(approval.at)</td><td><code>\(String(approval.termsHash.prefix(16)))…</code></td></tr>
             """
         }
         let ownApproval = view.approvals.first { $0.organisation == organisation }
@@ -243,7 +243,7 @@ enum ConsolePages {
             <button>Approve these terms as \(organisation)</button> <span class="hint">terms <code>\(String(view.termsHash.prefix(16)))…</code></span></form>
             """
             : ""
-        let notes: [HTML] = view.notes.map { "<li><span class=\"meta\">\($0.author), \($0.at)</span> \($0.text)</li>" }
+        let notes: [HTML] = view.notes.map { "<li><span class=\"meta\">\($0.by), \($0.at)</span> \($0.text)</li>" }
         let conflicts: [HTML] = view.conflicts.map { conflict in
             let overruled: [HTML] = conflict.overruled.map { "<li>\($0.value) <span class=\"meta\">(\($0.author), \($0.at))</span></li>" }
             return """
@@ -266,7 +266,7 @@ enum ConsolePages {
         let held: [HTML] = view.held.map { "<li><code>\(String($0.change.prefix(16)))…</code> \($0.reason)</li>" }
         let rejected: [HTML] = view.rejected.map { "<li><code>\(String($0.change.prefix(16)))…</code> \($0.code): \($0.message) (\($0.at))</li>" }
         let termination: HTML = view.termination.map {
-            "<h2>Termination</h2><p>Terminated by \($0.author) on \($0.at): \($0.reason)</p>"
+            "<h2>Termination</h2><p>Terminated by \($0.by) on \($0.at): \($0.reason)</p>"
         } ?? ""
         return layout(view.title ?? "Agreement", context, events: "/events?agreement=\(view.id)", """
             <h1 id="title">\(view.title ?? "(untitled)")</h1>
@@ -279,7 +279,7 @@ enum ConsolePages {
             <h2>Commitments</h2>
             <table id="commitments"><thead><tr><th>By</th><th>Kind</th><th>Description</th><th>Due</th><th>State</th><th></th></tr></thead><tbody>\(commitments)</tbody></table>
             <h2>Approvals</h2>
-            <table id="approvals"><thead><tr><th>Party</th><th>Covers the terms</th><th>By node</th><th>When</th><th>Over terms</th></tr></thead><tbody>\(approvals)</tbody></table>
+            <table id="approvals"><thead><tr><th>Party</th><th>Covers the terms</th><th>By</th><th>When</th><th>Over terms</th></tr></thead><tbody>\(approvals)</tbody></table>
             \(approveForm)
             <h2>Notes</h2><ul id="notes">\(notes)</ul>
             \(context.person.roles.grants(.editor) ? """
