@@ -65,6 +65,27 @@ public struct ParallelVerifier: Sendable {
         }
     }
 
+    /// The attributions whose change is among `changes` and whose change's author signed them,
+    /// checked on every core as the changes are; and how many named such a change and failed.
+    /// One naming no change of `changes` (known already, or refused) is left out uncounted.
+    public func check(_ attributions: [Attribution], of changes: [VerifiedChange]) async -> (kept: [Attribution], refused: Int) {
+        guard !attributions.isEmpty else { return ([], 0) }
+        let byID = Dictionary(changes.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let candidates = attributions.compactMap { attribution in byID[attribution.change].map { (attribution, $0) } }
+        let directory = verifier.directory
+        let chunks = stride(from: 0, to: candidates.count, by: chunkSize).map { Array(candidates[$0..<min($0 + chunkSize, candidates.count)]) }
+        let verdicts: [[Bool]] = await withTaskGroup(of: (Int, [Bool]).self) { group in
+            for (index, chunk) in chunks.enumerated() {
+                group.addTask { (index, chunk.map { attribution, change in attribution.isSigned(for: change, by: directory) }) }
+            }
+            var parts = [[Bool]](repeating: [], count: chunks.count)
+            for await (index, results) in group { parts[index] = results }
+            return parts
+        }
+        let flat = verdicts.flatMap { $0 }
+        return (zip(candidates, flat).filter(\.1).map(\.0.0), flat.count { !$0 })
+    }
+
     private func verifyOne(_ change: SignedChange) -> Result<VerifiedChange, ChangeRejection> {
         do throws(ChangeRejection) {
             return .success(try verifier.verify(change))

@@ -15,10 +15,11 @@ extension PeerSession {
             switch message {
             case .changes(let batch, let encoded):
                 let screened = try await services.verifier.screen(encoded) { ids in Set(try await store.verdicts(of: ids).keys) }
-                let attributions = update { state in
+                let pending = update { state in
                     defer { state.pendingAttributions = [] }
-                    return state.pendingAttributions.compactMap { try? Attribution(encoded: $0) }
+                    return state.pendingAttributions
                 }
+                let attributions = await checkedAttributions(pending, of: screened)
                 try await receivedBatches.send(ReceivedBatch(number: batch, changes: screened, attributions: attributions))
             case .attributions(let attributions):
                 // Version 3 only: PeerSessionHandler refuses them in an older session.
@@ -54,9 +55,8 @@ extension PeerSession {
                 case .known: known += 1
                 }
             }
-            let attributions = checkedAttributions(batch.attributions, of: verified)
             let report = try await store.receive(
-                verified, attributions: attributions, refused: rejections, known: known, from: peer.node, nowMillis: configuration.clock()
+                verified, attributions: batch.attributions, refused: rejections, known: known, from: peer.node, nowMillis: configuration.clock()
             )
             rejections += report.allRejections
             try await send(.acknowledged(batch: batch.number))
@@ -89,21 +89,21 @@ extension PeerSession {
         }
     }
 
-    /// The attributions whose change is in the batch and whose author signed them; the others
-    /// are dropped (the change stays, with no person named), counted and logged.
-    private func checkedAttributions(_ attributions: [Attribution], of changes: [VerifiedChange]) -> [Attribution] {
-        guard !attributions.isEmpty else { return [] }
-        let byID = Dictionary(changes.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        var kept: [Attribution] = []
-        var refused = 0
-        for attribution in attributions {
-            guard let change = byID[attribution.change] else { continue }  // known already, or refused
-            if attribution.isSigned(for: change, by: services.directory) { kept.append(attribution) } else { refused += 1 }
-        }
-        if refused > 0 {
+    /// The attributions of the batch's verified changes that their authors signed; the others
+    /// are dropped (the change stays, with no person named), and logged (summarised in a flood).
+    private func checkedAttributions(_ encoded: [[UInt8]], of screened: [ScreenedChange]) async -> [Attribution] {
+        guard !encoded.isEmpty else { return [] }
+        let decoded = encoded.compactMap { try? Attribution(encoded: $0) }
+        let changes = screened.compactMap { if case .verified(let change) = $0 { change } else { nil } }
+        let (kept, refused) = await services.verifier.check(decoded, of: changes)
+        let malformed = encoded.count - decoded.count
+        if refused + malformed > 0 {
             services.refusals.refused(
                 "refused attributions from peer", reason: "bad-attribution",
-                metadata: ["peer": "\(peer.node)", "count": "\(refused)", "detail": "not signed by the author of the change they name"]
+                metadata: [
+                    "peer": "\(peer.node)", "count": "\(refused + malformed)",
+                    "detail": "\(malformed) malformed, \(refused) not signed by the author of the change they name",
+                ]
             )
         }
         return kept

@@ -55,7 +55,7 @@ final class PeerSession: Sendable {
     struct ReceivedBatch: Sendable {
         let number: UInt32
         let changes: [ScreenedChange]
-        /// The batch's attributions, as the `attributions` frame before it brought them (not yet checked).
+        /// The attributions of the batch's changes that their authors signed (checked).
         let attributions: [Attribution]
     }
 
