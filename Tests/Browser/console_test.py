@@ -6,6 +6,7 @@ binary and where to write screenshots.
 
     console_test.py browser CLUSTER.json   # log in, list, open, approve on both, live update, XSS, no-JS approval
     console_test.py security CLUSTER.json  # headers, no session, Host, CSRF, single-use tokens, throttling, slowloris
+    console_test.py people CLUSTER.json    # sign-in through the identity provider: Alice approves, Bob may only read
 
 Each check prints one line; the first failure raises and exits non-zero with what was seen.
 """
@@ -283,6 +284,66 @@ def run_security():
     check(status == 429 and int(headers.get("retry-after", "0")) > 0, "even a valid token waits while the source is throttled", status)
 
 
+# MARK: - People
+
+
+def sign_in(driver, node, subject):
+    """Signs `subject` in at `node`'s console through the identity provider's own page."""
+    from selenium.webdriver.common.by import By
+
+    url = CLUSTER[node]["url"]
+    driver.get(f"{url}/login")
+    driver.find_element(By.ID, "sign-in").click()
+    eventually(f"{subject}: at the identity provider", lambda: driver.current_url.startswith(CLUSTER["provider"]))
+    driver.find_element(By.CSS_SELECTOR, f'button[name="sub"][value="{subject}"]').click()
+    eventually(f"{subject}: back at {node}'s console, signed in, on the overview",
+               lambda: driver.current_url == f"{url}/" and driver.find_elements(By.ID, "person"))
+
+
+def run_people():
+    from selenium.webdriver.common.by import By
+
+    agreement = CLUSTER["agreement"]
+    url = CLUSTER["acme"]["url"]
+    alice, bob = browser(), browser()
+    try:
+        sign_in(alice, "acme", "alice")
+        check("Alice Chen" in text(alice, "person") and "approver" in text(alice, "person"), "Alice is shown with her role", text(alice, "person"))
+        sign_in(bob, "acme", "bob")
+        check("Bob Stone" in text(bob, "person") and "viewer" in text(bob, "person"), "Bob is shown with his role", text(bob, "person"))
+
+        bob.get(f"{url}/agreements/{agreement}")
+        eventually("Bob sees the agreement", lambda: text(bob, "title") == "GPU cluster sharing")
+        check(not bob.find_elements(By.ID, "approve") and not bob.find_elements(By.ID, "add-note"), "Bob has no approve control and no note form")
+        screenshot(bob, "people-bob-viewer")
+        # Bob crafts the approval from his own page: his session's CSRF token, the terms shown.
+        csrf = bob.find_element(By.CSS_SELECTOR, 'input[name="csrf"]').get_attribute("value")
+        terms = text(bob, "terms-hash")
+        status = bob.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "fetch(arguments[0], {method: 'POST', headers: {'Content-Type': 'application/x-www-form-urlencoded'}, body: arguments[1]})"
+            ".then(answer => done(answer.status), () => done(0));",
+            f"/agreements/{agreement}/approve", urllib.parse.urlencode({"csrf": csrf, "termsHash": terms}),
+        )
+        check(status == 403, "Bob's crafted approval is refused with 403", status)
+
+        alice.get(f"{url}/agreements/{agreement}")
+        eventually("Alice sees the approve control", lambda: alice.find_elements(By.ID, "approve"))
+        alice.find_element(By.CSS_SELECTOR, "#approve button").click()
+        eventually("Alice approved", lambda: "Approved." in alice.find_element(By.TAG_NAME, "main").text)
+        check("Alice Chen (acme) via acme/node1" in text(alice, "approvals"), "the approval names Alice", text(alice, "approvals"))
+        screenshot(alice, "people-alice-approved")
+
+        def globex_names_alice():
+            shown = json.loads(ctl("globex", "agreements", "show", agreement, "--json"))
+            return [approval["by"] for approval in shown["approvals"]] == ["Alice Chen (acme) via acme/node1"]
+
+        eventually("globex's node shows the approval as Alice Chen's of acme", globex_names_alice)
+    finally:
+        alice.quit()
+        bob.quit()
+
+
 if __name__ == "__main__":
-    {"browser": run_browser, "security": run_security}[sys.argv[1]]()
+    {"browser": run_browser, "security": run_security, "people": run_people}[sys.argv[1]]()
     print("all checks passed", flush=True)
