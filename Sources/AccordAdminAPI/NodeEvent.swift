@@ -43,6 +43,9 @@ public struct NodeEvent: Codable, Sendable, Equatable {
     public var fields: [String]?
     /// The node that authored the change(s), `organisation/node`.
     public var by: String?
+    /// Who made the change through that node, where it said (an approval, a note, a termination,
+    /// a commitment's state, a creation).
+    public var actor: ActorView?
     public var organisation: String?
     public var organisations: [String]?
     public var termsHash: String?

@@ -41,6 +41,8 @@ public struct CommitNotice: Sendable {
     public let rejected: [Rejection]
     public let held: [Hold]
     public let transitions: [Transition]
+    /// Who made accepted changes, where their author node said (`Attribution`), by change.
+    public let attributions: [ChangeID: Attribution]
 }
 
 /// The columns of an agreement's materialised row that its status and approvals derive from.
@@ -69,13 +71,14 @@ struct CommitNoticeDraft {
     var rejected: [CommitNotice.Rejection] = []
     var held: [CommitNotice.Hold] = []
     var transitions: [CommitNotice.Transition] = []
+    var attributions: [ChangeID: Attribution] = [:]
 }
 
 extension CommitNoticeDraft {
     var notice: CommitNotice {
         CommitNotice(
             committedAtMillis: committedAtMillis, accepted: accepted, released: released, rejected: rejected,
-            held: held, transitions: transitions
+            held: held, transitions: transitions, attributions: attributions
         )
     }
 

@@ -28,7 +28,7 @@ extension NodeStore {
     ) async throws(StoreError) -> ApplyReport {
         try await write { writer, context throws(StoreError) in
             let report = try writer.apply(changes, origin: peer, nowMillis: nowMillis, context: &context)
-            try writer.record(attributions)
+            try writer.record(attributions, context: &context)
             let rejections = refused + report.allRejections
             try PeerUpdate.apply(
                 .received(count: changes.count + refused.count + known, rejected: rejections.count, lastRejection: rejections.last),

@@ -204,7 +204,7 @@ final class StoreWriter {
         try persist(result.settled, submitted: signed, origin: nil, nowMillis: nowMillis, report: &report, context: &context)
         if let actor {
             do {
-                try record([try signer.attribution(of: signed, to: actor)])
+                try record([try signer.attribution(of: signed, to: actor)], context: &context)
             } catch let error as StoreError {
                 throw error
             } catch {
@@ -214,13 +214,15 @@ final class StoreWriter {
         return .success(report.accepted[0])
     }
 
-    /// Keeps attributions beside their changes (one already kept stays as it is).
-    func record(_ attributions: [Attribution]) throws(StoreError) {
+    /// Keeps attributions beside their changes (one already kept stays as it is), and tells the
+    /// transaction's observers.
+    func record(_ attributions: [Attribution], context: inout WriteContext) throws(StoreError) {
         guard !attributions.isEmpty else { return }
         let insert = try connection.statement("INSERT OR IGNORE INTO attributions (change_id, encoded) VALUES (:id, :encoded)")
         for attribution in attributions {
             defer { insert.reset() }
             try insert.bind(":id", attribution.change.bytes).bind(":encoded", attribution.encoded).run()
+            context.notice?.attributions[attribution.change] = attribution
         }
     }
 

@@ -104,6 +104,26 @@ struct EventTests {
 
     // MARK: - Derivation from a real store's commits
 
+    @Test("events of changes a person made through the node name them: creation, note and approval carry the actor")
+    func actorsInEvents() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("accord-events-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let acme = ThreeCompanies().acme.id
+        let store = try NodeStore(configuration: StoreConfiguration(directory: folder, node: acme))
+        let notices = NIOLockedValueBox<[CommitNotice]>([])
+        let observation = store.observeCommits { notice in notices.withLockedValue { $0.append(notice) } }
+        defer { observation.cancel() }
+        let signer = ChangeSigner(node: acme, key: try P256PrivateKey.generate())
+        let alice = try ActingPerson(kind: .person, id: "alice", name: "Alice Chen")
+        let now = ThreeCompanies.start
+        let created = try await store.author(nil, ThreeCompanies.genesisEdits, signer: signer, actor: alice, nowMillis: now)
+        _ = try await store.author(created.agreement, [.note("kick-off")], signer: signer, nowMillis: now + 1)
+        let events = notices.withLockedValue { $0 }.flatMap { EventDerivation.events(of: $0, today: CalendarDate(unixMillis: now)) }
+        let expected = ActorView(kind: "person", id: "alice", name: "Alice Chen", email: nil)
+        #expect(events.first { $0.type == .agreementCreated }?.actor == expected)
+        #expect(events.first { $0.type == .noteAdded }.map { $0.actor == nil } == true, "a change attributed to no one names no one")
+    }
+
     @Test("a store's commits become typed events: created, approvals, status, stale approvals, conflict, commitment state, note, termination, held, released, rejected")
     func derivation() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("accord-events-\(UUID().uuidString)").path

@@ -11,7 +11,9 @@ enum EventDerivation {
         var events: [NodeEvent] = []
         let byAgreement = Dictionary(grouping: notice.accepted, by: \.agreement)
         for transition in notice.transitions {
-            events += agreementEvents(transition, changes: byAgreement[transition.agreement] ?? [], today: today)
+            events += agreementEvents(
+                transition, changes: byAgreement[transition.agreement] ?? [], attributions: notice.attributions, today: today
+            )
         }
         for change in notice.accepted where notice.released.contains(change.id) {
             var event = NodeEvent(type: .changeReleased, agreement: change.agreement.description)
@@ -36,7 +38,9 @@ enum EventDerivation {
     }
 
     /// The events of one agreement's accepted changes in one transaction.
-    private static func agreementEvents(_ transition: CommitNotice.Transition, changes: [StoredChange], today: CalendarDate) -> [NodeEvent] {
+    private static func agreementEvents(
+        _ transition: CommitNotice.Transition, changes: [StoredChange], attributions: [ChangeID: Attribution], today: CalendarDate
+    ) -> [NodeEvent] {
         let id = transition.agreement.description
         let after = transition.after
         func event(_ kind: NodeEvent.Kind) -> NodeEvent { NodeEvent(type: kind, agreement: id) }
@@ -47,6 +51,7 @@ enum EventDerivation {
             created.title = after.title
             created.organisations = after.parties.map(\.rawValue)
             created.by = changes.first?.author.description
+            created.actor = changes.first.flatMap { attributions[$0.id] }.map { Views.actor($0.actor) }
             events.append(created)
         }
         var written: Set<Field> = []
@@ -54,6 +59,7 @@ enum EventDerivation {
         var authors: [String] = []
         for change in changes {
             let author = change.author.description
+            let actor = attributions[change.id].map { Views.actor($0.actor) }
             if !authors.contains(author) { authors.append(author) }
             for edit in change.edits {
                 switch edit {
@@ -65,6 +71,7 @@ enum EventDerivation {
                         stateChanged.commitment = commitment.description
                         stateChanged.state = value.description
                         stateChanged.by = author
+                        stateChanged.actor = actor
                         events.append(stateChanged)
                     }
                 case .addParty, .withdrawParty, .removeCommitment:
@@ -75,15 +82,18 @@ enum EventDerivation {
                     approval.organisation = organisation.rawValue
                     approval.termsHash = termsHash.hex
                     approval.by = author
+                    approval.actor = actor
                     events.append(approval)
                 case .note:
                     var note = event(.noteAdded)
                     note.by = author
+                    note.actor = actor
                     events.append(note)
                 case .terminate(let reason):
                     var terminated = event(.agreementTerminated)
                     terminated.message = reason
                     terminated.by = author
+                    terminated.actor = actor
                     events.append(terminated)
                 }
             }
