@@ -51,10 +51,20 @@ extension PeerSession {
     private func sendRepairs(_ repairs: [RepairRequest]) async throws {
         let logs = try await store.logs(of: repairs.map(\.agreement), sharedWith: organisation)
         let cursor = state.read(\.cursor.position)
+        // A peer head missing from the log sent to it may still be a change this node holds: one
+        // after the log's end, for a former party, whose log ends at its withdrawal. Then the
+        // peer lacks nothing of ours there, and what it acknowledged is no guide to what it has
+        // (a node that lost its disk after its withdrawal, then wrote again, was never repaired).
+        let outside = repairs.flatMap { repair in repair.peerHeads.filter { head in logs[repair.agreement]?.contains { $0.id == head } == false } }
+        let held = outside.isEmpty ? [] : Set(try await store.verdicts(of: outside).keys)
         var changes: [StoredChange] = []
         for repair in repairs {
             guard let log = logs[repair.agreement] else { continue }
-            changes += RepairPlanner.changesToSend(log: log, peerHeads: repair.peerHeads, acknowledgedThrough: cursor)
+            let inLog = Set(log.map(\.id))
+            let holdsEveryPeerHead = repair.peerHeads.allSatisfy { inLog.contains($0) || held.contains($0) }
+            changes += RepairPlanner.changesToSend(
+                log: log, peerHeads: repair.peerHeads, acknowledgedThrough: holdsEveryPeerHead ? 0 : cursor
+            )
         }
         try await sendBatches(changes, kind: .repair)
     }
