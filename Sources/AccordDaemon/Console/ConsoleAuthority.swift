@@ -144,7 +144,7 @@ final class ConsoleAuthority: Sendable {
     static func randomSecret() -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        return Data(bytes).base64EncodedString().replacing("+", with: "-").replacing("/", with: "_").replacing("=", with: "")
+        return Base64URL.encode(bytes)
     }
 
     fileprivate static func digest(_ secret: String) -> String { SHA256Digest(hashing: Array(secret.utf8)).hex }
