@@ -195,7 +195,7 @@ let package = Package(
         ),
 
         .testTarget(name: "AccordCryptoTests", dependencies: ["AccordCrypto", "AccordTestSupport"]),
-        .testTarget(name: "AccordPeopleTests", dependencies: ["AccordPeople", "AccordCrypto", "AccordTestSupport"]),
+        .testTarget(name: "AccordPeopleTests", dependencies: ["AccordPeople", "AccordCrypto", "AccordModel", "AccordTestSupport"]),
         .testTarget(
             name: "AccordDaemonTests",
             dependencies: [

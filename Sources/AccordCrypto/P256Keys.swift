@@ -104,6 +104,20 @@ public struct P256PublicKey: Hashable, Sendable {
         }
     }
 
+    /// Whether `der` — an ECDSA signature in DER form, as WebAuthn authenticators and `openssl
+    /// dgst` write them — is this key's signature over SHA-256 of `message`. Never throws: a
+    /// malformed signature is simply not valid.
+    public func isValidSignature<Message: ContiguousBytes>(der: [UInt8], for message: Message) -> Bool {
+        OpenSSLErrorQueue.clear()
+        defer { OpenSSLErrorQueue.clear() }
+        guard !der.isEmpty, der.count <= 80, let context = EVP_MD_CTX_new() else { return false }
+        defer { EVP_MD_CTX_free(context) }
+        guard EVP_DigestVerifyInit(context, nil, EVP_sha256(), nil, key.pointer) == 1 else { return false }
+        return message.withUnsafeBytes { input in
+            EVP_DigestVerify(context, der, der.count, input.baseAddress?.assumingMemoryBound(to: UInt8.self), input.count) == 1
+        }
+    }
+
     public static func == (lhs: P256PublicKey, rhs: P256PublicKey) -> Bool {
         lhs.subjectPublicKeyInfo == rhs.subjectPublicKeyInfo
     }

@@ -40,6 +40,9 @@ public struct DaemonConfiguration: Sendable {
     public var consoleURL: String? = nil
     /// What partners learn of the people who act through this node (`[people] share`).
     public var peopleSharing: PersonSharing = .name
+    /// `[approvals] require_passkey`: this organisation's approvals carry the approver's own
+    /// passkey signature (`PasskeySignature`); an approval without one is refused here.
+    public var requirePasskey = false
 
     /// Reads and checks `file`; every problem names the field.
     public static func load(file: String) throws(ConfigurationError) -> DaemonConfiguration {
@@ -167,6 +170,18 @@ public struct DaemonConfiguration: Sendable {
             }
             try peopleTable.finish()
         }
+        var requirePasskey = false
+        if var approvalsTable = try top.table("approvals") {
+            requirePasskey = try approvalsTable.bool("require_passkey") ?? false
+            if requirePasskey {
+                guard let consoleURL, let host = URLComponents(string: consoleURL)?.host, Self.isDomainName(host) else {
+                    throw approvalsTable.error(
+                        "require_passkey", "passkeys are made in the web console at a host name (not an IP address): set [console] address and url"
+                    )
+                }
+            }
+            try approvalsTable.finish()
+        }
 
         var peers: [PeerEndpoint] = []
         for var peerTable in try top.tables("peers") {
@@ -186,8 +201,14 @@ public struct DaemonConfiguration: Sendable {
             revocationList: revocationList, adminSocket: adminSocket, adminSocketMode: mode, peers: peers,
             reconcileInterval: sync.reconcileInterval, keepaliveInterval: sync.keepaliveInterval, idleTimeout: sync.idleTimeout,
             maximumClockSkew: maximumClockSkew, durability: durability, console: console, metrics: metrics, signIn: signIn,
-            consoleURL: consoleURL, peopleSharing: peopleSharing
+            consoleURL: consoleURL, peopleSharing: peopleSharing, requirePasskey: requirePasskey
         )
+    }
+
+    /// Whether `host` can be a WebAuthn relying party id: a domain name, not an IP address.
+    static func isDomainName(_ host: String) -> Bool {
+        !host.isEmpty && !host.contains(":") && host.contains(where: \.isLetter) && host.last != "."
+            && !host.split(separator: ".").allSatisfy { $0.allSatisfy(\.isNumber) }
     }
 
     /// `HOST:PORT` or `[IPv6]:PORT`.
@@ -238,6 +259,7 @@ public struct DaemonConfiguration: Sendable {
         if consoleURL != other.consoleURL { fields.append("console.url") }
         if signIn != other.signIn { fields.append("console.oidc") }
         if peopleSharing != other.peopleSharing { fields.append("people.share") }
+        if requirePasskey != other.requirePasskey { fields.append("approvals.require_passkey") }
         if metrics != other.metrics { fields.append("metrics.address") }
         return fields
     }

@@ -95,7 +95,11 @@ public final class NodeAdministration: Sendable {
         }
         let agreement = detail.agreement
         let made = agreement.approvals.values.map(\.change) + agreement.notes.map(\.change) + (agreement.termination.map { [$0.change] } ?? [])
-        var view = Views.agreement(detail, today: today, delivery: delivery, attributions: try await store.attributions(of: Array(Set(made))))
+        let approvals = agreement.approvals.values.map(\.change)
+        var view = Views.agreement(
+            detail, today: today, delivery: delivery, attributions: try await store.attributions(of: Array(Set(made))),
+            passkeySignatures: try await store.passkeySignatures(of: approvals)
+        )
         view.reference = try await store.importReference(of: id)
         return view
     }
@@ -159,9 +163,19 @@ public final class NodeAdministration: Sendable {
     /// Signs the current terms as this node's organisation: the approval is a signature over the
     /// exact terms hash the writer holds, so it goes stale by itself when the terms change. With
     /// `expected`, nothing is signed unless those are the terms (409 `terms-changed`).
-    func approve(_ id: AgreementID, expected: String?, actor: ActingPerson?) async throws -> StoredChange {
+    /// Approves the agreement's current terms, which must hash to `expected` when given.
+    /// - Parameter passkey: the approver's passkey assertion over those terms (checked by the
+    ///   caller); required where `[approvals] require_passkey` is set.
+    func approve(_ id: AgreementID, expected: String?, actor: ActingPerson?, passkey: PasskeyEvidence? = nil) async throws -> StoredChange {
+        if configuration.requirePasskey && passkey == nil {
+            throw AdminFailure(
+                .forbidden, "passkey-required",
+                "\(configuration.node.organisation) requires approvals signed with the approver's own passkey ([approvals] require_passkey "
+                    + "in \(configuration.file)): approve in the web console, signed in as yourself"
+            )
+        }
         let (signer, organisation) = (self.signer, configuration.node.organisation)
-        let stored = try await store.author(id, signer: signer, actor: actor, nowMillis: clock()) { current in
+        let stored = try await store.author(id, signer: signer, actor: actor, passkey: passkey, nowMillis: clock()) { current in
             guard let current else { throw Self.unknown(id) }
             let termsHash = current.termsHash
             if let expected, expected.lowercased() != termsHash.hex {

@@ -12,7 +12,7 @@ struct TOMLFields {
         "node", "listen", "tls", "admin", "sync", "peers", "organisation", "name", "data_directory", "durability", "address",
         "certificate", "private_key", "ca", "crl", "socket", "socket_mode", "reconcile_interval_seconds", "keepalive_seconds",
         "idle_timeout_seconds", "max_clock_skew_seconds", "console", "metrics", "url", "oidc", "issuer", "client_id",
-        "client_secret_file", "scopes", "groups_claim", "roles", "people", "share",
+        "client_secret_file", "scopes", "groups_claim", "roles", "people", "share", "approvals", "require_passkey",
     ]
 
     init(_ table: TOMLTable, path: String, file: String) {
@@ -53,6 +53,12 @@ struct TOMLFields {
         guard let integer = value.int else { throw error(key, "expected an integer, found \(value.type)") }
         guard range.contains(integer) else { throw error(key, "\(integer) is out of range \(range.lowerBound)…\(range.upperBound)") }
         return integer
+    }
+
+    mutating func bool(_ key: String) throws(ConfigurationError) -> Bool? {
+        guard let value = value(key) else { return nil }
+        guard let bool = value.bool else { throw error(key, "expected true or false, found \(value.type)") }
+        return bool
     }
 
     /// An array of strings.

@@ -17,9 +17,12 @@ enum Views {
         )
     }
 
-    /// - Parameter attributions: who made the approvals, notes and termination, by change.
+    /// - Parameters:
+    ///   - attributions: who made the approvals, notes and termination, by change.
+    ///   - passkeySignatures: approvers' passkey signatures over the approvals, by change.
     static func agreement(
-        _ detail: AgreementDetail, today: CalendarDate, delivery: [DeliveryView], attributions: [ChangeID: Attribution] = [:]
+        _ detail: AgreementDetail, today: CalendarDate, delivery: [DeliveryView], attributions: [ChangeID: Attribution] = [:],
+        passkeySignatures: [ChangeID: PasskeySignature] = [:]
     ) -> AgreementView {
         let agreement = detail.agreement
         var framework: [String: String] = [:]
@@ -39,7 +42,8 @@ enum Views {
                 ApprovalView(
                     organisation: organisation.rawValue, node: status.stamp.node.description,
                     termsHash: status.approval.termsHash.hex, fresh: status.isFresh, at: time(status.stamp.millis),
-                    by: by(attributions[status.change]?.actor, node: status.stamp.node)
+                    by: by(attributions[status.change]?.actor, node: status.stamp.node),
+                    passkey: passkey(passkeySignatures[status.change], of: attributions[status.change]?.actor, organisation: organisation)
                 )
             },
             notes: agreement.notes.map {
@@ -89,6 +93,14 @@ enum Views {
     static func by(_ actor: ActingPerson?, node: NodeID) -> String {
         guard let actor else { return node.description }
         return "\(actor) (\(node.organisation)) via \(node)"
+    }
+
+    /// "passkey of Alice Chen (acme), registered …" for an approval its approver's passkey
+    /// signed; nil if none did, or the signature names another person than the attribution.
+    static func passkey(_ signature: PasskeySignature?, of actor: ActingPerson?, organisation: OrganisationID) -> String? {
+        guard let signature else { return nil }
+        let person = actor.flatMap { $0.id == signature.person ? "\($0)" : nil } ?? signature.person
+        return "passkey of \(person) (\(organisation)), registered \(time(signature.credential.registeredAt))"
     }
 
     static func deadline(_ deadline: Deadline, today: CalendarDate) -> DeadlinesResponse.Deadline {

@@ -27,6 +27,12 @@ public struct CanonicalWriter: Sendable {
     }
 
     /// `0` for absent, `1` followed by the value for present.
+    /// Bytes of any length: a `u32` count, then the bytes.
+    public mutating func writeBytes(_ value: [UInt8]) {
+        write(UInt32(value.count))
+        bytes += value
+    }
+
     public mutating func writeOptional<Value>(_ value: Value?, _ writeValue: (inout CanonicalWriter, Value) -> Void) {
         guard let value else { return write(UInt8(0)) }
         write(UInt8(1))
@@ -97,6 +103,16 @@ public struct CanonicalReader {
             throw DecodingError(what, at: start, "text is not valid UTF-8")
         }
         return text
+    }
+
+    /// Bytes of at most `maximumBytes`, after their `u32` count.
+    public mutating func readBytes(_ what: StaticString, maximumBytes: Int) throws(DecodingError) -> [UInt8] {
+        let start = offset
+        let count = Int(try readUInt32(what))
+        guard count <= maximumBytes else {
+            throw DecodingError(what, at: start, "\(count) bytes exceed the limit of \(maximumBytes)")
+        }
+        return Array(try readFixed(count, what))
     }
 
     public mutating func readOptional<Value>(

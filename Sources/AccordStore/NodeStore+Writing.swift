@@ -20,15 +20,19 @@ extension NodeStore {
     /// `known` counts those dropped before it because the store had them already.
     /// Live push does not send the accepted changes back to `peer`.
     ///
-    /// - Parameter attributions: who made the changes, as their authors signed it (checked by
-    ///   the caller); kept beside them.
+    /// - Parameters:
+    ///   - attributions: who made the changes, as their authors signed it (checked by the
+    ///     caller); kept beside them.
+    ///   - passkeySignatures: approvers' passkey signatures over approvals among the changes
+    ///     (checked by the caller); kept beside them.
     public func receive(
-        _ changes: [VerifiedChange], attributions: [Attribution] = [], refused: [ChangeRejection], known: Int = 0, from peer: NodeID,
-        nowMillis: UInt64
+        _ changes: [VerifiedChange], attributions: [Attribution] = [], passkeySignatures: [PasskeySignature] = [], refused: [ChangeRejection],
+        known: Int = 0, from peer: NodeID, nowMillis: UInt64
     ) async throws(StoreError) -> ApplyReport {
         try await write { writer, context throws(StoreError) in
             let report = try writer.apply(changes, origin: peer, nowMillis: nowMillis, context: &context)
             try writer.record(attributions, context: &context)
+            try writer.record(passkeySignatures, context: &context)
             let rejections = refused + report.allRejections
             try PeerUpdate.apply(
                 .received(count: changes.count + refused.count + known, rejected: rejections.count, lastRejection: rejections.last),
@@ -64,8 +68,11 @@ extension NodeStore {
     ///   held), returns the edits to make, or refuses by throwing: that error comes back unchanged,
     ///   and nothing is written.
     ///   - actor: who made the change through this node, attributed beside it (`Attribution`).
+    ///   - passkey: the approver's passkey assertion over the approval the change makes, kept
+    ///     beside it as the node's `PasskeySignature`; the change is refused if it does not sign
+    ///     the approval the edits make.
     public func author(
-        _ agreement: AgreementID?, signer: ChangeSigner, actor: ActingPerson? = nil, nowMillis: UInt64,
+        _ agreement: AgreementID?, signer: ChangeSigner, actor: ActingPerson? = nil, passkey: PasskeyEvidence? = nil, nowMillis: UInt64,
         edits: @escaping @Sendable (Agreement?) throws -> [Edit]
     ) async throws -> StoredChange {
         let result: Result<StoredChange, any Error> = try await write { writer, context throws(StoreError) in
@@ -76,7 +83,8 @@ extension NodeStore {
             } catch {
                 return .failure(error)
             }
-            return try writer.author(agreement, made, signer: signer, actor: actor, nowMillis: nowMillis, context: &context).mapError { $0 }
+            return try writer.author(agreement, made, signer: signer, actor: actor, passkey: passkey, nowMillis: nowMillis, context: &context)
+                .mapError { $0 }
         }
         return try result.get()
     }

@@ -187,6 +187,30 @@ enum Schema {
                 ) WITHOUT ROWID;
                 """
         ),
+        Migration(
+            name: "passkeys",
+            sql: """
+                -- An approver's passkey signature over an approval change
+                -- (AccordModel.PasskeySignature), by the change's id, like an attribution.
+                CREATE TABLE passkey_signatures (
+                    change_id BLOB PRIMARY KEY,
+                    encoded BLOB NOT NULL
+                ) WITHOUT ROWID;
+                -- The passkeys people registered on this node's console: never synced (a
+                -- partner learns of one only from the passkey signatures it makes).
+                CREATE TABLE passkeys (
+                    credential_id BLOB PRIMARY KEY,
+                    person TEXT NOT NULL,
+                    public_key BLOB NOT NULL,
+                    relying_party TEXT NOT NULL,
+                    origin TEXT NOT NULL,
+                    registered_at INTEGER NOT NULL,
+                    sign_count INTEGER NOT NULL,
+                    name TEXT NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX passkeys_by_person ON passkeys (person);
+                """
+        ),
     ]
 
     static var version: Int64 { Int64(migrations.count) }

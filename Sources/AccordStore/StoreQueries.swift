@@ -106,7 +106,8 @@ extension NodeStore {
         try await read { connection throws(StoreError) in
             let statement = try connection.statement(
                 """
-                SELECT c.seq, c.encoded, c.accepted_at, a.encoded FROM changes c LEFT JOIN attributions a ON a.change_id = c.id
+                SELECT c.seq, c.encoded, c.accepted_at, a.encoded, p.encoded FROM changes c
+                LEFT JOIN attributions a ON a.change_id = c.id LEFT JOIN passkey_signatures p ON p.change_id = c.id
                 WHERE c.agreement_key = (SELECT key FROM agreements WHERE id = :id) ORDER BY c.seq
                 """
             )
@@ -116,7 +117,8 @@ extension NodeStore {
                 let stored = try LogQueries.decode(statement.blob(1), path: connection.path)
                 entries.append(HistoryEntry(
                     sequence: statement.int64(0), change: stored.change, signature: stored.signed.signature,
-                    acceptedAt: UInt64(statement.int64(2)), attribution: statement.isNull(3) ? nil : try? Attribution(encoded: statement.blob(3))
+                    acceptedAt: UInt64(statement.int64(2)), attribution: statement.isNull(3) ? nil : try? Attribution(encoded: statement.blob(3)),
+                    passkeySignature: statement.isNull(4) ? nil : try? PasskeySignature(encoded: statement.blob(4))
                 ))
             }
             return entries
@@ -162,15 +164,27 @@ extension NodeStore {
 
     /// The attributions kept for `ids` (`Attribution`); ids without one are absent. One read.
     public func attributions(of ids: [ChangeID]) async throws(StoreError) -> [ChangeID: Attribution] {
+        try await statements(about: ids, in: "attributions") { try? Attribution(encoded: $0) }
+    }
+
+    /// The passkey signatures kept for `ids` (`PasskeySignature`); ids without one are absent.
+    public func passkeySignatures(of ids: [ChangeID]) async throws(StoreError) -> [ChangeID: PasskeySignature] {
+        try await statements(about: ids, in: "passkey_signatures") { try? PasskeySignature(encoded: $0) }
+    }
+
+    /// Signed statements about changes kept in `table` by change id, decoded. One read.
+    private func statements<Statement: Sendable>(
+        about ids: [ChangeID], in table: StaticString, _ decode: @escaping @Sendable ([UInt8]) -> Statement?
+    ) async throws(StoreError) -> [ChangeID: Statement] {
         guard !ids.isEmpty else { return [:] }
         return try await read { connection throws(StoreError) in
-            var found: [ChangeID: Attribution] = [:]
-            let statement = try connection.statement("SELECT encoded FROM attributions WHERE change_id = :id")
+            var found: [ChangeID: Statement] = [:]
+            let statement = try connection.statement("SELECT encoded FROM \(table) WHERE change_id = :id")
             for id in ids {
                 statement.reset()
                 try statement.bind(":id", id.bytes)
                 // Only this node's store wrote the row, after checking it.
-                if try statement.step(), let attribution = try? Attribution(encoded: statement.blob(0)) { found[id] = attribution }
+                if try statement.step(), let decoded = decode(statement.blob(0)) { found[id] = decoded }
             }
             statement.reset()
             return found

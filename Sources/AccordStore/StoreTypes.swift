@@ -103,6 +103,8 @@ public struct HistoryEntry: Hashable, Sendable {
     public let acceptedAt: UInt64
     /// Who made it through its author node, if the node said (`Attribution`).
     public var attribution: Attribution? = nil
+    /// The approver's passkey signature over the approval it holds, if one was made.
+    public var passkeySignature: PasskeySignature? = nil
 }
 
 /// A change this node refused, as recorded.
@@ -171,4 +173,19 @@ public enum ImportOutcome: Sendable {
     /// Its reference was imported before, as this agreement.
     case present(AgreementID)
     case refused(ChangeRejection)
+}
+
+/// An approver's passkey assertion over an approval this node is about to make, checked by the
+/// caller against the approval's challenge; the store signs the node's statement of it
+/// (`PasskeySignature`) beside the approval, in the same transaction.
+public struct PasskeyEvidence: Sendable {
+    public let person: String
+    public let credential: PasskeySignature.Credential
+    public let assertion: PasskeySignature.Assertion
+
+    public init(person: String, credential: PasskeySignature.Credential, assertion: PasskeySignature.Assertion) {
+        self.person = person
+        self.credential = credential
+        self.assertion = assertion
+    }
 }

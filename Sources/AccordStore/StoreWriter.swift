@@ -162,7 +162,8 @@ final class StoreWriter {
     /// Makes, signs and persists a change authored on this node. It is judged on a copy of the
     /// replica first, so a change the rules refuse leaves no trace.
     func author(
-        _ agreement: AgreementID?, _ edits: [Edit], signer: ChangeSigner, actor: ActingPerson? = nil, nowMillis: UInt64, context: inout WriteContext
+        _ agreement: AgreementID?, _ edits: [Edit], signer: ChangeSigner, actor: ActingPerson? = nil, passkey: PasskeyEvidence? = nil,
+        nowMillis: UInt64, context: inout WriteContext
     ) throws(StoreError) -> Result<StoredChange, ChangeRejection> {
         var candidateClock = clock
         let change: Change
@@ -184,10 +185,17 @@ final class StoreWriter {
             return .failure(ChangeRejection(.malformed, "\(error)"))
         }
         let signed: VerifiedChange
+        let passkeySignature: PasskeySignature?
         do {
             signed = try signer.sign(change)
+            passkeySignature = try passkey.map { passkey throws(CryptoError) in
+                try signer.passkeySignature(of: signed, person: passkey.person, credential: passkey.credential, assertion: passkey.assertion)
+            }
         } catch {
             return .failure(ChangeRejection(.badSignature, "this node could not sign its change: \(error)"))
+        }
+        if let problem = passkeySignature?.assertionProblem(for: signed) {
+            return .failure(ChangeRejection(.badSignature, "the passkey signature does not hold: \(problem)"))
         }
         // Judged against the node's own hybrid clock, not the wall clock alone: after the wall
         // clock jumped back, the node's stamps run ahead of it (they never go back), and its own
@@ -197,32 +205,40 @@ final class StoreWriter {
             if case .rejected(let rejection) = result.outcome { return .failure(rejection) }
             return .failure(ChangeRejection(.malformed, "\(signed) could not be applied here: \(result.outcome)"))
         }
+        let attribution: Attribution?
+        do {
+            attribution = try actor.map { actor throws(CryptoError) in try signer.attribution(of: signed, to: actor) }
+        } catch {
+            return .failure(ChangeRejection(.badSignature, "this node could not sign who made its change: \(error)"))
+        }
         clock = candidateClock
         if context.touched.insert(replica.id).inserted { context.partiesBefore[replica.id] = [] }
         cache.put(replica)
         var report = ApplyReport(outcomes: [], accepted: [], rejected: [])
         try persist(result.settled, submitted: signed, origin: nil, nowMillis: nowMillis, report: &report, context: &context)
-        if let actor {
-            do {
-                try record([try signer.attribution(of: signed, to: actor)], context: &context)
-            } catch let error as StoreError {
-                throw error
-            } catch {
-                return .failure(ChangeRejection(.badSignature, "this node could not sign who made its change: \(error)"))
-            }
-        }
+        if let attribution { try record([attribution], context: &context) }
+        if let passkeySignature { try record([passkeySignature], context: &context) }
         return .success(report.accepted[0])
+    }
+
+    /// Keeps passkey signatures beside their approvals (one already kept stays as it is).
+    func record(_ signatures: [PasskeySignature], context: inout WriteContext) throws(StoreError) {
+        try record(signatures.map { ($0.change, $0.encoded) }, in: "passkey_signatures")
     }
 
     /// Keeps attributions beside their changes (one already kept stays as it is), and tells the
     /// transaction's observers.
     func record(_ attributions: [Attribution], context: inout WriteContext) throws(StoreError) {
-        guard !attributions.isEmpty else { return }
-        let insert = try connection.statement("INSERT OR IGNORE INTO attributions (change_id, encoded) VALUES (:id, :encoded)")
-        for attribution in attributions {
+        try record(attributions.map { ($0.change, $0.encoded) }, in: "attributions")
+        for attribution in attributions { context.notice?.attributions[attribution.change] = attribution }
+    }
+
+    private func record(_ statements: [(change: ChangeID, encoded: [UInt8])], in table: StaticString) throws(StoreError) {
+        guard !statements.isEmpty else { return }
+        let insert = try connection.statement("INSERT OR IGNORE INTO \(table) (change_id, encoded) VALUES (:id, :encoded)")
+        for statement in statements {
             defer { insert.reset() }
-            try insert.bind(":id", attribution.change.bytes).bind(":encoded", attribution.encoded).run()
-            context.notice?.attributions[attribution.change] = attribution
+            try insert.bind(":id", statement.change.bytes).bind(":encoded", statement.encoded).run()
         }
     }
 

@@ -31,6 +31,8 @@ public struct FrameBudget: Hashable, Sendable {
         case .certificates(let certificates): 1 + 8 * Double(certificates.count)
         // Each is checked (a signature) only if the next batch holds its change.
         case .attributions(let attributions): 1 + Double(attributions.count) / 4
+        // Three signatures each (the node's, the passkey's, and the key's parse).
+        case .passkeySignatures(let signatures): 1 + Double(signatures.count)
         case .hello, .helloAccepted, .error, .ping, .pong, .acknowledged, .reconcileRequest: 1
         }
     }

@@ -16,14 +16,20 @@ extension PeerSession {
             case .changes(let batch, let encoded):
                 let screened = try await services.verifier.screen(encoded) { ids in Set(try await store.verdicts(of: ids).keys) }
                 let pending = update { state in
-                    defer { state.pendingAttributions = [] }
-                    return state.pendingAttributions
+                    defer { (state.pendingAttributions, state.pendingPasskeySignatures) = ([], []) }
+                    return (state.pendingAttributions, state.pendingPasskeySignatures)
                 }
-                let attributions = await checkedAttributions(pending, of: screened)
-                try await receivedBatches.send(ReceivedBatch(number: batch, changes: screened, attributions: attributions))
+                let changes = screened.compactMap { if case .verified(let change) = $0 { change } else { nil } }
+                try await receivedBatches.send(ReceivedBatch(
+                    number: batch, changes: screened, attributions: await checkedAttributions(pending.0, of: changes),
+                    passkeySignatures: checkedPasskeySignatures(pending.1, of: changes)
+                ))
             case .attributions(let attributions):
-                // Version 3 only: PeerSessionHandler refuses them in an older session.
+                // Version 3 on: PeerSessionHandler refuses them in an older session.
                 update { $0.pendingAttributions = attributions }
+            case .passkeySignatures(let signatures):
+                // Version 4 on.
+                update { $0.pendingPasskeySignatures = signatures }
             case .acknowledged(let batch):
                 try acknowledge(batch)
             case .certificates(let certificates):
@@ -56,7 +62,7 @@ extension PeerSession {
                 }
             }
             let report = try await store.receive(
-                verified, attributions: batch.attributions, refused: rejections, known: known, from: peer.node, nowMillis: configuration.clock()
+                verified, attributions: batch.attributions, passkeySignatures: batch.passkeySignatures, refused: rejections, known: known, from: peer.node, nowMillis: configuration.clock()
             )
             rejections += report.allRejections
             try await send(.acknowledged(batch: batch.number))
@@ -91,10 +97,9 @@ extension PeerSession {
 
     /// The attributions of the batch's verified changes that their authors signed; the others
     /// are dropped (the change stays, with no person named), and logged (summarised in a flood).
-    private func checkedAttributions(_ encoded: [[UInt8]], of screened: [ScreenedChange]) async -> [Attribution] {
+    private func checkedAttributions(_ encoded: [[UInt8]], of changes: [VerifiedChange]) async -> [Attribution] {
         guard !encoded.isEmpty else { return [] }
         let decoded = encoded.compactMap { try? Attribution(encoded: $0) }
-        let changes = screened.compactMap { if case .verified(let change) = $0 { change } else { nil } }
         let (kept, refused) = await services.verifier.check(decoded, of: changes)
         let malformed = encoded.count - decoded.count
         if refused + malformed > 0 {
@@ -104,6 +109,32 @@ extension PeerSession {
                     "peer": "\(peer.node)", "count": "\(refused + malformed)",
                     "detail": "\(malformed) malformed, \(refused) not signed by the author of the change they name",
                 ]
+            )
+        }
+        return kept
+    }
+
+    /// The passkey signatures of the batch's verified approvals that hold; the others are
+    /// dropped (the approval stays, shown as not signed by a person) and logged. Approvals are
+    /// rare and the frame's budget is charged a unit per entry, so they are checked here.
+    private func checkedPasskeySignatures(_ encoded: [[UInt8]], of changes: [VerifiedChange]) -> [PasskeySignature] {
+        guard !encoded.isEmpty else { return [] }
+        let byID = Dictionary(changes.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var kept: [PasskeySignature] = []
+        var problems: [String] = []
+        for bytes in encoded {
+            do {
+                let signature = try PasskeySignature(encoded: bytes)
+                guard let change = byID[signature.change] else { continue }  // known already, or refused
+                if let problem = signature.problem(for: change, by: services.directory) { problems.append(problem) } else { kept.append(signature) }
+            } catch {
+                problems.append(error.message)
+            }
+        }
+        if let last = problems.last {
+            services.refusals.refused(
+                "refused passkey signatures from peer", reason: "bad-passkey-signature",
+                metadata: ["peer": "\(peer.node)", "count": "\(problems.count)", "detail": "\(last)"]
             )
         }
         return kept

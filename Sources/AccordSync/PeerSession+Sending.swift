@@ -96,6 +96,7 @@ extension PeerSession {
             let batch = changes[range]
             try await sendCertificates(for: batch)
             try await sendAttributions(for: batch)
+            try await sendPasskeySignatures(for: batch)
             var batchKind = kind
             if case .stream = kind, range.upperBound < changes.endIndex { batchKind = .stream(through: batch.last!.sequence) }
             let number = try await reserveBatch(batchKind)
@@ -118,6 +119,14 @@ extension PeerSession {
         let attributions = try await store.attributions(of: batch.map(\.id))
         guard !attributions.isEmpty else { return }
         try await send(.attributions(batch.compactMap { attributions[$0.id]?.encoded }))
+    }
+
+    /// Version 4: the approvers' passkey signatures over the batch's approvals, right before it.
+    private func sendPasskeySignatures(for batch: ArraySlice<StoredChange>) async throws {
+        guard peer.version >= 4 else { return }
+        let signatures = try await store.passkeySignatures(of: batch.map(\.id))
+        guard !signatures.isEmpty else { return }
+        try await send(.passkeySignatures(batch.compactMap { signatures[$0.id]?.encoded }))
     }
 
     /// A batch number once the window has room.

@@ -57,6 +57,8 @@ final class PeerSession: Sendable {
         let changes: [ScreenedChange]
         /// The attributions of the batch's changes that their authors signed (checked).
         let attributions: [Attribution]
+        /// The passkey signatures of the batch's approvals that hold (checked).
+        let passkeySignatures: [PasskeySignature]
     }
 
     struct State: Sendable {
@@ -71,6 +73,8 @@ final class PeerSession: Sendable {
         var certificatesSent: Set<SHA256Digest> = []
         /// Attributions received for the next `changes` frame (version 3).
         var pendingAttributions: [[UInt8]] = []
+        /// Passkey signatures received for the next `changes` frame (version 4).
+        var pendingPasskeySignatures: [[UInt8]] = []
         var cursor: DeliveryCursor
         var lastHeard = ContinuousClock.now
         var sentSincePersistedProgress = 0

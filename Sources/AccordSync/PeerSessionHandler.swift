@@ -71,9 +71,9 @@ public final class PeerSessionHandler: ChannelDuplexHandler {
     public typealias OutboundOut = WireMessage
 
     /// 1: the protocol of docs/protocol.md; 2 adds coded symbols to reconciliation; 3 adds
-    /// attributions (who made a change) beside changes. A node syncs with one of an older
-    /// version over the older version.
-    public static let supportedVersions: ClosedRange<UInt16> = 1...3
+    /// attributions (who made a change) beside changes; 4 adds approvers' passkey signatures
+    /// beside approvals. A node syncs with one of an older version over the older version.
+    public static let supportedVersions: ClosedRange<UInt16> = 1...4
 
     private enum State {
         case awaitingTLS, awaitingHellos(sentAccept: Bool, receivedAccept: Bool), established, closed
@@ -161,6 +161,10 @@ public final class PeerSessionHandler: ChannelDuplexHandler {
             refuse(context: context, SessionError(.protocolViolation, "a second hello in an established session"))
         case (.established, .attributions) where agreedVersion < 3:
             refuse(context: context, SessionError(.protocolViolation, "attributions are part of protocol version 3; this session speaks \(agreedVersion)"))
+        case (.established, .passkeySignatures) where agreedVersion < 4:
+            refuse(
+                context: context, SessionError(.protocolViolation, "passkey signatures are part of protocol version 4; this session speaks \(agreedVersion)")
+            )
         case (.established, _):
             context.fireChannelRead(data)
         case (.awaitingHellos(let sentAccept, let receivedAccept), .hello(let hello)) where !sentAccept:

@@ -21,6 +21,9 @@ public enum WireMessage: Hashable, Sendable {
     /// Version 3: who made changes of the `changes` frame that follows, as their author nodes
     /// signed it (docs/encoding.md, "Attribution"); each entry an encoded `Attribution`.
     case attributions([[UInt8]])
+    /// Version 4: approvers' passkey signatures over approvals of the `changes` frame that
+    /// follows (docs/encoding.md, "Passkey signature"); each entry an encoded `PasskeySignature`.
+    case passkeySignatures([[UInt8]])
     /// Node certificates (DER), so relayed changes can be verified by their author's key.
     case certificates([[UInt8]])
     /// One step of range-based set reconciliation over the agreements both organisations share.
@@ -51,6 +54,7 @@ public enum WireMessage: Hashable, Sendable {
         case hello = 1, helloAccepted = 2, error = 3, ping = 4, pong = 5
         case changes = 16, acknowledged = 17, certificates = 18, reconcile = 19, heads = 20, reconcileRequest = 21
         case attributions = 22
+        case passkeySignatures = 23
     }
 
     public var kind: Kind {
@@ -67,6 +71,7 @@ public enum WireMessage: Hashable, Sendable {
         case .heads: .heads
         case .reconcileRequest: .reconcileRequest
         case .attributions: .attributions
+        case .passkeySignatures: .passkeySignatures
         }
     }
 
@@ -104,7 +109,7 @@ public enum WireMessage: Hashable, Sendable {
             }
         case .acknowledged(let batch):
             writer.write(batch)
-        case .certificates(let blobs), .attributions(let blobs):
+        case .certificates(let blobs), .attributions(let blobs), .passkeySignatures(let blobs):
             writer.writeSequence(blobs) { writer, bytes in
                 writer.write(UInt32(bytes.count))
                 writer.writeFixed(bytes)
@@ -200,6 +205,12 @@ public enum WireMessage: Hashable, Sendable {
                 "attributions", maximumCount: maximumChangesPerBatch, minimumElementBytes: 4
             ) { reader throws(DecodingError) in
                 try WireMessage.readBlob(&reader, "attributions.attribution", maximumBytes: Attribution.maximumEncodedBytes)
+            })
+        case .passkeySignatures:
+            message = .passkeySignatures(try reader.readSequence(
+                "passkeySignatures", maximumCount: maximumChangesPerBatch, minimumElementBytes: 4
+            ) { reader throws(DecodingError) in
+                try WireMessage.readBlob(&reader, "passkeySignatures.signature", maximumBytes: PasskeySignature.maximumEncodedBytes)
             })
         case .reconcile:
             message = .reconcile(RangeMessage(ranges: try reader.readSequence(

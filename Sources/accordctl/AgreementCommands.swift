@@ -76,6 +76,7 @@ struct Agreements: AsyncParsableCommand {
                 }
                 let freshness = approval.fresh ? "fresh (covers the current terms)" : "STALE (the terms changed since)"
                 print("  \(party): \(freshness), by \(approval.by) at \(Output.when(approval.at))")
+                print("    signed by a person: \(approval.passkey ?? "no (only the node signed it)")")
             }
             if !view.delivery.isEmpty {
                 print("\ndelivery of this node's latest change:")

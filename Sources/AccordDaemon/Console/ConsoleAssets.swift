@@ -29,10 +29,13 @@ enum ConsoleAssets {
         button { cursor: pointer; }
         """
 
+    /// Both scripts, in one file: the page loads one script.
+    static var javascript: String { live + "\n" + passkeys }
+
     /// Keeps a page live: listens to the node's event stream (`data-events`) and, after events,
     /// fetches the page again and swaps its main part. The page is whole without it. Nothing
     /// from an event is put into the page: the new markup is the server's, escaped there.
-    static let javascript = """
+    static let live = """
         "use strict";
         (function () {
           var source = document.body.getAttribute("data-events");
@@ -51,7 +54,8 @@ enum ConsoleAssets {
                 var fresh = new DOMParser().parseFromString(text, "text/html").getElementById("main");
                 var main = document.getElementById("main");
                 var focused = document.activeElement;
-                if (fresh && main && !(focused && focused.form && focused.value)) { main.replaceChildren.apply(main, Array.prototype.slice.call(fresh.childNodes)); }
+                var busy = document.body.hasAttribute("data-busy");
+                if (fresh && main && !busy && !(focused && focused.form && focused.value)) { main.replaceChildren.apply(main, Array.prototype.slice.call(fresh.childNodes)); }
               })
               .catch(function () {});
           }
@@ -63,6 +67,70 @@ enum ConsoleAssets {
            "commitment-state-changed", "status-changed", "note-added", "agreement-terminated", "commitment-overdue", "agreement-expired", "change-rejected",
            "change-held", "change-released", "peer-connected", "peer-disconnected", "events-lost"].forEach(function (type) {
             events.addEventListener(type, function () { if (!pending) { pending = window.setTimeout(refresh, 50); } });
+          });
+        })();
+        """
+
+    /// Makes a form marked `data-passkey` ask the browser's authenticator first: "register"
+    /// creates a passkey (ES256, the person verified, no attestation), "approve" signs the
+    /// approval's challenge with one of the person's passkeys. The form is sent once its hidden
+    /// fields hold what the authenticator returned; the server checks all of it. Any failure is
+    /// shown in the form's alert, and nothing is sent.
+    static let passkeys = """
+        "use strict";
+        (function () {
+          function encode(buffer) {
+            var text = String.fromCharCode.apply(null, new Uint8Array(buffer));
+            return btoa(text).replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, "");
+          }
+          function decode(text) {
+            var base64 = text.replace(/-/g, "+").replace(/_/g, "/");
+            while (base64.length % 4) { base64 += "="; }
+            return Uint8Array.from(atob(base64), function (c) { return c.charCodeAt(0); });
+          }
+          function ids(list) {
+            return (list || "").split(" ").filter(Boolean).map(function (id) { return { type: "public-key", id: decode(id) }; });
+          }
+          function fail(form, error) {
+            var alert = form.querySelector("[data-passkey-error]");
+            if (alert) { alert.textContent = "Your passkey was not used: " + (error && error.message ? error.message : error); alert.hidden = false; }
+          }
+          function register(form) {
+            var data = form.dataset;
+            return navigator.credentials.create({ publicKey: {
+              challenge: decode(data.challenge), rp: { id: data.rp, name: "Accord" },
+              user: { id: decode(data.user), name: data.userName, displayName: data.displayName },
+              pubKeyCredParams: [{ type: "public-key", alg: -7 }], excludeCredentials: ids(data.exclude),
+              authenticatorSelection: { residentKey: "preferred", userVerification: "required" }, attestation: "none", timeout: 120000
+            } }).then(function (credential) {
+              form.elements.authenticatorData.value = encode(credential.response.getAuthenticatorData());
+              form.elements.clientDataJSON.value = encode(credential.response.clientDataJSON);
+            });
+          }
+          function approve(form) {
+            var data = form.dataset;
+            return navigator.credentials.get({ publicKey: {
+              challenge: decode(data.challenge), rpId: data.rp, allowCredentials: ids(data.credentials), userVerification: "required", timeout: 120000
+            } }).then(function (assertion) {
+              form.elements.credential.value = encode(assertion.rawId);
+              form.elements.authenticatorData.value = encode(assertion.response.authenticatorData);
+              form.elements.clientDataJSON.value = encode(assertion.response.clientDataJSON);
+              form.elements.signature.value = encode(assertion.response.signature);
+            });
+          }
+          document.addEventListener("submit", function (event) {
+            var form = event.target;
+            var kind = form.dataset ? form.dataset.passkey : null;
+            if (!kind) { return; }
+            event.preventDefault();
+            if (!window.PublicKeyCredential) { fail(form, "this browser has no passkeys (WebAuthn)"); return; }
+            if (kind === "register" && !form.reportValidity()) { return; }
+            // While the authenticator is asked, the live refresh leaves the page as it is.
+            document.body.setAttribute("data-busy", "");
+            (kind === "register" ? register(form) : approve(form)).then(function () { form.submit(); }, function (error) {
+              document.body.removeAttribute("data-busy");
+              fail(form, error);
+            });
           });
         })();
         """

@@ -17,13 +17,15 @@ enum ConsolePages {
         /// A one-line confirmation ("Approved.") or error, shown above the page.
         var notice: String?
         var error: String?
+        /// What the session may do with passkeys; nil where the console cannot use them.
+        var passkeys: PasskeyControls?
     }
 
     static func layout(_ title: String, _ context: Context?, events: String? = nil, _ body: HTML) -> HTML {
         let navigation: HTML =
             if let context {
                 """
-                <header><nav><a href="/">Overview</a> <a href="/agreements">Agreements</a> <a href="/conflicts">Conflicts</a></nav>\
+                <header><nav><a href="/">Overview</a> <a href="/agreements">Agreements</a> <a href="/conflicts">Conflicts</a> <a href="/passkeys">Passkeys</a></nav>\
                 <span class="node">\(context.node) <span id="live" class="live" hidden>live</span></span>\
                 <span id="person" class="person">\(context.person.displayName) <span class="meta">(\(context.person.roles.description))</span></span>\
                 <form method="post" action="/logout" class="inline">\(csrfField(context))<button>Log out</button></form></header>
@@ -205,7 +207,8 @@ enum ConsolePages {
         ("dataProtection", "Data protection"), ("returnMechanism", "Return mechanism"),
     ]
 
-    static func agreement(_ view: AgreementView, history: [HistoryItem], organisation: String, _ context: Context) -> HTML {
+    /// - Parameter challenge: what the approver's passkey signs to approve the current terms.
+    static func agreement(_ view: AgreementView, history: [HistoryItem], organisation: String, challenge: [UInt8], _ context: Context) -> HTML {
         let base = "/agreements/\(view.id)"
         let framework: [HTML] = frameworkPoints.map { point in
             "<dt>\(point.label)</dt><dd>\(view.framework[point.key] ?? "—")</dd>"
@@ -229,20 +232,15 @@ enum ConsolePages {
         let approvals: [HTML] = view.approvals.map { approval in
             """
             <tr><td>\(approval.organisation)</td><td class="\(approval.fresh ? "ok" : "bad")">\(approval.fresh ? "fresh" : "stale")</td>\
-            <td>\(approval.by)</td><td>\(approval.at)</td><td><code>\(String(approval.termsHash.prefix(16)))…</code></td></tr>
+            <td>\(approval.by)</td><td class="passkey">\(approval.passkey ?? "not signed by a person")</td><td>\(approval.at)</td>\
+            <td><code>\(String(approval.termsHash.prefix(16)))…</code></td></tr>
             """
         }
         let ownApproval = view.approvals.first { $0.organisation == organisation }
         let canApprove = view.parties.contains(organisation) && view.termination == nil && ownApproval?.fresh != true
             && context.person.roles.grants(.approver)
         let approveForm: HTML =
-            canApprove
-            ? """
-            <form method="post"\(HTML.attribute("action", "\(base)/approve")) id="approve">\(csrfField(context))\
-            <input type="hidden" name="termsHash"\(HTML.attribute("value", view.termsHash))>\
-            <button>Approve these terms as \(organisation)</button> <span class="hint">terms <code>\(String(view.termsHash.prefix(16)))…</code></span></form>
-            """
-            : ""
+            canApprove ? approveForm(action: "\(base)/approve", termsHash: view.termsHash, challenge: challenge, organisation: organisation, context) : ""
         let notes: [HTML] = view.notes.map { "<li><span class=\"meta\">\($0.by), \($0.at)</span> \($0.text)</li>" }
         let conflicts: [HTML] = view.conflicts.map { conflict in
             let overruled: [HTML] = conflict.overruled.map { "<li>\($0.value) <span class=\"meta\">(\($0.author), \($0.at))</span></li>" }
@@ -279,7 +277,7 @@ enum ConsolePages {
             <h2>Commitments</h2>
             <table id="commitments"><thead><tr><th>By</th><th>Kind</th><th>Description</th><th>Due</th><th>State</th><th></th></tr></thead><tbody>\(commitments)</tbody></table>
             <h2>Approvals</h2>
-            <table id="approvals"><thead><tr><th>Party</th><th>Covers the terms</th><th>By</th><th>When</th><th>Over terms</th></tr></thead><tbody>\(approvals)</tbody></table>
+            <table id="approvals"><thead><tr><th>Party</th><th>Covers the terms</th><th>By</th><th>Signed by a person</th><th>When</th><th>Over terms</th></tr></thead><tbody>\(approvals)</tbody></table>
             \(approveForm)
             <h2>Notes</h2><ul id="notes">\(notes)</ul>
             \(context.person.roles.grants(.editor) ? """

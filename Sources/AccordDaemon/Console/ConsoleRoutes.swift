@@ -1,5 +1,6 @@
 import AccordRefusals
 import AccordAdminAPI
+import AccordCrypto
 import AccordModel
 import AccordPeople
 import AccordStore
@@ -27,6 +28,8 @@ struct ConsoleRoutes {
     /// The organisation's identity provider, if `[console.oidc]` names one.
     let provider: IdentityProvider?
     let pendingSignIns = PendingSignIns()
+    /// Nil where the console's URL has no host name.
+    let passkeys: ConsolePasskeys?
     let logger: Logger
 
     init(
@@ -38,6 +41,10 @@ struct ConsoleRoutes {
         self.events = events
         self.provider = provider
         self.logger = logger
+        passkeys = ConsolePasskeys(
+            url: url ?? address.defaultURL, required: administration.configuration.requirePasskey, store: administration.store, refusals: refusals,
+            counters: administration.counters, clock: administration.clock
+        )
         var hosts = address.hostHeaders
         if let url, let components = URLComponents(string: url), let host = components.host {
             hosts.insert((components.port.map { "\(host):\($0)" } ?? host).lowercased())
@@ -85,12 +92,35 @@ struct ConsoleRoutes {
             try await show(request, context) { context in ConsolePages.conflicts(try await administration.conflicts(nil), context) }
         }
         reading.get("events") { request, _ in EventStreamResponse.response(request, hub: events, origin: .console) }
+        reading.get("passkeys") { request, context in try await show(request, context) { page in ConsolePages.passkeys(page.passkeys, page) } }
+        reading.post("passkeys") { request, context in
+            try await actOnPasskeys(request, context) { form, session in
+                _ = try await passkeys?.register(form, csrf: session.csrf, person: session.person, source: context.remoteAddress ?? "unknown")
+                return "passkey-registered"
+            }
+        }
+        reading.post("passkeys/remove") { request, context in
+            try await actOnPasskeys(request, context) { form, session in
+                guard let id = form["credential"].flatMap({ Base64URL.decode($0) }), try await administration.store.removePasskey(id, of: session.person.subject)
+                else {
+                    throw AdminFailure(.notFound, "unknown-passkey", "you have no such passkey")
+                }
+                return "passkey-removed"
+            }
+        }
 
         let approving = signedIn.group().add(middleware: ConsoleRoleMiddleware(role: .approver, gate: gate))
         approving.post("agreements/:agreement/approve") { request, context in
             try await act(request, context) { id, form in
                 guard let termsHash = form["termsHash"], !termsHash.isEmpty else { throw AdminFailure.badRequest("the approval names no terms") }
-                _ = try await administration.approve(id, expected: termsHash, actor: actor(context))
+                let actor = actor(context)
+                var passkey: PasskeyEvidence?
+                if let session = context.consoleSession, let passkeys {
+                    passkey = try await passkeys.evidence(
+                        form, person: session.person, actor: actor, agreement: id, termsHash: termsHash, source: context.remoteAddress ?? "unknown"
+                    )
+                }
+                _ = try await administration.approve(id, expected: termsHash, actor: actor, passkey: passkey)
                 return "approved"
             }
         }
@@ -127,12 +157,14 @@ struct ConsoleRoutes {
     /// console say anything else.
     private static let notices = [
         "approved": "Approved.", "noted": "Note added.", "fulfilled": "Commitment marked fulfilled.", "waived": "Commitment waived.",
+        "passkey-registered": "Passkey registered.", "passkey-removed": "Passkey removed.",
     ]
 
-    private func context(_ request: Request, _ context: AccordRequestContext) -> ConsolePages.Context {
+    private func context(_ request: Request, _ context: AccordRequestContext) async throws -> ConsolePages.Context {
         var page = ConsolePages.Context(node: administration.configuration.node.description, csrf: context.consoleSession?.csrf ?? "")
         if let person = context.consoleSession?.person { page.person = person }
         page.notice = request.queryFields["notice"].flatMap { Self.notices[$0] }
+        page.passkeys = try await passkeys?.controls(for: page.person)
         return page
     }
 
@@ -140,7 +172,7 @@ struct ConsoleRoutes {
     private func show(
         _ request: Request, _ context: AccordRequestContext, _ render: (ConsolePages.Context) async throws -> HTML
     ) async throws -> Response {
-        let page = self.context(request, context)
+        let page = try await self.context(request, context)
         do {
             return Self.page(try await render(page))
         } catch let failure as AdminFailure {
@@ -154,7 +186,11 @@ struct ConsoleRoutes {
         let agreement = try administration.agreementID(id)
         let view = try await administration.show(agreement)
         let history = try await administration.store.history(of: agreement).map(Views.history)
-        return ConsolePages.agreement(view, history: history, organisation: administration.configuration.node.organisation.rawValue, context)
+        let termsHash = HexEncoding.decode(view.termsHash).flatMap { SHA256Digest(bytes: $0) }
+        return ConsolePages.agreement(
+            view, history: history, organisation: administration.configuration.node.organisation.rawValue,
+            challenge: termsHash.map { PasskeySignature.challenge(agreement: agreement, termsHash: $0) } ?? [], context
+        )
     }
 
     /// Runs an action on the path's agreement with the request's form; then the agreement again
@@ -164,7 +200,7 @@ struct ConsoleRoutes {
     ) async throws -> Response {
         let id = try context.pathParameter("agreement")
         let form = FormFields.decode(try await request.body(upTo: Self.maximumBodyBytes))
-        var page = self.context(request, context)
+        var page = try await self.context(request, context)
         do {
             let notice = try await action(try administration.agreementID(id), form)
             return Self.redirect("/agreements/\(id)?notice=\(notice)")
@@ -188,6 +224,21 @@ struct ConsoleRoutes {
             } catch {
                 return Self.page(ConsolePages.problem("Not available", page.error ?? "\(error)", page), status: status)
             }
+        }
+    }
+
+    /// Runs an action of the passkeys page; then the page again with a notice, or with why not.
+    private func actOnPasskeys(
+        _ request: Request, _ context: AccordRequestContext, _ action: ([String: String], ConsoleSessionIdentity) async throws -> String
+    ) async throws -> Response {
+        let form = FormFields.decode(try await request.body(upTo: Self.maximumBodyBytes))
+        var page = try await self.context(request, context)
+        guard let session = context.consoleSession, passkeys != nil else { return Self.page(ConsolePages.passkeys(nil, page), status: .notFound) }
+        do {
+            return Self.redirect("/passkeys?notice=\(try await action(form, session))")
+        } catch let failure as AdminFailure {
+            page.error = failure.body.message
+            return Self.page(ConsolePages.passkeys(page.passkeys, page), status: failure.status)
         }
     }
 

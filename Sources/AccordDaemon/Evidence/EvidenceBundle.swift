@@ -58,6 +58,7 @@ struct EvidenceBundle {
         }
         files.append(File(path: "changes/index", bytes: Array(changes.utf8)))
         files.append(File(path: "history.txt", bytes: Array(readable.utf8)))
+        files += people
 
         var approvals = ""
         var records: [EvidenceText.ApprovalRecord] = []
@@ -84,6 +85,39 @@ struct EvidenceBundle {
             bytes: Array(EvidenceText.status(agreement: agreement, exportedBy: exportedBy, exportedAt: exportedAt, status: status, proved: proved).utf8)
         ))
         files.append(File(path: "README.txt", bytes: Array(Self.readme(agreement).utf8)))
+        return files
+    }
+
+    /// Who made the changes (`people/`), the approvers' passkey signatures (`passkeys/`), and
+    /// `people.txt`, which says what they say.
+    private var people: [File] {
+        var files: [File] = []
+        var attributed = ""
+        var signed = ""
+        var readable = ""
+        for entry in history {
+            let (sequence, author) = (entry.sequence, entry.change.author)
+            if let attribution = entry.attribution {
+                files.append(File(path: "people/\(sequence).msg", bytes: Attribution.signedMessage(attribution.canonicalBytes)))
+                files.append(File(path: "people/\(sequence).sig", bytes: attribution.signature.derRepresentation))
+                attributed += "\(sequence)\t\(author)\t\(entry.change.id.hex)\n"
+                readable += EvidenceText.attribution(attribution, sequence: sequence, author: author)
+            }
+            if let passkey = entry.passkeySignature {
+                let base = "passkeys/\(sequence)"
+                files.append(File(path: "\(base).msg", bytes: PasskeySignature.signedMessage(passkey.canonicalBytes)))
+                files.append(File(path: "\(base).sig", bytes: passkey.signature.derRepresentation))
+                files.append(File(path: "\(base).key.der", bytes: passkey.credential.publicKey.subjectPublicKeyInfo))
+                files.append(File(path: "\(base).authenticatorData", bytes: passkey.assertion.authenticatorData))
+                files.append(File(path: "\(base).clientDataJSON", bytes: passkey.assertion.clientDataJSON))
+                files.append(File(path: "\(base).signature.der", bytes: passkey.assertion.signature))
+                signed += "\(sequence)\t\(author)\t\(entry.change.id.hex)\n"
+                readable += EvidenceText.passkey(passkey, sequence: sequence)
+            }
+        }
+        files.append(File(path: "people/index", bytes: Array(attributed.utf8)))
+        files.append(File(path: "passkeys/index", bytes: Array(signed.utf8)))
+        files.append(File(path: "people.txt", bytes: Array(readable.utf8)))
         return files
     }
 
@@ -143,6 +177,10 @@ struct EvidenceBundle {
         - every approval (approvals/N.msg) is signed by the approving node, names this agreement
           and the SHA-256 of the terms in approvals/N.terms, is the one carried by its change, and
           approvals/N.terms.txt says what approvals/N.terms says;
+        - every statement of who made a change (people/N.msg) is signed by the node that authored
+          change N and names it, and every approval signed with a person's passkey (passkeys/N.*)
+          carries the node's signed statement of whose passkey it is and the passkey's valid
+          signature over that approval, made at the console's origin: people.txt says what they say;
         - current/terms.txt says what current/terms says, and which parties it lists approved
           exactly those terms, and the termination, if any change terminated the agreement: the
           part of status.txt under "proved by verify.sh".

@@ -178,6 +178,26 @@ enum EvidenceScript {
             if (count < 1) fail("a change with no edit")
             for (i = 0; i < count; i++) print "  " edit(author, stamp)
         }
+        function blob(   count) { count = number(4); if (count > 4096) fail("a byte string of " count " bytes"); return raw(count) }
+        function attribution(   version, change, kind, who, name, email) {
+            version = byte(); if (version != 1) fail("attribution format " version)
+            change = raw(32); if (change != id) fail("it names change " change ", not " id)
+            kind = byte()
+            if (kind == 1) kind = "person"; else if (kind == 2) kind = "local user"; else if (kind == 3) kind = "break-glass token"
+            else fail("an unknown actor kind " kind)
+            who = quoted(); name = optional("text"); email = optional("text")
+            print "actor\t" who > facts
+            print "change " sequence " made by " kind " " who ", name " name ", e-mail " email ", through " author
+        }
+        function passkey(   version, change, person, credential, key, rp, origin, registered, data, client, signature) {
+            version = byte(); if (version != 1) fail("passkey signature format " version)
+            change = raw(32); if (change != id) fail("it names change " change ", not " id)
+            person = quoted(); credential = blob(); key = blob(); rp = plain(); origin = plain(); registered = timestamp(number(8))
+            data = blob(); client = blob(); signature = blob()
+            print "passkey\t" person "\t" rp "\t" origin "\t" key "\t" data "\t" client "\t" signature > facts
+            print "change " sequence " approval signed by the passkey of " person ", credential " credential ", registered " registered \
+                ", relying party \"" rp "\", origin \"" origin "\""
+        }
         function terms(   version, count, i, parties, party, id, by, kind, description, due) {
             version = byte(); if (version != 1) fail("terms version " version)
             print "agreement: " uuid()
@@ -209,7 +229,7 @@ enum EvidenceScript {
         END {
             if (bad) exit 3
             pos = 1
-            if (mode == "change") change(); else terms()
+            if (mode == "change") change(); else if (mode == "attribution") attribution(); else if (mode == "passkey") passkey(); else terms()
             if (pos <= length(hex)) fail("bytes are left over")
         }
         AWK
@@ -306,7 +326,62 @@ enum EvidenceScript {
             fi
         done < approvals/index
 
-        # 4. The terms at export, each party's approval of exactly those terms, and the termination.
+        # 4. Who made changes: each statement signed by the node that authored the change it names.
+        #    Each approval signed with a person's passkey: the node's signed statement of whose passkey
+        #    it is, and the passkey's signature over that approval from the console's origin
+        #    (WebAuthn: authenticatorData || SHA-256(clientDataJSON)). people.txt says what they say.
+        : > "$work/people.txt"
+        listed() { awk -F "$tab" -v s="$1" -v a="$2" -v c="$3" '$1 == s && $2 == a && $4 == c { found = 1 } END { exit !found }' changes/index; }
+        while IFS="$tab" read -r sequence author change; do
+            [ -n "$sequence" ] || continue
+            message="people/$sequence.msg"
+            if ! listed "$sequence" "$author" "$change"; then fail "people/index: change $sequence by $author ($change) is not in changes/index"; continue; fi
+            if ! signed_by "$author" "$message" "people/$sequence.sig"; then fail "$message: not signed by $author, the author of change $sequence"; continue; fi
+            if ! decode attribution "$message" 22 "$work/actor.$sequence" -v sequence="$sequence" -v id="$change" -v author="$author" >> "$work/people.txt"; then
+                fail "$message: its signed bytes are not an attribution of change $sequence (docs/encoding.md)"; continue
+            fi
+            echo "ok: $author states who made change $sequence (people.txt)"
+        done < people/index
+        while IFS="$tab" read -r sequence author change; do
+            [ -n "$sequence" ] || continue
+            base="passkeys/$sequence"
+            if ! listed "$sequence" "$author" "$change"; then fail "passkeys/index: change $sequence by $author ($change) is not in changes/index"; continue; fi
+            if ! signed_by "$author" "$base.msg" "$base.sig"; then fail "$base.msg: not signed by $author, the author of change $sequence"; continue; fi
+            if ! decode passkey "$base.msg" 28 "$work/passkey.$sequence" -v sequence="$sequence" -v id="$change" >> "$work/people.txt"; then
+                fail "$base.msg: its signed bytes are not a passkey signature of change $sequence (docs/encoding.md)"; continue
+            fi
+            IFS="$tab" read -r _ person rp origin key data client signature < "$work/passkey.$sequence"
+            ok=1
+            [ "$(hex "$base.key.der")" = "$key" ] || { fail "$base.key.der is not the key $author stated"; ok=0; }
+            [ "$(hex "$base.authenticatorData")" = "$data" ] || { fail "$base.authenticatorData is not what $author stated"; ok=0; }
+            [ "$(hex "$base.clientDataJSON")" = "$client" ] || { fail "$base.clientDataJSON is not what $author stated"; ok=0; }
+            [ "$(hex "$base.signature.der")" = "$signature" ] || { fail "$base.signature.der is not what $author stated"; ok=0; }
+            if [ -f "$work/actor.$sequence" ] && [ "$(cut -f 2 "$work/actor.$sequence")" != "$person" ]; then
+                fail "$base: the passkey is $person's, but people/$sequence.msg says someone else made change $sequence"; ok=0
+            fi
+            number=$(awk -F "$tab" -v s="$sequence" '$5 == s { print $2; exit }' "$work/approved")
+            if [ -z "$number" ]; then fail "$base: change $sequence holds no verified approval"; continue; fi
+            challenge=$(openssl dgst -sha256 -binary "approvals/$number.msg" | openssl base64 -A | tr '+/' '-_' | tr -d '=')
+            expected="{\"type\":\"webauthn.get\",\"challenge\":\"$challenge\",\"origin\":\"$origin\",\"crossOrigin\":false"
+            after=$(dd if="$base.clientDataJSON" bs=1 skip="${#expected}" count=1 2>/dev/null)
+            if [ "$(dd if="$base.clientDataJSON" bs=1 count="${#expected}" 2>/dev/null)" != "$expected" ] || { [ "$after" != "," ] && [ "$after" != "}" ]; }; then
+                fail "$base.clientDataJSON is not a webauthn.get of approvals/$number.msg's challenge from $origin"; ok=0
+            fi
+            if [ "$(dd if="$base.authenticatorData" bs=1 count=32 2>/dev/null | od -An -v -tx1 | tr -d ' \n')" != "$(printf '%s' "$rp" | openssl dgst -sha256 -r | cut -d ' ' -f 1)" ]; then
+                fail "$base.authenticatorData is for another relying party than $rp"; ok=0
+            fi
+            flags=$(od -An -tu1 -j32 -N1 "$base.authenticatorData" | tr -d ' ')
+            [ $((flags & 5)) -eq 5 ] || { fail "$base.authenticatorData: the authenticator did not verify the person (flags UP and UV)"; ok=0; }
+            { cat "$base.authenticatorData"; openssl dgst -sha256 -binary "$base.clientDataJSON"; } > "$work/passkey.signed"
+            if ! openssl pkey -pubin -inform DER -in "$base.key.der" -out "$work/passkey.pem" 2>/dev/null \
+                || ! openssl dgst -sha256 -verify "$work/passkey.pem" -signature "$base.signature.der" "$work/passkey.signed" >/dev/null 2>&1; then
+                fail "$base.signature.der: the passkey's signature over the approval does not verify"; ok=0
+            fi
+            [ "$ok" = 1 ] && echo "ok: approval $number (change $sequence) is signed by the passkey of $person, as $author states"
+        done < passkeys/index
+        same_text people.txt "$work/people.txt" && echo "ok: people.txt says what the signed statements say"
+
+        # 5. The terms at export, each party's approval of exactly those terms, and the termination.
         current=$(digest_from current/terms 0)
         : > "$work/current.facts"
         if decode terms current/terms 16 "$work/current.facts" -v hash="$current" > "$work/current.txt"; then
