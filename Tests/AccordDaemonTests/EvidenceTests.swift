@@ -73,6 +73,10 @@ struct EvidenceTests {
             #expect(hashes.count == 2, "both parties approved the terms before and after globex's change")
             #expect(fresh.stdout.contains("approval by globex: approvals/3, signed by globex/node1"), "globex's second approval covers the current terms")
             #expect(fresh.stdout.contains("termination: none among the changes in this bundle"))
+            // Who made each change through the admin socket: the local user, as each node signed it.
+            let people = try String(contentsOfFile: "\(folder)/people.txt", encoding: .utf8)
+            #expect(people.split(separator: "\n").count == 7 && people.contains("change 7 made by local user \"\(NSUserName())\""), "\(people)")
+            #expect(fresh.stdout.contains("ok: people.txt says what the signed statements say"))
             let readableTerms = try String(contentsOfFile: "\(folder)/approvals/1.terms.txt", encoding: .utf8)
             #expect(readableTerms.contains(#"EUR 40,000 \"R&D\" subsidy\\\nfor Zoë's team\tpaid \x01quarterly"#), "\(readableTerms)")
 
@@ -110,6 +114,7 @@ struct EvidenceTests {
                 ("current/terms.txt", "EUR 40,000", "EUR 90,000"),
                 ("history.txt", "EUR 40,000", "EUR 90,000"),
                 ("status.txt", "approval by globex: approvals/3", "approval by globex: approvals/2"),
+                ("people.txt", "made by local user", "made by person"),
             ] {
                 let forged = try Self.copy(folder, to: "forged-\(file.replacingOccurrences(of: "/", with: "-"))")
                 try Self.edit("\(forged)/\(file)", replacing: old, with: new)

@@ -179,19 +179,19 @@ enum EvidenceScript {
             for (i = 0; i < count; i++) print "  " edit(author, stamp)
         }
         function blob(   count) { count = number(4); if (count > 4096) fail("a byte string of " count " bytes"); return raw(count) }
-        function attribution(   version, change, kind, who, name, email) {
+        function attribution(   version, named, kind, who, given, email) {
             version = byte(); if (version != 1) fail("attribution format " version)
-            change = raw(32); if (change != id) fail("it names change " change ", not " id)
+            named = raw(32); if (named != id) fail("it names change " named ", not " id)
             kind = byte()
             if (kind == 1) kind = "person"; else if (kind == 2) kind = "local user"; else if (kind == 3) kind = "break-glass token"
             else fail("an unknown actor kind " kind)
-            who = quoted(); name = optional("text"); email = optional("text")
+            who = quoted(); given = optional("text"); email = optional("text")
             print "actor\t" who > facts
-            print "change " sequence " made by " kind " " who ", name " name ", e-mail " email ", through " author
+            print "change " sequence " made by " kind " " who ", name " given ", e-mail " email ", through " author
         }
-        function passkey(   version, change, person, credential, key, rp, origin, registered, data, client, signature) {
+        function passkey(   version, named, person, credential, key, rp, origin, registered, data, client, signature) {
             version = byte(); if (version != 1) fail("passkey signature format " version)
-            change = raw(32); if (change != id) fail("it names change " change ", not " id)
+            named = raw(32); if (named != id) fail("it names change " named ", not " id)
             person = quoted(); credential = blob(); key = blob(); rp = plain(); origin = plain(); registered = timestamp(number(8))
             data = blob(); client = blob(); signature = blob()
             print "passkey\t" person "\t" rp "\t" origin "\t" key "\t" data "\t" client "\t" signature > facts
