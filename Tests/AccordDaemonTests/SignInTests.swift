@@ -200,12 +200,13 @@ struct SignInTests {
         }
     }
 
-    @Test("in Chromium: Alice (approver) and Bob (viewer) sign in through the provider; Bob has no approve control and his crafted request gets 403; Alice approves; globex's node shows the approval as Alice Chen's of acme")
+    @Test("in Chromium: Alice (approver) and Bob (viewer) sign in through the provider; Bob has no approve control and his crafted request gets 403; Alice registers a passkey and approves with it (Bob's passkey and assertions over other terms are refused); globex's node shows the approval as Alice Chen's of acme, and its evidence bundle proves her signature")
     func browser() async throws {
         let provider = try IdentityProviderServer(port: try freePorts(1)[0], people: Self.people)
         defer { provider.remove() }
         let ports = try freePorts(3)
         let acme = try Self.node(provider: provider)
+        acme.extraConfiguration += "\n[approvals]\nrequire_passkey = true\n"
         let globex = try DaemonNode("globex", port: ports[0])
         acme.peers = [globex.address]
         globex.peers = [acme.address]

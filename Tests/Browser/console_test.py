@@ -6,10 +6,13 @@ binary and where to write screenshots.
 
     console_test.py browser CLUSTER.json   # log in, list, open, approve on both, live update, XSS, no-JS approval
     console_test.py security CLUSTER.json  # headers, no session, Host, CSRF, single-use tokens, throttling, slowloris
-    console_test.py people CLUSTER.json    # sign-in through the identity provider: Alice approves, Bob may only read
+    console_test.py people CLUSTER.json    # sign-in through the identity provider: Alice registers a passkey and
+                                           # approves with it, Bob may only read; the evidence proves her signature
 
 Each check prints one line; the first failure raises and exits non-zero with what was seen.
 """
+import base64
+import hashlib
 import http.client
 import json
 import os
@@ -18,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+import uuid
 
 CLUSTER = json.load(open(sys.argv[2]))
 ACCORDCTL = CLUSTER["accordctl"]
@@ -300,6 +304,54 @@ def sign_in(driver, node, subject):
                lambda: driver.current_url == f"{url}/" and driver.find_elements(By.ID, "person"))
 
 
+def add_authenticator(driver):
+    """Chromium's virtual authenticator (WebDriver's WebAuthn extension): a platform passkey that
+    verifies its user."""
+    from selenium.webdriver.common.virtual_authenticator import Protocol, Transport, VirtualAuthenticatorOptions
+
+    driver.add_virtual_authenticator(VirtualAuthenticatorOptions(
+        protocol=Protocol.CTAP2, transport=Transport.INTERNAL, has_resident_key=True, has_user_verification=True, is_user_verified=True))
+
+
+def register_passkey(driver, who):
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{CLUSTER['acme']['url']}/passkeys")
+    driver.find_element(By.ID, "passkey-name").send_keys("laptop")
+    driver.find_element(By.CSS_SELECTOR, "#register-passkey button").click()
+    eventually(f"{who} registered a passkey", lambda: "Passkey registered." in driver.find_element(By.TAG_NAME, "main").text)
+    check(len(driver.find_elements(By.CSS_SELECTOR, "#passkeys tbody tr")) == 1, f"{who}'s passkeys page lists it")
+
+
+def approval_challenge(agreement, terms):
+    """What a passkey signs to approve `terms` of `agreement`: SHA-256 of the approval's signed
+    message (docs/encoding.md, "Passkey signature"), base64url."""
+    message = b"accord/approval/v1\n" + uuid.UUID(agreement).bytes + bytes.fromhex(terms)
+    return base64.urlsafe_b64encode(hashlib.sha256(message).digest()).rstrip(b"=").decode()
+
+
+def assertion(driver, challenge):
+    """The browser's passkey assertion over `challenge` (base64url), as the approve form sends it."""
+    return driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        const encode = b => btoa(String.fromCharCode(...new Uint8Array(b))).replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, "");
+        const bytes = t => Uint8Array.from(atob(t.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((t.length + 3) % 4)), c => c.charCodeAt(0));
+        navigator.credentials.get({publicKey: {challenge: bytes(arguments[0]), rpId: "localhost", userVerification: "required"}})
+          .then(a => done({credential: encode(a.rawId), authenticatorData: encode(a.response.authenticatorData),
+                           clientDataJSON: encode(a.response.clientDataJSON), signature: encode(a.response.signature)}), e => done(String(e)));
+        """, challenge)
+
+
+def post_form(driver, path, fields):
+    """POSTs a form from the page, as a crafted request would; returns the status."""
+    return driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0], {method: 'POST', headers: {'Content-Type': 'application/x-www-form-urlencoded'}, body: arguments[1]})"
+        ".then(answer => done(answer.status), () => done(0));",
+        path, urllib.parse.urlencode(fields),
+    )
+
+
 def run_people():
     from selenium.webdriver.common.by import By
 
@@ -319,29 +371,74 @@ def run_people():
         # Bob crafts the approval from his own page: his session's CSRF token, the terms shown.
         csrf = bob.find_element(By.CSS_SELECTOR, 'input[name="csrf"]').get_attribute("value")
         terms = text(bob, "terms-hash")
-        status = bob.execute_async_script(
-            "const done = arguments[arguments.length - 1];"
-            "fetch(arguments[0], {method: 'POST', headers: {'Content-Type': 'application/x-www-form-urlencoded'}, body: arguments[1]})"
-            ".then(answer => done(answer.status), () => done(0));",
-            f"/agreements/{agreement}/approve", urllib.parse.urlencode({"csrf": csrf, "termsHash": terms}),
-        )
+        status = post_form(bob, f"/agreements/{agreement}/approve", {"csrf": csrf, "termsHash": terms})
         check(status == 403, "Bob's crafted approval is refused with 403", status)
 
+        # acme requires passkeys: until Alice has one, she has no approve control, and a crafted
+        # approval without one is refused.
         alice.get(f"{url}/agreements/{agreement}")
-        eventually("Alice sees the approve control", lambda: alice.find_elements(By.ID, "approve"))
+        eventually("Alice is asked to register a passkey before she can approve", lambda: alice.find_elements(By.ID, "approve-needs-passkey"))
+        check(not alice.find_elements(By.ID, "approve"), "Alice has no approve control without a passkey")
+        alice_csrf = alice.find_element(By.CSS_SELECTOR, 'input[name="csrf"]').get_attribute("value")
+        status = post_form(alice, f"/agreements/{agreement}/approve", {"csrf": alice_csrf, "termsHash": terms})
+        check(status == 403, "Alice's approval without a passkey is refused with 403", status)
+
+        add_authenticator(alice)
+        add_authenticator(bob)
+        register_passkey(alice, "Alice")
+        screenshot(alice, "people-alice-passkeys")
+        register_passkey(bob, "Bob")
+
+        # Bob's passkey, signing exactly these terms, sent in Alice's session: not hers.
+        bobs = assertion(bob, approval_challenge(agreement, terms))
+        check(isinstance(bobs, dict), "Bob's authenticator signs the approval's challenge", bobs)
+        status = post_form(alice, f"/agreements/{agreement}/approve", {"csrf": alice_csrf, "termsHash": terms, **bobs})
+        check(status == 422, "an approval with another person's passkey is refused", status)
+        # Alice's passkey over other terms' challenge, and over another agreement's.
+        for label, challenge in [("other terms", approval_challenge(agreement, "00" * 32)),
+                                 ("another agreement", approval_challenge(str(uuid.uuid4()), terms))]:
+            signed = assertion(alice, challenge)
+            check(isinstance(signed, dict), f"Alice's authenticator signs the challenge of {label}", signed)
+            status = post_form(alice, f"/agreements/{agreement}/approve", {"csrf": alice_csrf, "termsHash": terms, **signed})
+            check(status == 422, f"an assertion over {label} is refused", status)
+        check(text_of_approvals(alice, agreement) == "", "nothing was approved by the refused attempts")
+
+        alice.get(f"{url}/agreements/{agreement}")
+        eventually("Alice sees the passkey approve control", lambda: alice.find_elements(By.CSS_SELECTOR, "#approve[data-passkey=approve]"))
         alice.find_element(By.CSS_SELECTOR, "#approve button").click()
-        eventually("Alice approved", lambda: "Approved." in alice.find_element(By.TAG_NAME, "main").text)
-        check("Alice Chen (acme) via acme/node1" in text(alice, "approvals"), "the approval names Alice", text(alice, "approvals"))
+        eventually("Alice approved with her passkey", lambda: "Approved." in alice.find_element(By.TAG_NAME, "main").text)
+        approvals = text(alice, "approvals")
+        check("Alice Chen (acme) via acme/node1" in approvals, "the approval names Alice", approvals)
+        check("passkey of Alice Chen (acme)" in approvals, "the approval is signed with Alice's passkey", approvals)
         screenshot(alice, "people-alice-approved")
 
-        def globex_names_alice():
+        def globex_shows_alices_passkey():
             shown = json.loads(ctl("globex", "agreements", "show", agreement, "--json"))
-            return [approval["by"] for approval in shown["approvals"]] == ["Alice Chen (acme) via acme/node1"]
+            return [(approval["by"], (approval.get("passkey") or "").startswith("passkey of Alice Chen (acme)")) for approval in shown["approvals"]] \
+                == [("Alice Chen (acme) via acme/node1", True)]
 
-        eventually("globex's node shows the approval as Alice Chen's of acme", globex_names_alice)
+        eventually("globex's node shows the approval as Alice Chen's of acme, signed with her passkey", globex_shows_alices_passkey)
+
+        # globex's evidence bundle proves her signature with sh and openssl alone.
+        folder = os.path.join(os.path.dirname(sys.argv[2]), "evidence-globex")
+        ctl("globex", "agreements", "evidence", agreement, "--out", folder)
+        verified = subprocess.run(["sh", os.path.join(folder, "verify.sh")], capture_output=True, text=True, timeout=120,
+                                  env={"PATH": "/usr/bin:/bin"})
+        check(verified.returncode == 3 and "is signed by the passkey of \"alice\", as acme/node1 states" in verified.stdout,
+              "verify.sh of globex's bundle proves Alice's passkey signature with openssl (globex has not approved: exit 3)", verified.stdout)
+        people = open(os.path.join(folder, "people.txt")).read()
+        check('approval signed by the passkey of "alice"' in people and 'relying party "localhost"' in people, "people.txt names her passkey", people)
     finally:
         alice.quit()
         bob.quit()
+
+
+def text_of_approvals(driver, agreement):
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{CLUSTER['acme']['url']}/agreements/{agreement}")
+    eventually("the agreement page", lambda: driver.find_elements(By.ID, "approvals"))
+    return driver.find_element(By.CSS_SELECTOR, "#approvals tbody").text.strip()
 
 
 if __name__ == "__main__":
