@@ -164,31 +164,44 @@ extension NodeStore {
 
     /// The attributions kept for `ids` (`Attribution`); ids without one are absent. One read.
     public func attributions(of ids: [ChangeID]) async throws(StoreError) -> [ChangeID: Attribution] {
-        try await statements(about: ids, in: "attributions") { try? Attribution(encoded: $0) }
+        try await statements(about: ids, passkeySignatures: false).attributions
     }
 
     /// The passkey signatures kept for `ids` (`PasskeySignature`); ids without one are absent.
     public func passkeySignatures(of ids: [ChangeID]) async throws(StoreError) -> [ChangeID: PasskeySignature] {
-        try await statements(about: ids, in: "passkey_signatures") { try? PasskeySignature(encoded: $0) }
-    }
-
-    /// Signed statements about changes kept in `table` by change id, decoded. One read.
-    private func statements<Statement: Sendable>(
-        about ids: [ChangeID], in table: StaticString, _ decode: @escaping @Sendable ([UInt8]) -> Statement?
-    ) async throws(StoreError) -> [ChangeID: Statement] {
         guard !ids.isEmpty else { return [:] }
         return try await read { connection throws(StoreError) in
-            var found: [ChangeID: Statement] = [:]
-            let statement = try connection.statement("SELECT encoded FROM \(table) WHERE change_id = :id")
-            for id in ids {
-                statement.reset()
-                try statement.bind(":id", id.bytes)
-                // Only this node's store wrote the row, after checking it.
-                if try statement.step(), let decoded = decode(statement.blob(0)) { found[id] = decoded }
-            }
-            statement.reset()
-            return found
+            try Self.statements(about: ids, in: "passkey_signatures", connection) { try? PasskeySignature(encoded: $0) }
         }
+    }
+
+    /// The attributions and (when asked for) passkey signatures kept for `ids`, in one read:
+    /// what a session sends before a batch.
+    public func statements(
+        about ids: [ChangeID], passkeySignatures: Bool
+    ) async throws(StoreError) -> (attributions: [ChangeID: Attribution], passkeySignatures: [ChangeID: PasskeySignature]) {
+        guard !ids.isEmpty else { return ([:], [:]) }
+        return try await read { connection throws(StoreError) in
+            let attributions = try Self.statements(about: ids, in: "attributions", connection) { try? Attribution(encoded: $0) }
+            let signatures = passkeySignatures ? try Self.statements(about: ids, in: "passkey_signatures", connection) { try? PasskeySignature(encoded: $0) } : [:]
+            return (attributions, signatures)
+        }
+    }
+
+    /// Signed statements about changes kept in `table` by change id, decoded.
+    private static func statements<Statement>(
+        about ids: [ChangeID], in table: StaticString, _ connection: SQLiteConnection, _ decode: ([UInt8]) -> Statement?
+    ) throws(StoreError) -> [ChangeID: Statement] {
+        var found: [ChangeID: Statement] = [:]
+        let statement = try connection.statement("SELECT encoded FROM \(table) WHERE change_id = :id")
+        for id in ids {
+            statement.reset()
+            try statement.bind(":id", id.bytes)
+            // Only this node's store wrote the row, after checking it.
+            if try statement.step(), let decoded = decode(statement.blob(0)) { found[id] = decoded }
+        }
+        statement.reset()
+        return found
     }
 
     public func peers() async throws(StoreError) -> [PeerState] {

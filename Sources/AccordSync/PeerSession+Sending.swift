@@ -95,8 +95,7 @@ extension PeerSession {
         for range in batches {
             let batch = changes[range]
             try await sendCertificates(for: batch)
-            try await sendAttributions(for: batch)
-            try await sendPasskeySignatures(for: batch)
+            try await sendStatements(for: batch)
             var batchKind = kind
             if case .stream = kind, range.upperBound < changes.endIndex { batchKind = .stream(through: batch.last!.sequence) }
             let number = try await reserveBatch(batchKind)
@@ -113,20 +112,13 @@ extension PeerSession {
         if !unsent.isEmpty { try await send(.certificates(unsent.map(\.derRepresentation))) }
     }
 
-    /// Version 3: who made the batch's changes, where their authors said, right before it.
-    private func sendAttributions(for batch: ArraySlice<StoredChange>) async throws {
+    /// Right before a batch: who made its changes, where their authors said (version 3), and
+    /// approvers' passkey signatures over its approvals (version 4). One read for both.
+    private func sendStatements(for batch: ArraySlice<StoredChange>) async throws {
         guard peer.version >= 3 else { return }
-        let attributions = try await store.attributions(of: batch.map(\.id))
-        guard !attributions.isEmpty else { return }
-        try await send(.attributions(batch.compactMap { attributions[$0.id]?.encoded }))
-    }
-
-    /// Version 4: the approvers' passkey signatures over the batch's approvals, right before it.
-    private func sendPasskeySignatures(for batch: ArraySlice<StoredChange>) async throws {
-        guard peer.version >= 4 else { return }
-        let signatures = try await store.passkeySignatures(of: batch.map(\.id))
-        guard !signatures.isEmpty else { return }
-        try await send(.passkeySignatures(batch.compactMap { signatures[$0.id]?.encoded }))
+        let held = try await store.statements(about: batch.map(\.id), passkeySignatures: peer.version >= 4)
+        if !held.attributions.isEmpty { try await send(.attributions(batch.compactMap { held.attributions[$0.id]?.encoded })) }
+        if !held.passkeySignatures.isEmpty { try await send(.passkeySignatures(batch.compactMap { held.passkeySignatures[$0.id]?.encoded })) }
     }
 
     /// A batch number once the window has room.

@@ -13,24 +13,35 @@ import Testing
 struct PeopleUnitTests {
     let start = ContinuousClock.now
 
-    @Test("a pending sign-in is spent once, only by the browser that started it, within its lifetime; a flood keeps the table bounded")
+    @Test("a pending sign-in is spent once, only by the browser that started it, within its lifetime; a flood keeps the table bounded, and one address cannot push others' sign-ins out")
     func pendingSignIns() throws {
-        let pending = PendingSignIns(capacity: 8, lifetime: .seconds(600))
-        let first = pending.start(now: start)
+        let pending = PendingSignIns(capacity: 8, perSource: 100, lifetime: .seconds(600))
+        let first = try pending.start(source: "10.0.0.1", now: start)
         #expect(first.codeChallenge == Base64URL.encode(SHA256Digest(hashing: Array(try pending.finish(state: first.state, browserSecret: first.browserSecret, now: start).codeVerifier.utf8)).bytes))
         #expect(throws: SignInRefusal.self, "single use") { try pending.finish(state: first.state, browserSecret: first.browserSecret, now: start) }
 
-        let planted = pending.start(now: start)
+        let planted = try pending.start(source: "10.0.0.1", now: start)
         #expect(throws: SignInRefusal.self, "another browser") { try pending.finish(state: planted.state, browserSecret: "other", now: start) }
         #expect(throws: SignInRefusal.self, "spent by the failed try") { try pending.finish(state: planted.state, browserSecret: planted.browserSecret, now: start) }
 
-        let late = pending.start(now: start)
+        let late = try pending.start(source: "10.0.0.1", now: start)
         #expect(throws: SignInRefusal.self, "expired") { try pending.finish(state: late.state, browserSecret: late.browserSecret, now: start + .seconds(601)) }
 
-        for second in 0..<100 { _ = pending.start(now: start + .seconds(second)) }
+        for second in 0..<100 { _ = try pending.start(source: "10.0.1.\(second)", now: start + .seconds(second)) }
         #expect(pending.count == 8, "a flood of starts keeps at most the capacity")
-        let newest = pending.start(now: start + .seconds(200))
+        let newest = try pending.start(source: "10.0.0.1", now: start + .seconds(200))
         #expect(try pending.finish(state: newest.state, browserSecret: newest.browserSecret, now: start + .seconds(200)).nonce == newest.nonce)
+
+        // One address floods: it is refused after 4 pending, and Alice's sign-in survives it.
+        let limited = PendingSignIns(capacity: 8, perSource: 4, lifetime: .seconds(600))
+        let alice = try limited.start(source: "192.0.2.7", now: start)
+        for _ in 0..<4 { _ = try limited.start(source: "203.0.113.9", now: start + .seconds(1)) }
+        for _ in 0..<1000 {
+            #expect(throws: SignInRefusal.self) { try limited.start(source: "203.0.113.9", now: start + .seconds(2)) }
+        }
+        #expect(limited.count == 5)
+        #expect(try limited.finish(state: alice.state, browserSecret: alice.browserSecret, now: start + .seconds(3)).nonce == alice.nonce)
+        #expect(throws: Never.self, "its pending ones expire, and it may start again") { try limited.start(source: "203.0.113.9", now: start + .seconds(700)) }
     }
 
     @Test("sessions of people are listed with who and what roles, never their secret, and end by handle")

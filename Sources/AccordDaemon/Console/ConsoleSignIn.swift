@@ -16,7 +16,12 @@ extension ConsoleRoutes {
     /// `GET /login/start`: to the provider, with a fresh pending sign-in.
     func startSignIn(_ request: Request, _ context: AccordRequestContext) async throws -> Response {
         guard let provider else { throw HTTPError(.notFound) }
-        let started = pendingSignIns.start()
+        let started: PendingSignIns.Started
+        do {
+            started = try pendingSignIns.start(source: context.remoteAddress ?? "unknown")
+        } catch {
+            return refuseSignIn(request, context, error, status: .tooManyRequests)
+        }
         let url: URL
         do {
             url = try await provider.authorizationURL(state: started.state, nonce: started.nonce, codeChallenge: started.codeChallenge)

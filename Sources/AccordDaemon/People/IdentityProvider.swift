@@ -149,6 +149,7 @@ struct SignInRefusal: Error, CustomStringConvertible {
         case bindingMismatch = "browser-mismatch"
         case providerError = "provider-error"
         case noRole = "no-role"
+        case tooManyStarted = "sign-in-flood"
     }
 
     let reason: String
