@@ -138,8 +138,10 @@ public final class Daemon: Sendable {
         var provider: IdentityProvider?
         if let signIn = configuration.signIn {
             do {
+                let secure = signIn.issuer.hasPrefix("https:")
+                let client = ProviderHTTPClient(tls: secure ? try WebTLSContext(trustRootsPath: signIn.trustRootsFile) : nil)
                 provider = IdentityProvider(
-                    configuration: signIn, clientSecret: try signIn.clientSecret(configurationFile: configuration.file), logger: logger
+                    configuration: signIn, clientSecret: try signIn.clientSecret(configurationFile: configuration.file), client: client, logger: logger
                 )
             } catch {
                 throw await failure(StartupError.unavailable, "\(error)")

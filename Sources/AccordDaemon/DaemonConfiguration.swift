@@ -228,6 +228,7 @@ public struct DaemonConfiguration: Sendable {
     private mutating func checkFiles() throws(ConfigurationError) {
         var files = [("tls.certificate", certificate), ("tls.private_key", privateKey), ("tls.ca", certificateAuthority)]
         if let revocationList { files.append(("tls.crl", revocationList)) }
+        if let roots = signIn?.trustRootsFile { files.append(("console.oidc.ca_file", roots)) }
         for (field, path) in files where access(path, R_OK) != 0 {
             let reason = String(cString: strerror(errno))
             throw ConfigurationError(file: file, field: field, "\(path): \(reason)")

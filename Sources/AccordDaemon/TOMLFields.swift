@@ -12,7 +12,7 @@ struct TOMLFields {
         "node", "listen", "tls", "admin", "sync", "peers", "organisation", "name", "data_directory", "durability", "address",
         "certificate", "private_key", "ca", "crl", "socket", "socket_mode", "reconcile_interval_seconds", "keepalive_seconds",
         "idle_timeout_seconds", "max_clock_skew_seconds", "console", "metrics", "url", "oidc", "issuer", "client_id",
-        "client_secret_file", "scopes", "groups_claim", "roles", "people", "share", "approvals", "require_passkey",
+        "client_secret_file", "scopes", "groups_claim", "roles", "people", "share", "approvals", "require_passkey", "ca_file",
     ]
 
     init(_ table: TOMLTable, path: String, file: String) {

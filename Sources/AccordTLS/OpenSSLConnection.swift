@@ -13,8 +13,9 @@ import NIOCore
 final class OpenSSLConnection {
     /// What one step of the handshake came to.
     enum HandshakeStep {
-        /// Done; the peer passed every check.
-        case complete(PeerIdentity)
+        /// Done; the peer passed every check. No identity for a web server (`WebTLSContext`):
+        /// OpenSSL verified its chain and host name, and it is no member of the consortium.
+        case complete(PeerIdentity?)
         /// OpenSSL needs more of the peer's bytes.
         case needsInput
         case failed(TLSError)
@@ -40,10 +41,26 @@ final class OpenSSLConnection {
     private var writeBIOHighWater = 0
     private static let releasedBIOBytes = 16 * 1024
     private let verification: PeerVerification
+    /// A connection to a web server (`WebTLSContext`): OpenSSL verified its chain and host name,
+    /// and Accord's node rules do not apply.
+    private let isWeb: Bool
 
-    init(context: TLSContext, role: TLSHandler.Role, policy: PeerPolicy) throws(TLSError) {
+    convenience init(context: TLSContext, role: TLSHandler.Role, policy: PeerPolicy) throws(TLSError) {
+        try self.init(context.pointer, role: role, verification: PeerVerification(policy: policy, pins: context.configuration.pinnedFingerprints))
+    }
+
+    /// A client connection to the web server `serverName` (SNI, and the name its certificate
+    /// must hold).
+    convenience init(web context: WebTLSContext, serverName: String) throws(TLSError) {
+        try self.init(context.pointer, role: .client, verification: nil)
+        guard accord_SSL_set_tlsext_host_name(ssl, serverName) == 1, SSL_set1_host(ssl, serverName) == 1 else {
+            throw TLSError(.configuration, "cannot set the server name \(serverName)", openSSLReasons: OpenSSLErrorQueue.drain())
+        }
+    }
+
+    private init(_ context: OpaquePointer, role: TLSHandler.Role, verification: PeerVerification?) throws(TLSError) {
         OpenSSLErrorQueue.clear()
-        guard let ssl = SSL_new(context.pointer), let readBIO = BIO_new(BIO_s_mem()), let writeBIO = BIO_new(BIO_s_mem()) else {
+        guard let ssl = SSL_new(context), let readBIO = BIO_new(BIO_s_mem()), let writeBIO = BIO_new(BIO_s_mem()) else {
             throw TLSError(.configuration, "OpenSSL could not create a connection", openSSLReasons: OpenSSLErrorQueue.drain())
         }
         self.ssl = ssl
@@ -57,8 +74,9 @@ final class OpenSSLConnection {
         case .client: SSL_set_connect_state(ssl)
         case .server: SSL_set_accept_state(ssl)
         }
-        verification = PeerVerification(policy: policy, pins: context.configuration.pinnedFingerprints)
-        SSL_set_ex_data(ssl, verificationSlot, Unmanaged.passRetained(verification).toOpaque())
+        isWeb = verification == nil
+        self.verification = verification ?? PeerVerification(policy: .anyMember, pins: nil)
+        SSL_set_ex_data(ssl, verificationSlot, Unmanaged.passRetained(self.verification).toOpaque())
     }
 
     deinit {
@@ -122,6 +140,11 @@ final class OpenSSLConnection {
         OpenSSLErrorQueue.clear()
         let result = SSL_do_handshake(ssl)
         if result == 1 {
+            if isWeb {
+                // SSL_VERIFY_PEER: a chain or name that fails verification fails the handshake.
+                return SSL_get_verify_result(ssl) == X509_V_OK
+                    ? .complete(nil) : .failed(TLSError(.peerRejected, "the server's certificate was not verified"))
+            }
             guard let identity = verification.identity else {
                 return .failed(TLSError(
                     .peerRejected, "the peer presented no certificate", refusal: PeerRefusal(.noCertificate, "the peer presented no certificate")
@@ -134,7 +157,11 @@ final class OpenSSLConnection {
         if let refusal = verification.failure {
             return .failed(TLSError(.peerRejected, refusal.message, openSSLReasons: reasons, refusal: refusal))
         }
-        let summary = Self.summary(reasons)
+        var summary = Self.summary(reasons)
+        // A web server's certificate: say what its verification found ("hostname mismatch").
+        if isWeb, case let result = SSL_get_verify_result(ssl), result != X509_V_OK {
+            summary += " (\(String(cString: X509_verify_cert_error_string(result))))"
+        }
         return .failed(TLSError(
             .handshakeFailed, "the TLS handshake failed: \(summary)", openSSLReasons: reasons,
             refusal: PeerRefusal.classifying(handshakeReasons: reasons, summary: summary)

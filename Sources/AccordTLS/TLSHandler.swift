@@ -75,6 +75,13 @@ public final class TLSHandler: ChannelDuplexHandler {
         connection = try OpenSSLConnection(context: context, role: role, policy: policy)
     }
 
+    /// A client of the web server `serverName` (an identity provider): its certificate is
+    /// verified against `context`'s trusted roots and must hold that name.
+    public init(web context: WebTLSContext, serverName: String) throws(TLSError) {
+        configuration = context.configuration
+        connection = try OpenSSLConnection(web: context, serverName: serverName)
+    }
+
     // MARK: - Lifecycle
 
     public func handlerAdded(context: ChannelHandlerContext) {
@@ -181,12 +188,12 @@ public final class TLSHandler: ChannelDuplexHandler {
         }
     }
 
-    private func completeHandshake(context: ChannelHandlerContext, peer identity: PeerIdentity) {
+    private func completeHandshake(context: ChannelHandlerContext, peer identity: PeerIdentity?) {
         guard case .handshaking(let timer, var early) = state else { return }
         timer.cancel()
         peer = identity
         state = .active(readRequested: false)
-        context.fireUserInboundEventTriggered(TLSEvent.handshakeCompleted(identity))
+        if let identity { context.fireUserInboundEventTriggered(TLSEvent.handshakeCompleted(identity)) }
         while case .active = state, let (buffer, promise) = early.writes.popFirst() {
             encrypt(buffer, promise: promise, context: context)
         }

@@ -93,7 +93,11 @@ struct ConfigurationTests {
         ("[admin]", "a = [1, # one\n }\n[admin]", "line 12: '}' where a value belongs (after ',')"),
         ("[admin]", "a = { b = [[}]] }\n[admin]", "'}' where a value belongs"),
         // Sign-in through an identity provider.
-        ("[[peers]]", Self.signIn.replacing("http://localhost:9400", with: "https://login.acme.example") + "\n[[peers]]", "console.oidc.issuer: \"https://login.acme.example\": this version"),
+        ("[[peers]]", Self.signIn.replacing("http://localhost:9400", with: "ftp://login.acme.example") + "\n[[peers]]", "console.oidc.issuer: \"ftp://login.acme.example\" is not an http(s) URL"),
+        ("[[peers]]", Self.signIn.replacing("[console.oidc]", with: "[console.oidc]\nca_file = \"ca.pem\"") + "\n[[peers]]", "console.oidc.ca_file: applies to an https issuer only"),
+        // Passkeys are made at a host name.
+        ("[[peers]]", "[approvals]\nrequire_passkey = true\n[[peers]]", "approvals.require_passkey: passkeys are made in the web console"),
+        ("[[peers]]", "[approvals]\nrequire_passkey = \"yes\"\n[[peers]]", "approvals.require_passkey: expected true or false"),
         ("[[peers]]", Self.signIn.replacing("http://localhost:9400", with: "http://login.acme.example") + "\n[[peers]]", "only a provider on this machine"),
         ("[[peers]]", Self.signIn.replacing("\"legal\" = [\"editor\", \"approver\"]", with: "legal = \"lawyer\"") + "\n[[peers]]", "console.oidc.roles.legal: \"lawyer\" is not a role"),
         ("[[peers]]", Self.signIn.replacing("[console.oidc.roles]\n\"legal\" = [\"editor\", \"approver\"]", with: "") + "\n[[peers]]", "console.oidc.roles: is required"),

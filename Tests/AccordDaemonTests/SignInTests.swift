@@ -22,7 +22,7 @@ struct SignInTests {
         try "s3cret-for-the-mock\n".write(toFile: "\(node.folder)/oidc-secret", atomically: true, encoding: .utf8)
         node.extraConfiguration = """
             [console.oidc]
-            issuer = "\(provider.issuer)"
+            issuer = "\(provider.issuer)"\(provider.tls.map { "\nca_file = \"\($0.authority)\"" } ?? "")
             client_id = "accord-console"
             client_secret_file = "oidc-secret"
             [console.oidc.roles]
@@ -232,6 +232,48 @@ struct SignInTests {
                 throw error
             }
             await provider.stop()
+        }
+    }
+
+    @Test("an https provider whose CA is in ca_file: Alice signs in; one whose certificate names another host, or chains to a CA the node does not trust, is refused at the start of a sign-in with OpenSSL's reason")
+    func httpsProvider() async throws {
+        let folder = TestCertificates.temporaryFolder("accord-oidc-tls")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let genuine = try await IdentityProviderServer.ServerTLS.make(in: folder)
+        let elsewhere = try await IdentityProviderServer.ServerTLS.make(in: folder, host: "elsewhere.example", prefix: "elsewhere")
+        let stranger = try await IdentityProviderServer.ServerTLS.make(in: folder, prefix: "stranger")
+        // What the provider serves, and the CA the node trusts for it.
+        for (served, trusted, refusal) in [
+            (genuine, genuine.authority, nil), (elsewhere, elsewhere.authority, "hostname mismatch"),
+            (genuine, stranger.authority, "unable to get local issuer certificate"),
+        ] {
+            let provider = try IdentityProviderServer(port: try freePorts(1)[0], people: Self.people, tls: served)
+            defer { provider.remove() }
+            let node = try Self.node(provider: IdentityProviderServer(port: provider.port, people: [], tls: IdentityProviderServer.ServerTLS(
+                certificate: served.certificate, key: served.key, authority: trusted
+            )))
+            try await withNodes([node]) {
+                try await provider.start()
+                do {
+                    try await node.start()
+                    let browser = Curl(authority: served.authority)
+                    defer { browser.remove() }
+                    if let refusal {
+                        let start = try await browser.get("\(Self.console(node))/login/start")
+                        #expect(start.status == 502 && start.body.contains(refusal), "\(start.status) \(start.body)")
+                        #expect(node.log.contains("provider-error"), "the refusal is logged with its reason")
+                    } else {
+                        let signedIn = try await Self.signIn(browser, node, as: "alice")
+                        #expect(signedIn.status == 200 && signedIn.body.contains("Signed in as Alice Chen"), "\(signedIn.body)")
+                        #expect(provider.issuer.hasPrefix("https://localhost:"))
+                    }
+                } catch {
+                    print("--- oidc-provider-mock log ---\n\(provider.log.suffix(4000))")
+                    await provider.stop()
+                    throw error
+                }
+                await provider.stop()
+            }
         }
     }
 

@@ -102,9 +102,11 @@ actor IdentityProvider {
         guard document["issuer"] as? String == configuration.issuer else {
             throw ProviderUnreachable("the discovery document names issuer \(document["issuer"] ?? "none"), not \(configuration.issuer)")
         }
+        // An https provider's endpoints are https too: the secret and codes never go in clear.
+        let secure = configuration.issuer.hasPrefix("https:")
         func endpoint(_ name: String) throws -> URL {
-            guard let text = document[name] as? String, let url = URL(string: text), url.scheme == "http" || url.scheme == "https" else {
-                throw ProviderUnreachable("the discovery document has no \(name)")
+            guard let text = document[name] as? String, let url = URL(string: text), url.scheme == "https" || (!secure && url.scheme == "http") else {
+                throw ProviderUnreachable("the discovery document has no \(name)\(secure ? " over https" : "")")
             }
             return url
         }

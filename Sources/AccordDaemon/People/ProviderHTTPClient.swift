@@ -1,3 +1,4 @@
+import AccordTLS
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -6,7 +7,8 @@ import NIOPosix
 /// The identity provider's HTTP, as a sign-in needs it: a GET of a JSON document (discovery, keys)
 /// and a form POST (the token request). One connection per request, a deadline on the whole
 /// exchange and a bound on the answer, so a slow or hostile provider costs a sign-in its time
-/// and no more than `maximumResponseBytes` of memory.
+/// and no more than `maximumResponseBytes` of memory. `https` goes through the system OpenSSL
+/// (`WebTLSContext`): the provider's chain verified, its certificate holding the URL's host.
 struct ProviderHTTPClient: Sendable {
     struct Answer: Sendable {
         let status: Int
@@ -15,6 +17,8 @@ struct ProviderHTTPClient: Sendable {
 
     static let maximumResponseBytes = 256 * 1024
     var timeout: Duration = .seconds(10)
+    /// For `https` URLs; nil: plain `http` only.
+    var tls: WebTLSContext? = nil
 
     func get(_ url: URL) async throws -> Answer {
         try await exchange(url, method: .GET, body: nil, headers: [("Accept", "application/json")])
@@ -36,17 +40,19 @@ struct ProviderHTTPClient: Sendable {
     }
 
     private func exchange(_ url: URL, method: HTTPMethod, body: [UInt8]?, headers: [(String, String)]) async throws -> Answer {
-        guard url.scheme == "http", let host = url.host, !host.isEmpty else {
-            throw ProviderUnreachable("\(url.absoluteString): only http on this machine is supported")
+        guard let host = url.host, !host.isEmpty, url.scheme == "http" || (url.scheme == "https" && tls != nil) else {
+            throw ProviderUnreachable("\(url.absoluteString): not an http(s) URL of the configured provider")
         }
-        let port = url.port ?? 80
-        let timeout = self.timeout
+        let secure = url.scheme == "https"
+        let port = url.port ?? (secure ? 443 : 80)
+        let (timeout, tls) = (self.timeout, secure ? self.tls : nil)
         return try await withThrowingTaskGroup(of: Answer?.self) { group in
             group.addTask {
                 let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                     .connectTimeout(TimeAmount(timeout))
                     .connect(host: host, port: port) { channel in
                         channel.eventLoop.makeCompletedFuture {
+                            if let tls { try channel.pipeline.syncOperations.addHandler(TLSHandler(web: tls, serverName: host)) }
                             try channel.pipeline.syncOperations.addHTTPClientHandlers()
                             return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
                         }

@@ -10,6 +10,7 @@ import Foundation
 /// client_secret_file = "oidc-secret"      # the file holds the secret, nothing else
 /// scopes = ["openid", "profile", "email"]  # the default
 /// groups_claim = "groups"                  # the default
+/// ca_file = "provider-ca.pem"              # a private CA; by default the system's trusted roots
 /// [console.oidc.roles]
 /// "accord-viewers" = "viewer"
 /// "legal" = ["editor", "approver"]
@@ -26,6 +27,8 @@ public struct SignInConfiguration: Sendable, Equatable {
     public var roles: RoleMapping
     /// Where the provider sends the browser back: the console's URL and `/login/callback`.
     public var redirectURL: String
+    /// The CAs an `https` provider's certificate must chain to; nil: the system's trusted roots.
+    public var trustRootsFile: String? = nil
 
     /// Clock skew tolerated on an ID token's `exp` and `nbf`.
     public static let leeway: Duration = .seconds(60)
@@ -41,7 +44,7 @@ public struct SignInConfiguration: Sendable, Equatable {
                 throw table.error("issuer", "\"\(issuer)\": over plain http, only a provider on this machine (localhost) is accepted; tokens and secrets must not cross a network unencrypted")
             }
         case "https":
-            throw table.error("issuer", "\"\(issuer)\": this version of accordd reaches identity providers over plain http on this machine only (https is planned; docs/operations.md, \"Connecting an identity provider\")")
+            break
         default:
             throw table.error("issuer", "\"\(issuer)\" is not an http(s) URL")
         }
@@ -50,6 +53,8 @@ public struct SignInConfiguration: Sendable, Equatable {
         let scopes = try table.strings("scopes") ?? ["openid", "profile", "email"]
         guard scopes.contains("openid") else { throw table.error("scopes", "must include \"openid\"") }
         let groupsClaim = try table.string("groups_claim") ?? "groups"
+        let trustRootsFile = try table.string("ca_file").map(path)
+        if trustRootsFile != nil && scheme != "https" { throw table.error("ca_file", "applies to an https issuer only") }
         guard var rolesTable = try table.table("roles") else {
             throw table.error("roles", "is required: a [console.oidc.roles] table that maps the provider's groups to Accord roles (viewer, editor, approver, admin)")
         }
@@ -69,7 +74,7 @@ public struct SignInConfiguration: Sendable, Equatable {
         try table.finish()
         return SignInConfiguration(
             issuer: issuer, clientID: clientID, clientSecretFile: secretFile, scopes: scopes, groupsClaim: groupsClaim,
-            roles: RoleMapping(mapping), redirectURL: consoleURL + "/login/callback"
+            roles: RoleMapping(mapping), redirectURL: consoleURL + "/login/callback", trustRootsFile: trustRootsFile
         )
     }
 

@@ -52,4 +52,8 @@ static inline void accord_SSL_CTX_set_max_cert_list(SSL_CTX *context, long bytes
 /// state of most of a node's many peer sessions, then holds none.
 static inline void accord_SSL_CTX_release_idle_buffers(SSL_CTX *context) { SSL_CTX_set_mode(context, SSL_MODE_RELEASE_BUFFERS); }
 
+
+/// SNI for a client connection (`SSL_set_tlsext_host_name` is a macro).
+static inline int accord_SSL_set_tlsext_host_name(SSL *ssl, const char *name) { return (int)SSL_set_tlsext_host_name(ssl, name); }
+
 #endif
