@@ -102,6 +102,8 @@ enum FuzzTarget: String, CaseIterable {
                     .init(upperBound: nil, claim: .symbols(start: 0, count: 2, [CodedSymbol(sum: SymbolItem(words: (1, 2, 3, 4)), checksum: 5, count: 2)])),
                 ])),
                 .reconcile(RangeMessage(ranges: [.init(upperBound: nil, claim: .moreSymbols(next: 1))])),
+                // Versions 3 and 4: their entries are decoded after the frame, by the session.
+                .attributions([Array(repeating: 1, count: 120)]), .passkeySignatures([Array(repeating: 2, count: 400), [3]]),
             ]
             seeds = messages.map(FrameEncoder.frame)
             seeds.append(messages.flatMap(FrameEncoder.frame))
