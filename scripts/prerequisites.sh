@@ -9,12 +9,17 @@ accord_install_prerequisites() {
 }
 
 # What the web console's browser tests need on top: Debian's chromium and chromium-driver, and
-# Selenium from PyPI for the python3 the tests run (Tests/Browser/console_test.py).
+# Selenium and axe-selenium-python (the axe accessibility engine) from PyPI for the python3 the
+# tests run (Tests/Browser/console_test.py).
 accord_install_browser_test_prerequisites() {
     accord_apt_install chromium chromium-driver
     if ! python3 -c "import selenium" 2>/dev/null; then
         echo "Installing: selenium (PyPI)"
         accord_pip_install selenium
+    fi
+    if ! python3 -c "import axe_selenium_python" 2>/dev/null; then
+        echo "Installing: axe-selenium-python (PyPI)"
+        accord_pip_install "axe-selenium-python==2.1.6"
     fi
 }
 

@@ -58,6 +58,12 @@ struct AccordBench: AsyncParsableCommand {
     @Option(help: "With --scale: the seed of every random choice (default: random, printed).")
     var seed: UInt64?
 
+    @Option(help: ArgumentHelp("Only this: the web console's list at N agreements and an agreement page with --history changes, on a real accordd.", valueName: "n"))
+    var console: Int?
+
+    @Option(help: "With --console: changes of the one long agreement.")
+    var history = 1_000
+
     @Option(help: ArgumentHelp("Where to write the figures.", valueName: "path"))
     var json: String?
 
@@ -69,6 +75,13 @@ struct AccordBench: AsyncParsableCommand {
             let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
             try await ImportBenchmark(records: importRecords, binaries: binaries, report: report).run()
             return try report.write(json ?? "benchmarks-import.json")
+        }
+        if let console {
+            print("accord-bench (console): \(console) agreements, an agreement of \(history) changes, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+            print(String(repeating: "-", count: 130))
+            let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+            try await ConsoleBenchmark(agreements: console, history: history, binaries: binaries, report: report).run()
+            return try report.write(json ?? "benchmarks-console.json")
         }
         if scale {
             let seed = self.seed ?? UInt64.random(in: 1...UInt64(UInt32.max))

@@ -10,6 +10,18 @@ public struct AgreementListItem: Codable, Sendable {
     public var conflicts: Int
     /// The reference it was imported under (a CRM's record number), if it was imported here.
     public var reference: String?
+    public var effectiveFrom: String?
+    public var expiresOn: String?
+    /// Each party's approval: `approved` (of the current terms), `stale` (of earlier terms) or `none`.
+    public var approvals: [String: String]?
+    /// When the latest change was made, and by which organisation's node.
+    public var lastChange: String?
+    public var lastChangeBy: String?
+    /// The earliest due date of an open commitment (`YYYY-MM-DD`), and who owes it.
+    public var nextDue: String?
+    public var nextDueBy: String?
+    /// The organisations that owe an open commitment.
+    public var owing: [String]?
 
     public init(id: String, title: String?, category: String?, parties: [String], status: String, termsHash: String, changes: Int, conflicts: Int) {
         self.id = id
@@ -268,5 +280,45 @@ public struct AgreementConflicts: Codable, Sendable {
         self.agreement = agreement
         self.title = title
         self.conflicts = conflicts
+    }
+}
+
+/// `GET /v1/agreements/{id}/diff?sinceApproval=ORG` or `?from=N&to=M`: the terms that differ,
+/// field by field, between what `ORG` last approved (or the terms after change N) and the current
+/// terms (or the terms after change M).
+public struct TermsDifferenceView: Codable, Sendable {
+    /// One field that differs.
+    public struct FieldChange: Codable, Sendable {
+        /// `title`, `category`, `parties`, `framework.<dimension>`, `effectiveFrom`, `expiresOn`,
+        /// `commitment[ID]` (added or removed), `commitment[ID].<by|kind|description|dueDate>`.
+        public var field: String
+        public var before: String?
+        public var after: String?
+        /// The change in words: "the due date of “2,000 GPU hours per month” changed from 2026-12-04 to 2027-01-15".
+        public var description: String
+
+        public init(field: String, before: String?, after: String?, description: String) {
+            self.field = field
+            self.before = before
+            self.after = after
+            self.description = description
+        }
+    }
+
+    public var agreement: String
+    /// What is compared, in words: "the terms acme approved in change 4 (2026-12-07T10:00:00.000Z)", "after change 2".
+    public var from: String
+    public var to: String
+    public var fromTermsHash: String
+    public var toTermsHash: String
+    public var changes: [FieldChange]
+
+    public init(agreement: String, from: String, to: String, fromTermsHash: String, toTermsHash: String, changes: [FieldChange]) {
+        self.agreement = agreement
+        self.from = from
+        self.to = to
+        self.fromTermsHash = fromTermsHash
+        self.toTermsHash = toTermsHash
+        self.changes = changes
     }
 }

@@ -50,7 +50,7 @@ public final class NodeAdministration: Sendable {
     /// Signs in this node's name with the key of its current certificate.
     var signer: ChangeSigner { live.current.credentials.signer }
 
-    private var today: CalendarDate { CalendarDate(unixMillis: clock()) }
+    var today: CalendarDate { CalendarDate(unixMillis: clock()) }
 
     // MARK: - Reads
 
@@ -163,7 +163,6 @@ public final class NodeAdministration: Sendable {
     /// Signs the current terms as this node's organisation: the approval is a signature over the
     /// exact terms hash the writer holds, so it goes stale by itself when the terms change. With
     /// `expected`, nothing is signed unless those are the terms (409 `terms-changed`).
-    /// Approves the agreement's current terms, which must hash to `expected` when given.
     /// - Parameter passkey: the approver's passkey assertion over those terms (checked by the
     ///   caller); required where `[approvals] require_passkey` is set.
     func approve(_ id: AgreementID, expected: String?, actor: ActingPerson?, passkey: PasskeyEvidence? = nil) async throws -> StoredChange {

@@ -10,11 +10,22 @@ enum Views {
     static func time(_ millis: UInt64) -> String { AdminAPI.timestamp(millis: millis) }
 
     static func listItem(_ summary: AgreementSummary) -> AgreementListItem {
-        AgreementListItem(
+        var item = AgreementListItem(
             id: summary.id.description, title: summary.title, category: summary.category?.name,
             parties: summary.parties.map(\.rawValue), status: summary.status.rawValue, termsHash: summary.termsHash.hex,
             changes: summary.changeCount, conflicts: summary.conflictCount
         )
+        item.effectiveFrom = summary.effectiveFrom?.description
+        item.expiresOn = summary.expiresOn?.description
+        item.approvals = Dictionary(uniqueKeysWithValues: summary.parties.map { party in
+            (party.rawValue, summary.approvals[party].map { $0 ? "approved" : "stale" } ?? "none")
+        })
+        item.lastChange = summary.lastChangeMillis == 0 ? nil : time(summary.lastChangeMillis)
+        item.lastChangeBy = summary.lastChangeBy?.rawValue
+        item.nextDue = summary.nextDue?.date.description
+        item.nextDueBy = summary.nextDue?.by?.rawValue
+        item.owing = summary.owing.map(\.rawValue).sorted()
+        return item
     }
 
     /// - Parameters:

@@ -128,6 +128,10 @@ public struct AgreementReplica: Sendable {
     public var agreement: Agreement { Agreement(state) }
     /// The ids of the history's current heads, ascending: what a new local change depends on.
     public var heads: [ChangeID] { graph.heads.sorted() }
+
+    /// The stamp of the latest accepted change: every change's stamp is after those of the
+    /// changes it depends on, so it is among the heads'.
+    public var latestStamp: Stamp? { graph.heads.compactMap { graph.stamps[$0] }.max() }
     public var acceptedCount: Int { graph.count }
 
     public func isAccepted(_ id: ChangeID) -> Bool { graph.contains(id) }

@@ -211,6 +211,37 @@ enum Schema {
                 CREATE INDEX passkeys_by_person ON passkeys (person);
                 """
         ),
+        Migration(
+            name: "agreement overview",
+            sql: """
+                -- What lists of agreements show and filter by without replaying each: the start of
+                -- the term, each party's approval (fresh or stale), when the latest change was made
+                -- and by which organisation.
+                ALTER TABLE agreements ADD COLUMN effective_from TEXT;
+                ALTER TABLE agreements ADD COLUMN approvers TEXT NOT NULL DEFAULT '';
+                ALTER TABLE agreements ADD COLUMN last_change INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE agreements ADD COLUMN last_author TEXT;
+                """,
+            backfill: { connection throws(StoreError) in
+                let agreements = try connection.statement("SELECT key, id FROM agreements")
+                var rows: [(Int64, AgreementID)] = []
+                while try agreements.step() { rows.append((agreements.int64(0), try LogQueries.agreementID(agreements.blob(1), path: connection.path))) }
+                let update = try connection.statement(
+                    """
+                    UPDATE agreements SET effective_from = :effectiveFrom, approvers = :approvers, last_change = :lastChange,
+                        last_author = :lastAuthor WHERE key = :key
+                    """
+                )
+                for (key, id) in rows {
+                    let replica = try LogQueries.replica(of: id, key: key, configuration: ReplicaConfiguration(), connection)
+                    defer { update.reset() }
+                    try update.bind(":key", key).bind(":effectiveFrom", replica.agreement.effectiveFrom?.description)
+                        .bind(":approvers", AgreementOverview.approvers(replica.agreement))
+                        .bind(":lastChange", Int64(bitPattern: replica.latestStamp?.millis ?? 0))
+                        .bind(":lastAuthor", replica.latestStamp?.node.organisation.rawValue).run()
+                }
+            }
+        ),
     ]
 
     static var version: Int64 { Int64(migrations.count) }

@@ -10,8 +10,20 @@ extension NodeStore {
         try await read { connection throws(StoreError) in
             let columns = """
                 a.id, a.title, a.category, a.terms_hash, a.change_count, a.conflicts, a.expires_on, a.terminated,
-                a.party_count, a.fresh_approvals, a.approvals, a.parties
+                a.party_count, a.fresh_approvals, a.approvals, a.parties, a.effective_from, a.approvers, a.last_change, a.key, a.last_author
                 """
+            // Open commitments per agreement: the earliest due and who owes what (one pass).
+            var dues: [Int64: NextDue] = [:]
+            var owing: [Int64: Set<OrganisationID>] = [:]
+            let open = try connection.statement("SELECT agreement_key, organisation, due_date FROM commitments WHERE state = 'open'")
+            while try open.step() {
+                let key = open.int64(0)
+                let by = open.isNull(1) ? nil : OrganisationID(rawValue: open.text(1))
+                if let by { owing[key, default: []].insert(by) }
+                if !open.isNull(2), let date = CalendarDate(iso8601: open.text(2)), dues[key].map({ date < $0.date }) ?? true {
+                    dues[key] = NextDue(date: date, by: by)
+                }
+            }
             let statement =
                 party == nil
                 ? try connection.statement("SELECT \(columns) FROM agreements a ORDER BY a.id")
@@ -28,7 +40,7 @@ extension NodeStore {
                     approvals: Int(statement.int64(10)), today: today
                 )
                 if let status, status != derived { continue }
-                summaries.append(AgreementSummary(
+                var summary = AgreementSummary(
                     id: try LogQueries.agreementID(statement.blob(0), path: connection.path),
                     title: statement.isNull(1) ? nil : statement.text(1),
                     category: statement.isNull(2) ? nil : Category(name: statement.text(2)),
@@ -36,7 +48,15 @@ extension NodeStore {
                     status: derived,
                     termsHash: try LogQueries.digest(statement.blob(3), path: connection.path),
                     changeCount: Int(statement.int64(4)), conflictCount: Int(statement.int64(5))
-                ))
+                )
+                summary.effectiveFrom = statement.isNull(12) ? nil : CalendarDate(iso8601: statement.text(12))
+                summary.expiresOn = statement.isNull(6) ? nil : CalendarDate(iso8601: statement.text(6))
+                summary.approvals = AgreementOverview.approvals(statement.text(13))
+                summary.lastChangeMillis = UInt64(bitPattern: statement.int64(14))
+                summary.lastChangeBy = statement.isNull(16) ? nil : OrganisationID(rawValue: statement.text(16))
+                summary.nextDue = dues[statement.int64(15)]
+                summary.owing = owing[statement.int64(15)] ?? []
+                summaries.append(summary)
             }
             return summaries
         }

@@ -91,6 +91,41 @@ public struct AgreementSummary: Hashable, Sendable {
     public let termsHash: SHA256Digest
     public let changeCount: Int
     public let conflictCount: Int
+    public var effectiveFrom: CalendarDate? = nil
+    public var expiresOn: CalendarDate? = nil
+    /// Each party that approved, and whether its approval covers the current terms.
+    public var approvals: [OrganisationID: Bool] = [:]
+    /// When the latest change was made (its stamp, Unix ms).
+    public var lastChangeMillis: UInt64 = 0
+    /// The organisation whose node made the latest change.
+    public var lastChangeBy: OrganisationID? = nil
+    /// The earliest due date of an open commitment, and whose it is.
+    public var nextDue: NextDue? = nil
+    /// The organisations that owe an open commitment.
+    public var owing: Set<OrganisationID> = []
+}
+
+/// An open commitment's due date, and who owes it.
+public struct NextDue: Hashable, Sendable {
+    public let date: CalendarDate
+    public let by: OrganisationID?
+}
+
+/// The columns of an agreement's row that lists show (`AgreementSummary`).
+enum AgreementOverview {
+    /// "acme\tfresh\nglobex\tstale": each party's approval, as the row keeps it.
+    static func approvers(_ agreement: Agreement) -> String {
+        agreement.approvals.sorted { $0.key < $1.key }.map { "\($0.key.rawValue)\t\($0.value.isFresh ? "fresh" : "stale")" }.joined(separator: "\n")
+    }
+
+    static func approvals(_ text: String) -> [OrganisationID: Bool] {
+        var approvals: [OrganisationID: Bool] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: "\t")
+            if parts.count == 2, let organisation = OrganisationID(rawValue: String(parts[0])) { approvals[organisation] = parts[1] == "fresh" }
+        }
+        return approvals
+    }
 }
 
 /// One entry of an agreement's history.

@@ -339,9 +339,11 @@ final class StoreWriter {
             try connection.statement(
                 """
                 INSERT OR REPLACE INTO agreements (id, title, category, parties, terms_hash, heads_digest, change_count,
-                    last_seq, expires_on, terminated, party_count, fresh_approvals, approvals, conflicts, key)
+                    last_seq, expires_on, terminated, party_count, fresh_approvals, approvals, conflicts, key,
+                    effective_from, approvers, last_change, last_author)
                 VALUES (:id, :title, :category, :parties, :termsHash, :headsDigest, :changeCount, :lastSeq, :expiresOn,
-                        :terminated, :partyCount, :freshApprovals, :approvals, :conflicts, :key)
+                        :terminated, :partyCount, :freshApprovals, :approvals, :conflicts, :key, :effectiveFrom, :approvers,
+                        :lastChange, :lastAuthor)
                 """
             )
             .bind(":key", key).bind(":id", id.uuid.bytes).bind(":title", agreement.title).bind(":category", agreement.category?.name)
@@ -352,6 +354,9 @@ final class StoreWriter {
             .bind(":partyCount", Int64(agreement.parties.count))
             .bind(":freshApprovals", Int64(agreement.approvals.values.count(where: \.isFresh)))
             .bind(":approvals", Int64(agreement.approvals.count)).bind(":conflicts", Int64(agreement.conflictCount))
+            .bind(":effectiveFrom", agreement.effectiveFrom?.description).bind(":approvers", AgreementOverview.approvers(agreement))
+            .bind(":lastChange", Int64(bitPattern: replica.latestStamp?.millis ?? 0))
+            .bind(":lastAuthor", replica.latestStamp?.node.organisation.rawValue)
             .run()
             try CommitmentRows.write(agreement, key: key, connection)
             let before = Set(context.partiesBefore[id] ?? [])
@@ -389,6 +394,7 @@ struct WriteContext {
     var touched: Set<AgreementID> = []
     /// Agreements with newly accepted changes → the last sequence number among them.
     var dirty: [AgreementID: Int64] = [:]
+
     /// The parties each touched agreement had before this transaction (to update the index).
     var partiesBefore: [AgreementID: [OrganisationID]] = [:]
     /// Withdrawals accepted in this transaction: agreement → organisation → the sequence number

@@ -5,7 +5,7 @@ import Foundation
 struct Agreements: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List, read, create and edit agreements.",
-        subcommands: [List.self, Show.self, Create.self, Set.self, Commitment.self, Approve.self, Terminate.self, Note.self, Party.self, History.self, Evidence.self, Import.self, Export.self, Due.self]
+        subcommands: [List.self, Show.self, Create.self, Set.self, Commitment.self, Approve.self, Terminate.self, Note.self, Party.self, History.self, Diff.self, Evidence.self, Import.self, Export.self, Due.self]
     )
 
     struct List: ControlCommand {
@@ -312,6 +312,40 @@ struct Agreements: AsyncParsableCommand {
                 ["SEQ", "CHANGE", "BY", "STAMPED", "EDITS"],
                 history.map { ["\($0.sequence)", Output.short($0.change), $0.by, String($0.at.prefix(19)), $0.edits.joined(separator: "; ")] }
             )
+        }
+    }
+}
+
+extension Agreements {
+    struct Diff: ControlCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "What changed in the terms, field by field: since a party's approval, or between two changes of the history.",
+            discussion: "With --since-approval ORG: the terms ORG last approved against the current terms. With --from N [--to M]: the terms after change N (0: before the first) against those after change M (default: the current terms). Sequence numbers are those of `agreements history`."
+        )
+
+        @OptionGroup var connection: Connection
+        @OptionGroup var agreement: AgreementArgument
+        @Option(name: .customLong("since-approval"), help: ArgumentHelp("An organisation whose last approval to compare with.", valueName: "org"))
+        var sinceApproval: String?
+        @Option(help: ArgumentHelp("Compare from the terms after this change.", valueName: "n")) var from: Int64?
+        @Option(help: ArgumentHelp("… to the terms after this change.", valueName: "m")) var to: Int64?
+
+        func validate() throws {
+            guard (sinceApproval == nil) != (from == nil) else { throw ValidationError("give --since-approval ORG, or --from N (and --to M)") }
+            if to != nil && from == nil { throw ValidationError("--to needs --from") }
+        }
+
+        func execute(_ client: AdminClient, json: Bool) async throws {
+            var query = URLComponents()
+            query.queryItems =
+                sinceApproval.map { [URLQueryItem(name: "sinceApproval", value: $0)] }
+                ?? [URLQueryItem(name: "from", value: from.map(String.init))] + (to.map { [URLQueryItem(name: "to", value: String($0))] } ?? [])
+            let (difference, raw): (TermsDifferenceView, [UInt8]) = try await client.get("\(agreement.path)/diff?\(query.percentEncodedQuery ?? "")")
+            if json { return Output.json(raw) }
+            print("from \(difference.from) (terms \(difference.fromTermsHash.prefix(16))…)")
+            print("to   \(difference.to) (terms \(difference.toTermsHash.prefix(16))…)")
+            if difference.changes.isEmpty { return print("no difference: the terms are the same") }
+            for change in difference.changes { print("- \(change.description)") }
         }
     }
 }

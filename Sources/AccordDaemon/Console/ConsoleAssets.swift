@@ -7,7 +7,7 @@ enum ConsoleAssets {
         body { margin: 0; }
         header { display: flex; gap: 1.5rem; align-items: center; padding: .6rem 1.2rem; background: #1d2430; color: #fff; }
         header a { color: #fff; margin-right: 1rem; text-decoration: none; font-weight: 600; }
-        header .node { margin-left: auto; opacity: .85; }
+        header .node { margin-left: auto; } header .meta { color: #d5dbe3; }
         main { padding: 1rem 1.5rem 3rem; max-width: 72rem; }
         h1 { margin: .4rem 0 .6rem; } h2 { margin-top: 1.6rem; font-size: 1.15rem; }
         table { border-collapse: collapse; width: 100%; background: #fff; }
@@ -27,6 +27,16 @@ enum ConsoleAssets {
         form.login { display: grid; gap: .5rem; max-width: 24rem; }
         ol.timeline { padding-left: 1.2rem; } ol.timeline ul { margin: .2rem 0 .6rem; }
         button { cursor: pointer; }
+        a.button { display: inline-block; padding: .3rem .8rem; background: #1d2430; color: #fff; border-radius: .3rem; text-decoration: none; }
+        a:focus-visible, button:focus-visible, input:focus-visible, select:focus-visible, textarea:focus-visible, summary:focus-visible { outline: 3px solid #2f6fdf; outline-offset: 2px; }
+        ul.warnings { background: #fbe7b5; padding: .5rem 1.5rem; } tr.overdue td, li.overdue { background: #f9dede; }
+        .field-error { background: #f3c9c9; padding: 0 .4rem; } .visually-hidden { position: absolute; left: -10000px; width: 1px; height: 1px; overflow: hidden; }
+        table.terms th { width: 12rem; } form.edit-field textarea { width: 24rem; } ul.diff { margin: .2rem 0; }
+        form.stacked { display: grid; gap: .4rem; max-width: 40rem; } fieldset { border: 1px solid #e3e6ea; }
+        .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(22rem, 1fr)); gap: 1rem; }
+        section.card { background: #fff; padding: .2rem 1rem .8rem; border: 1px solid #e3e6ea; } .count { color: #5a6473; font-weight: normal; }
+        span.party.approved { color: #1b7a3a; } span.party.none, span.party.stale { color: #a3271f; }
+        ul.timeline { padding-left: 1.2rem; } ul.timeline ul { margin: .2rem 0 .6rem; }
         """
 
     /// Both scripts, in one file: the page loads one script.

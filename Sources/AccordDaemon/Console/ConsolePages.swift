@@ -17,6 +17,8 @@ enum ConsolePages {
         /// A one-line confirmation ("Approved.") or error, shown above the page.
         var notice: String?
         var error: String?
+        /// The form `error` is about (its hidden `form` field): the error is also shown next to it.
+        var errorField: String?
         /// What the session may do with passkeys; nil where the console cannot use them.
         var passkeys: PasskeyControls?
     }
@@ -25,7 +27,7 @@ enum ConsolePages {
         let navigation: HTML =
             if let context {
                 """
-                <header><nav><a href="/">Overview</a> <a href="/agreements">Agreements</a> <a href="/conflicts">Conflicts</a> <a href="/passkeys">Passkeys</a></nav>\
+                <header><nav><a href="/">Overview</a> <a href="/agreements">Agreements</a> <a href="/conflicts">Conflicts</a> <a href="/passkeys">Passkeys</a> <a href="/node">Node</a></nav>\
                 <span class="node">\(context.node) <span id="live" class="live" hidden>live</span></span>\
                 <span id="person" class="person">\(context.person.displayName) <span class="meta">(\(context.person.roles.description))</span></span>\
                 <form method="post" action="/logout" class="inline">\(csrfField(context))<button>Log out</button></form></header>
@@ -80,9 +82,11 @@ enum ConsolePages {
         """
     }
 
-    // MARK: - Overview
+    // MARK: - The node
 
-    static func overview(_ status: NodeStatus, _ context: Context) -> HTML {
+    /// The node's technical page, for operators: certificates, revocation lists, partner nodes
+    /// and why one is not in sync.
+    static func node(_ status: NodeStatus, _ context: Context) -> HTML {
         let certificate = status.certificate.map { "\($0.notAfter) (\(Int($0.daysLeft)) days left)" } ?? "unknown"
         let warnings: [HTML] = status.warnings.map { "<li>\($0)</li>" }
         let revocationLists: [HTML] = (status.revocationLists ?? []).map { list in
@@ -110,8 +114,8 @@ enum ConsolePages {
                 <td>\(rejection)</td><td>\(peer.certificate?.notAfter ?? "—")</td></tr>
                 """
         }
-        return layout("Overview", context, events: "/events", """
-            <h1>\(status.node)</h1>
+        return layout("Node", context, events: "/events", """
+            <h1>Node \(status.node)</h1>
             <dl class="facts"><dt>Organisation</dt><dd>\(status.organisation)</dd><dt>Version</dt><dd>\(status.version)</dd>\
             <dt>Listening</dt><dd>\(status.listen)</dd><dt>Started</dt><dd>\(status.startedAt)</dd>\
             <dt>Certificate expires</dt><dd id="certificate">\(certificate)</dd>\
@@ -132,72 +136,6 @@ enum ConsolePages {
         "\(problem.whose) (\(problem.direction), \(problem.at)): \(problem.reason): \(problem.message)"
     }
 
-    // MARK: - Agreements
-
-    struct ListFilter {
-        var party = ""
-        var status = ""
-        var category = ""
-        var search = ""
-        /// 1-based; each page shows `pageSize` rows, so a node with 100,000 agreements still
-        /// answers with a page of bounded size.
-        var page = 1
-        static let pageSize = 100
-
-        /// The query of this filter on another page.
-        func query(page: Int) -> String {
-            var components = URLComponents()
-            components.queryItems = [("q", search), ("party", party), ("status", status), ("category", category)]
-                .filter { !$0.1.isEmpty }.map { URLQueryItem(name: $0.0, value: $0.1) } + [URLQueryItem(name: "page", value: "\(page)")]
-            return "/agreements?" + (components.percentEncodedQuery ?? "").replacing("+", with: "%2B")
-        }
-
-        func matches(_ item: AgreementListItem) -> Bool {
-            (category.isEmpty || item.category == category)
-                && (search.isEmpty || (item.title ?? "").lowercased().contains(search.lowercased())
-                    || item.reference?.lowercased() == search.lowercased())
-        }
-    }
-
-    static func agreements(_ allItems: [AgreementListItem], _ filter: ListFilter, _ context: Context) -> HTML {
-        let pages = max(1, (allItems.count + ListFilter.pageSize - 1) / ListFilter.pageSize)
-        let page = min(max(1, filter.page), pages)
-        let items = allItems.dropFirst((page - 1) * ListFilter.pageSize).prefix(ListFilter.pageSize)
-        let pager: HTML =
-            pages == 1
-            ? ""
-            : """
-            <p class="pager">\(page > 1 ? "<a\(HTML.attribute("href", filter.query(page: page - 1))) rel=\"prev\">previous</a> " as HTML : "")\
-            page \(page) of \(pages) (\(allItems.count) agreements)\
-            \(page < pages ? " <a\(HTML.attribute("href", filter.query(page: page + 1))) rel=\"next\">next</a>" as HTML : "")</p>
-            """
-        func options(_ values: [String], _ selected: String) -> HTML {
-            (["" as String] + values).map { value -> HTML in
-                "<option\(HTML.attribute("value", value))\(value == selected ? " selected" : "" as HTML)>\(value.isEmpty ? "any" : value)</option>"
-            }.reduce("" as HTML, +)
-        }
-        let rows: [HTML] = items.map { item in
-            """
-            <tr><td><a\(HTML.attribute("href", "/agreements/\(item.id)"))>\(item.title ?? "(untitled)")</a></td>\
-            <td>\(item.category ?? "—")</td><td>\(item.parties.joined(separator: ", "))</td>\
-            <td><span class="status \(item.status)">\(item.status)</span></td><td>\(item.changes)</td><td>\(item.conflicts)</td></tr>
-            """
-        }
-        return layout("Agreements", context, events: "/events", """
-            <h1>Agreements</h1>
-            <form method="get" action="/agreements" class="filters">
-            <label>Title <input name="q"\(HTML.attribute("value", filter.search))></label>
-            <label>Party <input name="party"\(HTML.attribute("value", filter.party))></label>
-            <label>Status <select name="status">\(options(["draft", "proposed", "active", "expired", "terminated"], filter.status))</select></label>
-            <label>Category <select name="category">\(options(["technicalResources", "fullSupport", "financialSupport"], filter.category))</select></label>
-            <button>Filter</button></form>
-            <table id="agreements"><thead><tr><th>Title</th><th>Category</th><th>Parties</th><th>Status</th><th>Changes</th><th>Conflicts</th></tr></thead>
-            <tbody>\(rows)</tbody></table>
-            \(pager)
-            \(items.isEmpty ? "<p>No agreement matches.</p>" as HTML : "")
-            """)
-    }
-
     /// The latest changes an agreement page lists: a page stays of bounded size however long
     /// the history grows.
     static let historyShown = 200
@@ -206,94 +144,6 @@ enum ConsolePages {
         ("valueAlignment", "Value alignment"), ("technicalFit", "Technical fit"), ("serviceCoverage", "Service coverage"),
         ("dataProtection", "Data protection"), ("returnMechanism", "Return mechanism"),
     ]
-
-    /// - Parameter challenge: what the approver's passkey signs to approve the current terms.
-    static func agreement(_ view: AgreementView, history: [HistoryItem], organisation: String, challenge: [UInt8], _ context: Context) -> HTML {
-        let base = "/agreements/\(view.id)"
-        let framework: [HTML] = frameworkPoints.map { point in
-            "<dt>\(point.label)</dt><dd>\(view.framework[point.key] ?? "—")</dd>"
-        }
-        let commitments: [HTML] = view.commitments.map { commitment in
-            let actions: HTML =
-                commitment.state == "open" && context.person.roles.grants(.editor)
-                ? ["fulfil", "waive"].map { action -> HTML in
-                    """
-                    <form method="post"\(HTML.attribute("action", "\(base)/commitments/\(commitment.id)/\(action)")) class="inline">\
-                    \(csrfField(context))<button\(HTML.attribute("name", action))>\(action == "fulfil" ? "Mark fulfilled" : "Waive")</button></form>
-                    """
-                }.reduce("" as HTML, +)
-                : ""
-            return """
-                <tr\(HTML.attribute("data-commitment", commitment.id))\(HTML.attribute("title", "commitment \(commitment.id)"))><td>\(commitment.by ?? "—")</td><td>\(commitment.kind ?? "—")</td>\
-                <td>\(commitment.description ?? "—")</td><td>\(commitment.dueDate ?? "—")</td>\
-                <td class="state">\(commitment.state)</td><td>\(actions)</td></tr>
-                """
-        }
-        let approvals: [HTML] = view.approvals.map { approval in
-            """
-            <tr><td>\(approval.organisation)</td><td class="\(approval.fresh ? "ok" : "bad")">\(approval.fresh ? "fresh" : "stale")</td>\
-            <td>\(approval.by)</td><td class="passkey">\(approval.passkey ?? "not signed by a person")</td><td>\(approval.at)</td>\
-            <td><code>\(String(approval.termsHash.prefix(16)))…</code></td></tr>
-            """
-        }
-        let ownApproval = view.approvals.first { $0.organisation == organisation }
-        let canApprove = view.parties.contains(organisation) && view.termination == nil && ownApproval?.fresh != true
-            && context.person.roles.grants(.approver)
-        let approveForm: HTML =
-            canApprove ? approveForm(action: "\(base)/approve", termsHash: view.termsHash, challenge: challenge, organisation: organisation, context) : ""
-        let notes: [HTML] = view.notes.map { "<li><span class=\"meta\">\($0.by), \($0.at)</span> \($0.text)</li>" }
-        let conflicts: [HTML] = view.conflicts.map { conflict in
-            let overruled: [HTML] = conflict.overruled.map { "<li>\($0.value) <span class=\"meta\">(\($0.author), \($0.at))</span></li>" }
-            return """
-                <tr><td>\(conflict.field)</td><td>\(conflict.winner.value) <span class="meta">(\(conflict.winner.author), \(conflict.winner.at))</span></td>\
-                <td><ul>\(overruled)</ul></td></tr>
-                """
-        }
-        let delivery: [HTML] = view.delivery.map {
-            "<tr><td>\($0.organisation)</td><td>\($0.node ?? "no node met yet")</td><td class=\"\($0.acknowledged ? "ok" : "bad")\">\($0.acknowledged ? "has every change" : "not yet")</td></tr>"
-        }
-        let shownHistory = history.suffix(historyShown)
-        let earlier: HTML =
-            history.count > historyShown
-            ? "<p class=\"hint\">… and \(history.count - historyShown) earlier change(s): <code>accordctl agreements history \(view.id)</code> lists them all.</p>"
-            : ""
-        let timeline: [HTML] = shownHistory.reversed().map { item in
-            let edits: [HTML] = item.edits.map { "<li>\($0)</li>" }
-            return "<li><span class=\"meta\">#\(Int(item.sequence)) \(item.at) by \(item.by)</span><ul>\(edits)</ul></li>"
-        }
-        let held: [HTML] = view.held.map { "<li><code>\(String($0.change.prefix(16)))…</code> \($0.reason)</li>" }
-        let rejected: [HTML] = view.rejected.map { "<li><code>\(String($0.change.prefix(16)))…</code> \($0.code): \($0.message) (\($0.at))</li>" }
-        let termination: HTML = view.termination.map {
-            "<h2>Termination</h2><p>Terminated by \($0.by) on \($0.at): \($0.reason)</p>"
-        } ?? ""
-        return layout(view.title ?? "Agreement", context, events: "/events?agreement=\(view.id)", """
-            <h1 id="title">\(view.title ?? "(untitled)")</h1>
-            <p><span id="status" class="status \(view.status)">\(view.status)</span></p>
-            <dl class="facts"><dt>Category</dt><dd>\(view.category ?? "—")</dd><dt>Parties</dt><dd id="parties">\(view.parties.joined(separator: ", "))</dd>\
-            <dt>Term</dt><dd>\(view.effectiveFrom ?? "open") to \(view.expiresOn ?? "open-ended")</dd>\
-            <dt>Terms hash</dt><dd><code id="terms-hash">\(view.termsHash)</code></dd><dt>Changes</dt><dd>\(view.changes)</dd>\
-            <dt>Id</dt><dd><code>\(view.id)</code></dd>\(view.reference.map { "<dt>Reference</dt><dd id=\"reference\">\($0)</dd>" as HTML } ?? "")<dt>Heads</dt><dd><code>\(view.heads.map { String($0.prefix(16)) + "…" }.joined(separator: " "))</code></dd></dl>
-            <h2>Framework</h2><dl class="framework">\(framework)</dl>
-            <h2>Commitments</h2>
-            <table id="commitments"><thead><tr><th>By</th><th>Kind</th><th>Description</th><th>Due</th><th>State</th><th></th></tr></thead><tbody>\(commitments)</tbody></table>
-            <h2>Approvals</h2>
-            <table id="approvals"><thead><tr><th>Party</th><th>Covers the terms</th><th>By</th><th>Signed by a person</th><th>When</th><th>Over terms</th></tr></thead><tbody>\(approvals)</tbody></table>
-            \(approveForm)
-            <h2>Notes</h2><ul id="notes">\(notes)</ul>
-            \(context.person.roles.grants(.editor) ? """
-            <form method="post"\(HTML.attribute("action", "\(base)/notes")) id="add-note">\(csrfField(context))\
-            <label for="note">Add a note</label> <input id="note" name="text" required maxlength="4096"> <button>Add note</button></form>
-            """ as HTML : "")
-            \(termination)
-            <h2>Open conflicts</h2>
-            \(conflicts.isEmpty ? "<p>None.</p>" as HTML : "<table id=\"conflicts\"><thead><tr><th>Field</th><th>Winning value</th><th>Overruled</th></tr></thead><tbody>\(conflicts)</tbody></table>" as HTML)
-            <h2>Delivery</h2>
-            <table id="delivery"><thead><tr><th>Party</th><th>Node</th><th>This node's changes</th></tr></thead><tbody>\(delivery)</tbody></table>
-            \(held.isEmpty ? "" : "<h2>Held changes</h2><ul>\(held)</ul>" as HTML)
-            \(rejected.isEmpty ? "" : "<h2>Rejected changes</h2><ul>\(rejected)</ul>" as HTML)
-            <h2>History</h2><ol id="history" class="timeline">\(timeline)</ol>\(earlier)
-            """)
-    }
 
     static func conflicts(_ list: [AgreementConflicts], _ context: Context) -> HTML {
         let sections: [HTML] = list.map { entry in

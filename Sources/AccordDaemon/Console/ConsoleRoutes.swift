@@ -76,13 +76,16 @@ struct ConsoleRoutes {
         }
 
         let reading = signedIn.group().add(middleware: ConsoleRoleMiddleware(role: .viewer, gate: gate))
-        reading.get { request, context in
-            try await show(request, context) { context in ConsolePages.overview(try await administration.status(), context) }
+        reading.get { request, context in try await show(request, context) { context in ConsolePages.overview(try await overview(), context) } }
+        reading.get("node") { request, context in
+            try await show(request, context) { context in ConsolePages.node(try await administration.status(), context) }
         }
         reading.get("agreements") { request, context in
             try await show(request, context) { context in
                 let filter = ConsolePages.ListFilter(request.queryFields)
-                return ConsolePages.agreements(try await administration.list(filter.listQuery).filter(filter.matches), filter, context)
+                let (us, today) = (organisation, administration.today.description)
+                let items = try await administration.list(filter.listQuery).filter { filter.matches($0, us: us, today: today) }
+                return ConsolePages.agreements(items.sorted { filter.sort.precedes($0, $1) }, filter, organisation: us, context)
             }
         }
         reading.get("agreements/:agreement") { request, context in
@@ -124,32 +127,29 @@ struct ConsoleRoutes {
                 return "approved"
             }
         }
-        let editing = signedIn.group().add(middleware: ConsoleRoleMiddleware(role: .editor, gate: gate))
-        editing.post("agreements/:agreement/notes") { request, context in
+        approving.get("agreements/:agreement/terminate") { request, context in
+            try await show(request, context) { page in
+                let view = try await administration.show(try administration.agreementID(try context.pathParameter("agreement")))
+                return ConsolePages.confirmTermination(view, organisation: organisation, page)
+            }
+        }
+        approving.post("agreements/:agreement/terminate") { request, context in
             try await act(request, context) { id, form in
-                let text = form["text"] ?? ""
-                guard !text.isEmpty else { throw AdminFailure.badRequest("a note needs text") }
-                _ = try await administration.author(id, [.note(text)], actor: actor(context))
-                return "noted"
+                let reason = (form["reason"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+                guard !reason.isEmpty else { throw AdminFailure.badRequest("say why: every party sees the reason") }
+                _ = try await administration.author(id, [.terminate(reason: reason)], actor: actor(context))
+                return "terminated"
             }
         }
-        for action in [CommitmentRequest.Action.fulfil, .waive] {
-            editing.post("agreements/:agreement/commitments/:commitment/\(action.rawValue)") { request, context in
-                try await act(request, context) { id, _ in
-                    let commitment = try context.pathParameter("commitment")
-                    let (_, edits) = try EditRequests.commitment(CommitmentRequest(action: action, commitment: commitment))
-                    _ = try await administration.author(id, edits, actor: actor(context))
-                    return action == .fulfil ? "fulfilled" : "waived"
-                }
-            }
-        }
+        let editing = signedIn.group().add(middleware: ConsoleRoleMiddleware(role: .editor, gate: gate))
+        addEditingRoutes(editing)
         return router
     }
 
     // MARK: - Pages and actions
 
     /// Who makes a change in this request's session, as the organisation shares it.
-    private func actor(_ context: AccordRequestContext) -> ActingPerson? {
+    func actor(_ context: AccordRequestContext) -> ActingPerson? {
         context.consoleSession.flatMap { administration.naming.actor(for: $0.person) }
     }
 
@@ -157,10 +157,12 @@ struct ConsoleRoutes {
     /// console say anything else.
     private static let notices = [
         "approved": "Approved.", "noted": "Note added.", "fulfilled": "Commitment marked fulfilled.", "waived": "Commitment waived.",
-        "passkey-registered": "Passkey registered.", "passkey-removed": "Passkey removed.",
+        "passkey-registered": "Passkey registered.", "passkey-removed": "Passkey removed.", "terminated": "The agreement is terminated.",
+        "saved": "Saved.", "party-added": "Party added.", "commitment-added": "Commitment added.", "commitment-saved": "Commitment saved.",
+        "commitment-removed": "Commitment removed.", "resolved": "Conflict resolved.", "created": "Agreement created.",
     ]
 
-    private func context(_ request: Request, _ context: AccordRequestContext) async throws -> ConsolePages.Context {
+    func context(_ request: Request, _ context: AccordRequestContext) async throws -> ConsolePages.Context {
         var page = ConsolePages.Context(node: administration.configuration.node.description, csrf: context.consoleSession?.csrf ?? "")
         if let person = context.consoleSession?.person { page.person = person }
         page.notice = request.queryFields["notice"].flatMap { Self.notices[$0] }
@@ -169,7 +171,7 @@ struct ConsoleRoutes {
     }
 
     /// A page, or the problem that kept it from being shown.
-    private func show(
+    func show(
         _ request: Request, _ context: AccordRequestContext, _ render: (ConsolePages.Context) async throws -> HTML
     ) async throws -> Response {
         let page = try await self.context(request, context)
@@ -183,19 +185,12 @@ struct ConsoleRoutes {
     }
 
     private func agreementPage(_ id: String, _ context: ConsolePages.Context) async throws -> HTML {
-        let agreement = try administration.agreementID(id)
-        let view = try await administration.show(agreement)
-        let history = try await administration.store.history(of: agreement).map(Views.history)
-        let termsHash = HexEncoding.decode(view.termsHash).flatMap { SHA256Digest(bytes: $0) }
-        return ConsolePages.agreement(
-            view, history: history, organisation: administration.configuration.node.organisation.rawValue,
-            challenge: termsHash.map { PasskeySignature.challenge(agreement: agreement, termsHash: $0) } ?? [], context
-        )
+        ConsolePages.agreement(try await agreementPageData(try administration.agreementID(id)), context)
     }
 
     /// Runs an action on the path's agreement with the request's form; then the agreement again
     /// with a notice — or, refused, the page as it is now with why.
-    private func act(
+    func act(
         _ request: Request, _ context: AccordRequestContext, _ action: (AgreementID, [String: String]) async throws -> String
     ) async throws -> Response {
         let id = try context.pathParameter("agreement")
@@ -205,20 +200,9 @@ struct ConsoleRoutes {
             let notice = try await action(try administration.agreementID(id), form)
             return Self.redirect("/agreements/\(id)?notice=\(notice)")
         } catch {
-            let status: HTTPResponse.Status
-            switch error {
-            case let failure as AdminFailure:
-                status = failure.status
-                page.error = failure.body.code == "terms-changed"
-                    ? "Not approved: the terms changed since this page showed them. Read them again below before you approve."
-                    : failure.body.message
-            case let rejection as ChangeRejection:
-                status = .unprocessableContent
-                page.error = "Refused: \(rejection.message)"
-            default:
-                status = .unprocessableContent
-                page.error = "\(error)"
-            }
+            let (status, message) = Self.refusal(error)
+            page.error = message
+            page.errorField = form["form"]
             do {
                 return Self.page(try await agreementPage(id, page), status: status)
             } catch {
@@ -284,6 +268,8 @@ extension ConsolePages.ListFilter {
         status = query["status"] ?? ""
         category = query["category"] ?? ""
         search = query["q"] ?? ""
+        view = query["view"].flatMap(ConsolePages.View.init(rawValue:))
+        sort = query["sort"].flatMap(ConsolePages.Sort.init(rawValue:)) ?? view?.defaultSort ?? .title
         page = query["page"].flatMap { Int($0) } ?? 1
     }
 

@@ -29,8 +29,9 @@ struct EvidenceBundle {
     let exportedAt: UInt64
 
     var files: [File] {
+        let replay = AgreementHistory(agreement: agreement, entries: history)
         // The agreement as the history in the bundle makes it: its terms and status at export.
-        let current = replayed(history.indices).agreement
+        let current = replay.current
         let status = current.status(on: CalendarDate(unixMillis: exportedAt))
         var files: [File] = [
             File(path: "verify.sh", bytes: Array(EvidenceScript.text.utf8), executable: true),
@@ -69,7 +70,7 @@ struct EvidenceBundle {
                 let name = "approvals/\(number)"
                 files.append(File(path: "\(name).msg", bytes: Approval.signedMessage(agreement: agreement, termsHash: termsHash)))
                 files.append(File(path: "\(name).sig", bytes: signature.derRepresentation))
-                if let terms = termsApproved(by: position, hash: termsHash) {
+                if let terms = replay.termsApproved(at: position, hash: termsHash) {
                     files.append(File(path: "\(name).terms", bytes: terms.canonicalEncoding))
                     files.append(File(path: "\(name).terms.txt", bytes: Array(EvidenceText.terms(terms).utf8)))
                 }
@@ -119,34 +120,6 @@ struct EvidenceBundle {
         files.append(File(path: "passkeys/index", bytes: Array(signed.utf8)))
         files.append(File(path: "people.txt", bytes: Array(readable.utf8)))
         return files
-    }
-
-    /// The terms the approval in `history[position]` signed: those of the agreement as its
-    /// author saw it, that is after every change the approving change builds on (its causal
-    /// past, replayed in log order, which respects causality). Nil if they do not hash to
-    /// `hash` (an approval of terms this node never held).
-    private func termsApproved(by position: Int, hash: SHA256Digest) -> Terms? {
-        var past: Set<ChangeID> = []
-        var frontier = history[position].change.dependencies
-        let byID = Dictionary(history.map { ($0.change.id, $0.change) }, uniquingKeysWith: { first, _ in first })
-        while let next = frontier.popLast() {
-            guard past.insert(next).inserted, let change = byID[next] else { continue }
-            frontier += change.dependencies
-        }
-        let terms = replayed(history[..<position].indices.filter { past.contains(history[$0].change.id) }).agreement.terms
-        return terms.hash == hash ? terms : nil
-    }
-
-    /// The replica the changes at `positions` of the history make, replayed in log order (which
-    /// respects causality), with no clock to hold any of them.
-    private func replayed<Positions: Sequence<Int>>(_ positions: Positions) -> AgreementReplica {
-        var replica = AgreementReplica(id: agreement, configuration: ReplicaConfiguration(maximumClockSkewMillis: .max / 2))
-        let latest = history.map(\.change.stamp.millis).max() ?? 0
-        for position in positions {
-            let entry = history[position]
-            _ = replica.apply(VerifiedChange(fromTrustedLog: SignedChange(change: entry.change, signature: entry.signature)), nowMillis: latest)
-        }
-        return replica
     }
 
     static func pem(_ der: [UInt8]) -> String {

@@ -73,4 +73,13 @@ enum FormFields {
     }
 
     static func decode(_ body: [UInt8]) -> [String: String] { decode(String(decoding: body, as: UTF8.self)) }
+
+    /// Every value of a field that repeats (the checkboxes of one name), in order.
+    static func values(_ body: [UInt8], named name: String) -> [String] {
+        String(decoding: body, as: UTF8.self).split(separator: "&").compactMap { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ text: Substring) -> String { text.replacing("+", with: " ").removingPercentEncoding ?? "" }
+            return decode(parts[0]) == name && parts.count > 1 ? decode(parts[1]) : nil
+        }
+    }
 }

@@ -83,6 +83,10 @@ struct AdminRoutes {
             let agreement = try await administration.existing(try await Self.agreement(context, administration))
             return Response.json(try await administration.store.history(of: agreement).map(Views.history))
         }
+        agreements.get(":agreement/diff") { request, context in
+            let id = try await Self.agreement(context, administration)
+            return Response.json(try await administration.difference(id, try NodeAdministration.DifferenceQuery(request.queryFields)))
+        }
         agreements.get(":agreement/evidence") { _, context in
             Response.json(try await administration.evidence(try await Self.agreement(context, administration)))
         }
