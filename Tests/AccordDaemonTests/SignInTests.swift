@@ -122,7 +122,7 @@ struct SignInTests {
             let user = String(cString: getpwuid(geteuid())!.pointee.pw_name)
             #expect(history.first?.by == "local user \(user) (acme) via acme/node1", "\(history.map(\.by))")
             let timeline = try await alice.get("\(Self.console(node))/agreements/\(agreement)")
-            #expect(timeline.body.contains("by Alice Chen (acme) via acme/node1"))
+            #expect(timeline.body.contains("Alice Chen (acme) via acme/node1, "), "the history names her")
 
             // Operators see who is signed in, and can end a session.
             let sessions: [ConsoleSessionInfo] = try await node.json("console", "sessions")

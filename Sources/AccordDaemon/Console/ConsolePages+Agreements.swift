@@ -95,9 +95,11 @@ extension ConsolePages {
         /// The query of this filter on another page, or sorted another way: every filter kept.
         func query(page: Int, sort: Sort? = nil) -> String {
             var components = URLComponents()
+            // The order the view opens in is left out, so the same list has one link.
+            let order = sort ?? self.sort
             components.queryItems = [
                 ("q", search), ("party", party), ("status", status), ("category", category), ("view", view?.rawValue ?? ""),
-                ("sort", (sort ?? self.sort).rawValue),
+                ("sort", order == (view?.defaultSort ?? .title) ? "" : order.rawValue),
             ].filter { !$0.1.isEmpty }.map { URLQueryItem(name: $0.0, value: $0.1) } + [URLQueryItem(name: "page", value: "\(page)")]
             return "/agreements?" + (components.percentEncodedQuery ?? "").replacing("+", with: "%2B")
         }
