@@ -152,13 +152,13 @@ enum ConsolePages {
                 return "<tr><td>\(conflict.field)</td><td>\(conflict.winner.value) (\(conflict.winner.author))</td><td>\(overruled)</td></tr>"
             }
             return """
-                <h2><a\(HTML.attribute("href", "/agreements/\(entry.agreement)"))>\(entry.title ?? entry.agreement)</a></h2>
+                <h2><a\(HTML.attribute("href", "/agreements/\(entry.agreement)#conflicts"))>\(entry.title ?? entry.agreement)</a></h2>
                 <table><thead><tr><th>Field</th><th>Winning value</th><th>Overruled</th></tr></thead><tbody>\(rows)</tbody></table>
                 """
         }
         return layout("Conflicts", context, events: "/events", """
             <h1>Open conflicts</h1>
-            <p class="hint">Concurrent edits of one field: every node chose the same winner; the others are kept here until someone writes the field again.</p>
+            <p class="hint">Concurrent edits of one field: every node chose the same winner; the others are kept here until someone writes the field again — on the agreement's page, keep one of the values or write another.</p>
             \(sections.isEmpty ? "<p>None.</p>" as HTML : sections.reduce("" as HTML, +))
             """)
     }
