@@ -64,7 +64,7 @@ enum ConsolePages {
             \(signIn)
             <form method="post" action="/login" class="login">
             <label for="token">Login token</label>
-            <input id="token" name="token" type="password" autocomplete="off" required autofocus>
+            <input id="token" name="token" type="password" required autofocus>
             <p class="hint">Print one on the node with <code>accordctl console-token</code>; each token opens one session.</p>
             <button type="submit">Log in</button></form>
             """)
