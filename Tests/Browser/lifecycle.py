@@ -22,7 +22,9 @@ def restore_link(node):
 
 
 def run_lifecycle():
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select
 
     acme_url, globex_url = CLUSTER["acme"]["url"], CLUSTER["globex"]["url"]
@@ -64,7 +66,15 @@ def run_lifecycle():
         # acme approves; globex changes the end of the term; acme sees what changed since.
         acme.get(f"{acme_url}/agreements/{agreement}")
         check("Approve these terms as acme: “Joint GPU lab”" in text(acme, "approve-what"), "the approve control says what is approved", text(acme, "approve-what"))
-        submit(acme, "#approve")
+        # With the keyboard alone: Tab to the approve button, Enter.
+        reached = False
+        for _ in range(80):
+            ActionChains(acme).send_keys(Keys.TAB).perform()
+            if acme.execute_script("return document.activeElement !== null && document.activeElement.closest('#approve') !== null"):
+                reached = True
+                break
+        check(reached, "the approve control is reached with the Tab key")
+        ActionChains(acme).send_keys(Keys.ENTER).perform()
         notice(acme, "Approved.")
         globex.get(f"{globex_url}/agreements/{agreement}")
         eventually("globex sees acme's approval", lambda: approval_state(globex, "acme") == "approved")
