@@ -80,7 +80,7 @@ struct AccordBench: AsyncParsableCommand {
             print("accord-bench (console): \(console) agreements, an agreement of \(history) changes, \(ProcessInfo.processInfo.activeProcessorCount) cores")
             print(String(repeating: "-", count: 130))
             let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
-            try await ConsoleBenchmark(agreements: console, history: history, binaries: binaries, report: report).run()
+            try await ConsoleBenchmark(agreements: console, history: history, binaries: binaries, perfFolder: perf, report: report).run()
             return try report.write(json ?? "benchmarks-console.json")
         }
         if scale {

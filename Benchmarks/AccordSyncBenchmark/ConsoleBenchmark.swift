@@ -11,6 +11,8 @@ struct ConsoleBenchmark {
     let agreements: Int
     let history: Int
     let binaries: String
+    /// Where to record a perf profile of the node while it serves each page (`--perf`).
+    var perfFolder: String? = nil
     let report: BenchReport
 
     func run() async throws {
@@ -36,8 +38,8 @@ struct ConsoleBenchmark {
         // One agreement with a long history: commitments, term edits, approvals, notes.
         let long = try await node.json(
             "agreements", "create", "--title", "Long-running partnership", "--category", "fullSupport", "--party", "acme", "--party", "globex",
-            "--allow-unknown-party", "--json", as: ChangeReceipt.self
-        ).agreement
+            "--allow-unknown-party", "--json", as: CreatedAgreement.self
+        ).id
         for index in 1..<history {
             let arguments: [String] =
                 switch index % 5 {
@@ -52,13 +54,18 @@ struct ConsoleBenchmark {
         }
 
         let console = try ConsoleClient(port: ports[1], token: try await node.json("console-token", as: ConsoleToken.self).token)
+        let pid = node.process?.pid ?? 0
+        let listProfile = try PerfRecording.start("console-list", pid: pid, in: perfFolder)
         let list = try Self.median(20) { try console.get("/agreements?sort=title") }
+        try await listProfile?.stop()
         let listJSON = try Self.median(20) { try admin.blockingRequest("GET", "/v1/agreements", body: nil).status }
         report.record(
             "console: the list, first page of \(agreements) agreements", list * 1000, "ms",
             ratio: (list / listJSON, "× GET /v1/agreements (JSON, all)"), aim: "< 50 ms"
         )
+        let pageProfile = try PerfRecording.start("console-agreement", pid: pid, in: perfFolder)
         let page = try Self.median(20) { try console.get("/agreements/\(long)") }
+        try await pageProfile?.stop()
         let show = try Self.median(20) { try admin.blockingRequest("GET", "/v1/agreements/\(long)", body: nil).status }
         report.record(
             "console: an agreement with \(history) changes", page * 1000, "ms", ratio: (page / show, "× GET /v1/agreements/ID (JSON)"),

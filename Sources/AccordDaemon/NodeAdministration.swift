@@ -75,7 +75,10 @@ public final class NodeAdministration: Sendable {
         return try await store.agreements(party: party, status: status, today: today)
     }
 
-    func show(_ id: AgreementID) async throws -> AgreementView {
+    func show(_ id: AgreementID) async throws -> AgreementView { try await showing(id).view }
+
+    /// The view of `show`, and the current terms it was made from (one replay of the log).
+    func showing(_ id: AgreementID) async throws -> (view: AgreementView, terms: Terms) {
         guard let detail = try await store.agreement(id) else { throw Self.unknown(id) }
         let latest = detail.lastSequence
         // The nodes met (stored or in session) and how far each acknowledged: not the whole peer
@@ -101,7 +104,7 @@ public final class NodeAdministration: Sendable {
             passkeySignatures: try await store.passkeySignatures(of: approvals)
         )
         view.reference = try await store.importReference(of: id)
-        return view
+        return (view, agreement.terms)
     }
 
     func conflicts(_ agreement: AgreementID?) async throws -> [AgreementConflicts] {

@@ -57,26 +57,33 @@ extension ConsolePages {
             }
         }
 
-        /// Whether `lhs` comes before `rhs`: names and dates ascending (no date last), the last
-        /// change newest first; ties by title, then id, so the order is stable.
-        func precedes(_ lhs: AgreementListItem, _ rhs: AgreementListItem) -> Bool {
-            func key(_ item: AgreementListItem) -> String? {
-                switch self {
-                case .title: (item.title ?? "").lowercased()
-                case .status: item.status
-                case .start: item.effectiveFrom
-                case .end: item.expiresOn
-                case .due: item.nextDue
-                case .lastChange: item.lastChange
+        /// `items` in this order: names and dates ascending (no date last), the last change
+        /// newest first; ties by title, then id, so the order is stable. Each item's key is made
+        /// once and indices are sorted, not the items (a list holds every agreement of the node).
+        func sorted(_ items: [AgreementListItem]) -> [AgreementListItem] {
+            let keys = items.map { item in (key: key(item), title: (item.title ?? "").lowercased(), id: item.id) }
+            let newestFirst = self == .lastChange
+            let order = keys.indices.sorted { a, b in
+                let (lhs, rhs) = (keys[a], keys[b])
+                if lhs.key != rhs.key {
+                    guard let left = lhs.key else { return false }
+                    guard let right = rhs.key else { return true }
+                    return newestFirst ? left > right : left < right
                 }
+                return (lhs.title, lhs.id) < (rhs.title, rhs.id)
             }
-            let (a, b) = (key(lhs), key(rhs))
-            if a != b {
-                guard let a else { return false }
-                guard let b else { return true }
-                return self == .lastChange ? a > b : a < b
+            return order.map { items[$0] }
+        }
+
+        private func key(_ item: AgreementListItem) -> String? {
+            switch self {
+            case .title: (item.title ?? "").lowercased()
+            case .status: item.status
+            case .start: item.effectiveFrom
+            case .end: item.expiresOn
+            case .due: item.nextDue
+            case .lastChange: item.lastChange
             }
-            return ((lhs.title ?? "").lowercased(), lhs.id) < ((rhs.title ?? "").lowercased(), rhs.id)
         }
     }
 
@@ -150,7 +157,7 @@ extension ConsolePages {
         let expiring = overview.deadlines.filter { $0.kind == "expiry" && !$0.overdue }.map { item -> HTML in
             "<li><a\(HTML.attribute("href", "/agreements/\(item.agreement)"))>\(item.title ?? "(untitled)")</a> <span class=\"meta\">ends \(ReadableTime.day(item.date))</span></li>"
         }
-        let recent = byView(.recentByPartners).sorted { Sort.lastChange.precedes($0, $1) }.map {
+        let recent = Sort.lastChange.sorted(byView(.recentByPartners)).map {
             agreementLink($0, "changed by \($0.lastChangeBy ?? "?") \(ReadableTime.moment($0.lastChange ?? ""))")
         }
         return layout("Overview", context, events: "/events", """

@@ -122,13 +122,12 @@ extension ConsoleRoutes {
     /// The agreement page of `id`: the view, its history, and what changed since each approval
     /// that covers earlier terms.
     func agreementPageData(_ id: AgreementID) async throws -> ConsolePages.AgreementPage {
-        let view = try await administration.show(id)
+        let (view, current) = try await administration.showing(id)
         let entries = try await administration.store.history(of: id)
         let history = AgreementHistory(agreement: id, entries: entries)
         var since: [String: [TermsDifferenceView.FieldChange]] = [:]
         let stale = view.approvals.filter { !$0.fresh }.compactMap { OrganisationID(rawValue: $0.organisation) }
         if !stale.isEmpty {
-            let current = history.current.terms
             for party in stale {
                 guard let approved = history.latestApproval(by: party)?.terms else { continue }
                 since[party.rawValue] = Views.difference(TermsDifference(from: approved, to: current), older: approved, newer: current)

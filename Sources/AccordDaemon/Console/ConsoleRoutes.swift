@@ -85,7 +85,7 @@ struct ConsoleRoutes {
                 let filter = ConsolePages.ListFilter(request.queryFields)
                 let (us, today) = (organisation, administration.today.description)
                 let items = try await administration.list(filter.listQuery).filter { filter.matches($0, us: us, today: today) }
-                return ConsolePages.agreements(items.sorted { filter.sort.precedes($0, $1) }, filter, organisation: us, context)
+                return ConsolePages.agreements(filter.sort.sorted(items), filter, organisation: us, context)
             }
         }
         reading.get("agreements/:agreement") { request, context in

@@ -20,6 +20,8 @@ struct HTML: Sendable, CustomStringConvertible {
     static func += (lhs: inout HTML, rhs: HTML) { lhs.markup += rhs.markup }
 
     static func escape(_ value: String) -> String {
+        // Most text holds nothing to escape: it is returned as it is, without a copy.
+        guard value.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x27 }) else { return value }
         var escaped = ""
         escaped.reserveCapacity(value.utf8.count)
         for character in value.unicodeScalars {
