@@ -111,7 +111,7 @@ enum Views {
     static func passkey(_ signature: PasskeySignature?, of actor: ActingPerson?, organisation: OrganisationID) -> String? {
         guard let signature else { return nil }
         let person = actor.flatMap { $0.id == signature.person ? "\($0)" : nil } ?? signature.person
-        return "passkey of \(person) (\(organisation)), registered \(time(signature.credential.registeredAt))"
+        return "passkey of \(person) (\(organisation)), registered \(ReadableTime.moment(time(signature.credential.registeredAt)))"
     }
 
     static func deadline(_ deadline: Deadline, today: CalendarDate) -> DeadlinesResponse.Deadline {

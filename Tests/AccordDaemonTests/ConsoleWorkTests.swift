@@ -60,6 +60,8 @@ struct ConsoleWorkTests {
         #expect(sentences.first == "set the title to “GPU lab”")
         #expect(sentences.last == "added the commitment “2,000 GPU hours per month” owed by acme (freeResource) due 31 Mar 2027")
         #expect(!sentences.contains { $0.contains("commitment[") }, "no raw field names")
+        #expect(words.field("term.expiresOn") == "the end of the term" && words.field("framework.dataProtection") == "data protection")
+        #expect(words.field("commitment[\(Self.commitment)].dueDate") == "the due date of “a commitment”")
     }
 
     @Test("a conflict is resolved by writing its field again: term fields, a commitment's attributes and state; an unknown field is refused")

@@ -90,16 +90,26 @@ struct AttributionSyncTests {
             #expect(acme.logs.text.contains("bad-attribution"))
 
             // In a session of version 2, an attributions frame is out of protocol.
-            var older = initech
-            older.versions = 1...2
-            let refusal = try await older.session(port: acme.port) { session in
-                try await session.send(.attributions([forged.encoded]))
-                return try await session.next()
-            }
-            guard case .error(SessionError.Code.protocolViolation.rawValue, _) = refusal else {
-                Issue.record("expected a protocol violation, got \(refusal)")
-                return
-            }
+            try await SyncTests.expectProtocolViolation(.attributions([forged.encoded]), from: initech, speaking: 1...2, to: acme)
+        }
+    }
+}
+
+extension SyncTests {
+    /// Sends `message` in a session of `versions` and expects the node to end it as a protocol
+    /// violation: a frame of a later version is refused in an older session.
+    static func expectProtocolViolation(
+        _ message: WireMessage, from client: HostileClient, speaking versions: ClosedRange<UInt16>, to node: ClusterNode
+    ) async throws {
+        var older = client
+        older.versions = versions
+        let refusal = try await older.session(port: node.port) { session in
+            try await session.send(message)
+            return try await session.next()
+        }
+        guard case .error(SessionError.Code.protocolViolation.rawValue, _) = refusal else {
+            Issue.record("expected a protocol violation, got \(refusal)")
+            return
         }
     }
 }

@@ -72,17 +72,7 @@ struct AttributionVectorTests {
 
     @Test("every vector of protocol-v3.json is what the code produces, and each attribution verifies with the test key")
     func vectorsMatchTheCode() throws {
-        let committed = try? JSONDecoder().decode(VersionThree.self, from: Data(contentsOf: URL(fileURLWithPath: Self.file)))
-        let writing = ProcessInfo.processInfo.environment["ACCORD_WRITE_VECTORS"] == "1"
-        let built = try Self.build(reusing: committed)
-        if writing {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            try (encoder.encode(built) + Data("\n".utf8)).write(to: URL(fileURLWithPath: Self.file))
-            return
-        }
-        let file = try #require(committed, "\(Self.file) is missing: ACCORD_WRITE_VECTORS=1 writes it")
-        #expect(built == file)
+        guard let file = try ConformanceVectorTests.checked(Self.file, build: Self.build(reusing:)) else { return }
         for vector in file.attributions {
             let attribution = try Attribution(encoded: HexEncoding.decode(vector.encoded)!)
             #expect(attribution.actor.id == vector.id && attribution.change.hex == vector.change)

@@ -349,3 +349,22 @@ struct ConformanceVectorTests {
         )
     }
 }
+
+extension ConformanceVectorTests {
+    /// The vectors of a version's own file (`protocol-v3.json` and on) as the code builds them —
+    /// reusing the file's randomised signatures where they still hold — compared with the file;
+    /// or, with `ACCORD_WRITE_VECTORS=1`, written to it (nil then: nothing to check).
+    static func checked<File: Codable & Equatable>(_ path: String, build: (File?) throws -> File) throws -> File? {
+        let committed = try? JSONDecoder().decode(File.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        let built = try build(committed)
+        if ProcessInfo.processInfo.environment["ACCORD_WRITE_VECTORS"] == "1" {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            try (encoder.encode(built) + Data("\n".utf8)).write(to: URL(fileURLWithPath: path))
+            return nil
+        }
+        let file = try #require(committed, "\(path) is missing: ACCORD_WRITE_VECTORS=1 writes it")
+        #expect(built == file)
+        return file
+    }
+}

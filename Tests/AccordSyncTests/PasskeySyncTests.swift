@@ -87,16 +87,7 @@ struct PasskeySyncTests {
             #expect(try await acme.store.passkeySignatures(of: [approval.id]).isEmpty, "its passkey signature is not")
             #expect(acme.logs.text.contains("bad-passkey-signature"))
 
-            var older = initech
-            older.versions = 1...3
-            let refusal = try await older.session(port: acme.port) { session in
-                try await session.send(.passkeySignatures([moved.encoded]))
-                return try await session.next()
-            }
-            guard case .error(SessionError.Code.protocolViolation.rawValue, _) = refusal else {
-                Issue.record("expected a protocol violation, got \(refusal)")
-                return
-            }
+            try await SyncTests.expectProtocolViolation(.passkeySignatures([moved.encoded]), from: initech, speaking: 1...3, to: acme)
 
             // acme's own store refuses to keep a passkey signature over terms it does not approve.
             let own = try await acme.create(SyncTests.three)

@@ -93,16 +93,7 @@ struct PasskeyVectorTests {
 
     @Test("every vector of protocol-v4.json is what the code produces, and its passkey signature holds for the approve change of protocol-v1.json")
     func vectorsMatchTheCode() throws {
-        let committed = try? JSONDecoder().decode(VersionFour.self, from: Data(contentsOf: URL(fileURLWithPath: Self.file)))
-        let built = try Self.build(reusing: committed)
-        if ProcessInfo.processInfo.environment["ACCORD_WRITE_VECTORS"] == "1" {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            try (encoder.encode(built) + Data("\n".utf8)).write(to: URL(fileURLWithPath: Self.file))
-            return
-        }
-        let file = try #require(committed, "\(Self.file) is missing: ACCORD_WRITE_VECTORS=1 writes it")
-        #expect(built == file)
+        guard let file = try ConformanceVectorTests.checked(Self.file, build: Self.build(reusing:)) else { return }
         let statement = try PasskeySignature(encoded: HexEncoding.decode(file.passkeySignatures[0].encoded)!)
         #expect(statement.change.hex == file.passkeySignatures[0].change)
         #expect(FrameEncoder.frame(.passkeySignatures([statement.encoded])) == HexEncoding.decode(file.frames[0].bytes))

@@ -233,6 +233,7 @@ extension ConsolePages {
 
     private static func conflictsSection(_ page: AgreementPage, _ context: Context, base: String, canEdit: Bool) -> HTML {
         guard !page.view.conflicts.isEmpty else { return "" }
+        let words = HistoryWords(page.entries)
         let rows: [HTML] = page.view.conflicts.map { conflict in
             let writes = [conflict.winner] + conflict.overruled
             let choices: [HTML] = writes.enumerated().map { index, write in
@@ -255,7 +256,7 @@ extension ConsolePages {
                 <input\(HTML.attribute("id", "resolve-\(conflict.field)")) name="value" required> <button>Resolve</button>\(fieldError("conflict-\(conflict.field)", context))</form>
                 """
                 : ""
-            return "<tr\(HTML.attribute("data-field", conflict.field))><td>\(conflict.field)</td><td><ul>\(choices)</ul>\(write)</td></tr>"
+            return "<tr\(HTML.attribute("data-field", conflict.field))><td>\(words.field(conflict.field))</td><td><ul>\(choices)</ul>\(write)</td></tr>"
         }
         return """
             <h2 id="conflicts">Conflicts</h2>

@@ -1,4 +1,5 @@
 import AccordAdminAPI
+import AccordModel
 import Foundation
 
 /// The business overview — what waits on us, what we owe, what is owed to us, what expires, what
@@ -262,12 +263,6 @@ extension ConsolePages.View {
 extension ReadableTime {
     /// `date` (`YYYY-MM-DD`) plus `days`, as `YYYY-MM-DD`; nil if it is no date.
     static func adding(days: Int, to date: String) -> String? {
-        let fields = date.split(separator: "-").compactMap { Int($0) }
-        guard fields.count == 3 else { return nil }
-        var components = DateComponents(timeZone: TimeZone(identifier: "UTC"), year: fields[0], month: fields[1], day: fields[2] + days)
-        components.calendar = Calendar(identifier: .gregorian)
-        guard let moved = components.date else { return nil }
-        let parts = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: moved)
-        return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
+        CalendarDate(iso8601: date).map { CalendarDate(unixMillis: UInt64(DeadlineCalendar.unixDay($0) + days) * 86_400_000).description }
     }
 }

@@ -149,7 +149,7 @@ enum ConsolePages {
         let sections: [HTML] = list.map { entry in
             let rows: [HTML] = entry.conflicts.map { conflict in
                 let overruled = conflict.overruled.map { "\($0.value) (\($0.author))" }.joined(separator: "; ")
-                return "<tr><td>\(conflict.field)</td><td>\(conflict.winner.value) (\(conflict.winner.author))</td><td>\(overruled)</td></tr>"
+                return "<tr><td>\(HistoryWords([]).field(conflict.field))</td><td>\(conflict.winner.value) (\(conflict.winner.author))</td><td>\(overruled)</td></tr>"
             }
             return """
                 <h2><a\(HTML.attribute("href", "/agreements/\(entry.agreement)#conflicts"))>\(entry.title ?? entry.agreement)</a></h2>

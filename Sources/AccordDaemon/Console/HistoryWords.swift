@@ -1,4 +1,3 @@
-import AccordCrypto
 import AccordModel
 import AccordStore
 
@@ -100,9 +99,32 @@ struct HistoryWords {
         case .addParty(let organisation): return "added \(organisation) as a party"
         case .withdrawParty(let organisation): return "withdrew \(organisation) from the parties"
         case .removeCommitment(let id): return "removed the commitment “\(names[id] ?? "?")”"
-        case .approve(let organisation, let hash, _): return "approved the terms as \(organisation) (terms \(hash.hex.prefix(12))…)"
+        case .approve(let organisation, _, _): return "approved the terms as \(organisation)"
         case .note(let text): return "noted: “\(text)”"
         case .terminate(let reason): return "terminated the agreement: “\(reason)”"
+        }
+    }
+
+    /// A field as `ConflictView` names it ("commitment[ID].dueDate"), for people: "the due date
+    /// of “2,000 GPU hours per month”".
+    func field(_ name: String) -> String {
+        let terms = ["title": "the title", "category": "the category", "term.effectiveFrom": "the start of the term", "term.expiresOn": "the end of the term"]
+        if let label = terms[name] { return label }
+        if name.hasPrefix("framework."), let dimension = FrameworkDimension.allCases.first(where: { "framework.\($0.name)" == name }) {
+            return FrameworkNames.label(dimension)
+        }
+        let inner = name.dropFirst("commitment[".count)
+        guard name.hasPrefix("commitment["), let close = inner.firstIndex(of: "]"), let id = CommitmentID(uuidString: String(inner[..<close])) else {
+            return name
+        }
+        let commitment = "“\(names[id] ?? "a commitment")”"
+        switch String(inner[close...].dropFirst(2)) {
+        case "by": return "who owes \(commitment)"
+        case "kind": return "the kind of \(commitment)"
+        case "description": return "the description of \(commitment)"
+        case "dueDate": return "the due date of \(commitment)"
+        case "state": return "the state of \(commitment)"
+        default: return name
         }
     }
 
