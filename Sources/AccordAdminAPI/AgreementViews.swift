@@ -120,7 +120,7 @@ public struct ApprovalView: Codable, Sendable {
     /// For people: "Alice Chen (acme) via acme/node1", or the node when it named no one.
     public var by: String
     /// The approver's own passkey signature over it (checked on receipt): "passkey of Alice Chen
-    /// (acme), registered 2026-12-07T10:00:00Z"; nil when no person signed it, only the node.
+    /// (acme), registered 7 Dec 2026, 10:00 UTC"; nil when no person signed it, only the node.
     public var passkey: String?
 
     public init(organisation: String, node: String, termsHash: String, fresh: Bool, at: String, by: String, passkey: String? = nil) {
