@@ -16,7 +16,15 @@ public struct NodeEvent: Codable, Sendable, Equatable {
         case commitmentStateChanged = "commitment-state-changed"
         case statusChanged = "status-changed"
         case noteAdded = "note-added"
+        /// A party gave notice (`message` the reason, `date` the day it takes effect) or ended it at once.
         case agreementTerminated = "agreement-terminated"
+        /// A party agreed to a termination it saw (`organisation`): with every party, it ends at once.
+        case terminationAgreed = "termination-agreed"
+        /// The creator voided the draft (`message` the reason).
+        case agreementVoided = "agreement-voided"
+        /// A party consented to removing `organisation` (`by`), or removed it once all had.
+        case partyRemovalConsented = "party-removal-consented"
+        case partyRemoved = "party-removed"
         /// An open commitment's due date passed (`commitment`, `organisation` owns it, `message`).
         case commitmentOverdue = "commitment-overdue"
         /// A live agreement's expiry date passed.
@@ -48,6 +56,10 @@ public struct NodeEvent: Codable, Sendable, Equatable {
     public var actor: ActorView?
     public var organisation: String?
     public var organisations: [String]?
+    /// The period of a recurring commitment (`commitment-state-changed`), or the day a
+    /// termination takes effect (`agreement-terminated`), `YYYY-MM-DD`.
+    public var period: String?
+    public var date: String?
     public var termsHash: String?
     public var field: String?
     public var value: String?
@@ -79,10 +91,14 @@ public struct NodeEvent: Codable, Sendable, Equatable {
             case .approvalGiven: "approved by \(organisation ?? "?") over terms \(termsHash?.prefix(16) ?? "?")…"
             case .approvalsStale: "approvals of \((organisations ?? []).joined(separator: ", ")) no longer cover the terms"
             case .conflictOpened: "conflict on \(field ?? "?"): \(value ?? "?") wins over \((overruled ?? []).joined(separator: ", "))"
-            case .commitmentStateChanged: "commitment \(commitment ?? "?") is \(state ?? "?")"
+            case .commitmentStateChanged: "commitment \(commitment ?? "?")" + (period.map { " for \($0)" } ?? "") + " is \(state ?? "?")"
             case .statusChanged: "status \(from ?? "?") → \(to ?? "?")"
             case .noteAdded: "note by \(by ?? "?")"
-            case .agreementTerminated: "terminated: \(message ?? "")"
+            case .agreementTerminated: "terminated" + (date.map { ", taking effect \($0)" } ?? "") + ": \(message ?? "")"
+            case .terminationAgreed: "\(organisation ?? "?") agreed to the termination"
+            case .agreementVoided: "voided: \(message ?? "")"
+            case .partyRemovalConsented: "\(by ?? "?") consented to removing \(organisation ?? "?")"
+            case .partyRemoved: "\(organisation ?? "?") removed by \(by ?? "?")"
             case .commitmentOverdue: "commitment \(commitment ?? "?") of \(organisation ?? "?") overdue: \(message ?? "")"
             case .agreementExpired: "\(message ?? "expired")"
             case .changeRejected: "change \(change?.prefix(16) ?? "?")… rejected (\(rule ?? "?")): \(message ?? "")"

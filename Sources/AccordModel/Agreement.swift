@@ -9,7 +9,22 @@ public struct Agreement: Hashable, Sendable {
         public let kind: CommitmentKind?
         public let description: String?
         public let dueDate: CalendarDate?
-        public let state: CommitmentState
+        /// An exact amount with its currency (per period for a recurring commitment).
+        public let amount: Amount?
+        /// When it recurs; nil for a one-off.
+        public let schedule: Schedule?
+        /// Where a one-off stands, with who moved it there (for a recurring one: `.open`).
+        public let progress: Progress
+        /// Where each period of a recurring commitment stands, for the periods anyone stepped.
+        public let periods: [CalendarDate: Progress]
+
+        public var state: CommitmentState { progress.state }
+
+        /// Where a period stands (open if nobody stepped it).
+        public func progress(of period: CalendarDate?) -> Progress {
+            guard let period else { return progress }
+            return periods[period] ?? .open
+        }
     }
 
     /// An approval and whether it still covers the current terms.
@@ -35,7 +50,15 @@ public struct Agreement: Hashable, Sendable {
     /// By organisation, current parties only.
     public let approvals: [OrganisationID: ApprovalStatus]
     public let notes: [Note]
+    /// The termination that counts (the earliest to take effect), if any party gave one.
     public let termination: Termination?
+    /// The day the agreement ends: the termination's, or the day every party had agreed to end
+    /// it, whichever is earlier (trust rule 9).
+    public let terminatesOn: CalendarDate?
+    /// Which parties gave or agreed to the termination, and when.
+    public let terminationConsents: [OrganisationID: RegisterWrite<String>]
+    /// The creator's void, if it voided the draft (trust rule 7).
+    public let void: Termination?
     /// SHA-256 of the canonical encoding of the terms (docs/encoding.md, "Terms").
     public let termsHash: SHA256Digest
     /// Every written field's register, from which conflicts and provenance are read on demand.
@@ -62,6 +85,23 @@ public struct Agreement: Hashable, Sendable {
     public var commitments: [Commitment] { terms.commitments }
     public var effectiveFrom: CalendarDate? { terms.effectiveFrom }
     public var expiresOn: CalendarDate? { terms.expiresOn }
+    public var noticeDays: Int? { terms.noticeDays }
+
+    /// What each party owes in money, per currency: one-off amounts, and a recurring amount once
+    /// per period of a schedule that ends. (An open-ended schedule has no total; `openEnded`.)
+    public var totals: [OrganisationID: [Amount.Total]] {
+        var amounts: [OrganisationID: [Amount]] = [:]
+        for commitment in commitments {
+            guard let by = commitment.by, let amount = commitment.amount else { continue }
+            if let schedule = commitment.schedule {
+                guard schedule.until != nil else { continue }
+                amounts[by, default: []] += Array(repeating: amount, count: schedule.periods().count)
+            } else {
+                amounts[by, default: []].append(amount)
+            }
+        }
+        return amounts.mapValues { Amount.totals($0) }
+    }
 
     public init(_ state: AgreementState) {
         func value(_ field: Field) -> FieldValue? { state.fields[field]?.value }
@@ -75,25 +115,38 @@ public struct Agreement: Hashable, Sendable {
         }
         var framework: [FrameworkDimension: String] = [:]
         for dimension in FrameworkDimension.allCases { framework[dimension] = text(.framework(dimension)) }
+        var stepped: [CommitmentID: [CalendarDate?: Progress]] = [:]
+        for (key, register) in state.progress {
+            guard let write = register.winner else { continue }
+            stepped[key.commitment, default: [:]][key.period] = Progress(state: write.value.state, text: write.value.text, write: write)
+        }
         let commitments = state.commitmentIDs.map { id in
             var by: OrganisationID?
             var kind: CommitmentKind?
-            var progress = CommitmentState.open
+            var amount: Amount?
+            var schedule: Schedule?
             if case .organisation(let organisation)? = value(.commitment(id, .by)) { by = organisation }
             if case .commitmentKind(let commitmentKind)? = value(.commitment(id, .kind)) { kind = commitmentKind }
-            if case .commitmentState(let commitmentState)? = value(.commitment(id, .state)) { progress = commitmentState }
+            if case .amount(let written)? = value(.commitment(id, .amount)) { amount = written }
+            if case .schedule(let written)? = value(.commitment(id, .schedule)) { schedule = written }
+            let steps = stepped[id] ?? [:]
+            var periods: [CalendarDate: Progress] = [:]
+            for case (let period?, let progress) in steps { periods[period] = progress }
+            let progress = schedule != nil ? .open : (steps[nil] ?? Self.legacyProgress(state.fields[.commitment(id, .state)]?.winner, owing: by))
             return Commitment(
                 id: id, by: by, kind: kind, description: text(.commitment(id, .description)),
-                dueDate: date(.commitment(id, .dueDate)), state: progress
+                dueDate: date(.commitment(id, .dueDate)), amount: amount, schedule: schedule, progress: progress, periods: periods
             )
         }
         var category: Category?
         if case .category(let value)? = value(.category) { category = value }
         id = state.id
+        var noticeDays: Int?
+        if case .days(let days)? = value(.noticePeriod) { noticeDays = days }
         terms = Terms(
             agreement: state.id, title: text(.title), category: category, parties: state.parties,
             framework: framework, commitments: commitments,
-            effectiveFrom: date(.effectiveFrom), expiresOn: date(.expiresOn)
+            effectiveFrom: date(.effectiveFrom), expiresOn: date(.expiresOn), noticeDays: noticeDays
         )
         let termsHash = terms.hash
         self.termsHash = termsHash
@@ -107,13 +160,39 @@ public struct Agreement: Hashable, Sendable {
         self.approvals = approvals
         notes = state.notes
         termination = state.termination
+        void = state.void
+        terminationConsents = state.terminationConsents
+        // Every current party gave or agreed to the termination: it ends the day the last did.
+        let parties = state.parties
+        var agreedOn: CalendarDate?
+        if state.termination != nil, !parties.isEmpty, parties.allSatisfy({ state.terminationConsents[$0] != nil }) {
+            agreedOn = parties.compactMap { state.terminationConsents[$0] }.map { CalendarDate(unixMillis: $0.stamp.millis) }.max()
+        }
+        terminatesOn = [state.termination?.takesEffectOn, agreedOn].compactMap { $0 }.min()
         fields = state.fields
+    }
+
+    /// A one-off's state from the `state` field of version 1, read by the rules of version 5:
+    /// "fulfilled" written by the owing party is its claim, by a party owed a confirmation;
+    /// "waived" counts only from a party owed; "open" is open (docs/merge-rules.md, "Fulfilment").
+    private static func legacyProgress(_ write: RegisterWrite<FieldValue>?, owing: OrganisationID?) -> Progress {
+        guard let write, case .commitmentState(let legacy) = write.value else { return .open }
+        let byOwing = write.author.organisation == owing
+        let step: ProgressStep? =
+            switch legacy {
+            case .fulfilled: byOwing ? .claim : .confirm
+            case .waived: byOwing ? nil : .waive
+            default: nil
+            }
+        guard let step else { return .open }
+        let entry = RegisterWrite(value: ProgressEntry(step: step, text: ""), stamp: write.stamp, change: write.change)
+        return Progress(state: step.resultingState, text: "", write: entry)
     }
 
     /// The status on a given day (UTC); see `AgreementStatus.derive`.
     public func status(on today: CalendarDate) -> AgreementStatus {
         AgreementStatus.derive(
-            terminated: termination != nil, expiresOn: expiresOn, partyCount: parties.count,
+            void: void != nil, terminatesOn: terminatesOn, expiresOn: expiresOn, partyCount: parties.count,
             freshApprovals: approvals.values.filter(\.isFresh).count, approvals: approvals.count, today: today
         )
     }
@@ -122,7 +201,6 @@ public struct Agreement: Hashable, Sendable {
 /// What the parties commit to and approve: title, category, parties, framework, commitments
 /// (without their progress state) and the term dates.
 public struct Terms: Hashable, Sendable {
-    public static let encodingVersion: UInt8 = 1
 
     public let agreement: AgreementID
     public let title: String?
@@ -132,14 +210,33 @@ public struct Terms: Hashable, Sendable {
     public let commitments: [Agreement.Commitment]
     public let effectiveFrom: CalendarDate?
     public let expiresOn: CalendarDate?
+    public let noticeDays: Int?
+
+    public init(
+        agreement: AgreementID, title: String?, category: Category?, parties: [OrganisationID],
+        framework: [FrameworkDimension: String], commitments: [Agreement.Commitment],
+        effectiveFrom: CalendarDate?, expiresOn: CalendarDate?, noticeDays: Int? = nil
+    ) {
+        (self.agreement, self.title, self.category, self.parties) = (agreement, title, category, parties)
+        (self.framework, self.commitments) = (framework, commitments)
+        (self.effectiveFrom, self.expiresOn, self.noticeDays) = (effectiveFrom, expiresOn, noticeDays)
+    }
+
+    /// Version 2 when the terms use what version 1 could not say (an amount, a schedule, a
+    /// notice period); terms without them encode, and hash, as they always did, so no approval
+    /// given before an upgrade turns stale.
+    public var encodingVersion: UInt8 {
+        noticeDays != nil || commitments.contains(where: { $0.amount != nil || $0.schedule != nil }) ? 2 : 1
+    }
 
     /// The canonical encoding whose SHA-256 parties approve (docs/encoding.md, "Terms"). The
     /// agreement id is part of it so that an approval can never be carried over to another
     /// agreement with the same wording.
     public var canonicalEncoding: [UInt8] {
         var writer = CanonicalWriter(reservingCapacity: 512)
-        writer.writeFixed("accord/terms/v1\n".utf8)
-        writer.write(Self.encodingVersion)
+        let version = encodingVersion
+        writer.writeFixed("accord/terms/v\(version)\n".utf8)
+        writer.write(version)
         agreement.uuid.encode(into: &writer)
         writer.writeOptional(title) { $0.write($1) }
         writer.writeOptional(category) { $1.encode(into: &$0) }
@@ -153,9 +250,14 @@ public struct Terms: Hashable, Sendable {
             writer.writeOptional(commitment.kind) { $1.encode(into: &$0) }
             writer.writeOptional(commitment.description) { $0.write($1) }
             writer.writeOptional(commitment.dueDate) { $1.encode(into: &$0) }
+            if version >= 2 {
+                writer.writeOptional(commitment.amount) { $1.encode(into: &$0) }
+                writer.writeOptional(commitment.schedule) { $1.encode(into: &$0) }
+            }
         }
         writer.writeOptional(effectiveFrom) { $1.encode(into: &$0) }
         writer.writeOptional(expiresOn) { $1.encode(into: &$0) }
+        if version >= 2 { writer.writeOptional(noticeDays) { $0.write(UInt16($1)) } }
         return writer.bytes
     }
 

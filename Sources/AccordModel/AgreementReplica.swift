@@ -229,8 +229,10 @@ public struct AgreementReplica: Sendable {
         } catch {
             return reject(change, error)
         }
+        var noticeDays = 0
+        if case .days(let days?)? = graph.value(of: .noticePeriod, in: past) { noticeDays = days }
         graph.insert(change, past: past)
-        state.integrate(change, past: past)
+        state.integrate(change, past: past, noticeDays: noticeDays)
         return .accepted
     }
 

@@ -18,8 +18,17 @@ public struct AgreementState: Hashable, Sendable {
     public private(set) var approvals: [OrganisationID: MultiValueRegister<Approval>] = [:]
     /// Grow-only, in (stamp, change, index) order.
     public private(set) var notes: [Note] = []
-    /// Set once; among concurrent terminations the earliest stamp wins.
+    /// Among terminations, the one that takes effect first (then the earliest stamp) counts.
     public private(set) var termination: Termination?
+    /// Each organisation's earliest termination or agreement to one: when every party has one,
+    /// the termination takes effect at once (trust rule 9).
+    public private(set) var terminationConsents: [OrganisationID: RegisterWrite<String>] = [:]
+    /// Whether any party agreed to a termination (rather than only giving one).
+    private var agreedToTermination = false
+    /// Set once by the creator's void; the earliest counts.
+    public private(set) var void: Termination?
+    /// One register per commitment and period: the steps of fulfilment (trust rule 6).
+    public private(set) var progress: [ProgressKey: MultiValueRegister<ProgressEntry>] = [:]
 
     public init(id: AgreementID) { self.id = id }
 
@@ -33,7 +42,8 @@ public struct AgreementState: Hashable, Sendable {
 
     /// Folds one accepted change into the state. `past` is the change's causal past; every change
     /// in it has already been integrated (causal delivery is the replica's job).
-    mutating func integrate(_ change: Change, past: CausalPast) {
+    /// `noticeDays` is the terms' notice period as the change's author saw it (trust rule 9).
+    mutating func integrate(_ change: Change, past: CausalPast, noticeDays: Int = 0) {
         var noteIndex = 0
         for edit in change.edits {
             switch edit {
@@ -46,7 +56,7 @@ public struct AgreementState: Hashable, Sendable {
                 }
             case .addParty(let organisation):
                 partyTags[organisation, default: []].insert(change.id)
-            case .withdrawParty(let organisation):
+            case .withdrawParty(let organisation), .removeParty(let organisation):
                 partyTags[organisation] = partyTags[organisation]?.filter { !past.contains($0) }
             case .removeCommitment(let commitment):
                 commitmentTags[commitment] = commitmentTags[commitment]?.filter { !past.contains($0) }
@@ -61,18 +71,41 @@ public struct AgreementState: Hashable, Sendable {
                 let position = notes.firstIndex { Note.precedes(note, $0) } ?? notes.endIndex
                 notes.insert(note, at: position)
             case .terminate(let reason):
-                // The earliest (stamp, change id) wins: equal stamps never leave it to arrival order.
-                if termination.map({ (change.stamp, change.id) < ($0.stamp, $0.change) }) ?? true {
-                    termination = Termination(reason: reason, stamp: change.stamp, change: change.id)
-                }
+                // The one taking effect first, then the earliest (stamp, change id), wins: equal
+                // stamps never leave it to arrival order. Without notice periods this is the
+                // earliest termination, as in version 1.
+                let candidate = Termination(reason: reason, stamp: change.stamp, change: change.id, noticeDays: noticeDays)
+                if termination.map({ candidate.order < $0.order }) ?? true { termination = candidate }
+                consentToTermination(change, reason: reason)
+            case .agreeTermination(let reason):
+                agreedToTermination = true
+                consentToTermination(change, reason: reason)
+            case .void(let reason):
+                let candidate = Termination(reason: reason, stamp: change.stamp, change: change.id, noticeDays: 0)
+                if void.map({ candidate.order < $0.order }) ?? true { void = candidate }
+            case .progress(let id, let period, let step, let text):
+                progress[ProgressKey(commitment: id, period: period), default: MultiValueRegister()].write(
+                    RegisterWrite(value: ProgressEntry(step: step, text: text), stamp: change.stamp, change: change.id), past: past
+                )
+            case .consentToRemoval:
+                break
             }
         }
     }
 
+    private mutating func consentToTermination(_ change: Change, reason: String) {
+        let organisation = change.author.organisation
+        let write = RegisterWrite(value: reason, stamp: change.stamp, change: change.id)
+        if terminationConsents[organisation].map({ write.order < $0.order }) ?? true { terminationConsents[organisation] = write }
+    }
+
     /// The bytes of the whole state, every collection in canonical order (docs/encoding.md).
     public var canonicalEncoding: [UInt8] {
+        // Version 2 of the encoding appends what the rules of protocol version 5 added; a state
+        // without any of it encodes as version 1 did.
+        let extended = void != nil || !progress.isEmpty || (termination?.noticeDays ?? 0) > 0 || agreedToTermination
         var writer = CanonicalWriter(reservingCapacity: 1024)
-        writer.write(UInt8(1))
+        writer.write(UInt8(extended ? 2 : 1))
         id.uuid.encode(into: &writer)
         writer.writeSequence(fields.sorted { $0.key < $1.key }) { writer, entry in
             entry.key.encode(into: &writer)
@@ -99,6 +132,26 @@ public struct AgreementState: Hashable, Sendable {
         writer.writeOptional(termination) { writer, termination in
             writer.write(termination.reason)
             AgreementState.encode(termination.stamp, termination.change, into: &writer)
+        }
+        guard extended else { return writer.bytes }
+        writer.write(UInt16(termination?.noticeDays ?? 0))
+        writer.writeSequence(terminationConsents.sorted { $0.key < $1.key }) { writer, entry in
+            entry.key.encode(into: &writer)
+            writer.write(entry.value.value)
+            AgreementState.encode(entry.value.stamp, entry.value.change, into: &writer)
+        }
+        writer.writeOptional(void) { writer, void in
+            writer.write(void.reason)
+            AgreementState.encode(void.stamp, void.change, into: &writer)
+        }
+        writer.writeSequence(progress.sorted { $0.key < $1.key }) { writer, entry in
+            entry.key.commitment.uuid.encode(into: &writer)
+            writer.writeOptional(entry.key.period) { $1.encode(into: &$0) }
+            writer.writeSequence(entry.value.writes) { writer, write in
+                write.value.step.encode(into: &writer)
+                writer.write(write.value.text)
+                AgreementState.encode(write.stamp, write.change, into: &writer)
+            }
         }
         return writer.bytes
     }

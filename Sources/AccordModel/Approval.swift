@@ -30,11 +30,21 @@ public struct Note: Hashable, Sendable {
     static func precedes(_ lhs: Note, _ rhs: Note) -> Bool { lhs.order < rhs.order }
 }
 
-/// The end of an agreement.
+/// The end of an agreement (or its voiding).
 public struct Termination: Hashable, Sendable {
     public let reason: String
     public let stamp: Stamp
     public let change: ChangeID
+    /// The notice period its author saw in the terms: the termination takes effect that many days
+    /// after the day (UTC) of its stamp; 0 for at once.
+    public let noticeDays: Int
 
     public var author: NodeID { stamp.node }
+
+    /// The day it was given (UTC).
+    public var givenOn: CalendarDate { CalendarDate(unixMillis: stamp.millis) }
+    /// The day it takes effect unless every party agrees earlier.
+    public var takesEffectOn: CalendarDate { givenOn.adding(days: noticeDays) }
+
+    var order: (CalendarDate, Stamp, ChangeID) { (takesEffectOn, stamp, change) }
 }

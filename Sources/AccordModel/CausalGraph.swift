@@ -14,6 +14,17 @@ struct CausalGraph: Sendable {
     private var terminations: [ChangeID] = []
     /// Changes that created each commitment (set its party, kind and description).
     private var commitmentCreations: [CommitmentID: [ChangeID]] = [:]
+    /// The organisation whose genesis created the agreement.
+    private(set) var creator: OrganisationID?
+    private var voids: [ChangeID] = []
+    /// Each organisation's approvals.
+    private var approvals: [OrganisationID: [ChangeID]] = [:]
+    /// Consents to removing an organisation: who consented, in which change.
+    private var removalConsents: [OrganisationID: [(organisation: OrganisationID, change: ChangeID)]] = [:]
+    /// Every write of the fields the rules read (a commitment's party and schedule, the notice period).
+    private var ruleInputs: [Field: [RegisterWrite<FieldValue>]] = [:]
+    /// Every step of fulfilment, per commitment and period.
+    private var progress: [ProgressKey: [RegisterWrite<ProgressStep>]] = [:]
 
     var count: Int { stamps.count }
 
@@ -42,11 +53,42 @@ struct CausalGraph: Sendable {
 
     func isTerminated(in past: CausalPast) -> Bool { terminations.contains { past.contains($0) } }
 
+    func isVoid(in past: CausalPast) -> Bool { voids.contains { past.contains($0) } }
+
+    func hasApproved(_ organisation: OrganisationID, in past: CausalPast) -> Bool {
+        (approvals[organisation] ?? []).contains { past.contains($0) }
+    }
+
+    func anyApproval(in past: CausalPast) -> Bool { approvals.values.contains { $0.contains { past.contains($0) } } }
+
+    /// The organisations that consented in `past` to removing `organisation`.
+    func consentsToRemoving(_ organisation: OrganisationID, in past: CausalPast) -> Set<OrganisationID> {
+        Set((removalConsents[organisation] ?? []).filter { past.contains($0.change) }.map(\.organisation))
+    }
+
+    /// The organisations that are parties in `past`.
+    func parties(in past: CausalPast) -> Set<OrganisationID> {
+        Set(partyAdds.keys.filter { isParty($0, in: past) })
+    }
+
+    /// The value of a field the rules read, as the author of a change with this past saw it: the
+    /// greatest write in the past. (A write's stamp is later than those of the writes it had seen,
+    /// so the greatest is always one no other write in the past overruled: the register's winner.)
+    func value(of field: Field, in past: CausalPast) -> FieldValue? {
+        (ruleInputs[field] ?? []).filter { past.contains($0.change) }.max { $0.order < $1.order }?.value
+    }
+
+    /// Where a commitment (or period) stood in `past`, by the same reasoning as `value(of:in:)`.
+    func progressState(_ key: ProgressKey, in past: CausalPast) -> CommitmentState {
+        (progress[key] ?? []).filter { past.contains($0.change) }.max { $0.order < $1.order }?.value.resultingState ?? .open
+    }
+
     func commitmentExists(_ id: CommitmentID, in past: CausalPast) -> Bool {
         (commitmentCreations[id] ?? []).contains { past.contains($0) }
     }
 
     mutating func insert(_ change: Change, past: CausalPast) {
+        if change.isGenesis { creator = change.author.organisation }
         stamps[change.id] = change.stamp
         dependencies[change.id] = change.dependencies
         heads.subtract(change.dependencies)
@@ -55,12 +97,24 @@ struct CausalGraph: Sendable {
             switch edit {
             case .addParty(let organisation):
                 partyAdds[organisation, default: []].append(change.id)
-            case .withdrawParty(let organisation):
+            case .withdrawParty(let organisation), .removeParty(let organisation):
                 let seen = Set((partyAdds[organisation] ?? []).filter { past.contains($0) })
                 partyWithdrawals[organisation, default: []].append((change.id, seen))
             case .terminate:
                 terminations.append(change.id)
-            case .set, .removeCommitment, .approve, .note:
+            case .void:
+                voids.append(change.id)
+            case .approve(let organisation, _, _):
+                approvals[organisation, default: []].append(change.id)
+            case .consentToRemoval(let organisation):
+                removalConsents[organisation, default: []].append((change.author.organisation, change.id))
+            case .set(let field, let value) where field.isRuleInput:
+                ruleInputs[field, default: []].append(RegisterWrite(value: value, stamp: change.stamp, change: change.id))
+            case .progress(let id, let period, let step, _):
+                progress[ProgressKey(commitment: id, period: period), default: []].append(
+                    RegisterWrite(value: step, stamp: change.stamp, change: change.id)
+                )
+            case .set, .removeCommitment, .note, .agreeTermination:
                 break
             }
         }
@@ -76,5 +130,15 @@ struct CausalGraph: Sendable {
             attributes[id, default: []].insert(attribute)
         }
         return Set(attributes.filter { $0.value.isSuperset(of: [.by, .kind, .description]) }.keys)
+    }
+}
+
+extension Field {
+    /// Whether the trust rules read this field (from a change's causal past).
+    var isRuleInput: Bool {
+        switch self {
+        case .commitment(_, .by), .commitment(_, .schedule), .noticePeriod: true
+        default: false
+        }
     }
 }

@@ -29,6 +29,9 @@ public struct Change: Hashable, Sendable, CustomStringConvertible {
     public var author: NodeID { stamp.node }
     public var isGenesis: Bool { dependencies.isEmpty }
 
+    /// The lowest protocol version whose peers can decode this change (docs/protocol.md, "Versions").
+    public var protocolVersion: UInt16 { edits.reduce(1) { max($0, $1.protocolVersion) } }
+
     /// A change to an existing agreement.
     public init(agreement: AgreementID, stamp: Stamp, dependencies: [ChangeID], edits: [Edit]) throws(ChangeRejection) {
         guard !dependencies.isEmpty else {
@@ -147,11 +150,15 @@ public struct Change: Hashable, Sendable, CustomStringConvertible {
         var removedCommitments = Set<CommitmentID>()
         var approvals = 0
         var terminations = 0
+        var progressed = Set<ProgressKey>()
         for edit in edits {
             switch edit {
             case .set(let field, let value):
                 guard value.kind == field.valueKind else {
                     throw ChangeRejection(.malformed, "\(field) cannot take the value \(value)")
+                }
+                if case .commitmentState(let state) = value, !state.isLegacyFieldValue {
+                    throw ChangeRejection(.malformed, "\(field) cannot be written \(state.name): only the steps of fulfilment lead there")
                 }
                 if case .text(let text) = value, text.utf8.count > field.maximumTextBytes {
                     throw ChangeRejection(.malformed, "\(field) is limited to \(field.maximumTextBytes) bytes")
@@ -159,7 +166,8 @@ public struct Change: Hashable, Sendable, CustomStringConvertible {
                 guard fields.insert(field).inserted else {
                     throw ChangeRejection(.malformed, "\(field) is written more than once in one change")
                 }
-            case .addParty(let organisation), .withdrawParty(let organisation):
+            case .addParty(let organisation), .withdrawParty(let organisation), .consentToRemoval(let organisation),
+                .removeParty(let organisation):
                 guard parties.insert(organisation).inserted else {
                     throw ChangeRejection(.malformed, "party \(organisation) is edited more than once in one change")
                 }
@@ -174,11 +182,23 @@ public struct Change: Hashable, Sendable, CustomStringConvertible {
                 guard text.utf8.count <= Edit.maximumNoteBytes else {
                     throw ChangeRejection(.malformed, "a note is limited to \(Edit.maximumNoteBytes) bytes")
                 }
-            case .terminate(let reason):
+            case .terminate(let reason), .void(let reason), .agreeTermination(let reason):
                 terminations += 1
-                guard terminations == 1 else { throw ChangeRejection(.malformed, "a change terminates at most once") }
+                guard terminations == 1 else {
+                    throw ChangeRejection(.malformed, "a change terminates, voids or agrees to a termination at most once")
+                }
                 guard reason.utf8.count <= Edit.maximumReasonBytes else {
-                    throw ChangeRejection(.malformed, "a termination reason is limited to \(Edit.maximumReasonBytes) bytes")
+                    throw ChangeRejection(.malformed, "a reason is limited to \(Edit.maximumReasonBytes) bytes")
+                }
+            case .progress(let id, let period, let step, let text):
+                guard progressed.insert(ProgressKey(commitment: id, period: period)).inserted else {
+                    throw ChangeRejection(.malformed, "commitment \(id) progresses more than once in one change")
+                }
+                guard text.utf8.count <= Edit.maximumReasonBytes else {
+                    throw ChangeRejection(.malformed, "a claim's note or a dispute's reason is limited to \(Edit.maximumReasonBytes) bytes")
+                }
+                if step == .dispute, text.allSatisfy(\.isWhitespace) {
+                    throw ChangeRejection(.malformed, "a dispute of commitment \(id) must give its reason")
                 }
             }
         }

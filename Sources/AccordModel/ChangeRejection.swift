@@ -39,6 +39,25 @@ public struct ChangeRejection: Error, Hashable, Sendable, CustomStringConvertibl
         public static let tooFewParties = Code("too-few-parties")
         /// An edit of a commitment that was never created in the change's causal past.
         public static let unknownCommitment = Code("unknown-commitment")
+        /// A step of fulfilment by the wrong side: a claim not by the owing party, or a
+        /// confirmation, dispute or waiver by it (trust rule 6).
+        public static let progressByWrongParty = Code("progress-by-wrong-party")
+        /// A step that does not follow from where its author saw the commitment: confirming or
+        /// disputing what was not claimed, claiming or waiving what was settled (trust rule 6).
+        public static let progressOutOfOrder = Code("progress-out-of-order")
+        /// A period that is not one of the commitment's schedule, or none for a recurring one (rule 6).
+        public static let unknownPeriod = Code("unknown-period")
+        /// A void not by the creator's organisation, or after an approval (trust rule 7).
+        public static let voidRefused = Code("void-refused")
+        /// An edit other than a note after its author had seen the agreement voided (rule 7).
+        public static let editAfterVoid = Code("edit-after-void")
+        /// A removal, or a consent to one, of oneself, of a non-party or of a party that approved,
+        /// or one that would leave fewer than two parties (trust rule 8).
+        public static let removalRefused = Code("removal-refused")
+        /// A removal without the consent of every other party in its author's past (rule 8).
+        public static let removalWithoutConsent = Code("removal-without-consent")
+        /// An agreement to a termination its author had not seen (trust rule 9).
+        public static let noTerminationToAgree = Code("no-termination-to-agree")
 
         public var description: String { name }
 
@@ -46,7 +65,8 @@ public struct ChangeRejection: Error, Hashable, Sendable, CustomStringConvertibl
         public static let all: [Code] = [
             .malformed, .badSignature, .unknownAuthor, .revokedAuthor, .deliveredByNonParty, .authorNotParty, .approvalForAnotherOrganisation,
             .withdrawalOfAnotherParty, .editAfterTermination, .dependsOnRejectedChange, .stampNotAfterDependencies,
-            .creatorNotParty, .tooFewParties, .unknownCommitment,
+            .creatorNotParty, .tooFewParties, .unknownCommitment, .progressByWrongParty, .progressOutOfOrder, .unknownPeriod,
+            .voidRefused, .editAfterVoid, .removalRefused, .removalWithoutConsent, .noTerminationToAgree,
         ]
 
         /// The code printed as `name`, e.g. "author-not-party".

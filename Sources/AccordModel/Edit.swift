@@ -15,14 +15,30 @@ public enum Edit: Hashable, Sendable, CustomStringConvertible {
     case approve(organisation: OrganisationID, termsHash: SHA256Digest, signature: P256Signature)
     /// Append a note (grow-only); allowed even after termination.
     case note(String)
-    /// End the agreement. Set once: among concurrent terminations the earliest stamp wins.
+    /// End the agreement: at once, or at the end of the terms' notice period (trust rule 9).
+    /// Among concurrent terminations the earliest stamp wins.
     case terminate(reason: String)
+    /// A step of fulfilment of a commitment, or of one period (`period`) of a recurring one: the
+    /// owing party claims, a party owed confirms, disputes or waives (trust rule 6). `text` is the
+    /// claim's note or the dispute's reason.
+    case progress(CommitmentID, period: CalendarDate?, step: ProgressStep, text: String)
+    /// The creator's organisation voids a draft nobody approved (trust rule 7).
+    case void(reason: String)
+    /// The author's organisation agrees that `organisation`, which never approved, is removed
+    /// (trust rule 8); the removal needs every other party's consent.
+    case consentToRemoval(OrganisationID)
+    /// Removes a party that never approved, once every other party consented (trust rule 8).
+    case removeParty(OrganisationID)
+    /// The author's organisation agrees to a termination it has seen: once every party has
+    /// terminated or agreed, the termination takes effect at once (trust rule 9).
+    case agreeTermination(reason: String)
 
     public static let maximumNoteBytes = 64 * 1024
     public static let maximumReasonBytes = 4 * 1024
 
     enum Tag: UInt8 {
         case set = 1, addParty, withdrawParty, removeCommitment, approve, note, terminate
+        case progress, void, consentToRemoval, removeParty, agreeTermination
     }
 
     var tag: Tag {
@@ -34,6 +50,21 @@ public enum Edit: Hashable, Sendable, CustomStringConvertible {
         case .approve: .approve
         case .note: .note
         case .terminate: .terminate
+        case .progress: .progress
+        case .void: .void
+        case .consentToRemoval: .consentToRemoval
+        case .removeParty: .removeParty
+        case .agreeTermination: .agreeTermination
+        }
+    }
+
+    /// The protocol version a peer must speak to decode this edit (docs/protocol.md, "Versions"):
+    /// a node never sends a change to a peer that could not read it.
+    public var protocolVersion: UInt16 {
+        switch self {
+        case .set(let field, _): field.protocolVersion
+        case .addParty, .withdrawParty, .removeCommitment, .approve, .note, .terminate: 1
+        case .progress, .void, .consentToRemoval, .removeParty, .agreeTermination: 5
         }
     }
 
@@ -46,6 +77,11 @@ public enum Edit: Hashable, Sendable, CustomStringConvertible {
         case .approve(let organisation, let hash, _): "approve as \(organisation) terms \(hash.hex.prefix(16))…"
         case .note(let text): "note \"\(text.prefix(40))\""
         case .terminate(let reason): "terminate (\(reason.prefix(40)))"
+        case .progress(let id, let period, let step, _): "\(step.name) commitment \(id)" + (period.map { " for \($0)" } ?? "")
+        case .void(let reason): "void (\(reason.prefix(40)))"
+        case .consentToRemoval(let organisation): "consent to removing \(organisation)"
+        case .removeParty(let organisation): "remove party \(organisation)"
+        case .agreeTermination: "agree to the termination"
         }
     }
 
@@ -65,8 +101,15 @@ public enum Edit: Hashable, Sendable, CustomStringConvertible {
             writer.writeFixed(signature.rawRepresentation)
         case .note(let text):
             writer.write(text)
-        case .terminate(let reason):
+        case .terminate(let reason), .void(let reason), .agreeTermination(let reason):
             writer.write(reason)
+        case .progress(let id, let period, let step, let text):
+            id.uuid.encode(into: &writer)
+            writer.writeOptional(period) { $1.encode(into: &$0) }
+            step.encode(into: &writer)
+            writer.write(text)
+        case .consentToRemoval(let organisation), .removeParty(let organisation):
+            organisation.encode(into: &writer)
         }
     }
 
@@ -96,6 +139,16 @@ public enum Edit: Hashable, Sendable, CustomStringConvertible {
             return .approve(organisation: organisation, termsHash: hash, signature: signature)
         case .note: return .note(try reader.readText("edit.note", maximumBytes: maximumNoteBytes))
         case .terminate: return .terminate(reason: try reader.readText("edit.terminate", maximumBytes: maximumReasonBytes))
+        case .progress:
+            let id = CommitmentID(try UUIDBytes.decode(from: &reader, "edit.progress.commitment"))
+            let period = try reader.readOptional("edit.progress.period") { reader throws(DecodingError) in try CalendarDate.decode(from: &reader) }
+            let step = try ProgressStep.decode(from: &reader, "edit.progress.step")
+            return .progress(id, period: period, step: step, text: try reader.readText("edit.progress.text", maximumBytes: maximumReasonBytes))
+        case .void: return .void(reason: try reader.readText("edit.void", maximumBytes: maximumReasonBytes))
+        case .consentToRemoval: return .consentToRemoval(try OrganisationID.decode(from: &reader, "edit.consentToRemoval"))
+        case .removeParty: return .removeParty(try OrganisationID.decode(from: &reader, "edit.removeParty"))
+        case .agreeTermination:
+            return .agreeTermination(reason: try reader.readText("edit.agreeTermination", maximumBytes: maximumReasonBytes))
         case nil: throw DecodingError("edit", at: start, "unknown edit tag \(tag)")
         }
     }

@@ -9,6 +9,9 @@ public enum Field: Hashable, Comparable, Sendable, CustomStringConvertible {
     case effectiveFrom
     case expiresOn
     case commitment(CommitmentID, CommitmentAttribute)
+    /// Days of notice a party's termination needs before it takes effect (trust rule 9); none or
+    /// 0: at once.
+    case noticePeriod
 
     /// The attributes of one commitment.
     public enum Attribute: UInt8, VocabularyTerm, Comparable {
@@ -17,6 +20,10 @@ public enum Field: Hashable, Comparable, Sendable, CustomStringConvertible {
         case description = 3
         case dueDate = 4
         case state = 5
+        /// An exact amount of money with its currency (encoding version 2).
+        case amount = 6
+        /// A recurring commitment's schedule (encoding version 2).
+        case schedule = 7
         public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
     }
 
@@ -38,6 +45,17 @@ public enum Field: Hashable, Comparable, Sendable, CustomStringConvertible {
         case .commitment(_, .description): .text
         case .commitment(_, .dueDate): .optionalDate
         case .commitment(_, .state): .commitmentState
+        case .commitment(_, .amount): .optionalAmount
+        case .commitment(_, .schedule): .optionalSchedule
+        case .noticePeriod: .optionalDays
+        }
+    }
+
+    /// The protocol version a peer must speak to read this field (docs/protocol.md, "Versions").
+    var protocolVersion: UInt16 {
+        switch self {
+        case .noticePeriod, .commitment(_, .amount), .commitment(_, .schedule): 5
+        default: 1
         }
     }
 
@@ -56,6 +74,7 @@ public enum Field: Hashable, Comparable, Sendable, CustomStringConvertible {
         case .framework(let dimension): "framework.\(dimension.name)"
         case .effectiveFrom: "term.effectiveFrom"
         case .expiresOn: "term.expiresOn"
+        case .noticePeriod: "term.noticePeriod"
         case .commitment(let id, let attribute): "commitment[\(id)].\(attribute.name)"
         }
     }
@@ -68,6 +87,7 @@ public enum Field: Hashable, Comparable, Sendable, CustomStringConvertible {
         case .effectiveFrom: (4, 0, UUIDBytes(high: 0, low: 0))
         case .expiresOn: (5, 0, UUIDBytes(high: 0, low: 0))
         case .commitment(let id, let attribute): (6, attribute.rawValue, id.uuid)
+        case .noticePeriod: (7, 0, UUIDBytes(high: 0, low: 0))
         }
     }
 
@@ -84,7 +104,7 @@ public enum Field: Hashable, Comparable, Sendable, CustomStringConvertible {
         case .commitment(let id, let attribute):
             id.uuid.encode(into: &writer)
             attribute.encode(into: &writer)
-        case .title, .category, .effectiveFrom, .expiresOn: break
+        case .title, .category, .effectiveFrom, .expiresOn, .noticePeriod: break
         }
     }
 
@@ -99,6 +119,7 @@ public enum Field: Hashable, Comparable, Sendable, CustomStringConvertible {
         case 6:
             let id = CommitmentID(try UUIDBytes.decode(from: &reader, "field.commitment.id"))
             return .commitment(id, try Attribute.decode(from: &reader, "field.commitment.attribute"))
+        case 7: return .noticePeriod
         default: throw DecodingError("field", at: reader.offset - 1, "unknown field tag \(tag)")
         }
     }
@@ -114,9 +135,16 @@ public enum FieldValue: Hashable, Sendable, CustomStringConvertible {
     case organisation(OrganisationID)
     case commitmentKind(CommitmentKind)
     case commitmentState(CommitmentState)
+    case amount(Amount?)
+    case schedule(Schedule?)
+    /// A number of days (a notice period), at most `maximumDays`.
+    case days(Int?)
+
+    public static let maximumDays = 3660
 
     enum Kind: UInt8 {
         case text = 1, category, optionalDate, organisation, commitmentKind, commitmentState
+        case optionalAmount, optionalSchedule, optionalDays
     }
 
     var kind: Kind {
@@ -127,6 +155,9 @@ public enum FieldValue: Hashable, Sendable, CustomStringConvertible {
         case .organisation: .organisation
         case .commitmentKind: .commitmentKind
         case .commitmentState: .commitmentState
+        case .amount: .optionalAmount
+        case .schedule: .optionalSchedule
+        case .days: .optionalDays
         }
     }
 
@@ -138,6 +169,9 @@ public enum FieldValue: Hashable, Sendable, CustomStringConvertible {
         case .organisation(let organisation): organisation.rawValue
         case .commitmentKind(let kind): kind.name
         case .commitmentState(let state): state.name
+        case .amount(let amount): amount?.description ?? "(none)"
+        case .schedule(let schedule): schedule?.description ?? "(none)"
+        case .days(let days): days.map { "\($0) days" } ?? "(none)"
         }
     }
 
@@ -150,6 +184,9 @@ public enum FieldValue: Hashable, Sendable, CustomStringConvertible {
         case .organisation(let organisation): organisation.encode(into: &writer)
         case .commitmentKind(let kind): kind.encode(into: &writer)
         case .commitmentState(let state): state.encode(into: &writer)
+        case .amount(let amount): writer.writeOptional(amount) { $1.encode(into: &$0) }
+        case .schedule(let schedule): writer.writeOptional(schedule) { $1.encode(into: &$0) }
+        case .days(let days): writer.writeOptional(days) { $0.write(UInt16($1)) }
         }
     }
 
@@ -165,6 +202,17 @@ public enum FieldValue: Hashable, Sendable, CustomStringConvertible {
         case .organisation: return .organisation(try OrganisationID.decode(from: &reader, "value.organisation"))
         case .commitmentKind: return .commitmentKind(try CommitmentKind.decode(from: &reader, "value.commitmentKind"))
         case .commitmentState: return .commitmentState(try CommitmentState.decode(from: &reader, "value.commitmentState"))
+        case .optionalAmount:
+            return .amount(try reader.readOptional("value.amount") { reader throws(DecodingError) in try Amount.decode(from: &reader) })
+        case .optionalSchedule:
+            return .schedule(try reader.readOptional("value.schedule") { reader throws(DecodingError) in try Schedule.decode(from: &reader) })
+        case .optionalDays:
+            let start = reader.offset
+            let days = try reader.readOptional("value.days") { reader throws(DecodingError) in Int(try reader.readUInt16("value.days")) }
+            if let days, days > maximumDays {
+                throw DecodingError("value.days", at: start, "\(days) days exceed the limit of \(maximumDays)")
+            }
+            return .days(days)
         case nil: throw DecodingError("value", at: reader.offset - 1, "unknown value tag \(tag)")
         }
     }

@@ -53,29 +53,77 @@ public enum CommitmentKind: UInt8, VocabularyTerm {
     case other = 5
 }
 
-/// Where a commitment stands. Progress, not terms: changing it does not make approvals stale.
+/// Where a commitment (or one period of a recurring one) stands. Progress, not terms: changing it
+/// does not make approvals stale. `claimed` and `disputed` exist only as results of the progress
+/// steps between the parties (docs/merge-rules.md, "Fulfilment"); the legacy `state` field of
+/// version 1 carries only the first three.
 public enum CommitmentState: UInt8, VocabularyTerm {
     case open = 1
     case fulfilled = 2
     case waived = 3
+    case claimed = 4
+    case disputed = 5
+
+    /// Whether the legacy `state` field may carry this state.
+    var isLegacyFieldValue: Bool { rawValue <= 3 }
+}
+
+/// A step of fulfilment between the parties: the owing party claims, a party owed confirms,
+/// disputes or waives (docs/design.md, trust rule 6).
+public enum ProgressStep: UInt8, VocabularyTerm {
+    case claim = 1
+    case confirm = 2
+    case dispute = 3
+    case waive = 4
+
+    /// The state a step leaves its commitment (or period) in.
+    public var resultingState: CommitmentState {
+        switch self {
+        case .claim: .claimed
+        case .confirm: .fulfilled
+        case .dispute: .disputed
+        case .waive: .waived
+        }
+    }
+}
+
+/// How often a recurring commitment falls due.
+public enum Recurrence: UInt8, VocabularyTerm {
+    case monthly = 1
+    case quarterly = 2
+    case yearly = 3
+
+    public var months: Int {
+        switch self {
+        case .monthly: 1
+        case .quarterly: 3
+        case .yearly: 12
+        }
+    }
 }
 
 /// The derived status of an agreement, in order of precedence.
 public enum AgreementStatus: String, CaseIterable, Sendable {
-    case draft, proposed, active, expired, terminated
+    case draft, proposed, active, expired, terminated, terminating, void
 
     /// The one definition of status, shared by `Agreement.status(on:)` and the store's listings:
-    /// terminated > expired > active > proposed > draft.
+    /// void > terminated > expired > terminating > active > proposed > draft.
     ///
+    /// - void: its creator voided it before anyone approved (trust rule 7);
+    /// - terminated: a termination took effect on or before `today` (at once, at the end of the
+    ///   notice period, or when every party agreed: `terminatesOn`);
+    /// - terminating: a termination's notice runs until `terminatesOn`, after `today`;
     /// - active: two or more parties, and every current party's approval covers the current terms;
     /// - proposed: some current party has approved some version of the terms;
     /// - expired: `expiresOn` is before `today`.
     public static func derive(
-        terminated: Bool, expiresOn: CalendarDate?, partyCount: Int, freshApprovals: Int, approvals: Int,
-        today: CalendarDate
+        void: Bool = false, terminatesOn: CalendarDate?, expiresOn: CalendarDate?, partyCount: Int, freshApprovals: Int,
+        approvals: Int, today: CalendarDate
     ) -> AgreementStatus {
-        if terminated { return .terminated }
+        if void { return .void }
+        if let terminatesOn, terminatesOn <= today { return .terminated }
         if let expiresOn, expiresOn < today { return .expired }
+        if terminatesOn != nil { return .terminating }
         if partyCount >= 2, freshApprovals == partyCount { return .active }
         if approvals > 0 { return .proposed }
         return .draft
@@ -128,6 +176,31 @@ public struct CalendarDate: Hashable, Comparable, Sendable, CustomStringConverti
     }
 
     public static func < (lhs: Self, rhs: Self) -> Bool { (lhs.year, lhs.month, lhs.day) < (rhs.year, rhs.month, rhs.day) }
+
+    /// Days since 1970-01-01 (negative before), Howard Hinnant's days-from-civil.
+    public var daysSinceEpoch: Int {
+        let shiftedYear = month <= 2 ? year - 1 : year
+        let era = (shiftedYear >= 0 ? shiftedYear : shiftedYear - 399) / 400
+        let yearOfEra = shiftedYear - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// The date `days` later (clamped to 9999-12-31).
+    public func adding(days: Int) -> CalendarDate {
+        let target = max(0, daysSinceEpoch + days)
+        return CalendarDate(unixMillis: UInt64(target) * 86_400_000)
+    }
+
+    /// The same day `months` later; a day the month lacks becomes its last (31 Jan + 1 month is
+    /// 28 or 29 Feb). Nil past 9999.
+    public func adding(months: Int) -> CalendarDate? {
+        let index = year * 12 + (month - 1) + months
+        let (newYear, newMonth) = (index / 12, index % 12 + 1)
+        guard (1...9999).contains(newYear) else { return nil }
+        return CalendarDate(year: newYear, month: newMonth, day: min(day, Self.daysIn(month: newMonth, year: newYear)))
+    }
 
     private static func daysIn(month: Int, year: Int) -> Int {
         switch month {

@@ -52,12 +52,15 @@ public struct MaterialisedAgreement: Sendable, Equatable {
     public let freshApprovals: Int
     public let approvals: Int
     public let conflicts: Int
-    public let terminated: Bool
+    public let terminatesOn: CalendarDate?
+    public let void: Bool
     public let expiresOn: CalendarDate?
+    /// The log position from which this agreement holds changes only version-5 peers can read.
+    public let newerProtocolFrom: Int64?
 
     public func status(on today: CalendarDate) -> AgreementStatus {
         AgreementStatus.derive(
-            terminated: terminated, expiresOn: expiresOn, partyCount: partyCount,
+            void: void, terminatesOn: terminatesOn, expiresOn: expiresOn, partyCount: partyCount,
             freshApprovals: freshApprovals, approvals: approvals, today: today
         )
     }

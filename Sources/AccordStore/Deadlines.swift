@@ -11,13 +11,34 @@ enum CommitmentRows {
             VALUES (:key, :commitment, :organisation, :kind, :description, :due, :state)
             """
         )
+        try connection.statement("DELETE FROM commitment_periods WHERE agreement_key = :key").bind(":key", key).run()
+        let period = try connection.statement(
+            "INSERT INTO commitment_periods (agreement_key, commitment, period, state) VALUES (:key, :commitment, :period, :state)"
+        )
         for commitment in agreement.commitments {
+            var (due, state) = (commitment.dueDate, commitment.state)
+            if let schedule = commitment.schedule {
+                let unsettled = schedule.periods().lazy.filter { !commitment.progress(of: $0).isSettled }.prefix(unsettledPeriods)
+                // A recurring commitment is due on its earliest unsettled period, in that period's state.
+                (due, state) = (unsettled.first, unsettled.first.map { commitment.progress(of: $0).state } ?? .fulfilled)
+                for date in unsettled {
+                    defer { period.reset() }
+                    try period.bind(":key", key).bind(":commitment", commitment.id.uuid.bytes).bind(":period", date.description)
+                        .bind(":state", commitment.progress(of: date).state.name).run()
+                }
+            }
             defer { insert.reset() }
             try insert.bind(":key", key).bind(":commitment", commitment.id.uuid.bytes).bind(":organisation", commitment.by?.rawValue)
                 .bind(":kind", commitment.kind?.name).bind(":description", commitment.description)
-                .bind(":due", commitment.dueDate?.description).bind(":state", commitment.state.name).run()
+                .bind(":due", due?.description).bind(":state", state.name).run()
         }
     }
+
+    /// How many unsettled periods of a recurring commitment are kept for `due` (two years monthly).
+    static let unsettledPeriods = 24
+
+    /// The states in which a commitment still asks something of someone.
+    static let unsettledStates = "('open', 'claimed', 'disputed')"
 }
 
 /// Something with a date to keep: an open commitment's due date, or an agreement's expiry.
@@ -28,8 +49,10 @@ public struct Deadline: Hashable, Sendable {
     public let date: CalendarDate
     public let agreement: AgreementID
     public let title: String?
-    /// For a commitment: its id, owner and description.
+    /// For a commitment: its id, owner and description, the period of a recurring one, and its state.
     public let commitment: CommitmentID?
+    public var period: CalendarDate?
+    public var state: CommitmentState = .open
     public let owner: OrganisationID?
     public let description: String?
 
@@ -56,9 +79,13 @@ extension NodeStore {
             var deadlines: [Deadline] = []
             let commitments = try connection.statement(
                 """
-                SELECT c.due_date, a.id, a.title, c.commitment, c.organisation, c.description
+                SELECT coalesce(p.period, c.due_date), a.id, a.title, c.commitment, c.organisation, c.description, p.period,
+                    coalesce(p.state, c.state)
                 FROM commitments c JOIN agreements a ON a.key = c.agreement_key
-                WHERE c.state = 'open' AND c.due_date IS NOT NULL AND c.due_date <= :through AND a.terminated = 0 AND a.approvals > 0
+                LEFT JOIN commitment_periods p ON p.agreement_key = c.agreement_key AND p.commitment = c.commitment
+                WHERE coalesce(p.state, c.state) IN \(CommitmentRows.unsettledStates) AND coalesce(p.period, c.due_date) <= :through
+                  AND a.void = 0 AND a.approvals > 0
+                  AND (a.terminates_on IS NULL OR coalesce(p.period, c.due_date) < a.terminates_on)
                 """
             )
             try commitments.bind(":through", through.description)
@@ -66,15 +93,21 @@ extension NodeStore {
                 guard let date = CalendarDate(iso8601: commitments.text(0)),
                     let commitment = UUIDBytes(bytes: commitments.blob(3)).map(CommitmentID.init)
                 else { continue }
-                deadlines.append(Deadline(
+                var deadline = Deadline(
                     kind: .commitment, date: date, agreement: try LogQueries.agreementID(commitments.blob(1), path: connection.path),
                     title: commitments.isNull(2) ? nil : commitments.text(2), commitment: commitment,
                     owner: commitments.isNull(4) ? nil : OrganisationID(rawValue: commitments.text(4)),
                     description: commitments.isNull(5) ? nil : commitments.text(5)
-                ))
+                )
+                deadline.period = commitments.isNull(6) ? nil : CalendarDate(iso8601: commitments.text(6))
+                deadline.state = CommitmentState(name: commitments.text(7)) ?? .open
+                deadlines.append(deadline)
             }
             let expiries = try connection.statement(
-                "SELECT expires_on, id, title FROM agreements WHERE terminated = 0 AND approvals > 0 AND expires_on IS NOT NULL AND expires_on <= :through"
+                """
+                SELECT expires_on, id, title FROM agreements
+                WHERE terminates_on IS NULL AND void = 0 AND approvals > 0 AND expires_on IS NOT NULL AND expires_on <= :through
+                """
             )
             try expiries.bind(":through", through.description)
             while try expiries.step() {
@@ -84,7 +117,10 @@ extension NodeStore {
                     title: expiries.isNull(2) ? nil : expiries.text(2), commitment: nil, owner: nil, description: nil
                 ))
             }
-            return deadlines.sorted { ($0.date, $0.kind.rawValue, $0.agreement) < ($1.date, $1.kind.rawValue, $1.agreement) }
+            let none = CommitmentID(UUIDBytes(high: 0, low: 0))
+            return deadlines.sorted {
+                ($0.date, $0.kind.rawValue, $0.agreement, $0.commitment ?? none) < ($1.date, $1.kind.rawValue, $1.agreement, $1.commitment ?? none)
+            }
         }
     }
 }

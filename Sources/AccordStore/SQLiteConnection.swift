@@ -143,6 +143,15 @@ final class SQLiteStatement {
     }
 
     @discardableResult
+    func bind(_ name: String, optional value: Int64?) throws(StoreError) -> SQLiteStatement {
+        guard let value else {
+            let index = try parameter(name)
+            return try checked(sqlite3_bind_null(pointer, index), name, index)
+        }
+        return try bind(name, value)
+    }
+
+    @discardableResult
     func bind(_ name: String, _ value: String?) throws(StoreError) -> SQLiteStatement {
         let index = try parameter(name)
         guard let value else { return try checked(sqlite3_bind_null(pointer, index), name, index) }

@@ -242,6 +242,27 @@ enum Schema {
                 }
             }
         ),
+        Migration(
+            name: "agreement rules",
+            sql: """
+                -- Trust rules 6-9 (docs/design.md): the day a termination takes effect (at once,
+                -- after notice, or when every party agreed), a creator's void, and from which log
+                -- position an agreement holds changes only peers of protocol version 5 can read.
+                ALTER TABLE agreements ADD COLUMN terminates_on TEXT;
+                ALTER TABLE agreements ADD COLUMN void INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE agreements ADD COLUMN newer_protocol_from INTEGER;
+                -- The first unsettled periods of each recurring commitment (what `due` lists).
+                CREATE TABLE commitment_periods (
+                    agreement_key INTEGER NOT NULL,
+                    commitment BLOB NOT NULL,
+                    period TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    PRIMARY KEY (agreement_key, commitment, period)
+                ) WITHOUT ROWID;
+                CREATE INDEX commitment_periods_by_date ON commitment_periods (period);
+                UPDATE agreements SET terminates_on = '0001-01-01' WHERE terminated = 1;
+                """
+        ),
     ]
 
     static var version: Int64 { Int64(migrations.count) }

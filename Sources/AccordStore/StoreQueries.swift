@@ -9,13 +9,13 @@ extension NodeStore {
     ) async throws(StoreError) -> [AgreementSummary] {
         try await read { connection throws(StoreError) in
             let columns = """
-                a.id, a.title, a.category, a.terms_hash, a.change_count, a.conflicts, a.expires_on, a.terminated,
-                a.party_count, a.fresh_approvals, a.approvals, a.parties, a.effective_from, a.approvers, a.last_change, a.key, a.last_author
+                a.id, a.title, a.category, a.terms_hash, a.change_count, a.conflicts, a.expires_on, a.terminates_on,
+                a.party_count, a.fresh_approvals, a.approvals, a.parties, a.effective_from, a.approvers, a.last_change, a.key, a.last_author, a.void
                 """
             // Open commitments per agreement: the earliest due and who owes what (one pass).
             var dues: [Int64: NextDue] = [:]
             var owing: [Int64: Set<OrganisationID>] = [:]
-            let open = try connection.statement("SELECT agreement_key, organisation, due_date FROM commitments WHERE state = 'open'")
+            let open = try connection.statement("SELECT agreement_key, organisation, due_date FROM commitments WHERE state IN \(CommitmentRows.unsettledStates)")
             while try open.step() {
                 let key = open.int64(0)
                 let by = open.isNull(1) ? nil : OrganisationID(rawValue: open.text(1))
@@ -34,7 +34,7 @@ extension NodeStore {
             var summaries: [AgreementSummary] = []
             while try statement.step() {
                 let derived = AgreementStatus.derive(
-                    terminated: statement.int64(7) != 0,
+                    void: statement.int64(17) != 0, terminatesOn: statement.isNull(7) ? nil : CalendarDate(iso8601: statement.text(7)),
                     expiresOn: statement.isNull(6) ? nil : CalendarDate(iso8601: statement.text(6)),
                     partyCount: Int(statement.int64(8)), freshApprovals: Int(statement.int64(9)),
                     approvals: Int(statement.int64(10)), today: today

@@ -274,8 +274,15 @@ final class StoreWriter {
                 .bind(":originNode", isSubmitted ? origin?.name : nil)
                 .run()
                 context.dirty[change.change.agreement] = sequence
-                for case .withdrawParty(let organisation) in change.change.edits {
-                    context.withdrawals[change.change.agreement, default: [:]][organisation] = sequence
+                for edit in change.change.edits {
+                    switch edit {
+                    case .withdrawParty(let organisation), .removeParty(let organisation):
+                        context.withdrawals[change.change.agreement, default: [:]][organisation] = sequence
+                    default: continue
+                    }
+                }
+                if change.change.protocolVersion > 4, context.newerProtocolFrom[change.change.agreement] == nil {
+                    context.newerProtocolFrom[change.change.agreement] = sequence
                 }
                 report.accepted.append(StoredChange(sequence: sequence, change: change))
                 if context.notice != nil {
@@ -314,7 +321,10 @@ final class StoreWriter {
     /// The materialised row of the agreement with local key `key`, as it stands in this transaction.
     private func materialisedRow(_ key: Int64) throws(StoreError) -> MaterialisedAgreement? {
         let statement = try connection.statement(
-            "SELECT terms_hash, party_count, fresh_approvals, approvals, conflicts, terminated, expires_on FROM agreements WHERE key = :key"
+            """
+            SELECT terms_hash, party_count, fresh_approvals, approvals, conflicts, terminates_on, expires_on, void, newer_protocol_from
+            FROM agreements WHERE key = :key
+            """
         )
         defer { statement.reset() }
         try statement.bind(":key", key)
@@ -322,7 +332,9 @@ final class StoreWriter {
         return MaterialisedAgreement(
             termsHash: try LogQueries.digest(statement.blob(0), path: connection.path), partyCount: Int(statement.int64(1)),
             freshApprovals: Int(statement.int64(2)), approvals: Int(statement.int64(3)), conflicts: Int(statement.int64(4)),
-            terminated: statement.int64(5) != 0, expiresOn: statement.isNull(6) ? nil : CalendarDate(iso8601: statement.text(6))
+            terminatesOn: statement.isNull(5) ? nil : CalendarDate(iso8601: statement.text(5)), void: statement.int64(7) != 0,
+            expiresOn: statement.isNull(6) ? nil : CalendarDate(iso8601: statement.text(6)),
+            newerProtocolFrom: statement.isNull(8) ? nil : statement.int64(8)
         )
     }
 
@@ -340,10 +352,12 @@ final class StoreWriter {
                 """
                 INSERT OR REPLACE INTO agreements (id, title, category, parties, terms_hash, heads_digest, change_count,
                     last_seq, expires_on, terminated, party_count, fresh_approvals, approvals, conflicts, key,
-                    effective_from, approvers, last_change, last_author)
+                    effective_from, approvers, last_change, last_author, terminates_on, void, newer_protocol_from)
                 VALUES (:id, :title, :category, :parties, :termsHash, :headsDigest, :changeCount, :lastSeq, :expiresOn,
                         :terminated, :partyCount, :freshApprovals, :approvals, :conflicts, :key, :effectiveFrom, :approvers,
-                        :lastChange, :lastAuthor)
+                        :lastChange, :lastAuthor, :terminatesOn, :void,
+                        -- from the first change only version-5 peers can read, older peers are sent nothing more
+                        coalesce((SELECT newer_protocol_from FROM agreements WHERE key = :key), :newerProtocolFrom))
                 """
             )
             .bind(":key", key).bind(":id", id.uuid.bytes).bind(":title", agreement.title).bind(":category", agreement.category?.name)
@@ -357,6 +371,8 @@ final class StoreWriter {
             .bind(":effectiveFrom", agreement.effectiveFrom?.description).bind(":approvers", AgreementOverview.approvers(agreement))
             .bind(":lastChange", Int64(bitPattern: replica.latestStamp?.millis ?? 0))
             .bind(":lastAuthor", replica.latestStamp?.node.organisation.rawValue)
+            .bind(":terminatesOn", agreement.terminatesOn?.description).bind(":void", agreement.void == nil ? 0 : 1)
+            .bind(":newerProtocolFrom", optional: context.newerProtocolFrom[id])
             .run()
             try CommitmentRows.write(agreement, key: key, connection)
             let before = Set(context.partiesBefore[id] ?? [])
@@ -400,4 +416,7 @@ struct WriteContext {
     /// Withdrawals accepted in this transaction: agreement → organisation → the sequence number
     /// of its withdrawal (what it is owed as a former party ends there).
     var withdrawals: [AgreementID: [OrganisationID: Int64]] = [:]
+    /// The first change accepted in this transaction, per agreement, that only peers of protocol
+    /// version 5 can read.
+    var newerProtocolFrom: [AgreementID: Int64] = [:]
 }

@@ -30,22 +30,27 @@ extension NodeStore {
     /// currently a party to, oldest first: what live push sends a peer of that organisation.
     /// Changes authored by `excluded` or received from it are left out (it has them already).
     public func changes(
-        after sequence: Int64, for organisation: OrganisationID, excluding excluded: NodeID? = nil, limit: Int
+        after sequence: Int64, for organisation: OrganisationID, excluding excluded: NodeID? = nil, limit: Int, readableBy version: UInt16 = .max
     ) async throws(StoreError) -> [StoredChange] {
-        try await changePage(after: sequence, for: organisation, excluding: excluded, limit: limit).changes
+        try await changePage(after: sequence, for: organisation, excluding: excluded, limit: limit, readableBy: version).changes
     }
+
+    /// The protocol version from which changes may use the edits of trust rules 6-9. A peer of an
+    /// older version is sent an agreement's log only up to its first such change (and nothing
+    /// after it, which may depend on it): docs/protocol.md, "Versions".
+    public static let agreementRulesVersion: UInt16 = 5
 
     /// Like `changes(after:for:excluding:limit:)`, and how far the log was read: a cursor moves to
     /// `through` even when every change it passed was left out, so it never scans them again.
     /// (The query walks the log as a range; a join made live push cost 27 ms per edit at 100,000
     /// agreements.)
     public func changePage(
-        after sequence: Int64, for organisation: OrganisationID, excluding excluded: NodeID? = nil, limit: Int
+        after sequence: Int64, for organisation: OrganisationID, excluding excluded: NodeID? = nil, limit: Int, readableBy version: UInt16 = .max
     ) async throws(StoreError) -> ChangePage {
         try await read { connection throws(StoreError) in try connection.transaction(immediate: false) { () throws(StoreError) in
             let latest = try connection.integer("SELECT coalesce(max(seq), 0) FROM changes") ?? 0
             let statement = try connection.statement("SELECT c.seq, c.encoded FROM changes c WHERE \(Self.owedPredicate) ORDER BY c.seq LIMIT :limit")
-            try Self.bindOwed(statement, organisation: organisation, after: sequence, excluding: excluded)
+            try Self.bindOwed(statement, organisation: organisation, after: sequence, excluding: excluded, version: version)
             try statement.bind(":limit", Int64(limit))
             var changes: [StoredChange] = []
             while try statement.step() {
@@ -59,11 +64,11 @@ extension NodeStore {
     /// How many changes `changePage` would still return after `sequence`: what a peer of
     /// `organisation` lacks from this node (for status displays; counts, never reads the changes).
     public func owedChangeCount(
-        after sequence: Int64, for organisation: OrganisationID, excluding excluded: NodeID? = nil
+        after sequence: Int64, for organisation: OrganisationID, excluding excluded: NodeID? = nil, readableBy version: UInt16 = .max
     ) async throws(StoreError) -> Int {
         try await read { connection throws(StoreError) in
             let statement = try connection.statement("SELECT count(*) FROM changes c WHERE \(Self.owedPredicate)")
-            try Self.bindOwed(statement, organisation: organisation, after: sequence, excluding: excluded)
+            try Self.bindOwed(statement, organisation: organisation, after: sequence, excluding: excluded, version: version)
             defer { statement.reset() }
             return try statement.step() ? Int(statement.int64(0)) : 0
         }
@@ -75,7 +80,9 @@ extension NodeStore {
     /// one that removed it (docs/storage.md, "Former parties"). Written so that SQLite walks the
     /// log from `:after` (a range of the primary key) and checks each change's party; a join let it
     /// scan the whole party index first. Its parameters: `:organisation`, `:after`, and the node
-    /// not to send its own changes back to, `:excludedOrganisation` and `:excludedNode` (NULL for none).
+    /// not to send its own changes back to, `:excludedOrganisation` and `:excludedNode` (NULL for none),
+    /// and the peer's protocol version `:version` (an older peer is owed nothing of an agreement
+    /// from its first change of a newer version on).
     private static let owedPredicate = """
         c.seq > :after
           AND (EXISTS (SELECT 1 FROM agreement_parties p WHERE p.organisation = :organisation AND p.agreement_key = c.agreement_key)
@@ -83,14 +90,17 @@ extension NodeStore {
                        WHERE f.organisation = :organisation AND f.agreement_key = c.agreement_key AND c.seq <= f.through_seq))
           AND NOT (:excludedOrganisation IS NOT NULL AND c.author_organisation = :excludedOrganisation AND c.author_node = :excludedNode)
           AND NOT (:excludedOrganisation IS NOT NULL AND c.origin_organisation IS :excludedOrganisation AND c.origin_node IS :excludedNode)
+          AND (:version >= \(agreementRulesVersion)
+            OR NOT EXISTS (SELECT 1 FROM agreements g WHERE g.key = c.agreement_key AND g.newer_protocol_from <= c.seq))
         """
 
     /// Binds `owedPredicate`'s parameters.
     private static func bindOwed(
-        _ statement: SQLiteStatement, organisation: OrganisationID, after sequence: Int64, excluding excluded: NodeID?
+        _ statement: SQLiteStatement, organisation: OrganisationID, after sequence: Int64, excluding excluded: NodeID?, version: UInt16
     ) throws(StoreError) {
         try statement.bind(":organisation", organisation.rawValue).bind(":after", sequence)
             .bind(":excludedOrganisation", excluded?.organisation.rawValue).bind(":excludedNode", excluded?.name)
+            .bind(":version", Int64(version))
     }
 
     /// For each agreement `organisation` is a party to, a digest of its history's heads, ordered
@@ -105,7 +115,8 @@ extension NodeStore {
     /// this node's organisation, so every round would find it different and resend it, and no
     /// round would ever be clean. (A node that missed its own withdrawal still lists it; the
     /// partner repairs it up to the withdrawal, see `logs(of:sharedWith:)`.)
-    public func syncSnapshot(sharedWith organisation: OrganisationID) async throws(StoreError) -> SyncSnapshot {
+    /// A peer of an older protocol version compares no agreement that holds changes it cannot read.
+    public func syncSnapshot(sharedWith organisation: OrganisationID, readableBy version: UInt16 = .max) async throws(StoreError) -> SyncSnapshot {
         let own = configuration.node.organisation.rawValue
         return try await read { connection throws(StoreError) in
             try connection.transaction(immediate: false) { () throws(StoreError) in
@@ -115,10 +126,11 @@ extension NodeStore {
                     SELECT a.id, a.heads_digest FROM agreement_parties p JOIN agreements a ON a.key = p.agreement_key
                     WHERE p.organisation = :organisation
                       AND EXISTS (SELECT 1 FROM agreement_parties q WHERE q.agreement_key = a.key AND q.organisation = :own)
+                      AND (:version >= \(Self.agreementRulesVersion) OR a.newer_protocol_from IS NULL)
                     ORDER BY a.id
                     """
                 )
-                try statement.bind(":organisation", organisation.rawValue).bind(":own", own)
+                try statement.bind(":organisation", organisation.rawValue).bind(":own", own).bind(":version", Int64(version))
                 var digests: [(agreement: AgreementID, headsDigest: SHA256Digest)] = []
                 while try statement.step() {
                     digests.append((
@@ -136,7 +148,7 @@ extension NodeStore {
     /// changes up to its withdrawal, which it is owed as a former party (a node of it that lost
     /// its data, or missed the withdrawal, learns of it through repair). The others are absent.
     public func logs(
-        of agreements: [AgreementID], sharedWith organisation: OrganisationID, upTo sequence: Int64 = .max
+        of agreements: [AgreementID], sharedWith organisation: OrganisationID, upTo sequence: Int64 = .max, readableBy version: UInt16 = .max
     ) async throws(StoreError) -> [AgreementID: [StoredChange]] {
         try await read { connection throws(StoreError) in
             try connection.transaction(immediate: false) { () throws(StoreError) in
@@ -144,7 +156,8 @@ extension NodeStore {
                     """
                     SELECT a.key,
                         EXISTS (SELECT 1 FROM agreement_parties p WHERE p.agreement_key = a.key AND p.organisation = :organisation),
-                        (SELECT f.through_seq FROM former_parties f WHERE f.agreement_key = a.key AND f.organisation = :organisation)
+                        (SELECT f.through_seq FROM former_parties f WHERE f.agreement_key = a.key AND f.organisation = :organisation),
+                        a.newer_protocol_from
                     FROM agreements a WHERE a.id = :agreement
                     """
                 )
@@ -155,7 +168,8 @@ extension NodeStore {
                     guard try owed.step() else { continue }
                     let (key, isParty) = (owed.int64(0), owed.int64(1) != 0)
                     guard isParty || !owed.isNull(2) else { continue }
-                    let through = isParty ? sequence : min(sequence, owed.int64(2))
+                    var through = isParty ? sequence : min(sequence, owed.int64(2))
+                    if version < Self.agreementRulesVersion, !owed.isNull(3) { through = min(through, owed.int64(3) - 1) }
                     owed.reset()
                     logs[agreement] = try LogQueries.acceptedChanges(key: key, connection).filter { $0.sequence <= through }
                 }

@@ -24,7 +24,7 @@ extension PeerSession {
 
     private func startRound() async throws -> ReconciliationRound {
         let round = ReconciliationRound(
-            snapshot: try await store.syncSnapshot(sharedWith: organisation), codedSymbols: peer.version >= 2, started: .now
+            snapshot: try await store.syncSnapshot(sharedWith: organisation, readableBy: peer.version), codedSymbols: peer.version >= 2, started: .now
         )
         update { state in
             state.round = round
@@ -66,7 +66,7 @@ extension PeerSession {
         let exchange = described.sorted()
         // What the peer's organisation is owed, including what it is owed as a former party of an
         // agreement it still lists (a node of it missed the withdrawal): those heads let it ask.
-        let logs = try await store.logs(of: exchange, sharedWith: organisation)
+        let logs = try await store.logs(of: exchange, sharedWith: organisation, readableBy: peer.version)
         let entries = exchange.map { agreement in
             HeadsMessage.Entry(agreement: agreement, heads: logs[agreement].map(RepairPlanner.heads(of:)) ?? [])
         }
@@ -100,7 +100,7 @@ extension PeerSession {
     /// depend on what this node holds (docs/security-model.md, "Need-to-know"). Nothing is
     /// remembered of it, so a flood of made-up ids costs no memory.
     func receiveHeads(_ message: HeadsMessage) async throws {
-        let logs = try await store.logs(of: message.entries.map(\.agreement), sharedWith: organisation)
+        let logs = try await store.logs(of: message.entries.map(\.agreement), sharedWith: organisation, readableBy: peer.version)
         let answers = update { state -> [HeadsMessage.Entry] in
             var answers: [HeadsMessage.Entry] = []
             for entry in message.entries {

@@ -32,7 +32,9 @@ extension PeerSession {
                 update { $0.repairsInProgress = false }
                 continue
             }
-            let page = try await store.changePage(after: position, for: organisation, excluding: peer.node, limit: configuration.batchChanges)
+            let page = try await store.changePage(
+                after: position, for: organisation, excluding: peer.node, limit: configuration.batchChanges, readableBy: peer.version
+            )
             if !page.changes.isEmpty {
                 try await sendHistoryForNewParty(page.changes)
                 try await sendBatches(page.changes, kind: .stream(through: page.through))
@@ -49,7 +51,7 @@ extension PeerSession {
     }
 
     private func sendRepairs(_ repairs: [RepairRequest]) async throws {
-        let logs = try await store.logs(of: repairs.map(\.agreement), sharedWith: organisation)
+        let logs = try await store.logs(of: repairs.map(\.agreement), sharedWith: organisation, readableBy: peer.version)
         let cursor = state.read(\.cursor.position)
         // A peer head missing from the log sent to it may still be a change this node holds: one
         // after the log's end, for a former party, whose log ends at its withdrawal. Then the
@@ -79,7 +81,7 @@ extension PeerSession {
                 && stored.edits.contains { if case .addParty(let party) = $0 { party == organisation } else { false } }
         }
         guard !joined.isEmpty else { return }
-        let logs = try await store.logs(of: joined.map(\.agreement), sharedWith: organisation)
+        let logs = try await store.logs(of: joined.map(\.agreement), sharedWith: organisation, readableBy: peer.version)
         var history: [StoredChange] = []
         for stored in joined {
             history += (logs[stored.agreement] ?? []).filter { $0.sequence < stored.sequence }

@@ -72,8 +72,10 @@ public final class PeerSessionHandler: ChannelDuplexHandler {
 
     /// 1: the protocol of docs/protocol.md; 2 adds coded symbols to reconciliation; 3 adds
     /// attributions (who made a change) beside changes; 4 adds approvers' passkey signatures
-    /// beside approvals. A node syncs with one of an older version over the older version.
-    public static let supportedVersions: ClosedRange<UInt16> = 1...4
+    /// beside approvals; 5 adds the edits of trust rules 6-9 (fulfilment, void, removal, notice)
+    /// and the terms they extend. A node syncs with one of an older version over the older
+    /// version, and sends it no change it could not read (nor any after it in that agreement).
+    public static let supportedVersions: ClosedRange<UInt16> = 1...5
 
     private enum State {
         case awaitingTLS, awaitingHellos(sentAccept: Bool, receivedAccept: Bool), established, closed

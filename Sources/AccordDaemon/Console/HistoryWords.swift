@@ -78,6 +78,7 @@ struct HistoryWords {
             case .framework(let dimension): return "set \(FrameworkNames.label(dimension)) to “\(plain(value))”"
             case .effectiveFrom: return "set the start of the term to \(plain(value))"
             case .expiresOn: return "set the end of the term to \(plain(value))"
+            case .noticePeriod: return "set the notice period to \(plain(value))"
             case .commitment(let id, let attribute):
                 let name = "“\(names[id] ?? "a commitment")”"
                 switch attribute {
@@ -85,12 +86,16 @@ struct HistoryWords {
                 case .kind: return "set the kind of \(name) to \(plain(value))"
                 case .description: return "described a commitment as “\(plain(value))”"
                 case .dueDate: return "set the due date of \(name) to \(plain(value))"
+                case .amount: return "set the amount of \(name) to \(plain(value))"
+                case .schedule: return "set \(name) to recur \(plain(value))"
                 case .state:
                     if case .commitmentState(let state) = value {
                         switch state {
                         case .open: return "reopened \(name)"
                         case .fulfilled: return "marked \(name) fulfilled"
                         case .waived: return "waived \(name)"
+                        case .claimed: return "claimed \(name) fulfilled"
+                        case .disputed: return "disputed \(name)"
                         }
                     }
                     return "set the state of \(name) to \(plain(value))"
@@ -102,13 +107,29 @@ struct HistoryWords {
         case .approve(let organisation, _, _): return "approved the terms as \(organisation)"
         case .note(let text): return "noted: “\(text)”"
         case .terminate(let reason): return "terminated the agreement: “\(reason)”"
+        case .progress(let id, let period, let step, let text):
+            let name = "“\(names[id] ?? "a commitment")”" + (period.map { " for \(ReadableTime.day($0.description))" } ?? "")
+            let said = text.isEmpty ? "" : ": “\(text)”"
+            switch step {
+            case .claim: return "claimed \(name) fulfilled\(said)"
+            case .confirm: return "confirmed \(name) fulfilled\(said)"
+            case .dispute: return "disputed \(name)\(said)"
+            case .waive: return "waived \(name)\(said)"
+            }
+        case .void(let reason): return "voided the draft: “\(reason)”"
+        case .consentToRemoval(let organisation): return "agreed to remove \(organisation) from the parties"
+        case .removeParty(let organisation): return "removed \(organisation) from the parties"
+        case .agreeTermination(let reason): return "agreed to end the agreement" + (reason.isEmpty ? "" : ": “\(reason)”")
         }
     }
 
     /// A field as `ConflictView` names it ("commitment[ID].dueDate"), for people: "the due date
     /// of “2,000 GPU hours per month”".
     func field(_ name: String) -> String {
-        let terms = ["title": "the title", "category": "the category", "term.effectiveFrom": "the start of the term", "term.expiresOn": "the end of the term"]
+        let terms = [
+            "title": "the title", "category": "the category", "term.effectiveFrom": "the start of the term", "term.expiresOn": "the end of the term",
+            "term.noticePeriod": "the notice period",
+        ]
         if let label = terms[name] { return label }
         if name.hasPrefix("framework."), let dimension = FrameworkDimension.allCases.first(where: { "framework.\($0.name)" == name }) {
             return FrameworkNames.label(dimension)
@@ -124,6 +145,8 @@ struct HistoryWords {
         case "description": return "the description of \(commitment)"
         case "dueDate": return "the due date of \(commitment)"
         case "state": return "the state of \(commitment)"
+        case "amount": return "the amount of \(commitment)"
+        case "schedule": return "the schedule of \(commitment)"
         default: return name
         }
     }
@@ -136,6 +159,9 @@ struct HistoryWords {
         case .organisation(let organisation): organisation.rawValue
         case .commitmentKind(let kind): kind.name
         case .commitmentState(let state): state.name
+        case .amount(let amount): amount.map(Money.readable) ?? "none"
+        case .schedule(let schedule): schedule.map(Money.readableSchedule) ?? "none"
+        case .days(let days): days.map { "\($0) days" } ?? "none"
         }
     }
 }

@@ -92,9 +92,40 @@ enum EventDerivation {
                 case .terminate(let reason):
                     var terminated = event(.agreementTerminated)
                     terminated.message = reason
+                    terminated.date = after.terminatesOn?.description
                     terminated.by = author
                     terminated.actor = actor
                     events.append(terminated)
+                case .progress(let commitment, let period, let step, let text):
+                    var stepped = event(.commitmentStateChanged)
+                    stepped.commitment = commitment.description
+                    stepped.period = period?.description
+                    stepped.state = step.resultingState.name
+                    stepped.message = text.isEmpty ? nil : text
+                    stepped.by = author
+                    stepped.actor = actor
+                    events.append(stepped)
+                case .agreeTermination:
+                    var agreed = event(.terminationAgreed)
+                    agreed.organisation = change.author.organisation.rawValue
+                    agreed.date = after.terminatesOn?.description
+                    agreed.by = author
+                    agreed.actor = actor
+                    events.append(agreed)
+                case .void(let reason):
+                    var voided = event(.agreementVoided)
+                    voided.message = reason
+                    voided.by = author
+                    voided.actor = actor
+                    events.append(voided)
+                case .consentToRemoval(let organisation), .removeParty(let organisation):
+                    let removed = if case .removeParty = edit { true } else { false }
+                    var removal = event(removed ? .partyRemoved : .partyRemovalConsented)
+                    removal.organisation = organisation.rawValue
+                    removal.by = author
+                    removal.actor = actor
+                    events.append(removal)
+                    if removed, !changedFields.contains("parties") { changedFields.append("parties") }
                 }
             }
         }

@@ -111,6 +111,9 @@ enum EvidenceScript {
             if (kind == "organisation") return plain()
             if (kind == "category") return name(categories, byte())
             if (kind == "kind") return name(kinds, byte())
+            if (kind == "amount") return amount()
+            if (kind == "schedule") return schedule()
+            if (kind == "days") return number(2) " days"
             fail("no optional " kind)
         }
         function name(list, tag,   names) {
@@ -118,6 +121,16 @@ enum EvidenceScript {
             if (!(tag in names)) fail("an unknown tag " tag)
             return names[tag]
         }
+        # An amount: three letters, units (at most 2^53 - 1, exact in awk's doubles) and a scale.
+        function amount(   currency, units, scale, digits) {
+            currency = sprintf("%c%c%c", byte(), byte(), byte()); units = number(8); scale = byte()
+            if (units > 9007199254740991 || scale > 6) fail("an amount out of range")
+            digits = sprintf("%.0f", units)
+            if (scale == 0) return currency " " digits
+            while (length(digits) <= scale) digits = "0" digits
+            return currency " " substr(digits, 1, length(digits) - scale) "." substr(digits, length(digits) - scale + 1)
+        }
+        function schedule(   every, from) { every = name(recurrences, byte()); from = date(); return every " from " from " until " optional("date") }
         function timestamp(millis,   days, z, era, doe, yoe, doy, mp, day, month, year, time) {
             days = int(millis / 86400000); time = millis - days * 86400000
             z = days + 719468; era = int(z / 146097); doe = z - era * 146097
@@ -135,6 +148,7 @@ enum EvidenceScript {
             if (tag == 4) return "term.effectiveFrom"
             if (tag == 5) return "term.expiresOn"
             if (tag == 6) { dimension = uuid(); return "commitment[" dimension "]." name(attributes, byte()) }
+            if (tag == 7) return "term.noticePeriod"
             fail("an unknown field tag " tag)
         }
         function value(   kind) {
@@ -145,6 +159,9 @@ enum EvidenceScript {
             if (kind == 4) return plain()
             if (kind == 5) return name(kinds, byte())
             if (kind == 6) return name(states, byte())
+            if (kind == 7) return optional("amount")
+            if (kind == 8) return optional("schedule")
+            if (kind == 9) return optional("days")
             fail("an unknown value kind " kind)
         }
         function edit(author, stamp,   tag, organisation, hash, signature, text) {
@@ -164,6 +181,14 @@ enum EvidenceScript {
                 print "termination\t" order "\t" authorOrganisation "\t" authorName "\t" id "\t" sequence "\t" author "\t" stamp "\t" text > facts
                 return "terminate, reason " text
             }
+            if (tag == 8) {
+                text = uuid(); hash = optional("date"); signature = name(steps, byte())
+                return signature " commitment " text " for period " hash ", saying " quoted()
+            }
+            if (tag == 9) return "void, reason " quoted()
+            if (tag == 10) return "consent to removing party " plain()
+            if (tag == 11) return "remove party " plain()
+            if (tag == 12) return "agree to the termination, reason " quoted()
             fail("an unknown edit tag " tag)
         }
         function change(   version, agreement, millis, counter, count, i, stamp) {
@@ -198,8 +223,8 @@ enum EvidenceScript {
             print "change " sequence " approval signed by the passkey of " person ", credential " credential ", registered " registered \
                 ", relying party \"" rp "\", origin \"" origin "\""
         }
-        function terms(   version, count, i, parties, party, id, by, kind, description, due) {
-            version = byte(); if (version != 1) fail("terms version " version)
+        function terms(   version, count, i, parties, party, id, by, kind, description, due, extra) {
+            version = byte(); if (version != 1 && version != 2) fail("terms version " version)
             print "agreement: " uuid()
             print "title: " optional("text")
             print "category: " optional("category")
@@ -210,10 +235,13 @@ enum EvidenceScript {
             count = number(4)
             for (i = 0; i < count; i++) {
                 id = uuid(); by = optional("organisation"); kind = optional("kind"); description = optional("text"); due = optional("date")
-                print "commitment " id ": by " by ", kind " kind ", due " due ": " description
+                extra = ""
+                if (version == 2) { extra = ", amount " optional("amount"); extra = extra ", recurring " optional("schedule") }
+                print "commitment " id ": by " by ", kind " kind ", due " due extra ": " description
             }
             print "effective from: " optional("date")
             print "expires on: " optional("date")
+            if (version == 2) print "notice period: " optional("days")
             print "terms hash (SHA-256 of the canonical terms above): " hash
         }
         BEGIN {
@@ -221,9 +249,11 @@ enum EvidenceScript {
             for (i = 1; i <= 16; i++) for (j = 1; j <= 16; j++) hv[digits[i] digits[j]] = (i - 1) * 16 + (j - 1)
             categories = "technicalResources fullSupport financialSupport"
             dimensions = "valueAlignment technicalFit serviceCoverage dataProtection returnMechanism"
-            attributes = "by kind description dueDate state"
+            attributes = "by kind description dueDate state amount schedule"
             kinds = "freeResource customerAssistance qualityGuarantee rdSubsidy other"
-            states = "open fulfilled waived"
+            states = "open fulfilled waived claimed disputed"
+            steps = "claim confirm dispute waive"
+            recurrences = "monthly quarterly yearly"
         }
         { hex = hex $0 }
         END {

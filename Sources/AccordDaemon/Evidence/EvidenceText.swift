@@ -57,7 +57,14 @@ enum EvidenceText {
         case .organisation(let organisation): plain(organisation.rawValue)
         case .commitmentKind(let kind): kind.name
         case .commitmentState(let state): state.name
+        case .amount(let amount): optional(amount) { $0.description }
+        case .schedule(let schedule): optional(schedule, Self.schedule)
+        case .days(let days): optional(days) { "\($0) days" }
         }
+    }
+
+    static func schedule(_ schedule: Schedule) -> String {
+        "\(schedule.every.name) from \(date(schedule.from)) until \(optional(schedule.until, date))"
     }
 
     // MARK: - Files
@@ -78,6 +85,12 @@ enum EvidenceText {
                 case .approve(let organisation, let termsHash, _): "approve as \(plain(organisation.rawValue)) the terms \(termsHash.hex)"
                 case .note(let text): "note \(quoted(text))"
                 case .terminate(let reason): "terminate, reason \(quoted(reason))"
+                case .progress(let id, let period, let step, let text):
+                    "\(step.name) commitment \(id) for period \(optional(period, date)), saying \(quoted(text))"
+                case .void(let reason): "void, reason \(quoted(reason))"
+                case .consentToRemoval(let organisation): "consent to removing party \(plain(organisation.rawValue))"
+                case .removeParty(let organisation): "remove party \(plain(organisation.rawValue))"
+                case .agreeTermination(let reason): "agree to the termination, reason \(quoted(reason))"
                 }
             lines.append("  " + text)
         }
@@ -96,11 +109,17 @@ enum EvidenceText {
         for commitment in terms.commitments {
             lines.append(
                 "commitment \(commitment.id): by \(optional(commitment.by) { plain($0.rawValue) }), kind \(optional(commitment.kind) { $0.name }), "
-                    + "due \(optional(commitment.dueDate, date)): \(optional(commitment.description, quoted))"
+                    + "due \(optional(commitment.dueDate, date))"
+                    + (terms.encodingVersion >= 2
+                        ? ", amount \(optional(commitment.amount) { $0.description }), recurring \(optional(commitment.schedule, schedule))" : "")
+                    + ": \(optional(commitment.description, quoted))"
             )
         }
         lines += [
             "effective from: \(optional(terms.effectiveFrom, date))", "expires on: \(optional(terms.expiresOn, date))",
+        ]
+        if terms.encodingVersion >= 2 { lines.append("notice period: \(optional(terms.noticeDays) { "\($0) days" })") }
+        lines += [
             "terms hash (SHA-256 of the canonical terms above): \(terms.hash.hex)",
         ]
         return lines.map { $0 + "\n" }.joined()
