@@ -7,13 +7,15 @@ public struct CreateAgreementRequest: Codable, Sendable {
     public var framework: [String: String]?
     public var effectiveFrom: String?
     public var expiresOn: String?
+    /// Days of notice a party's termination needs before it takes effect.
+    public var noticePeriod: String?
     /// Parties this node knows no certificate or peer of are refused as likely misspellings
     /// (`unknown-organisation`) unless this is true: a new partner named on purpose.
     public var allowUnknownParties: Bool?
 
     public init(
         title: String, category: String, parties: [String], framework: [String: String]? = nil, effectiveFrom: String? = nil,
-        expiresOn: String? = nil, allowUnknownParties: Bool? = nil
+        expiresOn: String? = nil, allowUnknownParties: Bool? = nil, noticePeriod: String? = nil
     ) {
         self.title = title
         self.category = category
@@ -22,6 +24,7 @@ public struct CreateAgreementRequest: Codable, Sendable {
         self.effectiveFrom = effectiveFrom
         self.expiresOn = expiresOn
         self.allowUnknownParties = allowUnknownParties
+        self.noticePeriod = noticePeriod
     }
 }
 
@@ -76,9 +79,16 @@ public struct CommitmentRequest: Codable, Sendable {
         case add
         /// Rewrites the given attributes of `commitment`.
         case update
-        case fulfil
+        /// The owing party says it is fulfilled (`text`: a note).
+        case claim
+        /// A party owed confirms a claim.
+        case confirm
+        /// A party owed disputes a claim (`text`: the reason, required); it is open again.
+        case dispute
+        /// A party owed releases the owing party from it.
         case waive
-        case reopen
+        /// `claim` for the party that owes it, `confirm` for a party owed.
+        case fulfil
         case remove
     }
 
@@ -90,14 +100,34 @@ public struct CommitmentRequest: Codable, Sendable {
     public var description: String?
     /// `YYYY-MM-DD`; empty clears it.
     public var dueDate: String?
+    /// `EUR 40000.50` (an ISO 4217 code and an exact decimal); empty clears it.
+    public var amount: String?
+    /// `monthly`, `quarterly` or `yearly` with `from` (and optionally `until`), or `none` to
+    /// make it a one-off again.
+    public var every: String?
+    public var from: String?
+    public var until: String?
+    /// For the steps of a recurring commitment: the period (`YYYY-MM-DD`, as `due` lists it).
+    public var period: String?
+    /// A claim's note or a dispute's reason.
+    public var text: String?
 
-    public init(action: Action, commitment: String? = nil, by: String? = nil, kind: String? = nil, description: String? = nil, dueDate: String? = nil) {
+    public init(
+        action: Action, commitment: String? = nil, by: String? = nil, kind: String? = nil, description: String? = nil, dueDate: String? = nil,
+        amount: String? = nil, every: String? = nil, from: String? = nil, until: String? = nil, period: String? = nil, text: String? = nil
+    ) {
         self.action = action
         self.commitment = commitment
         self.by = by
         self.kind = kind
         self.description = description
         self.dueDate = dueDate
+        self.amount = amount
+        self.every = every
+        self.from = from
+        self.until = until
+        self.period = period
+        self.text = text
     }
 }
 
@@ -110,7 +140,16 @@ public struct ApproveRequest: Codable, Sendable {
     public init(termsHash: String?) { self.termsHash = termsHash }
 }
 
+/// `POST /v1/agreements/{id}/terminate`: give notice (it takes effect after the terms' notice
+/// period), or, once another party has, agree to end it (when every party has, it ends at once).
 public struct TerminateRequest: Codable, Sendable {
+    public var reason: String
+
+    public init(reason: String) { self.reason = reason }
+}
+
+/// `POST /v1/agreements/{id}/void`: the creator voids a draft nobody approved.
+public struct VoidRequest: Codable, Sendable {
     public var reason: String
 
     public init(reason: String) { self.reason = reason }
@@ -122,10 +161,11 @@ public struct NoteRequest: Codable, Sendable {
     public init(text: String) { self.text = text }
 }
 
-/// `POST /v1/agreements/{id}/parties`: add an organisation, or withdraw this node's own.
+/// `POST /v1/agreements/{id}/parties`: add an organisation, withdraw this node's own, or remove
+/// one that never approved (this consents; the last party to consent removes it).
 public struct PartyRequest: Codable, Sendable {
     public enum Action: String, Codable, Sendable {
-        case add, withdraw
+        case add, withdraw, remove
     }
 
     public var action: Action

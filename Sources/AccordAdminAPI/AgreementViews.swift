@@ -54,6 +54,19 @@ public struct AgreementView: Codable, Sendable {
     public var approvals: [ApprovalView]
     public var notes: [NoteView]
     public var termination: TerminationView?
+    /// Days of notice a termination needs (the terms'), if set.
+    public var noticePeriod: Int?
+    /// The day the agreement ends (`YYYY-MM-DD`): its termination's, or the day every party had
+    /// agreed to end it; `status` is `terminating` until then.
+    public var terminatesOn: String?
+    /// The parties that gave or agreed to the termination.
+    public var terminationAgreedBy: [String]?
+    /// The creator's void of the draft, if it voided it.
+    public var void: TerminationView?
+    /// Party → the parties that consented to removing it (it is removed once all others have).
+    public var removalConsents: [String: [String]]?
+    /// What each party owes in money, per currency (one-offs, and recurring amounts of schedules that end).
+    public var totals: [TotalView]?
     public var conflicts: [ConflictView]
     public var changes: Int
     public var heads: [String]
@@ -97,7 +110,16 @@ public struct CommitmentView: Codable, Sendable {
     public var kind: String?
     public var description: String?
     public var dueDate: String?
+    /// `open`, `claimed`, `fulfilled`, `disputed` or `waived` (of a one-off; a recurring
+    /// commitment's are per period).
     public var state: String
+    /// `EUR 40000.5`: an ISO 4217 code and an exact decimal (per period when it recurs).
+    public var amount: String?
+    public var schedule: ScheduleView?
+    /// Who moved a one-off to its state, when, and what they said.
+    public var progress: ProgressView?
+    /// A recurring commitment's periods up to the next one to come, latest last (at most 24).
+    public var periods: [ProgressView]?
 
     public init(id: String, by: String?, kind: String?, description: String?, dueDate: String?, state: String) {
         self.id = id
@@ -106,6 +128,53 @@ public struct CommitmentView: Codable, Sendable {
         self.description = description
         self.dueDate = dueDate
         self.state = state
+    }
+}
+
+public struct ScheduleView: Codable, Sendable {
+    /// `monthly`, `quarterly` or `yearly`.
+    public var every: String
+    public var from: String
+    public var until: String?
+
+    public init(every: String, from: String, until: String?) {
+        self.every = every
+        self.from = from
+        self.until = until
+    }
+}
+
+/// Where a commitment or one period of it stands, and the step that put it there.
+public struct ProgressView: Codable, Sendable {
+    /// The period (`YYYY-MM-DD`) of a recurring commitment.
+    public var period: String?
+    public var state: String
+    /// The step's author node, and the person where it said: "Alice Chen (acme) via acme/node1".
+    public var by: String?
+    public var at: String?
+    /// The claim's note or the dispute's reason.
+    public var text: String?
+
+    public init(period: String?, state: String, by: String?, at: String?, text: String?) {
+        self.period = period
+        self.state = state
+        self.by = by
+        self.at = at
+        self.text = text
+    }
+}
+
+/// What one party owes in one currency.
+public struct TotalView: Codable, Sendable {
+    public var party: String
+    public var currency: String
+    /// An exact decimal.
+    public var amount: String
+
+    public init(party: String, currency: String, amount: String) {
+        self.party = party
+        self.currency = currency
+        self.amount = amount
     }
 }
 
@@ -155,8 +224,11 @@ public struct TerminationView: Codable, Sendable {
     public var reason: String
     /// For people: "Alice Chen (acme) via acme/node1", or the node when it named no one.
     public var by: String
+    /// The day it takes effect (after the notice period it was given with); absent for a void.
+    public var takesEffectOn: String?
 
-    public init(author: String, at: String, reason: String, by: String) {
+    public init(author: String, at: String, reason: String, by: String, takesEffectOn: String? = nil) {
+        self.takesEffectOn = takesEffectOn
         self.author = author
         self.by = by
         self.at = at

@@ -173,11 +173,17 @@ public struct DeadlinesResponse: Codable, Sendable {
         public var commitment: String?
         public var owner: String?
         public var description: String?
+        /// For a recurring commitment, the period (its date, as steps name it).
+        public var period: String?
+        /// For a commitment: `open`, `claimed` (waiting for a party owed to confirm) or `disputed`.
+        public var state: String?
 
         public init(
             kind: String, date: String, daysLeft: Int, agreement: String, title: String?, commitment: String?, owner: String?,
-            description: String?
+            description: String?, period: String? = nil, state: String? = nil
         ) {
+            self.period = period
+            self.state = state
             self.kind = kind
             self.date = date
             self.daysLeft = daysLeft

@@ -8,7 +8,7 @@ package enum AdminRequestDecoding {
     /// The action of `POST /v1/agreements` (a new agreement).
     package static let create = "create"
     /// The actions of `POST /v1/agreements/{id}/ACTION` that this decodes.
-    package static let editActions: Set<String> = ["fields", "commitments", "terminate", "notes", "parties"]
+    package static let editActions: Set<String> = ["fields", "commitments", "terminate", "notes", "parties", "void"]
 
     /// What a request asks for: its edits, the commitment they are about (for `commitments`),
     /// and whether parties this node does not know are named on purpose (`AuthoringChecks`).
@@ -16,6 +16,8 @@ package enum AdminRequestDecoding {
         package var edits: [Edit]
         package var commitment: CommitmentID? = nil
         package var allowUnknownParties = false
+        /// Edits that depend on the agreement and on who this node is (instead of `edits`).
+        var intent: EditIntent? = nil
     }
 
     /// The edits a request body asks for.
@@ -27,18 +29,30 @@ package enum AdminRequestDecoding {
             return Decoded(edits: try EditRequests.create(request), allowUnknownParties: request.allowUnknownParties == true)
         case "fields": return Decoded(edits: [try EditRequests.setField(try EditRequests.decode(body))])
         case "commitments":
-            let (commitment, edits) = try EditRequests.commitment(try EditRequests.decode(body))
+            let request: CommitmentRequest = try EditRequests.decode(body)
+            let (commitment, edits) = try EditRequests.commitment(request)
+            if request.action == .fulfil {
+                let period = try request.period.map { text throws(AdminFailure) in try EditRequests.date(text, "period") } ?? nil
+                return Decoded(edits: [], commitment: commitment, intent: .fulfil(commitment, period: period, text: request.text ?? ""))
+            }
             return Decoded(edits: edits, commitment: commitment)
         case "terminate":
             let request: TerminateRequest = try EditRequests.decode(body)
             guard !request.reason.isEmpty else { throw AdminFailure.badRequest("a termination needs a reason") }
-            return Decoded(edits: [.terminate(reason: request.reason)])
+            return Decoded(edits: [], intent: .terminate(reason: request.reason))
+        case "void":
+            let request: VoidRequest = try EditRequests.decode(body)
+            guard !request.reason.isEmpty else { throw AdminFailure.badRequest("voiding a draft needs a reason") }
+            return Decoded(edits: [.void(reason: request.reason)])
         case "notes":
             let request: NoteRequest = try EditRequests.decode(body)
             guard !request.text.isEmpty else { throw AdminFailure.badRequest("a note needs text") }
             return Decoded(edits: [.note(request.text)])
         case "parties":
             let request: PartyRequest = try EditRequests.decode(body)
+            if request.action == .remove {
+                return Decoded(edits: [], intent: .removeParty(try EditRequests.organisation(request.organisation, "organisation")))
+            }
             return Decoded(edits: [try EditRequests.party(request)], allowUnknownParties: request.allowUnknownParty == true)
         default: throw AdminFailure.notFound("no edit action \(action)")
         }
@@ -98,12 +112,13 @@ enum EditRequests {
         }
         if let from = request.effectiveFrom { edits.append(.set(.effectiveFrom, .date(try date(from, "effectiveFrom")))) }
         if let until = request.expiresOn { edits.append(.set(.expiresOn, .date(try date(until, "expiresOn")))) }
+        if let notice = request.noticePeriod { edits.append(.set(.noticePeriod, .days(try days(notice, "noticePeriod")))) }
         return edits
     }
 
     /// The fields `set` takes by name, for help texts and errors.
     static let settableFields = "title, category, framework.<"
-        + FrameworkDimension.allCases.map(\.name).joined(separator: "|") + ">, effectiveFrom, expiresOn"
+        + FrameworkDimension.allCases.map(\.name).joined(separator: "|") + ">, effectiveFrom, expiresOn, noticePeriod (days)"
 
     static func setField(_ request: SetFieldRequest) throws(AdminFailure) -> Edit {
         let name = request.field.hasPrefix("term.") ? String(request.field.dropFirst(5)) : request.field
@@ -112,6 +127,7 @@ enum EditRequests {
         case "category": return .set(.category, .category(try term(request.value, "category")))
         case "effectiveFrom": return .set(.effectiveFrom, .date(try date(request.value, "effectiveFrom")))
         case "expiresOn": return .set(.expiresOn, .date(try date(request.value, "expiresOn")))
+        case "noticePeriod": return .set(.noticePeriod, .days(try days(request.value, "noticePeriod")))
         case _ where name.hasPrefix("framework."):
             let dimension: FrameworkDimension = try term(String(name.dropFirst("framework.".count)), "framework dimension")
             return .set(.framework(dimension), .text(request.value))
@@ -140,15 +156,52 @@ enum EditRequests {
         if let kind = request.kind { edits.append(.set(.commitment(id, .kind), .commitmentKind(try term(kind, "kind")))) }
         if let description = request.description { edits.append(.set(.commitment(id, .description), .text(description))) }
         if let due = request.dueDate { edits.append(.set(.commitment(id, .dueDate), .date(try date(due, "dueDate")))) }
+        if let amount = request.amount {
+            do {
+                edits.append(.set(.commitment(id, .amount), .amount(amount.isEmpty ? nil : try Money.amount(amount))))
+            } catch {
+                throw .badRequest("amount: \(error)")
+            }
+        }
+        if let every = request.every { edits.append(.set(.commitment(id, .schedule), .schedule(try schedule(every, from: request.from, until: request.until)))) }
+        let period = try request.period.map { text throws(AdminFailure) in try date(text, "period") } ?? nil
+        let text = request.text ?? ""
         switch request.action {
         case .add: edits.append(.set(.commitment(id, .state), .commitmentState(.open)))
-        case .update: if edits.isEmpty { throw .badRequest("update needs at least one of by, kind, description, dueDate") }
-        case .fulfil: edits.append(.set(.commitment(id, .state), .commitmentState(.fulfilled)))
-        case .waive: edits.append(.set(.commitment(id, .state), .commitmentState(.waived)))
-        case .reopen: edits.append(.set(.commitment(id, .state), .commitmentState(.open)))
+        case .update: if edits.isEmpty { throw .badRequest("update needs at least one of by, kind, description, dueDate, amount, every") }
+        case .claim: edits = [.progress(id, period: period, step: .claim, text: text)]
+        case .confirm: edits = [.progress(id, period: period, step: .confirm, text: text)]
+        case .dispute:
+            guard !text.allSatisfy(\.isWhitespace) else { throw .badRequest("a dispute needs its reason (text)") }
+            edits = [.progress(id, period: period, step: .dispute, text: text)]
+        case .waive: edits = [.progress(id, period: period, step: .waive, text: text)]
+        case .fulfil: edits = []
         case .remove: edits.append(.removeCommitment(id))
         }
         return (id, edits)
+    }
+
+    /// `monthly|quarterly|yearly` from a date, optionally until one; `none` for a one-off.
+    static func schedule(_ every: String, from: String?, until: String?) throws(AdminFailure) -> Schedule? {
+        if every == "none" || every.isEmpty { return nil }
+        let recurrence: Recurrence = try term(every, "every")
+        guard let fromText = from, let start = try date(fromText, "from") else {
+            throw .badRequest("from: a recurring commitment needs the date of its first period (YYYY-MM-DD)")
+        }
+        let end = try until.map { text throws(AdminFailure) in try date(text, "until") } ?? nil
+        guard let schedule = Schedule(every: recurrence, from: start, until: end) else {
+            throw .badRequest("until: \(end!) is before from \(start)")
+        }
+        return schedule
+    }
+
+    /// A number of days, at most `FieldValue.maximumDays`, or empty to clear.
+    static func days(_ text: String, _ field: String) throws(AdminFailure) -> Int? {
+        if text.isEmpty { return nil }
+        guard let days = Int(text), (0...FieldValue.maximumDays).contains(days) else {
+            throw .badRequest("\(field): \"\(text)\" is not a number of days from 0 to \(FieldValue.maximumDays)")
+        }
+        return days
     }
 
     static func party(_ request: PartyRequest) throws(AdminFailure) -> Edit {

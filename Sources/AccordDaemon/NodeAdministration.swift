@@ -72,7 +72,8 @@ public final class NodeAdministration: Sendable {
             }
             return status
         }
-        return try await store.agreements(party: party, status: status, today: today)
+        // A void draft was a mistake: listed only when asked for by its status.
+        return try await store.agreements(party: party, status: status, today: today).filter { status != nil || $0.status != .void }
     }
 
     func show(_ id: AgreementID) async throws -> AgreementView { try await showing(id).view }
@@ -153,9 +154,17 @@ public final class NodeAdministration: Sendable {
     /// A change of `edits` to agreement `id`, checked against the agreement as the writer holds
     /// it, in the write's own transaction (no replay of the log, and no edit in between).
     func author(_ id: AgreementID, _ edits: [Edit], allowUnknownParties: Bool = false, actor: ActingPerson?) async throws -> StoredChange {
-        let checks = authoringChecks(allowUnknownParties: allowUnknownParties)
+        try await author(id, AdminRequestDecoding.Decoded(edits: edits, allowUnknownParties: allowUnknownParties), actor: actor)
+    }
+
+    /// A decoded request's change: its edits, or those its intent resolves to on the agreement as
+    /// the writer holds it (`EditIntent`).
+    func author(_ id: AgreementID, _ request: AdminRequestDecoding.Decoded, actor: ActingPerson?) async throws -> StoredChange {
+        let checks = authoringChecks(allowUnknownParties: request.allowUnknownParties)
+        let organisation = configuration.node.organisation
         let stored = try await store.author(id, signer: signer, actor: actor, nowMillis: clock()) { current in
             guard let current else { throw Self.unknown(id) }
+            let edits = try request.intent?.edits(on: current, as: organisation) ?? request.edits
             try checks.check(edits, on: current)
             return edits
         }

@@ -38,15 +38,30 @@ enum Views {
         let agreement = detail.agreement
         var framework: [String: String] = [:]
         for (dimension, text) in agreement.framework { framework[dimension.name] = text }
-        return AgreementView(
+        func progress(_ progress: Progress, period: CalendarDate?) -> ProgressView {
+            ProgressView(
+                period: period?.description, state: progress.state.name,
+                by: progress.write.map { by(attributions[$0.change]?.actor, node: $0.author) }, at: progress.write.map { time($0.stamp.millis) },
+                text: progress.text.isEmpty ? nil : progress.text
+            )
+        }
+        var view = AgreementView(
             id: agreement.id.description, title: agreement.title, category: agreement.category?.name,
             parties: agreement.parties.map(\.rawValue), status: agreement.status(on: today).rawValue,
             termsHash: agreement.termsHash.hex, framework: framework,
             commitments: agreement.commitments.map { commitment in
-                CommitmentView(
+                var view = CommitmentView(
                     id: commitment.id.description, by: commitment.by?.rawValue, kind: commitment.kind?.name,
                     description: commitment.description, dueDate: commitment.dueDate?.description, state: commitment.state.name
                 )
+                view.amount = commitment.amount?.description
+                if let schedule = commitment.schedule {
+                    view.schedule = ScheduleView(every: schedule.every.name, from: schedule.from.description, until: schedule.until?.description)
+                    view.periods = periods(of: schedule, through: today).map { progress(commitment.progress(of: $0), period: $0) }
+                } else if commitment.progress.write != nil {
+                    view.progress = progress(commitment.progress, period: nil)
+                }
+                return view
             },
             effectiveFrom: agreement.effectiveFrom?.description, expiresOn: agreement.expiresOn?.description,
             approvals: agreement.approvals.sorted { $0.key < $1.key }.map { organisation, status in
@@ -62,7 +77,8 @@ enum Views {
             },
             termination: agreement.termination.map {
                 TerminationView(
-                    author: $0.author.description, at: time($0.stamp.millis), reason: $0.reason, by: by(attributions[$0.change]?.actor, node: $0.author)
+                    author: $0.author.description, at: time($0.stamp.millis), reason: $0.reason, by: by(attributions[$0.change]?.actor, node: $0.author),
+                    takesEffectOn: agreement.terminatesOn?.description
                 )
             },
             conflicts: conflicts(agreement.conflicts), changes: detail.changeCount, heads: detail.heads.map(\.hex),
@@ -72,6 +88,28 @@ enum Views {
             },
             delivery: delivery
         )
+        view.noticePeriod = agreement.noticeDays
+        view.terminatesOn = agreement.terminatesOn?.description
+        if agreement.termination != nil { view.terminationAgreedBy = agreement.terminationConsents.keys.sorted().map(\.rawValue) }
+        view.void = agreement.void.map {
+            TerminationView(author: $0.author.description, at: time($0.stamp.millis), reason: $0.reason, by: by(attributions[$0.change]?.actor, node: $0.author))
+        }
+        if !agreement.removalConsents.isEmpty {
+            view.removalConsents = Dictionary(uniqueKeysWithValues: agreement.removalConsents.map { ($0.key.rawValue, $0.value.sorted().map(\.rawValue)) })
+        }
+        let totals = agreement.totals.sorted { $0.key < $1.key }.flatMap { party, totals in
+            totals.map { TotalView(party: party.rawValue, currency: $0.currency, amount: $0.decimal) }
+        }
+        if !totals.isEmpty { view.totals = totals }
+        return view
+    }
+
+    /// The periods of a schedule a person looks at: those due through `today` and the next one,
+    /// at most the latest 24.
+    static func periods(of schedule: Schedule, through today: CalendarDate) -> [CalendarDate] {
+        let due = schedule.periods(through: today)
+        let next = schedule.periods(through: today.adding(months: schedule.every.months) ?? today).dropFirst(due.count).prefix(1)
+        return Array((due + next).suffix(24))
     }
 
     static func conflicts(_ conflicts: [Agreement.Conflict]) -> [ConflictView] {
@@ -118,7 +156,8 @@ enum Views {
         DeadlinesResponse.Deadline(
             kind: deadline.kind.rawValue, date: deadline.date.description, daysLeft: DeadlineCalendar.days(from: today, to: deadline.date),
             agreement: deadline.agreement.description, title: deadline.title, commitment: deadline.commitment?.description,
-            owner: deadline.owner?.rawValue, description: deadline.description
+            owner: deadline.owner?.rawValue, description: deadline.description, period: deadline.period?.description,
+            state: deadline.kind == .commitment ? deadline.state.name : nil
         )
     }
 

@@ -59,6 +59,8 @@ public struct Agreement: Hashable, Sendable {
     public let terminationConsents: [OrganisationID: RegisterWrite<String>]
     /// The creator's void, if it voided the draft (trust rule 7).
     public let void: Termination?
+    /// Current party → the parties that consented to removing it (trust rule 8).
+    public let removalConsents: [OrganisationID: Set<OrganisationID>]
     /// SHA-256 of the canonical encoding of the terms (docs/encoding.md, "Terms").
     public let termsHash: SHA256Digest
     /// Every written field's register, from which conflicts and provenance are read on demand.
@@ -162,6 +164,7 @@ public struct Agreement: Hashable, Sendable {
         termination = state.termination
         void = state.void
         terminationConsents = state.terminationConsents
+        removalConsents = state.removalConsents.filter { state.isParty($0.key) }
         // Every current party gave or agreed to the termination: it ends the day the last did.
         let parties = state.parties
         var agreedOn: CalendarDate?

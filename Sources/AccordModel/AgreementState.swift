@@ -27,6 +27,8 @@ public struct AgreementState: Hashable, Sendable {
     private var agreedToTermination = false
     /// Set once by the creator's void; the earliest counts.
     public private(set) var void: Termination?
+    /// Organisation → the parties that consented to removing it (grow-only; trust rule 8).
+    public private(set) var removalConsents: [OrganisationID: Set<OrganisationID>] = [:]
     /// One register per commitment and period: the steps of fulfilment (trust rule 6).
     public private(set) var progress: [ProgressKey: MultiValueRegister<ProgressEntry>] = [:]
 
@@ -87,8 +89,8 @@ public struct AgreementState: Hashable, Sendable {
                 progress[ProgressKey(commitment: id, period: period), default: MultiValueRegister()].write(
                     RegisterWrite(value: ProgressEntry(step: step, text: text), stamp: change.stamp, change: change.id), past: past
                 )
-            case .consentToRemoval:
-                break
+            case .consentToRemoval(let organisation):
+                removalConsents[organisation, default: []].insert(change.author.organisation)
             }
         }
     }
@@ -103,7 +105,7 @@ public struct AgreementState: Hashable, Sendable {
     public var canonicalEncoding: [UInt8] {
         // Version 2 of the encoding appends what the rules of protocol version 5 added; a state
         // without any of it encodes as version 1 did.
-        let extended = void != nil || !progress.isEmpty || (termination?.noticeDays ?? 0) > 0 || agreedToTermination
+        let extended = void != nil || !progress.isEmpty || (termination?.noticeDays ?? 0) > 0 || agreedToTermination || !removalConsents.isEmpty
         var writer = CanonicalWriter(reservingCapacity: 1024)
         writer.write(UInt8(extended ? 2 : 1))
         id.uuid.encode(into: &writer)
@@ -143,6 +145,10 @@ public struct AgreementState: Hashable, Sendable {
         writer.writeOptional(void) { writer, void in
             writer.write(void.reason)
             AgreementState.encode(void.stamp, void.change, into: &writer)
+        }
+        writer.writeSequence(removalConsents.sorted { $0.key < $1.key }) { writer, entry in
+            entry.key.encode(into: &writer)
+            writer.writeSequence(entry.value.sorted()) { $1.encode(into: &$0) }
         }
         writer.writeSequence(progress.sorted { $0.key < $1.key }) { writer, entry in
             entry.key.commitment.uuid.encode(into: &writer)

@@ -5,7 +5,9 @@ import Foundation
 struct Agreements: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List, read, create and edit agreements.",
-        subcommands: [List.self, Show.self, Create.self, Set.self, Commitment.self, Approve.self, Terminate.self, Note.self, Party.self, History.self, Diff.self, Evidence.self, Import.self, Export.self, Due.self]
+        subcommands: [
+            List.self, Show.self, Create.self, Set.self, Commitment.self, Approve.self, Terminate.self, Void.self, Note.self, Party.self, History.self, Diff.self, Evidence.self, Import.self, Export.self, Due.self,
+        ]
     )
 
     struct List: ControlCommand {
@@ -39,77 +41,6 @@ struct Agreements: AsyncParsableCommand {
         }
     }
 
-    struct Show: ControlCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Every field of an agreement, its status, approvals (fresh or stale) and delivery to each party."
-        )
-
-        @OptionGroup var connection: Connection
-        @OptionGroup var agreement: AgreementArgument
-
-        func execute(_ client: AdminClient, json: Bool) async throws {
-            let (view, raw): (AgreementView, [UInt8]) = try await client.get(agreement.path)
-            if json { return Output.json(raw) }
-            Output.fields([
-                ("id", view.id), ("reference", view.reference), ("title", view.title ?? "(untitled)"), ("category", view.category ?? "-"),
-                ("status", view.status), ("parties", view.parties.joined(separator: ", ")),
-                ("effective from", view.effectiveFrom), ("expires on", view.expiresOn),
-                ("terms hash", view.termsHash), ("changes", "\(view.changes)"),
-            ])
-            if !view.framework.isEmpty {
-                print("\nframework:")
-                Output.fields(view.framework.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, indent: "  ")
-            }
-            if !view.commitments.isEmpty {
-                print("\ncommitments:")
-                Output.table(
-                    ["  ID", "BY", "KIND", "STATE", "DUE", "DESCRIPTION"],
-                    view.commitments.map { ["  " + $0.id, $0.by ?? "-", $0.kind ?? "-", $0.state, $0.dueDate ?? "-", $0.description ?? ""] }
-                )
-            }
-            print("\napprovals:")
-            let approved = Dictionary(view.approvals.map { ($0.organisation, $0) }, uniquingKeysWith: { first, _ in first })
-            for party in view.parties {
-                guard let approval = approved[party] else {
-                    print("  \(party): not approved")
-                    continue
-                }
-                let freshness = approval.fresh ? "fresh (covers the current terms)" : "STALE (the terms changed since)"
-                print("  \(party): \(freshness), by \(approval.by) at \(Output.when(approval.at))")
-                print("    signed by a person: \(approval.passkey ?? "no (only the node signed it)")")
-            }
-            if !view.delivery.isEmpty {
-                print("\ndelivery of this node's latest change:")
-                for delivery in view.delivery {
-                    let state = delivery.node == nil ? "its node has not been met yet" : delivery.acknowledged ? "acknowledged" : "not yet acknowledged"
-                    print("  \(delivery.node ?? delivery.organisation): \(state)")
-                }
-            }
-            if !view.notes.isEmpty {
-                print("\nnotes:")
-                for note in view.notes {
-                    // Continuation lines of a note are indented under it, so the next note is not mistaken for its text.
-                    print("  \(Output.when(note.at)) \(note.by): \(note.text.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n    "))")
-                }
-            }
-            if let termination = view.termination {
-                print("\nterminated by \(termination.by) at \(Output.when(termination.at)): \(termination.reason)")
-            }
-            if !view.conflicts.isEmpty {
-                print("\nconflicts:")
-                Conflicts.render(view.conflicts, indent: "  ")
-            }
-            if !view.held.isEmpty {
-                print("\nheld changes:")
-                for held in view.held { print("  \(Output.short(held.change)): \(held.reason)") }
-            }
-            if !view.rejected.isEmpty {
-                print("\nrejected changes:")
-                for rejected in view.rejected { print("  \(Output.short(rejected.change)): \(rejected.code): \(rejected.message)") }
-            }
-        }
-    }
-
     struct Create: ControlCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create an agreement and print its id.",
@@ -140,6 +71,9 @@ struct Agreements: AsyncParsableCommand {
         @Option(help: ArgumentHelp("When the agreement expires.", valueName: "YYYY-MM-DD"))
         var expiresOn: String?
 
+        @Option(help: ArgumentHelp("Days of notice a party's termination needs before it takes effect.", valueName: "days"))
+        var noticePeriod: Int?
+
         @Flag(help: "Accept parties this node knows no certificate or peer of (a new partner, named on purpose).")
         var allowUnknownParty = false
 
@@ -156,7 +90,8 @@ struct Agreements: AsyncParsableCommand {
             }
             let request = CreateAgreementRequest(
                 title: title, category: category, parties: parties, framework: dimensions.isEmpty ? nil : dimensions,
-                effectiveFrom: effectiveFrom, expiresOn: expiresOn, allowUnknownParties: allowUnknownParty ? true : nil
+                effectiveFrom: effectiveFrom, expiresOn: expiresOn, allowUnknownParties: allowUnknownParty ? true : nil,
+                noticePeriod: noticePeriod.map(String.init)
             )
             let (created, raw): (CreatedAgreement, [UInt8]) = try await client.post("/v1/agreements", request)
             if json { return Output.json(raw) }
@@ -167,7 +102,10 @@ struct Agreements: AsyncParsableCommand {
     struct Set: ControlCommand {
         static let configuration = CommandConfiguration(
             abstract: "Set one field of an agreement.",
-            discussion: "Fields: title, category, framework.<dimension>, effectiveFrom, expiresOn (an empty value clears a date). Changing the terms makes existing approvals stale."
+            discussion: """
+                Fields: title, category, framework.<dimension>, effectiveFrom, expiresOn, noticePeriod (days) \
+                (an empty value clears a date or the notice). Changing the terms makes existing approvals stale.
+                """
         )
 
         @OptionGroup var connection: Connection
@@ -186,13 +124,18 @@ struct Agreements: AsyncParsableCommand {
 
     struct Commitment: ControlCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Add, update, fulfil, waive, reopen or remove a commitment.",
+            abstract: "Add, update or remove a commitment, or record its fulfilment: claim, confirm, dispute, waive.",
             discussion: """
                 add needs --by, --kind (freeResource, customerAssistance, qualityGuarantee, rdSubsidy, other) \
-                and --description, and prints the new commitment's id; the other actions take that id.
+                and --description, and prints the new commitment's id; the other actions take that id. \
+                The party that owes claims fulfilment (--text: a note); a party owed confirms, disputes \
+                (--text: the reason, required; it is open again) or waives. fulfil is claim for the party \
+                that owes and confirm for a party owed. A recurring commitment (--every, --from, --until) \
+                is stepped one period at a time (--period, as `agreements due` lists it).
                   accordctl agreements commitment ID add --by acme \\
-                      --kind freeResource --description "GPU hours"
-                  accordctl agreements commitment ID fulfil COMMITMENT-ID
+                      --kind freeResource --description "GPU hours" --amount "EUR 40000" \\
+                      --every monthly --from 2027-01-01 --until 2027-12-01
+                  accordctl agreements commitment ID claim COMMITMENT-ID --period 2027-01-01 --text "delivered"
                 """
         )
 
@@ -217,13 +160,34 @@ struct Agreements: AsyncParsableCommand {
         @Option(help: ArgumentHelp("When it is due (empty clears it).", valueName: "YYYY-MM-DD"))
         var due: String?
 
+        @Option(help: ArgumentHelp("An exact amount with its ISO 4217 currency (empty clears it).", valueName: "\"EUR 40000.50\""))
+        var amount: String?
+
+        @Option(help: ArgumentHelp("monthly, quarterly or yearly (none: a one-off).", valueName: "recurrence"))
+        var every: String?
+
+        @Option(help: ArgumentHelp("The first period of a recurring commitment.", valueName: "YYYY-MM-DD"))
+        var from: String?
+
+        @Option(help: ArgumentHelp("The last day a period may fall on.", valueName: "YYYY-MM-DD"))
+        var until: String?
+
+        @Option(help: ArgumentHelp("The period a step is about (recurring commitments).", valueName: "YYYY-MM-DD"))
+        var period: String?
+
+        @Option(help: "A claim's note or a dispute's reason.")
+        var text: String?
+
         func validate() throws {
             if action == .add, commitment != nil { throw ValidationError("add creates a new commitment; do not give an id") }
             if action != .add, commitment == nil { throw ValidationError("\(action.rawValue) needs the commitment's id") }
         }
 
         func execute(_ client: AdminClient, json: Bool) async throws {
-            let request = CommitmentRequest(action: action, commitment: commitment, by: by, kind: kind, description: description, dueDate: due)
+            let request = CommitmentRequest(
+                action: action, commitment: commitment, by: by, kind: kind, description: description, dueDate: due, amount: amount,
+                every: every, from: from, until: until, period: period, text: text
+            )
             let (receipt, raw): (ChangeReceipt, [UInt8]) = try await client.post("\(agreement.path)/commitments", request)
             if json { return Output.json(raw) }
             if action == .add, let id = receipt.commitment { print("commitment \(id)") }
@@ -249,7 +213,14 @@ struct Agreements: AsyncParsableCommand {
     }
 
     struct Terminate: ControlCommand {
-        static let configuration = CommandConfiguration(abstract: "End the agreement; this cannot be undone.")
+        static let configuration = CommandConfiguration(
+            abstract: "End the agreement, or agree to end it; this cannot be undone.",
+            discussion: """
+                The first party to terminate gives notice: the agreement is `terminating` until the end of the terms' \
+                notice period (at once without one). Once another party has terminated, this agrees; when every \
+                party has, it ends at once.
+                """
+        )
 
         @OptionGroup var connection: Connection
         @OptionGroup var agreement: AgreementArgument
@@ -259,6 +230,23 @@ struct Agreements: AsyncParsableCommand {
 
         func execute(_ client: AdminClient, json: Bool) async throws {
             try await Receipt.print(try await client.post("\(agreement.path)/terminate", TerminateRequest(reason: reason)), json: json)
+        }
+    }
+
+    struct Void: ControlCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Void a draft this node's organisation created, before any party approved it.",
+            discussion: "A void agreement is hidden from `agreements list` (list --status void shows it) and kept in the history."
+        )
+
+        @OptionGroup var connection: Connection
+        @OptionGroup var agreement: AgreementArgument
+
+        @Option(help: "Why (a duplicate, created by mistake…).")
+        var reason: String
+
+        func execute(_ client: AdminClient, json: Bool) async throws {
+            try await Receipt.print(try await client.post("\(agreement.path)/void", VoidRequest(reason: reason)), json: json)
         }
     }
 
@@ -278,13 +266,17 @@ struct Agreements: AsyncParsableCommand {
 
     struct Party: ControlCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Add a party (it receives the agreement's history), or withdraw this node's own organisation."
+            abstract: "Add a party (it receives the agreement's history), withdraw this node's own organisation, or remove one that never approved.",
+            discussion: """
+                remove consents to removing a party that never approved (a misspelt or mistaken one); the last \
+                other party to consent removes it. The removed party keeps the history up to its removal.
+                """
         )
 
         @OptionGroup var connection: Connection
         @OptionGroup var agreement: AgreementArgument
 
-        @Argument(help: "add or withdraw.")
+        @Argument(help: "add, withdraw or remove.")
         var action: PartyRequest.Action
 
         @Argument(help: "The organisation.")

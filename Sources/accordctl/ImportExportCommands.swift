@@ -261,7 +261,9 @@ extension Agreements {
                 ["DATE", "WHEN", "WHAT", "OWNER", "AGREEMENT", "TITLE"],
                 response.deadlines.map { deadline in
                     let when = deadline.daysLeft < 0 ? "\(-deadline.daysLeft) d overdue" : deadline.daysLeft == 0 ? "today" : "in \(deadline.daysLeft) d"
-                    let what = deadline.kind == "expiry" ? "agreement expires" : "commitment: \(deadline.description ?? "")"
+                    let waiting = deadline.state == "claimed" ? " (claimed, to confirm)" : deadline.state == "disputed" ? " (disputed)" : ""
+                    let period = deadline.period.map { " for \($0)" } ?? ""
+                    let what = deadline.kind == "expiry" ? "agreement expires" : "commitment\(period)\(waiting): \(deadline.description ?? "")"
                     return [deadline.date, when, what, deadline.owner ?? "-", deadline.agreement, deadline.title ?? ""]
                 }
             )

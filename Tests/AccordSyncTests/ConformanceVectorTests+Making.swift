@@ -28,6 +28,9 @@ extension ConformanceVectorTests {
             case .organisation(let organisation): entry["valueKind"] = "organisation"; entry["value"] = organisation.rawValue
             case .commitmentKind(let kind): entry["valueKind"] = "commitmentKind"; entry["value"] = kind.name
             case .commitmentState(let state): entry["valueKind"] = "commitmentState"; entry["value"] = state.name
+            case .amount(let amount): entry["valueKind"] = "amount"; entry["value"] = amount?.description
+            case .schedule(let schedule): entry["valueKind"] = "schedule"; entry["value"] = schedule?.description
+            case .days(let days): entry["valueKind"] = "days"; entry["value"] = days.map(String.init)
             }
             return entry
         case .addParty(let organisation): return ["edit": "addParty", "organisation": organisation.rawValue]
@@ -37,6 +40,14 @@ extension ConformanceVectorTests {
             return ["edit": "approve", "organisation": organisation.rawValue, "termsHash": hash.hex, "signature": HexEncoding.encode(signature.rawRepresentation)]
         case .note(let text): return ["edit": "note", "text": text]
         case .terminate(let reason): return ["edit": "terminate", "reason": reason]
+        case .progress(let id, let period, let step, let text):
+            var entry = ["edit": "progress", "commitment": id.description, "step": step.name, "text": text]
+            entry["period"] = period?.description
+            return entry
+        case .void(let reason): return ["edit": "void", "reason": reason]
+        case .consentToRemoval(let organisation): return ["edit": "consentToRemoval", "organisation": organisation.rawValue]
+        case .removeParty(let organisation): return ["edit": "removeParty", "organisation": organisation.rawValue]
+        case .agreeTermination(let reason): return ["edit": "agreeTermination", "reason": reason]
         }
     }
 

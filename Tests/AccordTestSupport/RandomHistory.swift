@@ -11,6 +11,14 @@ public struct HistoryStatistics: CustomStringConvertible, Sendable {
     public var historiesWithConflicts = 0
     public var historiesWithTermination = 0
     public var lateJoinerChanges = 0
+    /// Histories whose agreement ended with a step of fulfilment, a removed party, a void, a
+    /// termination that every party agreed to (the rules of protocol version 5).
+    public var historiesWithSteps = 0
+    /// Accepted changes that step a commitment (more frequent than histories with one).
+    public var stepsAccepted = 0
+    public var historiesWithRemoval = 0
+    public var historiesVoided = 0
+    public var historiesWithTerminationAgreed = 0
     public var codes: [String: Int] = [:]
 
     public init() {}
@@ -20,7 +28,8 @@ public struct HistoryStatistics: CustomStringConvertible, Sendable {
             + "(\(codes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))), "
             + "held for skew \(heldForSkew), held for dependencies \(heldForDependencies), "
             + "histories with conflicts \(historiesWithConflicts), with termination \(historiesWithTermination), "
-            + "changes by late-added parties \(lateJoinerChanges)"
+            + "changes by late-added parties \(lateJoinerChanges), with steps of fulfilment \(historiesWithSteps), "
+            + "with a party removed \(historiesWithRemoval), voided \(historiesVoided), with a termination agreed \(historiesWithTerminationAgreed)"
     }
 
     public mutating func add(_ other: HistoryStatistics) {
@@ -31,6 +40,11 @@ public struct HistoryStatistics: CustomStringConvertible, Sendable {
         historiesWithConflicts += other.historiesWithConflicts
         historiesWithTermination += other.historiesWithTermination
         lateJoinerChanges += other.lateJoinerChanges
+        historiesWithSteps += other.historiesWithSteps
+        stepsAccepted += other.stepsAccepted
+        historiesWithRemoval += other.historiesWithRemoval
+        historiesVoided += other.historiesVoided
+        historiesWithTerminationAgreed += other.historiesWithTerminationAgreed
         codes.merge(other.codes, uniquingKeysWith: +)
     }
 }
@@ -145,7 +159,7 @@ public struct RandomHistory {
     public mutating func randomEdit(by node: TestNode, view: Agreement, agreement: AgreementID) -> Edit {
         let words = ["alpha", "beta", "gamma", "delta"]
         let someOrganisation = organisations.randomElement(using: &random)!
-        switch Int.random(in: 0..<100, using: &random) {
+        switch Int.random(in: 0..<132, using: &random) {
         case 0..<14:
             return .set(.title, .text(words.randomElement(using: &random)!))
         case 14..<20:
@@ -162,7 +176,7 @@ public struct RandomHistory {
         case 40..<55:
             guard let commitment = view.commitments.randomElement(using: &random) else { return .note("nothing to edit") }
             return Bool.random(using: &random)
-                ? .set(.commitment(commitment.id, .state), .commitmentState(CommitmentState.allCases.randomElement(using: &random)!))
+                ? .set(.commitment(commitment.id, .state), .commitmentState([.open, .fulfilled, .waived].randomElement(using: &random)!))
                 : .removeCommitment(commitment.id)
         case 55..<64:
             return .addParty(someOrganisation)
@@ -174,8 +188,55 @@ public struct RandomHistory {
             return .approve(organisation: approver, termsHash: view.termsHash, signature: signature)
         case 84..<97:
             return .note(words.randomElement(using: &random)!)
-        default:
+        case 97..<100:
             return .terminate(reason: words.randomElement(using: &random)!)
+        default:
+            return randomRuleEdit(by: node, view: view, someOrganisation: someOrganisation)
+        }
+    }
+
+    /// The edits of trust rules 6–9 and the fields they read, right and wrong in about the
+    /// proportions that make every rule both pass and refuse.
+    mutating func randomRuleEdit(by node: TestNode, view: Agreement, someOrganisation: OrganisationID) -> Edit {
+        let commitment = view.commitments.randomElement(using: &random)
+        let start = CalendarDate(year: 2027, month: 1, day: 31)!
+        // Removals mostly aim at a party that has not approved, as a correction would.
+        let unapproved = view.parties.filter { view.approvals[$0] == nil && $0 != node.organisation }
+        let target = Double.random(in: 0..<1, using: &random) < 0.8 ? unapproved.randomElement(using: &random) ?? someOrganisation : someOrganisation
+        // A removal under way draws the other parties' consents, as it would among people.
+        if let (pending, consenting) = view.removalConsents.first, Double.random(in: 0..<1, using: &random) < 0.5 {
+            let others = Set(view.parties).subtracting([pending, node.organisation])
+            return others.isSubset(of: consenting) ? .removeParty(pending) : .consentToRemoval(pending)
+        }
+        switch Int.random(in: 0..<36, using: &random) {
+        case 0..<14:
+            guard let commitment else { return .note("nothing to step") }
+            let step = ProgressStep.allCases.randomElement(using: &random)!
+            // Mostly a period of the schedule the author sees; sometimes none, or a wrong day.
+            var period: CalendarDate?
+            if let schedule = commitment.schedule, Double.random(in: 0..<1, using: &random) < 0.85 {
+                period = schedule.periods().prefix(3).randomElement(using: &random)
+            } else if Double.random(in: 0..<1, using: &random) < 0.1 {
+                period = start.adding(days: 1)
+            }
+            return .progress(commitment.id, period: period, step: step, text: step == .dispute ? "not received" : "")
+        case 14..<17:
+            guard let commitment else { return .note("nothing to price") }
+            return .set(.commitment(commitment.id, .amount), .amount(Amount(currency: ["EUR", "USD"].randomElement(using: &random)!, units: Int64.random(in: 1...9_999, using: &random) * 10 + 1, scale: 1)))
+        case 17..<20:
+            guard let commitment else { return .note("nothing to schedule") }
+            let schedule = Bool.random(using: &random) ? Schedule(every: Recurrence.allCases.randomElement(using: &random)!, from: start, until: nil) : nil
+            return .set(.commitment(commitment.id, .schedule), .schedule(schedule))
+        case 20..<22:
+            return .set(.noticePeriod, .days(Bool.random(using: &random) ? Int.random(in: 0...90, using: &random) : nil))
+        case 22..<24:
+            return .void(reason: "a duplicate")
+        case 24..<29:
+            return .consentToRemoval(target)
+        case 29..<33:
+            return .removeParty(target)
+        default:
+            return .agreeTermination(reason: "agreed")
         }
     }
 
@@ -205,7 +266,14 @@ public struct RandomHistory {
         statistics.rejected += reference.rejected.count
         for rejection in reference.rejected.values { statistics.codes["\(rejection.code)", default: 0] += 1 }
         if !reference.agreement.conflicts.isEmpty { statistics.historiesWithConflicts += 1 }
-        if reference.agreement.termination != nil { statistics.historiesWithTermination += 1 }
+        let agreement = reference.agreement
+        if agreement.termination != nil { statistics.historiesWithTermination += 1 }
+        if !reference.state.progress.isEmpty { statistics.historiesWithSteps += 1 }
+        if agreement.void != nil { statistics.historiesVoided += 1 }
+        if agreement.terminationConsents.count > 1 { statistics.historiesWithTerminationAgreed += 1 }
+        let accepted = pool.filter { reference.isAccepted($0.id) }.map(\.change.edits)
+        if accepted.contains(where: { $0.contains { if case .removeParty = $0 { true } else { false } } }) { statistics.historiesWithRemoval += 1 }
+        statistics.stepsAccepted += accepted.count { $0.contains { if case .progress = $0 { true } else { false } } }
     }
 }
 

@@ -52,10 +52,21 @@ enum ConsoleEditing {
         case "kind": request = CommitmentRequest(action: .update, commitment: id, kind: cleared)
         case "description": request = CommitmentRequest(action: .update, commitment: id, description: cleared)
         case "dueDate": request = CommitmentRequest(action: .update, commitment: id, dueDate: cleared)
+        case "amount": request = CommitmentRequest(action: .update, commitment: id, amount: cleared)
+        case "schedule":
+            // As `Schedule.description` writes it: "monthly from 2027-01-01 until 2027-12-31".
+            let words = cleared.split(separator: " ").map(String.init)
+            guard words.isEmpty || (words.count >= 3 && words[1] == "from") else {
+                throw AdminFailure.badRequest("\"\(value)\" is not a schedule")
+            }
+            request = CommitmentRequest(
+                action: .update, commitment: id, every: words.first ?? "none", from: words.count >= 3 ? words[2] : nil,
+                until: words.count >= 5 ? words[4] : nil
+            )
         case "state":
-            let actions: [String: CommitmentRequest.Action] = ["open": .reopen, "fulfilled": .fulfil, "waived": .waive]
-            guard let action = actions[value] else { throw AdminFailure.badRequest("\"\(value)\" is not a commitment state (open, fulfilled, waived)") }
-            request = CommitmentRequest(action: action, commitment: id)
+            throw AdminFailure.badRequest(
+                "the state of a commitment is settled by its parties' steps (claim, confirm, dispute, waive), not by choosing a value"
+            )
         default:
             throw AdminFailure.badRequest("\(field) is not a field the console can write")
         }

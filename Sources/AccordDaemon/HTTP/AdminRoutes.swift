@@ -99,9 +99,7 @@ struct AdminRoutes {
             agreements.post(":agreement/\(action)") { request, context in
                 let id = try await Self.agreement(context, administration)
                 let decoded = try AdminRequestDecoding.edits(for: action, body: try await request.body(upTo: Self.maximumBodyBytes))
-                let stored = try await administration.author(
-                    id, decoded.edits, allowUnknownParties: decoded.allowUnknownParties, actor: await Self.actor(context)
-                )
+                let stored = try await administration.author(id, decoded, actor: await Self.actor(context))
                 var receipt = Self.receipt(id, stored)
                 receipt.commitment = decoded.commitment?.description
                 return Response.json(receipt)
