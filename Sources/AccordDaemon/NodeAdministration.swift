@@ -98,7 +98,10 @@ public final class NodeAdministration: Sendable {
             }
         }
         let agreement = detail.agreement
-        let made = agreement.approvals.values.map(\.change) + agreement.notes.map(\.change) + (agreement.termination.map { [$0.change] } ?? [])
+        // Who made what the view names a person for: approvals, notes, steps, the end.
+        let steps = agreement.commitments.flatMap { [$0.progress.write?.change] + $0.periods.values.map(\.write?.change) }.compactMap { $0 }
+        let made = agreement.approvals.values.map(\.change) + agreement.notes.map(\.change) + steps
+            + [agreement.termination?.change, agreement.void?.change].compactMap { $0 }
         let approvals = agreement.approvals.values.map(\.change)
         var view = Views.agreement(
             detail, today: today, delivery: delivery, attributions: try await store.attributions(of: Array(Set(made))),

@@ -57,7 +57,9 @@ enum Views {
                 view.amount = commitment.amount?.description
                 if let schedule = commitment.schedule {
                     view.schedule = ScheduleView(every: schedule.every.name, from: schedule.from.description, until: schedule.until?.description)
-                    view.periods = periods(of: schedule, through: today).map { progress(commitment.progress(of: $0), period: $0) }
+                    view.periods = periods(of: schedule, through: today, stepped: Set(commitment.periods.keys)).map {
+                        progress(commitment.progress(of: $0), period: $0)
+                    }
                 } else if commitment.progress.write != nil {
                     view.progress = progress(commitment.progress, period: nil)
                 }
@@ -104,12 +106,12 @@ enum Views {
         return view
     }
 
-    /// The periods of a schedule a person looks at: those due through `today` and the next one,
-    /// at most the latest 24.
-    static func periods(of schedule: Schedule, through today: CalendarDate) -> [CalendarDate] {
-        let due = schedule.periods(through: today)
-        let next = schedule.periods(through: today.adding(months: schedule.every.months) ?? today).dropFirst(due.count).prefix(1)
-        return Array((due + next).suffix(24))
+    /// The periods of a schedule a person looks at: those due through `today`, the next one, and
+    /// any stepped early — at most the latest 24.
+    static func periods(of schedule: Schedule, through today: CalendarDate, stepped: Set<CalendarDate>) -> [CalendarDate] {
+        let all = schedule.periods()
+        let shown = all.filter { $0 <= today || stepped.contains($0) } + (all.first { $0 > today }.map { [$0] } ?? [])
+        return Array(Set(shown).sorted().suffix(24))
     }
 
     static func conflicts(_ conflicts: [Agreement.Conflict]) -> [ConflictView] {

@@ -3,7 +3,9 @@ public import AccordModel
 /// The `commitments` table: each agreement's commitments, rewritten whenever the agreement's
 /// materialised row is (and filled once by the migration that made the table).
 enum CommitmentRows {
-    static func write(_ agreement: Agreement, key: Int64, _ connection: SQLiteConnection) throws(StoreError) {
+    /// - Parameter periods: whether to write the table of unsettled periods (absent before
+    ///   migration 9, when an earlier migration's backfill calls this).
+    static func write(_ agreement: Agreement, key: Int64, _ connection: SQLiteConnection, periods: Bool = true) throws(StoreError) {
         try connection.statement("DELETE FROM commitments WHERE agreement_key = :key").bind(":key", key).run()
         let insert = try connection.statement(
             """
@@ -11,10 +13,10 @@ enum CommitmentRows {
             VALUES (:key, :commitment, :organisation, :kind, :description, :due, :state)
             """
         )
-        try connection.statement("DELETE FROM commitment_periods WHERE agreement_key = :key").bind(":key", key).run()
-        let period = try connection.statement(
+        if periods { try connection.statement("DELETE FROM commitment_periods WHERE agreement_key = :key").bind(":key", key).run() }
+        let period = try periods ? connection.statement(
             "INSERT INTO commitment_periods (agreement_key, commitment, period, state) VALUES (:key, :commitment, :period, :state)"
-        )
+        ) : nil
         for commitment in agreement.commitments {
             var (due, state) = (commitment.dueDate, commitment.state)
             if let schedule = commitment.schedule {
@@ -22,6 +24,7 @@ enum CommitmentRows {
                 // A recurring commitment is due on its earliest unsettled period, in that period's state.
                 (due, state) = (unsettled.first, unsettled.first.map { commitment.progress(of: $0).state } ?? .fulfilled)
                 for date in unsettled {
+                    guard let period else { break }
                     defer { period.reset() }
                     try period.bind(":key", key).bind(":commitment", commitment.id.uuid.bytes).bind(":period", date.description)
                         .bind(":state", commitment.progress(of: date).state.name).run()

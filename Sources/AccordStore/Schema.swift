@@ -172,7 +172,8 @@ enum Schema {
                 while try agreements.step() { rows.append((agreements.int64(0), try LogQueries.agreementID(agreements.blob(1), path: connection.path))) }
                 for (key, id) in rows {
                     let replica = try LogQueries.replica(of: id, key: key, configuration: ReplicaConfiguration(), connection)
-                    try CommitmentRows.write(replica.agreement, key: key, connection)
+                    // The columns of this migration only: later ones (periods) fill in their own.
+                    try CommitmentRows.write(replica.agreement, key: key, connection, periods: false)
                 }
             }
         ),
@@ -261,7 +262,19 @@ enum Schema {
                 ) WITHOUT ROWID;
                 CREATE INDEX commitment_periods_by_date ON commitment_periods (period);
                 UPDATE agreements SET terminates_on = '0001-01-01' WHERE terminated = 1;
-                """
+                """,
+            backfill: { connection throws(StoreError) in
+                // A version-1 termination took effect at once: its own day, from a replay.
+                let agreements = try connection.statement("SELECT key, id FROM agreements WHERE terminated = 1")
+                var rows: [(Int64, AgreementID)] = []
+                while try agreements.step() { rows.append((agreements.int64(0), try LogQueries.agreementID(agreements.blob(1), path: connection.path))) }
+                let update = try connection.statement("UPDATE agreements SET terminates_on = :day WHERE key = :key")
+                for (key, id) in rows {
+                    let replica = try LogQueries.replica(of: id, key: key, configuration: ReplicaConfiguration(), connection)
+                    defer { update.reset() }
+                    try update.bind(":key", key).bind(":day", replica.agreement.terminatesOn?.description ?? "0001-01-01").run()
+                }
+            }
         ),
     ]
 

@@ -182,6 +182,22 @@ extension NodeStore {
         }
     }
 
+    /// The accepted changes among `ids`, as this node's log holds them; others are absent.
+    public func acceptedChanges(_ ids: [ChangeID]) async throws(StoreError) -> [ChangeID: VerifiedChange] {
+        guard !ids.isEmpty else { return [:] }
+        return try await read { connection throws(StoreError) in
+            let statement = try connection.statement("SELECT encoded FROM changes WHERE id = :id")
+            var changes: [ChangeID: VerifiedChange] = [:]
+            for id in ids {
+                statement.reset()
+                try statement.bind(":id", id.bytes)
+                if try statement.step() { changes[id] = try LogQueries.decode(statement.blob(0), path: connection.path) }
+            }
+            statement.reset()
+            return changes
+        }
+    }
+
     /// The attributions kept for `ids` (`Attribution`); ids without one are absent. One read.
     public func attributions(of ids: [ChangeID]) async throws(StoreError) -> [ChangeID: Attribution] {
         try await statements(about: ids, passkeySignatures: false).attributions

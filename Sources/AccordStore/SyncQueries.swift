@@ -123,24 +123,46 @@ extension NodeStore {
                 let sequence = try connection.integer("SELECT coalesce(max(seq), 0) FROM changes") ?? 0
                 let statement = try connection.statement(
                     """
-                    SELECT a.id, a.heads_digest FROM agreement_parties p JOIN agreements a ON a.key = p.agreement_key
+                    SELECT a.id, a.heads_digest, a.key, a.newer_protocol_from FROM agreement_parties p JOIN agreements a ON a.key = p.agreement_key
                     WHERE p.organisation = :organisation
                       AND EXISTS (SELECT 1 FROM agreement_parties q WHERE q.agreement_key = a.key AND q.organisation = :own)
-                      AND (:version >= \(Self.agreementRulesVersion) OR a.newer_protocol_from IS NULL)
                     ORDER BY a.id
                     """
                 )
-                try statement.bind(":organisation", organisation.rawValue).bind(":own", own).bind(":version", Int64(version))
+                try statement.bind(":organisation", organisation.rawValue).bind(":own", own)
                 var digests: [(agreement: AgreementID, headsDigest: SHA256Digest)] = []
+                var older: [(index: Int, key: Int64, from: Int64)] = []
                 while try statement.step() {
-                    digests.append((
-                        try LogQueries.agreementID(statement.blob(0), path: connection.path),
-                        try LogQueries.digest(statement.blob(1), path: connection.path)
-                    ))
+                    let id = try LogQueries.agreementID(statement.blob(0), path: connection.path)
+                    if version < Self.agreementRulesVersion, !statement.isNull(3) {
+                        older.append((digests.count, statement.int64(2), statement.int64(3)))
+                    }
+                    digests.append((id, try LogQueries.digest(statement.blob(1), path: connection.path)))
+                }
+                // An older peer holds such an agreement as it stood before its first change of
+                // version 5 (the log up to there is all it was sent): compared as that, a round
+                // with it is clean. (An agreement born in version 5 it does not hold at all.)
+                for entry in older.reversed() {
+                    if let prefix = try Self.headsDigest(key: entry.key, before: entry.from, connection) {
+                        digests[entry.index].headsDigest = prefix
+                    } else {
+                        digests.remove(at: entry.index)
+                    }
                 }
                 return SyncSnapshot(sequence: sequence, digests: digests)
             }
         }
+    }
+
+    /// The heads digest of an agreement's log before position `sequence` (nil if it is empty):
+    /// what a peer that was sent only that part of the log holds. Reads and decodes the part,
+    /// so it is done only for older peers, and only for agreements that moved on to version 5.
+    private static func headsDigest(key: Int64, before sequence: Int64, _ connection: SQLiteConnection) throws(StoreError) -> SHA256Digest? {
+        let prefix = try LogQueries.acceptedChanges(key: key, connection).filter { $0.sequence < sequence }
+        guard !prefix.isEmpty else { return nil }
+        let built = Set(prefix.flatMap(\.change.change.dependencies))
+        let heads = prefix.map(\.change.id).filter { !built.contains($0) }.sorted()
+        return SHA256Digest(hashing: heads.flatMap(\.bytes))
     }
 
     /// The accepted changes (in acceptance order, up to `sequence`) of each of `agreements` that

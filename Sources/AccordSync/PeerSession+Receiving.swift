@@ -22,7 +22,7 @@ extension PeerSession {
                 let changes = screened.compactMap { if case .verified(let change) = $0 { change } else { nil } }
                 try await receivedBatches.send(ReceivedBatch(
                     number: batch, changes: screened, attributions: await checkedAttributions(pending.0, of: changes),
-                    passkeySignatures: checkedPasskeySignatures(pending.1, of: changes)
+                    passkeySignatures: try await checkedPasskeySignatures(pending.1, of: changes)
                 ))
             case .attributions(let attributions):
                 // Version 3 on: PeerSessionHandler refuses them in an older session.
@@ -114,18 +114,23 @@ extension PeerSession {
         return kept
     }
 
-    /// The passkey signatures of the batch's verified approvals that hold; the others are
-    /// dropped (the approval stays, shown as not signed by a person) and logged. Approvals are
-    /// rare and the frame's budget is charged a unit per entry, so they are checked here.
-    private func checkedPasskeySignatures(_ encoded: [[UInt8]], of changes: [VerifiedChange]) -> [PasskeySignature] {
+    /// The passkey signatures of the batch's approvals that hold; the others are dropped (the
+    /// approval stays, shown as not signed by a person) and logged. An approval this node has
+    /// already (it came first through a node of an older version, which relays no passkey
+    /// signature) is read from the log, or its signature would be lost to the race. Approvals
+    /// are rare and the frame's budget is charged a unit per entry, so they are checked here.
+    private func checkedPasskeySignatures(_ encoded: [[UInt8]], of changes: [VerifiedChange]) async throws -> [PasskeySignature] {
         guard !encoded.isEmpty else { return [] }
-        let byID = Dictionary(changes.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var byID = Dictionary(changes.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var kept: [PasskeySignature] = []
         var problems: [String] = []
-        for bytes in encoded {
+        let decoded = encoded.map { bytes in Result { () throws(ChangeRejection) in try PasskeySignature(encoded: bytes) } }
+        let known = decoded.compactMap { try? $0.get().change }.filter { byID[$0] == nil }
+        byID.merge(try await store.acceptedChanges(known), uniquingKeysWith: { batch, _ in batch })
+        for signature in decoded {
             do {
-                let signature = try PasskeySignature(encoded: bytes)
-                guard let change = byID[signature.change] else { continue }  // known already, or refused
+                let signature = try signature.get()
+                guard let change = byID[signature.change] else { continue }  // refused, or not accepted here
                 if let problem = signature.problem(for: change, by: services.directory) { problems.append(problem) } else { kept.append(signature) }
             } catch {
                 problems.append(error.message)

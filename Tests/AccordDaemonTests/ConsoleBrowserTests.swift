@@ -37,10 +37,10 @@ struct ConsoleBrowserTests {
         }
     }
 
-    @Test("log in; list and filter; open an agreement; approve on acme's and globex's consoles → active on both, live on acme's open page; an accordctl edit on globex appears without a reload; a <script> title renders inert; note, fulfil; no CSRF token → 403; without JavaScript an approval of changed terms is refused and says so")
+    @Test("log in; list and filter; open an agreement; approve on acme's and globex's consoles → active on both, live on acme's open page; an accordctl edit on globex appears without a reload; a <script> title renders inert; note, a claim of fulfilment; no CSRF token → 403; without JavaScript an approval of changed terms is refused and says so")
     func browser() async throws { try await run("browser") }
 
-    @Test("the whole life of an agreement across acme's and globex's consoles: created on acme with a commitment → appears on globex → acme approves (with the keyboard alone) → globex moves the end → acme sees the change since its approval (and `accordctl agreements diff`) → both approve → active; a conflict made with the link cut, resolved in acme's console; acme's commitment fulfilled; terminated after a confirmation; every page scanned by axe with no serious or critical violation")
+    @Test("the whole life of an agreement across acme's and globex's consoles: created on acme with a commitment → appears on globex → acme approves (with the keyboard alone) → globex moves the end → acme sees the change since its approval (and `accordctl agreements diff`) → both approve → active; a conflict made with the link cut, resolved in acme's console; acme claims its commitment, globex disputes, acme claims again, globex confirms; terminated after a confirmation; every page scanned by axe with no serious or critical violation")
     func lifecycle() async throws { try await run("lifecycle") }
 
     @Test("security: CSP and other headers on every answer; no session → redirect or 401; another Host → 421; wrong CSRF token → 403; tokens single-use; cross-origin login refused; slowloris cut off; failed logins throttled")

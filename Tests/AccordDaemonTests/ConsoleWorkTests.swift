@@ -64,15 +64,20 @@ struct ConsoleWorkTests {
         #expect(words.field("commitment[\(Self.commitment)].dueDate") == "the due date of “a commitment”")
     }
 
-    @Test("a conflict is resolved by writing its field again: term fields, a commitment's attributes and state; an unknown field is refused")
+    @Test("a conflict is resolved by writing its field again: term fields, a commitment's attributes, amount and schedule; its state and an unknown field are refused")
     func resolve() throws {
         #expect(try ConsoleEditing.resolve(field: "title", value: "A") == [.set(.title, .text("A"))])
         #expect(try ConsoleEditing.resolve(field: "term.expiresOn", value: "(none)") == [.set(.expiresOn, .date(nil))])
         let id = Self.commitment.description
         #expect(try ConsoleEditing.resolve(field: "commitment[\(id)].dueDate", value: "2027-01-15")
             == [.set(.commitment(Self.commitment, .dueDate), .date(CalendarDate(year: 2027, month: 1, day: 15)))])
-        #expect(try ConsoleEditing.resolve(field: "commitment[\(id)].state", value: "fulfilled")
-            == [.set(.commitment(Self.commitment, .state), .commitmentState(.fulfilled))])
+        #expect(try ConsoleEditing.resolve(field: "commitment[\(id)].amount", value: "EUR 40000.5")
+            == [.set(.commitment(Self.commitment, .amount), .amount(Amount(currency: "EUR", units: 400005, scale: 1)))])
+        let schedule = Schedule(every: .monthly, from: CalendarDate(year: 2027, month: 1, day: 31)!, until: CalendarDate(year: 2027, month: 6, day: 30))
+        #expect(try ConsoleEditing.resolve(field: "commitment[\(id)].schedule", value: schedule!.description)
+            == [.set(.commitment(Self.commitment, .schedule), .schedule(schedule))])
+        // Where a commitment stands is settled by the parties' steps (trust rule 6), not by a choice of value.
+        #expect(throws: AdminFailure.self) { try ConsoleEditing.resolve(field: "commitment[\(id)].state", value: "fulfilled") }
         #expect(throws: AdminFailure.self) { try ConsoleEditing.resolve(field: "commitment[\(id)].colour", value: "red") }
         #expect(throws: AdminFailure.self) { try ConsoleEditing.resolve(field: "budget", value: "1") }
     }

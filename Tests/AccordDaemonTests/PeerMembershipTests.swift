@@ -24,7 +24,7 @@ struct PeerMembershipTests {
                 return peers.contains { $0.node == "initech/node2" && $0.connected }
             }
             let connected = try await acme.json("peers", as: [PeerStatus].self).filter(\.connected)
-            #expect(!connected.isEmpty && connected.allSatisfy { $0.protocolVersion == 4 }, "sessions of this release speak version 4")
+            #expect(!connected.isEmpty && connected.allSatisfy { $0.protocolVersion == 5 }, "sessions of this release speak version 5")
             try await visitor.stop()
             try await eventually("acme sees initech/node2 gone") {
                 let peers: [PeerStatus] = try await acme.json("peers")

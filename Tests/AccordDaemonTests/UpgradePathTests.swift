@@ -63,10 +63,10 @@ struct UpgradePathTests {
         try await withNodes([acme]) {
             try await acme.start()
             var client = try HostileClient(certificate: "globex-node1")
-            // A version after this release's: 1...4 speaks 1 to 4 (docs/protocol.md).
-            client.versions = 5...5
+            // A version after this release's: 1...5 speaks 1 to 5 (docs/protocol.md).
+            client.versions = 6...6
             let refusal = await #expect(throws: SessionError.self) { try await client.session(port: acme.port) { _ in } }
-            #expect(refusal?.code == .versionMismatch && refusal?.message.contains("1...4") == true, "\(String(describing: refusal))")
+            #expect(refusal?.code == .versionMismatch && refusal?.message.contains("1...5") == true, "\(String(describing: refusal))")
             try await eventually("acme counted the refusal") {
                 try await acme.metric("accord_connections_refused_total", reason: "version-mismatch") == 1
             }

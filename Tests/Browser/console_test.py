@@ -84,14 +84,14 @@ def run_browser():
         check(acme.execute_script("return window.__marker") == 42, "still the same page")
         eventually("acme's page shows the approvals stale after the change of terms", lambda: "stale" in text(acme, "approvals"))
 
-        # A note and a commitment fulfilled, from the console.
+        # A note, and acme's claim that it kept its commitment, from the console.
         acme.find_element(By.ID, "note").send_keys("Kick-off on Monday <b>not bold</b>")
         acme.find_element(By.CSS_SELECTOR, "#add-note button").click()
         eventually("the note is added", lambda: "Kick-off on Monday <b>not bold</b>" in text(acme, "notes"))
-        acme.find_element(By.CSS_SELECTOR, "#commitments button[name=fulfil]").click()
-        eventually("the commitment is fulfilled", lambda: "fulfilled" in text(acme, "commitments"))
+        acme.find_element(By.CSS_SELECTOR, "#commitments button[name=claim]").click()
+        eventually("the commitment is claimed", lambda: "claimed" in text(acme, "commitments"))
         shown = json.loads(ctl("acme", "agreements", "show", agreement, "--json"))
-        check(shown["commitments"][0]["state"] == "fulfilled" and shown["notes"][-1]["text"] == "Kick-off on Monday <b>not bold</b>",
+        check(shown["commitments"][0]["state"] == "claimed" and shown["notes"][-1]["text"] == "Kick-off on Monday <b>not bold</b>",
               "accordctl shows what the console did")
 
         # An action without the CSRF token, from the page's own origin, is refused.

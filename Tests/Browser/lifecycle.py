@@ -131,14 +131,40 @@ def run_lifecycle():
             return text(globex, "title") == "GPU lab (globex's name)" and not globex.find_elements(By.ID, "conflicts-table")
         eventually("globex has the resolution", globex_settled, timeout=30)
 
-        # acme marks its commitment fulfilled; globex may only waive what acme owes it.
-        check(not globex.find_elements(By.CSS_SELECTOR, "#commitments button[name=fulfil]"), "globex is offered no 'Mark fulfilled' on acme's commitment")
+        # Fulfilment between the parties: acme, which owes, claims; globex, owed, disputes, then
+        # confirms the second claim. Each console offers only its own side's steps.
+        check(not globex.find_elements(By.CSS_SELECTOR, "#commitments button[name=claim]"), "globex is offered no 'Claim' on acme's commitment")
         check(globex.find_elements(By.CSS_SELECTOR, "#commitments button[name=waive]"), "globex may waive what acme owes it")
         acme.get(f"{acme_url}/agreements/{agreement}")
         check(not acme.find_elements(By.CSS_SELECTOR, "#commitments button[name=waive]"), "acme is offered no 'Waive' on its own commitment")
-        acme.find_element(By.CSS_SELECTOR, "#commitments button[name=fulfil]").click()
-        notice(acme, "Commitment marked fulfilled.")
-        check("fulfilled" in text(acme, "commitments"), "the commitment is fulfilled")
+        acme.find_element(By.CSS_SELECTOR, "#commitments form.step input[name=text]").send_keys("2,000 hours delivered")
+        acme.find_element(By.CSS_SELECTOR, "#commitments button[name=claim]").click()
+        notice(acme, "Fulfilment claimed.")
+        check("claimed" in text(acme, "commitments") and "2,000 hours delivered" in text(acme, "commitments"), "acme's claim is shown with its note")
+        check(not acme.find_elements(By.CSS_SELECTOR, "#commitments button[name=confirm]"), "acme cannot confirm its own claim")
+        def globex_sees(state, button):
+            globex.get(f"{globex_url}/agreements/{agreement}")
+            return state in text(globex, "commitments") and globex.find_elements(By.CSS_SELECTOR, f"#commitments button[name={button}]")
+        eventually("globex is asked to confirm or dispute acme's claim", lambda: globex_sees("claimed", "dispute"), timeout=30)
+        shown(globex, "claimed", "a claimed commitment's page")
+        globex.find_element(By.CSS_SELECTOR, "#commitments form.step input[name=text]").send_keys("Only 1,200 hours arrived")
+        globex.find_element(By.CSS_SELECTOR, "#commitments button[name=dispute]").click()
+        notice(globex, "Claim disputed: the commitment is open again.")
+        check("disputed" in text(globex, "commitments") and "Only 1,200 hours arrived" in text(globex, "commitments"), "globex's dispute is shown with its reason")
+        def acme_may_claim_again():
+            acme.get(f"{acme_url}/agreements/{agreement}")
+            return "disputed" in text(acme, "commitments") and acme.find_elements(By.CSS_SELECTOR, "#commitments button[name=claim]")
+        eventually("acme sees the dispute and may claim again", acme_may_claim_again, timeout=30)
+        acme.find_element(By.CSS_SELECTOR, "#commitments button[name=claim]").click()
+        notice(acme, "Fulfilment claimed.")
+        eventually("globex sees the second claim", lambda: globex_sees("claimed", "confirm"), timeout=30)
+        globex.find_element(By.CSS_SELECTOR, "#commitments button[name=confirm]").click()
+        notice(globex, "Fulfilment confirmed.")
+        check("fulfilled" in text(globex, "commitments"), "the commitment is fulfilled on globex")
+        def acme_fulfilled():
+            acme.get(f"{acme_url}/agreements/{agreement}")
+            return "fulfilled" in text(acme, "commitments")
+        eventually("fulfilled on acme", acme_fulfilled, timeout=30)
 
         # Terminate, after a confirmation that says what it does.
         acme.find_element(By.ID, "terminate").click()
@@ -147,7 +173,7 @@ def run_lifecycle():
         shown(acme, "terminate", "the termination confirmation")
         acme.find_element(By.ID, "reason").send_keys("The pilot ends")
         submit(acme, "#confirm-terminate")
-        notice(acme, "The agreement is terminated.")
+        notice(acme, "Termination recorded.")
         check(text(acme, "status") == "terminated", "terminated on acme")
         def globex_terminated():
             globex.get(f"{globex_url}/agreements/{agreement}")

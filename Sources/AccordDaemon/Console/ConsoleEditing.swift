@@ -20,12 +20,21 @@ enum ConsoleEditing {
             let trimmed = value.trimmingCharacters(in: .whitespaces)
             return trimmed == (now ?? "") ? nil : trimmed
         }
+        // A schedule is written whole: when any of its fields changed, or for a new recurring one.
+        let schedule = current?.schedule
+        let scheduleChanged = changed("every", schedule?.every ?? "none") != nil || changed("from", schedule?.from) != nil
+            || changed("until", schedule?.until) != nil
+        let every = scheduleChanged ? form["every"].flatMap { $0.isEmpty ? nil : $0 } : nil
+        let (from, until) = (form["from"].flatMap { $0.isEmpty ? nil : $0 }, form["until"].flatMap { $0.isEmpty ? nil : $0 })
         if let id {
             let request = CommitmentRequest(
                 action: .update, commitment: id, by: changed("by", current?.by), kind: changed("kind", current?.kind),
-                description: changed("description", current?.description), dueDate: changed("dueDate", current?.dueDate)
+                description: changed("description", current?.description), dueDate: changed("dueDate", current?.dueDate),
+                amount: changed("amount", current?.amount), every: every, from: from, until: until
             )
-            guard request.by != nil || request.kind != nil || request.description != nil || request.dueDate != nil else {
+            guard request.by != nil || request.kind != nil || request.description != nil || request.dueDate != nil || request.amount != nil
+                || request.every != nil
+            else {
                 throw AdminFailure.badRequest("nothing was changed")
             }
             return try EditRequests.commitment(request).1
@@ -33,7 +42,11 @@ enum ConsoleEditing {
         let description = (form["description"] ?? "").trimmingCharacters(in: .whitespaces)
         guard !description.isEmpty else { throw AdminFailure.badRequest("a commitment needs a description") }
         let due = (form["dueDate"] ?? "").isEmpty ? nil : form["dueDate"]
-        return try EditRequests.commitment(CommitmentRequest(action: .add, by: form["by"], kind: form["kind"], description: description, dueDate: due)).1
+        let amount = (form["amount"] ?? "").trimmingCharacters(in: .whitespaces)
+        return try EditRequests.commitment(CommitmentRequest(
+            action: .add, by: form["by"], kind: form["kind"], description: description, dueDate: due, amount: amount.isEmpty ? nil : amount,
+            every: every == "none" ? nil : every, from: from, until: until
+        )).1
     }
 
     /// The edit that resolves a conflict on `field` (as `ConflictView` names it) with `value`:

@@ -29,7 +29,7 @@ extension ConsolePages {
         let base = "/agreements/\(view.id)"
         let roles = context.person.roles
         let isParty = view.parties.contains(page.organisation)
-        let live = view.termination == nil && view.status != "expired"
+        let live = view.termination == nil && view.void == nil && view.status != "expired"
         let canEdit = roles.grants(.editor) && isParty && live
         let inverted = view.effectiveFrom.flatMap { from in view.expiresOn.map { from > $0 } } ?? false
         let overdue = view.commitments.filter { $0.state == "open" && ($0.dueDate.map { $0 < page.today } ?? false) }
@@ -50,9 +50,7 @@ extension ConsolePages {
             \(commitmentsSection(page, context, base: base, canEdit: canEdit))
             \(conflictsSection(page, context, base: base, canEdit: canEdit))
             \(notesSection(view, context, base: base, canNote: roles.grants(.editor) && isParty))
-            \(view.termination.map { "<h2>Termination</h2><p id=\"termination\">Terminated by \($0.by) on \(ReadableTime.moment($0.at)): \($0.reason)</p>" as HTML }
-                ?? (roles.grants(.approver) && isParty && live
-                    ? "<h2>End the agreement</h2><p><a class=\"button\" id=\"terminate\"\(HTML.attribute("href", "\(base)/terminate"))>Terminate…</a></p>" as HTML : ""))
+            \(endSection(page, context, base: base, canEnd: roles.grants(.approver) && isParty))
             \(deliverySection(view))
             \(historySection(page))
             """)
@@ -65,7 +63,7 @@ extension ConsolePages {
         let byParty = Dictionary(view.approvals.map { ($0.organisation, $0) }, uniquingKeysWith: { first, _ in first })
         let rows: [HTML] = view.parties.map { party in
             guard let approval = byParty[party] else {
-                return "<tr data-party=\"\(party)\"><td>\(party)</td><td class=\"bad\">not yet</td><td>—</td><td>—</td><td></td></tr>"
+                return "<tr data-party=\"\(party)\"><td>\(party)</td><td class=\"bad\">not yet</td><td>—</td><td>—</td><td>\(removal(page, party, context, base: base))</td></tr>"
             }
             let changes = page.sinceApproval[party] ?? []
             let since: HTML =
@@ -79,7 +77,7 @@ extension ConsolePages {
                 """
         }
         let ownApproval = byParty[page.organisation]
-        let canApprove = view.parties.contains(page.organisation) && view.termination == nil && ownApproval?.fresh != true
+        let canApprove = view.parties.contains(page.organisation) && view.termination == nil && view.void == nil && ownApproval?.fresh != true
             && context.person.roles.grants(.approver)
         var control: HTML = ""
         if canApprove {
@@ -99,6 +97,61 @@ extension ConsolePages {
             """
     }
 
+    /// For a party that never approved (a misspelt or mistaken one): who agreed to remove it, and
+    /// this organisation's consent — or, from the last party to consent, the removal (rule 8).
+    private static func removal(_ page: AgreementPage, _ party: String, _ context: Context, base: String) -> HTML {
+        let view = page.view
+        let consenting = view.removalConsents?[party] ?? []
+        let said: HTML = consenting.isEmpty ? "" : "<span class=\"meta\">removal agreed by \(consenting.joined(separator: ", "))</span> "
+        guard party != page.organisation, view.parties.contains(page.organisation), view.termination == nil, view.void == nil,
+            context.person.roles.grants(.editor), !consenting.contains(page.organisation)
+        else { return said }
+        let others = Set(view.parties).subtracting([party, page.organisation])
+        let label = others.isSubset(of: Set(consenting)) ? "Remove \(party)" : "Agree to remove \(party)"
+        return """
+            \(said)<form method="post"\(HTML.attribute("action", "\(base)/parties/\(party)/remove")) class="inline">\(csrfField(context))\(formName("remove-\(party)"))\
+            <button\(HTML.attribute("name", "remove-\(party)"))>\(label)</button>\(fieldError("remove-\(party)", context))</form>
+            """
+    }
+
+    /// How the agreement ends: a void or a termination with the day it takes effect and who
+    /// agreed; or the controls — void (the creator's draft, nobody approved), terminate, agree.
+    private static func endSection(_ page: AgreementPage, _ context: Context, base: String, canEnd: Bool) -> HTML {
+        let view = page.view
+        if let void = view.void {
+            return "<h2>Void</h2><p id=\"void\">Voided by \(void.by) on \(ReadableTime.moment(void.at)): \(void.reason)</p>"
+        }
+        if let termination = view.termination {
+            let effect: HTML = view.terminatesOn.map { day in
+                view.status == "terminating" ? " It takes effect on \(ReadableTime.day(day))." : " It took effect on \(ReadableTime.day(day))."
+            } ?? ""
+            let agreed = view.terminationAgreedBy ?? []
+            let agree: HTML =
+                canEnd && view.status == "terminating" && !agreed.contains(page.organisation)
+                ? "<p>If \(page.organisation) agrees, and every party does, it ends at once. <a class=\"button\" id=\"terminate\"\(HTML.attribute("href", "\(base)/terminate"))>Agree to end it…</a></p>"
+                : ""
+            return """
+                <h2>Termination</h2><p id="termination">Terminated by \(termination.by) on \(ReadableTime.moment(termination.at)): \(termination.reason).\(effect)\
+                \(agreed.count > 1 ? " Agreed by \(agreed.joined(separator: ", "))." as HTML : "")</p>\(agree)
+                """
+        }
+        guard canEnd, view.status != "expired" else { return "" }
+        let notice: HTML = view.noticePeriod.map { " (with \($0) days' notice)" } ?? ""
+        let creator = page.entries.first { $0.change.isGenesis }?.change.author.organisation.rawValue
+        let voidable = view.approvals.isEmpty && creator == page.organisation
+        let void: HTML =
+            voidable
+            ? """
+            <form method="post"\(HTML.attribute("action", "\(base)/void")) class="inline" id="void-form">\(csrfField(context))\(formName("void"))\
+            <label for="void-reason">Created by mistake?</label> <input id="void-reason" name="reason" maxlength="4096" placeholder="Why"> \
+            <button>Void the draft</button>\(fieldError("void", context))</form>
+            """
+            : ""
+        return """
+            <h2>End the agreement</h2><p><a class="button" id="terminate"\(HTML.attribute("href", "\(base)/terminate"))>Terminate…</a>\(notice)</p>\(void)
+            """
+    }
+
     static func differenceList(_ changes: [TermsDifferenceView.FieldChange]) -> HTML {
         changes.isEmpty
             ? "<p class=\"hint\">No change to the terms.</p>"
@@ -114,6 +167,7 @@ extension ConsolePages {
             termRow("category", "Category", view.category, base: base, context, canEdit: canEdit, choices: Category.allCases.map(\.name)),
             termRow("effectiveFrom", "Starts", view.effectiveFrom, base: base, context, canEdit: canEdit, date: true, warn: inverted),
             termRow("expiresOn", "Ends", view.expiresOn, base: base, context, canEdit: canEdit, date: true, warn: inverted),
+            termRow("noticePeriod", "Notice (days)", view.noticePeriod.map(String.init), base: base, context, canEdit: canEdit),
         ]
         for point in frameworkPoints {
             rows.append(termRow("framework.\(point.key)", point.label, view.framework[point.key], base: base, context, canEdit: canEdit, long: true))
@@ -157,75 +211,6 @@ extension ConsolePages {
             <tr><th scope="row">\(label)</th><td\(warn ? " class=\"bad\"" as HTML : "")>\(shown)</td><td>\
             <form method="post"\(HTML.attribute("action", "\(base)/fields")) class="inline edit-field">\(csrfField(context))\(formName(field))\
             <input type="hidden" name="field"\(HTML.attribute("value", field))>\(input) <button>Save</button>\(fieldError(field, context))</form></td></tr>
-            """
-    }
-
-    // MARK: - Commitments
-
-    private static func commitmentsSection(_ page: AgreementPage, _ context: Context, base: String, canEdit: Bool) -> HTML {
-        let view = page.view
-        let ours = page.organisation
-        let rows: [HTML] = view.commitments.map { commitment in
-            let isOverdue = commitment.state == "open" && (commitment.dueDate.map { $0 < page.today } ?? false)
-            var actions: [HTML] = []
-            if canEdit && commitment.state == "open" {
-                // Our own promises we mark kept; what others owe us we may waive.
-                if commitment.by == ours { actions.append(commitmentAction(base, commitment.id, "fulfil", "Mark fulfilled", context)) }
-                if commitment.by != ours { actions.append(commitmentAction(base, commitment.id, "waive", "Waive", context)) }
-            }
-            let edit: HTML =
-                canEdit
-                ? """
-                <details><summary>Edit</summary><form method="post"\(HTML.attribute("action", "\(base)/commitments/\(commitment.id)/edit")) class="commitment-form">\
-                \(csrfField(context))\(formName("commitment-\(commitment.id)"))\
-                \(commitmentFields(page, prefix: "c-\(commitment.id)", commitment: commitment))<button>Save commitment</button>\
-                \(fieldError("commitment-\(commitment.id)", context))</form>\
-                <form method="post"\(HTML.attribute("action", "\(base)/commitments/\(commitment.id)/remove")) class="inline">\(csrfField(context))\
-                <button>Remove</button></form></details>
-                """
-                : ""
-            return """
-                <tr\(HTML.attribute("data-commitment", commitment.id))\(isOverdue ? " class=\"overdue\"" as HTML : "")><td>\(commitment.by ?? "—")</td>\
-                <td>\(commitment.kind ?? "—")</td><td>\(commitment.description ?? "—")</td>\
-                <td>\(commitment.dueDate.map(ReadableTime.day) ?? "—")</td>\
-                <td class="state">\(isOverdue ? "overdue" : commitment.state)</td><td>\(actions)\(edit)</td></tr>
-                """
-        }
-        let add: HTML =
-            canEdit
-            ? """
-            <details id="add-commitment"\(context.errorField == "commitment-new" ? " open" : "" as HTML)><summary>Add a commitment</summary>\
-            <form method="post"\(HTML.attribute("action", "\(base)/commitments")) class="commitment-form">\(csrfField(context))\(formName("commitment-new"))\
-            \(commitmentFields(page, prefix: "new", commitment: nil))<button>Add commitment</button>\(fieldError("commitment-new", context))</form></details>
-            """
-            : ""
-        return """
-            <h2>Commitments</h2>
-            <table id="commitments"><thead><tr><th>Owed by</th><th>Kind</th><th>Description</th><th>Due</th><th>State</th><th></th></tr></thead><tbody>\(rows)</tbody></table>
-            \(view.commitments.isEmpty ? "<p>None yet.</p>" as HTML : "")
-            \(add)
-            """
-    }
-
-    private static func commitmentAction(_ base: String, _ id: String, _ action: String, _ label: String, _ context: Context) -> HTML {
-        """
-        <form method="post"\(HTML.attribute("action", "\(base)/commitments/\(id)/\(action)")) class="inline">\(csrfField(context))\(formName("commitment-\(id)"))\
-        <button\(HTML.attribute("name", action))>\(label)</button></form>
-        """
-    }
-
-    /// The fields of a commitment (owed by, kind, description, due date), for a new one or an edit.
-    static func commitmentFields(_ page: AgreementPage?, parties: [String]? = nil, prefix: String, commitment: CommitmentView?) -> HTML {
-        let owners = parties ?? page?.view.parties ?? []
-        return """
-            <label\(HTML.attribute("for", "\(prefix)-by"))>Owed by</label> <select\(HTML.attribute("id", "\(prefix)-by")) name="by">\
-            \(owners.map { "<option\(HTML.attribute("value", $0))\($0 == commitment?.by ? " selected" : "" as HTML)>\($0)</option>" as HTML })</select> \
-            <label\(HTML.attribute("for", "\(prefix)-kind"))>Kind</label> <select\(HTML.attribute("id", "\(prefix)-kind")) name="kind">\
-            \(CommitmentKind.allCases.map { "<option\(HTML.attribute("value", $0.name))\($0.name == commitment?.kind ? " selected" : "" as HTML)>\($0.name)</option>" as HTML })</select> \
-            <label\(HTML.attribute("for", "\(prefix)-description"))>Description</label> \
-            <input\(HTML.attribute("id", "\(prefix)-description")) name="description" maxlength="1024"\(HTML.attribute("value", commitment?.description ?? ""))> \
-            <label\(HTML.attribute("for", "\(prefix)-due"))>Due</label> \
-            <input type="date"\(HTML.attribute("id", "\(prefix)-due")) name="dueDate"\(HTML.attribute("value", commitment?.dueDate ?? ""))> 
             """
     }
 

@@ -61,11 +61,21 @@ extension ConsolePages {
         return layout("Terminate \(view.title ?? "agreement")", context, """
             <h1>Terminate “\(view.title ?? "(untitled)")”?</h1>
             <p id="consequence">This ends the agreement for every party (\(view.parties.joined(separator: ", "))), signed as \(organisation), \
-            and cannot be undone: its terms can no longer be changed or approved, and its open commitments stop being tracked. Notes can still be added.</p>
+            and cannot be undone: its terms can no longer be changed or approved. \(when(view)) \
+            Commitments due before it ends can still be claimed and confirmed; notes can still be added.</p>
             <form method="post"\(HTML.attribute("action", "\(base)/terminate")) id="confirm-terminate" class="stacked">\(csrfField(context))\(formName("terminate"))
             <label for="reason">Reason (every party sees it)</label><textarea id="reason" name="reason" required rows="3" maxlength="4096"></textarea>
             \(fieldError("terminate", context))
             <p><button>Terminate the agreement</button> <a\(HTML.attribute("href", base))>Keep it</a></p></form>
             """)
+    }
+
+    /// When a termination given now would take effect (trust rule 9).
+    private static func when(_ view: AgreementView) -> HTML {
+        if view.termination != nil {
+            return "Another party has given notice; once every party agrees, it ends at once."
+        }
+        guard let days = view.noticePeriod, days > 0 else { return "It takes effect at once." }
+        return "The terms ask for \(days) days' notice: it takes effect then, or at once if every party agrees."
     }
 }

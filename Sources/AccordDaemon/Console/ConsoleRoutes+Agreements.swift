@@ -54,15 +54,35 @@ extension ConsoleRoutes {
                 return "commitment-saved"
             }
         }
-        for (action, notice) in [(CommitmentRequest.Action.fulfil, "fulfilled"), (.waive, "waived"), (.remove, "commitment-removed")] {
+        let steps: [(CommitmentRequest.Action, String)] = [
+            (.claim, "claimed"), (.confirm, "confirmed"), (.dispute, "disputed"), (.waive, "waived"), (.remove, "commitment-removed"),
+        ]
+        for (action, notice) in steps {
+            // The rules decide who may take which step (trust rule 6): a step the page did not
+            // offer, crafted by hand, is refused by the node like one from a partner.
             editing.post("agreements/:agreement/commitments/:commitment/\(action.rawValue)") { request, context in
-                try await act(request, context) { id, _ in
-                    let commitment = try context.pathParameter("commitment")
-                    try await checkCommitmentAction(action, commitment, on: id)
-                    let (_, edits) = try EditRequests.commitment(CommitmentRequest(action: action, commitment: commitment))
-                    _ = try await administration.author(id, edits, actor: actor(context))
+                try await act(request, context) { id, form in
+                    let request = CommitmentRequest(
+                        action: action, commitment: try context.pathParameter("commitment"),
+                        period: form["period"].flatMap { $0.isEmpty ? nil : $0 }, text: form["text"]
+                    )
+                    _ = try await administration.author(id, try EditRequests.commitment(request).1, actor: actor(context))
                     return notice
                 }
+            }
+        }
+        editing.post("agreements/:agreement/parties/:party/remove") { request, context in
+            try await act(request, context) { id, _ in
+                let party = try EditRequests.organisation(try context.pathParameter("party"), "party")
+                _ = try await administration.author(id, AdminRequestDecoding.Decoded(edits: [], intent: .removeParty(party)), actor: actor(context))
+                return "removal-consented"
+            }
+        }
+        editing.post("agreements/:agreement/void") { request, context in
+            try await act(request, context) { id, form in
+                let reason = (form["reason"] ?? "").trimmingCharacters(in: .whitespaces)
+                _ = try await administration.author(id, [.void(reason: reason.isEmpty ? "created by mistake" : reason)], actor: actor(context))
+                return "voided"
             }
         }
         editing.post("agreements/:agreement/conflicts") { request, context in
@@ -71,19 +91,6 @@ extension ConsoleRoutes {
                 _ = try await administration.author(id, try ConsoleEditing.resolve(field: field, value: value), actor: actor(context))
                 return "resolved"
             }
-        }
-    }
-
-    /// Our own promises we mark kept, and only what others owe us we waive: the console offers no
-    /// other, and refuses one crafted by hand.
-    private func checkCommitmentAction(_ action: CommitmentRequest.Action, _ commitment: String, on id: AgreementID) async throws {
-        guard action != .remove else { return }
-        let owner = try await administration.show(id).commitments.first { $0.id == commitment }?.by
-        if action == .fulfil && owner != organisation {
-            throw AdminFailure(.forbidden, "not-ours", "\(owner ?? "nobody") owes this commitment: only it marks it fulfilled")
-        }
-        if action == .waive && owner == organisation {
-            throw AdminFailure(.forbidden, "ours", "we owe this commitment: only a party it is owed to waives it")
         }
     }
 

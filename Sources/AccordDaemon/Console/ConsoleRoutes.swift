@@ -137,7 +137,7 @@ struct ConsoleRoutes {
             try await act(request, context) { id, form in
                 let reason = (form["reason"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
                 guard !reason.isEmpty else { throw AdminFailure.badRequest("say why: every party sees the reason") }
-                _ = try await administration.author(id, [.terminate(reason: reason)], actor: actor(context))
+                _ = try await administration.author(id, AdminRequestDecoding.Decoded(edits: [], intent: .terminate(reason: reason)), actor: actor(context))
                 return "terminated"
             }
         }
@@ -156,8 +156,10 @@ struct ConsoleRoutes {
     /// Messages an action's redirect may ask for: a fixed set, so a link cannot make the
     /// console say anything else.
     private static let notices = [
-        "approved": "Approved.", "noted": "Note added.", "fulfilled": "Commitment marked fulfilled.", "waived": "Commitment waived.",
-        "passkey-registered": "Passkey registered.", "passkey-removed": "Passkey removed.", "terminated": "The agreement is terminated.",
+        "approved": "Approved.", "noted": "Note added.", "claimed": "Fulfilment claimed.", "confirmed": "Fulfilment confirmed.",
+        "disputed": "Claim disputed: the commitment is open again.", "waived": "Commitment waived.", "voided": "The draft is void.",
+        "removal-consented": "Removal recorded: the party is removed once every other party has agreed.",
+        "passkey-registered": "Passkey registered.", "passkey-removed": "Passkey removed.", "terminated": "Termination recorded.",
         "saved": "Saved.", "party-added": "Party added.", "commitment-added": "Commitment added.", "commitment-saved": "Commitment saved.",
         "commitment-removed": "Commitment removed.", "resolved": "Conflict resolved.", "created": "Agreement created.",
     ]
