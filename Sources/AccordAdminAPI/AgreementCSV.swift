@@ -4,11 +4,12 @@ import Foundation
 /// double quotes, quotes doubled), one agreement per row, for spreadsheets:
 ///
 ///     reference,title,category,parties,effective_from,expires_on,value_alignment,technical_fit,
-///     service_coverage,data_protection,return_mechanism,commitment_1_by,commitment_1_kind,
-///     commitment_1_description,commitment_1_due,commitment_2_by,...
+///     service_coverage,data_protection,return_mechanism,notice_period,commitment_1_by,commitment_1_kind,
+///     commitment_1_description,commitment_1_due,commitment_1_amount,commitment_1_every,
+///     commitment_1_from,commitment_1_until,commitment_2_by,...
 ///
-/// `parties` are separated by `;`. Commitments take four columns each, as many as the widest row
-/// needs; empty ones are skipped. Columns may come in any order; unknown ones are an error (a
+/// `parties` are separated by `;`. Commitments take eight columns each, as many as the widest row
+/// needs; empty ones are skipped; a file of the four columns of earlier versions reads as before. Columns may come in any order; unknown ones are an error (a
 /// typo in a header must not drop a column silently).
 public enum AgreementCSV {
     public struct Failure: Error, CustomStringConvertible, Equatable {
@@ -40,7 +41,8 @@ public enum AgreementCSV {
         ("data_protection", "dataProtection"), ("return_mechanism", "returnMechanism"),
     ]
     static let fixedColumns = ["reference", "title", "category", "parties", "effective_from", "expires_on"] + frameworkColumns.map(\.column)
-    static let commitmentAttributes = ["by", "kind", "description", "due"]
+        + ["notice_period"]
+    static let commitmentAttributes = ["by", "kind", "description", "due", "amount", "every", "from", "until"]
 
     // MARK: - Reading
 
@@ -70,7 +72,7 @@ public enum AgreementCSV {
         for (index, name) in header.fields.enumerated() {
             let name = name.trimmingCharacters(in: .whitespaces)
             guard fixedColumns.contains(name) || commitmentColumn(name) != nil else {
-                throw Failure(line: header.line, field: name, message: "unknown column; columns: \(fixedColumns.joined(separator: ", ")), commitment_N_by|kind|description|due")
+                throw Failure(line: header.line, field: name, message: "unknown column; columns: \(fixedColumns.joined(separator: ", ")), commitment_N_\(commitmentAttributes.joined(separator: "|"))")
             }
             guard columns.updateValue(index, forKey: name) == nil else { throw Failure(line: header.line, field: name, message: "column given twice") }
         }
@@ -111,17 +113,24 @@ public enum AgreementCSV {
             for (attribute, part) in zip(commitmentAttributes.prefix(3), parts) where part == nil {
                 throw Failure(line: row.line, field: prefix + attribute, message: "a commitment needs by, kind and description")
             }
-            commitments.append(.init(by: parts[0]!, kind: parts[1]!, description: parts[2]!, dueDate: parts[3]))
+            commitments.append(.init(
+                by: parts[0]!, kind: parts[1]!, description: parts[2]!, dueDate: parts[3], amount: parts[4], every: parts[5], from: parts[6], until: parts[7]
+            ))
         }
         for required in ["title", "category", "parties"] where value(required) == nil {
             throw Failure(line: row.line, field: required, message: "is empty")
         }
-        return (row.line, AgreementRecord(
+        var record = AgreementRecord(
             reference: value("reference"), title: value("title")!, category: value("category")!,
             parties: value("parties")!.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
             effectiveFrom: value("effective_from"), expiresOn: value("expires_on"),
             framework: framework.isEmpty ? nil : framework, commitments: commitments.isEmpty ? nil : commitments
-        ))
+        )
+        if let notice = value("notice_period") {
+            guard let days = Int(notice) else { throw Failure(line: row.line, field: "notice_period", message: "\"\(notice)\" is not a number of days") }
+            record.noticePeriod = days
+        }
+        return (row.line, record)
     }
 
     private static func commitmentColumn(_ name: String) -> (number: Int, attribute: String)? {
@@ -210,9 +219,11 @@ public enum AgreementCSV {
                 record.effectiveFrom ?? "", record.expiresOn ?? "",
             ]
             row += frameworkColumns.map { record.framework?[$0.dimension] ?? "" }
+            row.append(record.noticePeriod.map(String.init) ?? "")
             for number in 0..<commitmentCount {
                 let commitment = (record.commitments ?? []).dropFirst(number).first
-                row += [commitment?.by ?? "", commitment?.kind ?? "", commitment?.description ?? "", commitment?.dueDate ?? ""]
+                row += [commitment?.by, commitment?.kind, commitment?.description, commitment?.dueDate, commitment?.amount, commitment?.every,
+                        commitment?.from, commitment?.until].map { $0 ?? "" }
             }
             lines.append(row.map(quote).joined(separator: ","))
         }

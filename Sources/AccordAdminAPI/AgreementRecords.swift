@@ -9,12 +9,25 @@ public struct AgreementRecord: Codable, Sendable, Equatable {
         public var kind: String
         public var description: String
         public var dueDate: String?
+        /// `EUR 40000.5`: an ISO 4217 code and an exact decimal (per period when it recurs).
+        public var amount: String?
+        /// A recurring commitment: `monthly`, `quarterly` or `yearly`, from a date, until one.
+        public var every: String?
+        public var from: String?
+        public var until: String?
 
-        public init(by: String, kind: String, description: String, dueDate: String? = nil) {
+        public init(
+            by: String, kind: String, description: String, dueDate: String? = nil, amount: String? = nil, every: String? = nil,
+            from: String? = nil, until: String? = nil
+        ) {
             self.by = by
             self.kind = kind
             self.description = description
             self.dueDate = dueDate
+            self.amount = amount
+            self.every = every
+            self.from = from
+            self.until = until
         }
     }
 
@@ -33,6 +46,8 @@ public struct AgreementRecord: Codable, Sendable, Equatable {
     /// `dataProtection`, `returnMechanism`) → text.
     public var framework: [String: String]?
     public var commitments: [Commitment]?
+    /// Days of notice a termination needs.
+    public var noticePeriod: Int?
 
     public init(
         reference: String? = nil, title: String, category: String, parties: [String], effectiveFrom: String? = nil,

@@ -114,6 +114,7 @@ extension NodeAdministration {
             pair("title", record.title, held.title), pair("category", record.category, held.category),
             pair("parties", record.parties.joined(separator: ", "), held.parties.joined(separator: ", ")),
             pair("effectiveFrom", record.effectiveFrom, held.effectiveFrom), pair("expiresOn", record.expiresOn, held.expiresOn),
+            pair("noticePeriod", record.noticePeriod.map(String.init), held.noticePeriod.map(String.init)),
         ].compactMap { $0 }
         for dimension in Set((record.framework ?? [:]).keys).union((held.framework ?? [:]).keys).sorted() {
             if let difference = pair("framework.\(dimension)", record.framework?[dimension], held.framework?[dimension]) { differences.append(difference) }
@@ -141,14 +142,20 @@ extension NodeAdministration {
         for (dimension, text) in agreement.framework { framework[dimension.name] = text }
         let commitments = ordered(agreement.commitments.compactMap { commitment -> AgreementRecord.Commitment? in
             guard let by = commitment.by, let kind = commitment.kind, let description = commitment.description else { return nil }
-            return AgreementRecord.Commitment(by: by.rawValue, kind: kind.name, description: description, dueDate: commitment.dueDate?.description)
+            return AgreementRecord.Commitment(
+                by: by.rawValue, kind: kind.name, description: description, dueDate: commitment.dueDate?.description,
+                amount: commitment.amount?.description, every: commitment.schedule?.every.name, from: commitment.schedule?.from.description,
+                until: commitment.schedule?.until?.description
+            )
         })
-        return AgreementRecord(
+        var record = AgreementRecord(
             reference: reference, title: agreement.title ?? "", category: agreement.category?.name ?? "",
             parties: agreement.parties.map(\.rawValue), effectiveFrom: agreement.effectiveFrom?.description,
             expiresOn: agreement.expiresOn?.description, framework: framework.isEmpty ? nil : framework,
             commitments: commitments.isEmpty ? nil : commitments
         )
+        record.noticePeriod = agreement.noticeDays
+        return record
     }
 
     /// Commitments by content, not by id: ids are random, and an import gives new ones.
@@ -174,12 +181,13 @@ extension NodeAdministration {
     private func edits(of record: AgreementRecord, checks: AuthoringChecks) throws -> [Edit] {
         var edits = try EditRequests.create(CreateAgreementRequest(
             title: record.title, category: record.category, parties: record.parties, framework: record.framework,
-            effectiveFrom: record.effectiveFrom, expiresOn: record.expiresOn
+            effectiveFrom: record.effectiveFrom, expiresOn: record.expiresOn, noticePeriod: record.noticePeriod.map(String.init)
         ))
         for (index, commitment) in (record.commitments ?? []).enumerated() {
             do {
                 edits += try EditRequests.commitment(CommitmentRequest(
-                    action: .add, by: commitment.by, kind: commitment.kind, description: commitment.description, dueDate: commitment.dueDate
+                    action: .add, by: commitment.by, kind: commitment.kind, description: commitment.description, dueDate: commitment.dueDate,
+                    amount: commitment.amount, every: commitment.every, from: commitment.from, until: commitment.until
                 )).1
             } catch {
                 throw AdminFailure.badRequest("commitments[\(index)].\(error.body.message)")

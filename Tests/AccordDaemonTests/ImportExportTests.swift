@@ -8,17 +8,23 @@ import Testing
 struct ImportExportTests {
     /// `count` agreements between acme and globex, with awkward text (commas, quotes, line breaks).
     static func records(_ count: Int, prefix: String = "Row") -> [AgreementRecord] {
-        (0..<count).map { index in
-            AgreementRecord(
+        (0..<count).map { (index: Int) -> AgreementRecord in
+            var commitments: [AgreementRecord.Commitment] = [
+                .init(by: "acme", kind: "freeResource", description: "\(index * 10) GPU hours", dueDate: "2027-06-30", amount: "EUR \(index)000.5"),
+                .init(by: "globex", kind: "customerAssistance", description: "Second-line support, 8–18 CET"),
+            ]
+            if index % 3 == 0 {
+                commitments.append(.init(by: "globex", kind: "other", description: "Quarterly risk report", every: "quarterly", from: "2027-03-31", until: "2027-12-31"))
+            }
+            var record = AgreementRecord(
                 title: "\(prefix) \(index): \"GPU\", storage\nand support", category: ["technicalResources", "fullSupport", "financialSupport"][index % 3],
                 parties: index % 2 == 0 ? ["acme", "globex"] : ["acme", "globex", "initech"],
                 effectiveFrom: "2027-01-01", expiresOn: index % 5 == 0 ? nil : "2028-12-31",
                 framework: ["technicalFit": "Acme hosts; Globex operates", "dataProtection": "EU only"],
-                commitments: index % 4 == 0 ? nil : [
-                    .init(by: "acme", kind: "freeResource", description: "\(index * 10) GPU hours", dueDate: "2027-06-30"),
-                    .init(by: "globex", kind: "customerAssistance", description: "Second-line support, 8–18 CET"),
-                ]
+                commitments: index % 4 == 0 ? nil : commitments
             )
+            record.noticePeriod = index % 2 == 0 ? 30 : nil
+            return record
         }
     }
 
@@ -130,7 +136,7 @@ struct AgreementCSVTests {
         #expect(try AgreementCSV.parse(text).map(\.line) == (0..<9).map { 2 + $0 * 2 }, "a record's line is where it starts")
         let reordered = "parties,title,category\nacme;globex,\"Quoted, \"\"title\"\"\",fullSupport\n"
         #expect(try AgreementCSV.parse(reordered).first?.record.title == "Quoted, \"title\"")
-        #expect(throws: AgreementCSV.Failures([AgreementCSV.Failure(line: 1, field: "titel", message: "unknown column; columns: reference, title, category, parties, effective_from, expires_on, value_alignment, technical_fit, service_coverage, data_protection, return_mechanism, commitment_N_by|kind|description|due")])) {
+        #expect(throws: AgreementCSV.Failures([AgreementCSV.Failure(line: 1, field: "titel", message: "unknown column; columns: reference, title, category, parties, effective_from, expires_on, value_alignment, technical_fit, service_coverage, data_protection, return_mechanism, notice_period, commitment_N_by|kind|description|due|amount|every|from|until")])) {
             try AgreementCSV.parse("titel,category,parties\n")
         }
         #expect(throws: AgreementCSV.Failures([AgreementCSV.Failure(line: 3, field: "commitment_1_kind", message: "a commitment needs by, kind and description")])) {
