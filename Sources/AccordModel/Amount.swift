@@ -42,9 +42,11 @@ public struct Amount: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The decimal without the currency, e.g. `40000.5`.
-    public var decimal: String {
-        guard scale > 0 else { return String(units) }
-        let digits = String(units)
+    public var decimal: String { Self.decimal(digits: String(units), scale: scale) }
+
+    /// `digits` (of a non-negative integer) with a point `scale` digits from the right.
+    static func decimal(digits: String, scale: UInt8) -> String {
+        guard scale > 0 else { return digits }
         let padded = String(repeating: "0", count: max(0, Int(scale) + 1 - digits.count)) + digits
         let point = padded.index(padded.endIndex, offsetBy: -Int(scale))
         return "\(padded[..<point]).\(padded[point...])"
@@ -78,11 +80,7 @@ public struct Amount: Hashable, Sendable, CustomStringConvertible {
         public var decimal: String {
             var (units, scale) = (units, scale)
             while scale > 0, units % 10 == 0 { units /= 10; scale -= 1 }
-            guard scale > 0 else { return String(units) }
-            let digits = String(units)
-            let padded = String(repeating: "0", count: max(0, Int(scale) + 1 - digits.count)) + digits
-            let point = padded.index(padded.endIndex, offsetBy: -Int(scale))
-            return "\(padded[..<point]).\(padded[point...])"
+            return Amount.decimal(digits: String(units), scale: scale)
         }
 
         public var description: String { "\(currency) \(decimal)" }

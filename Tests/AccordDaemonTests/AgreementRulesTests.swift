@@ -89,6 +89,19 @@ struct AgreementRulesTests {
             }
             #expect(try await acme.json("agreements", "due", "--within", "800d", as: DeadlinesResponse.self).deadlines.isEmpty)
 
+            // The evidence bundle proves the steps, the removal and the terms of version 2 with sh and openssl.
+            let bundle = "\(acme.folder)/evidence"
+            #expect(try await acme.ctl("agreements", "evidence", id, "--out", bundle).succeeded)
+            let verified = try await EvidenceTests.verify(bundle)
+            #expect(verified.termination == .exited(0), "\(verified.stdout)\n\(verified.stderr)")
+            let history = try String(contentsOfFile: "\(bundle)/history.txt", encoding: .utf8)
+            for line in ["consent to removing party contosso", "remove party contosso", "dispute commitment \(subsidy) for period (none), saying \"Only EUR 20,000 arrived\"",
+                         "claim commitment \(hours) for period 2027-02-28"] {
+                #expect(history.contains(line), "history.txt says: \(line)")
+            }
+            let terms = try String(contentsOfFile: "\(bundle)/current/terms.txt", encoding: .utf8)
+            #expect(terms.contains("amount EUR 40000.5, recurring (none)") && terms.contains("notice period: 30 days"), "\(terms)")
+
             // A draft created by mistake is voided: gone from the default list, kept under its status.
             let duplicate = try await acme.createAgreement("GPU capacity (duplicate)", parties: ["acme", "globex"])
             #expect(try await acme.ctl("agreements", "void", duplicate, "--reason", "a duplicate").succeeded)

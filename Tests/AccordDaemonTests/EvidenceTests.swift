@@ -7,7 +7,7 @@ import Testing
 @Suite("Evidence bundle checked with openssl alone", .serialized)
 struct EvidenceTests {
     /// Runs the bundle's verify.sh with a PATH that holds no Accord binary.
-    private static func verify(_ folder: String) async throws -> CommandResult {
+    static func verify(_ folder: String) async throws -> CommandResult {
         try await Subprocess.run("/usr/bin/env", ["-i", "PATH=/usr/bin:/bin", "sh", "\(folder)/verify.sh"], timeout: .seconds(120))
     }
 
