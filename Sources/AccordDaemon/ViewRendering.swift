@@ -57,7 +57,8 @@ enum Views {
                 view.amount = commitment.amount?.description
                 if let schedule = commitment.schedule {
                     view.schedule = ScheduleView(every: schedule.every.name, from: schedule.from.description, until: schedule.until?.description)
-                    view.periods = periods(of: schedule, through: today, stepped: Set(commitment.periods.keys)).map {
+                    let settled = Set(commitment.periods.filter(\.value.isSettled).keys)
+                    view.periods = periods(of: schedule, through: today, stepped: Set(commitment.periods.keys), settled: settled).map {
                         progress(commitment.progress(of: $0), period: $0)
                     }
                 } else if commitment.progress.write != nil {
@@ -106,12 +107,13 @@ enum Views {
         return view
     }
 
-    /// The periods of a schedule a person looks at: those due through `today`, the next one, and
-    /// any stepped early — at most the latest 24.
-    static func periods(of schedule: Schedule, through today: CalendarDate, stepped: Set<CalendarDate>) -> [CalendarDate] {
+    /// The periods of a schedule a person looks at: the first 24 due through `today` still to
+    /// settle (those `due` lists), the latest 12 stepped, and the next one to come.
+    static func periods(of schedule: Schedule, through today: CalendarDate, stepped: Set<CalendarDate>, settled: Set<CalendarDate>) -> [CalendarDate] {
         let all = schedule.periods()
-        let shown = all.filter { $0 <= today || stepped.contains($0) } + (all.first { $0 > today }.map { [$0] } ?? [])
-        return Array(Set(shown).sorted().suffix(24))
+        let open = all.lazy.filter { $0 <= today && !settled.contains($0) }.prefix(24)
+        let next = all.first { $0 > today }.map { [$0] } ?? []
+        return Set(Array(open) + stepped.sorted().suffix(12) + next).sorted()
     }
 
     static func conflicts(_ conflicts: [Agreement.Conflict]) -> [ConflictView] {

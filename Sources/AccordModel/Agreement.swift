@@ -117,10 +117,17 @@ public struct Agreement: Hashable, Sendable {
         }
         var framework: [FrameworkDimension: String] = [:]
         for dimension in FrameworkDimension.allCases { framework[dimension] = text(.framework(dimension)) }
+        func owing(_ id: CommitmentID) -> OrganisationID? {
+            if case .organisation(let organisation)? = value(.commitment(id, .by)) { return organisation }
+            return nil
+        }
         var stepped: [CommitmentID: [CalendarDate?: Progress]] = [:]
         for (key, register) in state.progress {
             guard let write = register.winner else { continue }
-            stepped[key.commitment, default: [:]][key.period] = Progress(state: write.value.state, text: write.value.text, write: write)
+            // A step whose side no longer matches the owing party counts for nothing (rule 6).
+            stepped[key.commitment, default: [:]][key.period] =
+                write.value.step.counts(by: write.author.organisation, owing: owing(key.commitment))
+                ? Progress(state: write.value.state, text: write.value.text, write: write) : .open
         }
         let commitments = state.commitmentIDs.map { id in
             var by: OrganisationID?
@@ -162,7 +169,8 @@ public struct Agreement: Hashable, Sendable {
         self.approvals = approvals
         notes = state.notes
         termination = state.termination
-        void = state.void
+        // A void counts only while nobody has approved (a party's approval it had not seen wins).
+        void = state.approvals.isEmpty ? state.void : nil
         terminationConsents = state.terminationConsents
         removalConsents = state.removalConsents.filter { state.isParty($0.key) }
         // Every current party gave or agreed to the termination: it ends the day the last did.
@@ -179,15 +187,9 @@ public struct Agreement: Hashable, Sendable {
     /// "fulfilled" written by the owing party is its claim, by a party owed a confirmation;
     /// "waived" counts only from a party owed; "open" is open (docs/merge-rules.md, "Fulfilment").
     private static func legacyProgress(_ write: RegisterWrite<FieldValue>?, owing: OrganisationID?) -> Progress {
-        guard let write, case .commitmentState(let legacy) = write.value else { return .open }
-        let byOwing = write.author.organisation == owing
-        let step: ProgressStep? =
-            switch legacy {
-            case .fulfilled: byOwing ? .claim : .confirm
-            case .waived: byOwing ? nil : .waive
-            default: nil
-            }
-        guard let step else { return .open }
+        guard let write, case .commitmentState(let legacy) = write.value,
+            let step = ProgressStep.legacy(legacy, by: write.author.organisation, owing: owing)
+        else { return .open }
         let entry = RegisterWrite(value: ProgressEntry(step: step, text: ""), stamp: write.stamp, change: write.change)
         return Progress(state: step.resultingState, text: "", write: entry)
     }

@@ -229,8 +229,7 @@ public struct AgreementReplica: Sendable {
         } catch {
             return reject(change, error)
         }
-        var noticeDays = 0
-        if case .days(let days?)? = graph.value(of: .noticePeriod, in: past) { noticeDays = days }
+        let noticeDays = graph.noticeDays(in: past)
         graph.insert(change, past: past)
         state.integrate(change, past: past, noticeDays: noticeDays)
         return .accepted

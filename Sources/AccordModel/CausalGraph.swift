@@ -53,7 +53,9 @@ struct CausalGraph: Sendable {
 
     func isTerminated(in past: CausalPast) -> Bool { terminations.contains { past.contains($0) } }
 
-    func isVoid(in past: CausalPast) -> Bool { voids.contains { past.contains($0) } }
+    /// A void counts only while no party has approved: one made on a past without the approval
+    /// an author had not yet seen does not end an agreement a party approved (rule 7).
+    func isVoid(in past: CausalPast) -> Bool { voids.contains { past.contains($0) } && !anyApproval(in: past) }
 
     func hasApproved(_ organisation: OrganisationID, in past: CausalPast) -> Bool {
         (approvals[organisation] ?? []).contains { past.contains($0) }
@@ -78,9 +80,29 @@ struct CausalGraph: Sendable {
         (ruleInputs[field] ?? []).filter { past.contains($0.change) }.max { $0.order < $1.order }?.value
     }
 
-    /// Where a commitment (or period) stood in `past`, by the same reasoning as `value(of:in:)`.
+    /// Where a commitment (or period) stood in `past`, by the same reasoning as `value(of:in:)`
+    /// and as the view reads it (`Agreement`): the winning step if its side matches the owing
+    /// party of `past`; for a one-off without steps, its version-1 `state` write read by the new
+    /// rules; else open.
     func progressState(_ key: ProgressKey, in past: CausalPast) -> CommitmentState {
-        (progress[key] ?? []).filter { past.contains($0.change) }.max { $0.order < $1.order }?.value.resultingState ?? .open
+        var owing: OrganisationID?
+        if case .organisation(let organisation)? = value(of: .commitment(key.commitment, .by), in: past) { owing = organisation }
+        if let step = (progress[key] ?? []).filter({ past.contains($0.change) }).max(by: { $0.order < $1.order }) {
+            return step.value.counts(by: step.author.organisation, owing: owing) ? step.value.resultingState : .open
+        }
+        guard key.period == nil, let write = (ruleInputs[.commitment(key.commitment, .state)] ?? []).filter({ past.contains($0.change) })
+            .max(by: { $0.order < $1.order }), case .commitmentState(let legacy) = write.value
+        else { return .open }
+        return ProgressStep.legacy(legacy, by: write.author.organisation, owing: owing)?.resultingState ?? .open
+    }
+
+    /// The longest notice period ever written in `past`: a party cannot shorten the notice it
+    /// gives by first clearing or lowering it (every party agreeing ends it at once anyway).
+    func noticeDays(in past: CausalPast) -> Int {
+        (ruleInputs[.noticePeriod] ?? []).filter { past.contains($0.change) }.compactMap { write -> Int? in
+            if case .days(let days?) = write.value { return days }
+            return nil
+        }.max() ?? 0
     }
 
     func commitmentExists(_ id: CommitmentID, in past: CausalPast) -> Bool {
@@ -137,7 +159,7 @@ extension Field {
     /// Whether the trust rules read this field (from a change's causal past).
     var isRuleInput: Bool {
         switch self {
-        case .commitment(_, .by), .commitment(_, .schedule), .noticePeriod: true
+        case .commitment(_, .by), .commitment(_, .schedule), .commitment(_, .state), .noticePeriod: true
         default: false
         }
     }

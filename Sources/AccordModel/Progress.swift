@@ -41,3 +41,24 @@ public struct Progress: Hashable, Sendable {
     /// Whether nothing is left to do: fulfilled or waived.
     public var isSettled: Bool { state == .fulfilled || state == .waived }
 }
+
+extension ProgressStep {
+    /// Whether a step by `author` counts while `owing` owes the commitment: a claim only from the
+    /// owing party, the other steps only from a party owed. A step whose side no longer matches —
+    /// the commitment's party changed since — counts for nothing, so that nobody settles its own
+    /// side by moving the commitment to another party and back (docs/merge-rules.md, "Fulfilment").
+    func counts(by author: OrganisationID, owing: OrganisationID?) -> Bool {
+        guard let owing else { return false }
+        return (self == .claim) == (author == owing)
+    }
+
+    /// A version-1 `state` write read by the rules of version 5: "fulfilled" by the owing party is
+    /// its claim, by a party owed a confirmation; "waived" only from a party owed; else nothing.
+    static func legacy(_ state: CommitmentState, by author: OrganisationID, owing: OrganisationID?) -> ProgressStep? {
+        switch state {
+        case .fulfilled: author == owing ? .claim : .confirm
+        case .waived: author == owing ? nil : .waive
+        default: nil
+        }
+    }
+}

@@ -156,9 +156,17 @@ enum Rules {
         }
         guard removing else { return }
         let parties = graph.parties(in: past)
-        guard parties.count - 1 >= minimumParties else {
+        // Every party this change removes or withdraws counts, not only this one.
+        let leaving = Set(change.edits.compactMap { edit -> OrganisationID? in
+            switch edit {
+            case .removeParty(let organisation), .withdrawParty(let organisation): organisation
+            default: nil
+            }
+        })
+        let remaining = parties.subtracting(leaving).count
+        guard remaining >= minimumParties else {
             throw ChangeRejection(
-                .removalRefused, "\(change) is refused: removing \(party) would leave \(parties.count - 1) party; void the draft instead"
+                .removalRefused, "\(change) is refused: removing \(party) would leave \(remaining) party; void the draft instead"
             )
         }
         let consenting = graph.consentsToRemoving(party, in: past).union([author])

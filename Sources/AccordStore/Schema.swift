@@ -264,15 +264,18 @@ enum Schema {
                 UPDATE agreements SET terminates_on = '0001-01-01' WHERE terminated = 1;
                 """,
             backfill: { connection throws(StoreError) in
-                // A version-1 termination took effect at once: its own day, from a replay.
-                let agreements = try connection.statement("SELECT key, id FROM agreements WHERE terminated = 1")
+                // From a replay of each agreement: a version-1 termination's day (it took effect
+                // at once), and the commitments' states as the rules of version 5 read a version-1
+                // mark ("fulfilled" by the owing party is its claim, still to confirm).
+                let agreements = try connection.statement("SELECT key, id FROM agreements")
                 var rows: [(Int64, AgreementID)] = []
                 while try agreements.step() { rows.append((agreements.int64(0), try LogQueries.agreementID(agreements.blob(1), path: connection.path))) }
                 let update = try connection.statement("UPDATE agreements SET terminates_on = :day WHERE key = :key")
                 for (key, id) in rows {
-                    let replica = try LogQueries.replica(of: id, key: key, configuration: ReplicaConfiguration(), connection)
+                    let agreement = try LogQueries.replica(of: id, key: key, configuration: ReplicaConfiguration(), connection).agreement
+                    try CommitmentRows.write(agreement, key: key, connection)
                     defer { update.reset() }
-                    try update.bind(":key", key).bind(":day", replica.agreement.terminatesOn?.description ?? "0001-01-01").run()
+                    try update.bind(":key", key).bind(":day", agreement.terminatesOn?.description).run()
                 }
             }
         ),

@@ -92,15 +92,64 @@ struct AgreementRulesMergeTests {
         #expect(try view(network.acme).terminatesOn == CalendarDate(unixMillis: t + 3 * day))
     }
 
-    @Test("a void concurrent with an approval: both are accepted and the agreement is void; after seeing a void, only notes")
+    @Test("a void made without seeing a concurrent approval does not end the approved agreement; a void seen alone leaves only notes")
     mutating func voidConcurrentWithApproval() throws {
         let void = try network.acme.edit(agreement, [.void(reason: "duplicate")], at: t + 10)
         let approval = try network.globex.edit(agreement, [try network.globex.approval(of: agreement)], at: t + 10)
         try exchange([void, approval], at: t + 11)
-        #expect(try view(network.globex).status(on: CalendarDate(unixMillis: t)) == .void)
-        let edit = try network.globex.craft(agreement, [.set(.title, .text("renamed"))], at: t + 12)
-        #expect(network.acme.receive(edit, at: t + 13).outcome == .rejected(ChangeRejection(.editAfterVoid, "")))
-        let note = try network.globex.edit(agreement, [.note("why?")], at: t + 14)
-        #expect(network.acme.receive(note, at: t + 15).outcome == .accepted)
+        #expect(try view(network.globex).void == nil)
+        #expect(try view(network.globex).status(on: CalendarDate(unixMillis: t)) == .proposed)
+        let edit = try network.acme.edit(agreement, [.set(.title, .text("renamed"))], at: t + 12)
+        #expect(network.globex.receive(edit, at: t + 13).outcome == .accepted, "the void does not count: editing goes on")
+        // Without an approval anywhere, a void ends it: after seeing it, notes only.
+        var fresh = ThreeCompanies()
+        let draft = try fresh.acme.create(ThreeCompanies.genesisEdits, at: t)
+        fresh.globex.receive(draft, at: t)
+        let voided = try fresh.acme.edit(draft.change.agreement, [.void(reason: "duplicate")], at: t + 1)
+        fresh.globex.receive(voided, at: t + 1)
+        #expect(fresh.globex.replica[draft.change.agreement]?.agreement.status(on: CalendarDate(unixMillis: t)) == .void)
+        let late = try fresh.globex.craft(draft.change.agreement, [.set(.title, .text("renamed"))], at: t + 2)
+        #expect(fresh.acme.receive(late, at: t + 3).outcome == .rejected(ChangeRejection(.editAfterVoid, "")))
+        let note = try fresh.globex.edit(draft.change.agreement, [.note("why?")], at: t + 4)
+        #expect(fresh.acme.receive(note, at: t + 5).outcome == .accepted)
+    }
+
+    @Test("the owing party cannot settle its own side by moving the commitment to another party and back: its waiver counts for nothing")
+    mutating func sideChangedAndBack() throws {
+        let edits: [[Edit]] = [
+            [.set(.commitment(subsidy, .by), .organisation("acme"))],
+            [.progress(subsidy, period: nil, step: .waive, text: "")],
+            [.set(.commitment(subsidy, .by), .organisation("globex"))],
+        ]
+        var changes: [VerifiedChange] = []
+        for (index, edit) in edits.enumerated() { changes.append(try network.globex.edit(agreement, edit, at: t + 10 + UInt64(index))) }
+        try exchange(changes, at: t + 20)
+        #expect(try view(network.acme).commitments[0].state == .open, "globex's waiver was made while acme owed it")
+        // And the rules read it the same way: globex may claim (it is not waived for them either).
+        let claim = try network.globex.edit(agreement, [.progress(subsidy, period: nil, step: .claim, text: "paid")], at: t + 21)
+        #expect(network.acme.receive(claim, at: t + 22).outcome == .accepted)
+    }
+
+    @Test("a party cannot shorten the notice it gives: clearing the notice period first still leaves the longest one written")
+    mutating func noticeCannotBeDodged() throws {
+        let clear = try network.acme.edit(agreement, [.set(.noticePeriod, .days(nil))], at: t + 10)
+        let terminate = try network.acme.edit(agreement, [.terminate(reason: "now")], at: t + 11)
+        try exchange([clear, terminate], at: t + 12)
+        #expect(try view(network.globex).terminatesOn == CalendarDate(unixMillis: t + 11).adding(days: 30))
+    }
+
+    @Test("two removals in one change may not leave fewer than two parties; a version-1 'fulfilled' by the owing party is its claim, which a party owed confirms")
+    mutating func removalsAndLegacy() throws {
+        let byGlobex = try network.globex.edit(agreement, [.consentToRemoval("initech")], at: t + 10)
+        let byInitech = try network.initech.edit(agreement, [.consentToRemoval("globex")], at: t + 10)
+        try exchange([byGlobex, byInitech], at: t + 11)
+        let both = try network.acme.craft(agreement, [.removeParty("globex"), .removeParty("initech")], at: t + 12)
+        #expect(network.globex.receive(both, at: t + 13).outcome == .rejected(ChangeRejection(.removalRefused, "")))
+        let legacy = try network.globex.edit(agreement, [.set(.commitment(subsidy, .state), .commitmentState(.fulfilled))], at: t + 14)
+        try exchange([legacy], at: t + 15)
+        #expect(try view(network.acme).commitments[0].state == .claimed)
+        let confirm = try network.acme.edit(agreement, [.progress(subsidy, period: nil, step: .confirm, text: "")], at: t + 16)
+        try exchange([confirm], at: t + 17)
+        #expect(try view(network.initech).commitments[0].state == .fulfilled)
     }
 }

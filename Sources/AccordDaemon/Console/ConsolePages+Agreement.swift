@@ -47,7 +47,7 @@ extension ConsolePages {
             \(warnings.isEmpty ? "" : "<div role=\"alert\"><ul class=\"warnings\">\(warnings)</ul></div>" as HTML)
             \(approvalSection(page, context, base: base))
             \(termsSection(page, context, base: base, canEdit: canEdit, inverted: inverted))
-            \(commitmentsSection(page, context, base: base, canEdit: canEdit))
+            \(commitmentsSection(page, context, base: base, canEdit: canEdit, canStep: roles.grants(.editor) && isParty && view.void == nil))
             \(conflictsSection(page, context, base: base, canEdit: canEdit))
             \(notesSection(view, context, base: base, canNote: roles.grants(.editor) && isParty))
             \(endSection(page, context, base: base, canEnd: roles.grants(.approver) && isParty))
@@ -103,7 +103,8 @@ extension ConsolePages {
         let view = page.view
         let consenting = view.removalConsents?[party] ?? []
         let said: HTML = consenting.isEmpty ? "" : "<span class=\"meta\">removal agreed by \(consenting.joined(separator: ", "))</span> "
-        guard party != page.organisation, view.parties.contains(page.organisation), view.termination == nil, view.void == nil,
+        // A removal must leave two parties (rule 8): in a two-party draft, void it instead.
+        guard party != page.organisation, view.parties.contains(page.organisation), view.parties.count >= 3, view.termination == nil, view.void == nil,
             context.person.roles.grants(.editor), !consenting.contains(page.organisation)
         else { return said }
         let others = Set(view.parties).subtracting([party, page.organisation])
@@ -137,8 +138,10 @@ extension ConsolePages {
         }
         guard canEnd, view.status != "expired" else { return "" }
         let notice: HTML = view.noticePeriod.map { " (with \($0) days' notice)" } ?? ""
+        // Only the creator, and only while nobody ever approved (also a party since withdrawn): rule 7.
         let creator = page.entries.first { $0.change.isGenesis }?.change.author.organisation.rawValue
-        let voidable = view.approvals.isEmpty && creator == page.organisation
+        let approvedEver = page.entries.contains { $0.change.edits.contains { if case .approve = $0 { true } else { false } } }
+        let voidable = !approvedEver && creator == page.organisation
         let void: HTML =
             voidable
             ? """

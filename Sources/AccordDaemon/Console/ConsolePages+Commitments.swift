@@ -6,11 +6,15 @@ import AccordModel
 /// owes claims fulfilment; a party owed confirms or disputes a claim, or waives. A recurring
 /// commitment lists its periods, each stepped on its own.
 extension ConsolePages {
-    static func commitmentsSection(_ page: AgreementPage, _ context: Context, base: String, canEdit: Bool) -> HTML {
+    /// - Parameters:
+    ///   - canEdit: the terms may be edited (a live agreement, an editor of a party);
+    ///   - canStep: steps of fulfilment may be taken — also during a notice and after the end,
+    ///     as the rules allow (rule 9).
+    static func commitmentsSection(_ page: AgreementPage, _ context: Context, base: String, canEdit: Bool, canStep: Bool) -> HTML {
         let view = page.view
         let rows: [HTML] = view.commitments.map { commitment in
             let overdue = isOverdue(commitment.dueDate, commitment.state, today: page.today)
-            let steps = commitment.schedule == nil && canEdit ? stepControls(page, commitment, period: nil, state: commitment.state, base: base, context) : ""
+            let steps = commitment.schedule == nil && canStep ? stepControls(page, commitment, period: nil, state: commitment.state, base: base, context) : ""
             let edit: HTML =
                 canEdit
                 ? """
@@ -24,7 +28,7 @@ extension ConsolePages {
                 : ""
             let state: HTML =
                 commitment.schedule.map { schedule in
-                    "<span class=\"meta\">\(Money.readableSchedule(Schedule(schedule) ?? placeholderSchedule))</span>\(periodList(page, commitment, base: base, canEdit: canEdit, context))"
+                    "<span class=\"meta\">\(Money.readableSchedule(Schedule(schedule) ?? placeholderSchedule))</span>\(periodList(page, commitment, base: base, canStep: canStep, context))"
                 } ?? "\(overdue ? "overdue" : commitment.state)\(progressWords(commitment.progress))"
             return """
                 <tr\(HTML.attribute("data-commitment", commitment.id))\(overdue ? " class=\"overdue\"" as HTML : "")><td>\(commitment.by ?? "—")</td>\
@@ -62,11 +66,11 @@ extension ConsolePages {
     }
 
     /// The periods of a recurring commitment, each with its state and the step this side may take.
-    private static func periodList(_ page: AgreementPage, _ commitment: CommitmentView, base: String, canEdit: Bool, _ context: Context) -> HTML {
+    private static func periodList(_ page: AgreementPage, _ commitment: CommitmentView, base: String, canStep: Bool, _ context: Context) -> HTML {
         let items: [HTML] = (commitment.periods ?? []).map { period in
             let date = period.period ?? ""
             let overdue = isOverdue(date, period.state, today: page.today)
-            let steps = canEdit ? stepControls(page, commitment, period: date, state: period.state, base: base, context) : ""
+            let steps = canStep ? stepControls(page, commitment, period: date, state: period.state, base: base, context) : ""
             return """
                 <li\(HTML.attribute("data-period", date))\(overdue ? " class=\"overdue\"" as HTML : "")>\(ReadableTime.day(date)): \
                 <span class="state">\(overdue ? "overdue" : period.state)</span>\(progressWords(period))\(steps)</li>
