@@ -61,69 +61,58 @@ enum EventDerivation {
             let author = change.author.description
             let actor = attributions[change.id].map { Views.actor($0.actor) }
             if !authors.contains(author) { authors.append(author) }
+            /// An event of this change: who made it, through which node.
+            func authored(_ kind: NodeEvent.Kind) -> NodeEvent {
+                var made = event(kind)
+                (made.by, made.actor) = (author, actor)
+                return made
+            }
             for edit in change.edits {
                 switch edit {
                 case .set(let field, let value):
                     written.insert(field)
                     if !changedFields.contains(field.description) { changedFields.append(field.description) }
                     if case .commitment(let commitment, .state) = field {
-                        var stateChanged = event(.commitmentStateChanged)
+                        var stateChanged = authored(.commitmentStateChanged)
                         stateChanged.commitment = commitment.description
                         stateChanged.state = value.description
-                        stateChanged.by = author
-                        stateChanged.actor = actor
                         events.append(stateChanged)
                     }
                 case .addParty, .withdrawParty, .removeCommitment:
                     let name = if case .removeCommitment = edit { "commitments" } else { "parties" }
                     if !changedFields.contains(name) { changedFields.append(name) }
                 case .approve(let organisation, let termsHash, _):
-                    var approval = event(.approvalGiven)
+                    var approval = authored(.approvalGiven)
                     approval.organisation = organisation.rawValue
                     approval.termsHash = termsHash.hex
-                    approval.by = author
-                    approval.actor = actor
                     events.append(approval)
                 case .note:
-                    var note = event(.noteAdded)
-                    note.by = author
-                    note.actor = actor
-                    events.append(note)
+                    events.append(authored(.noteAdded))
                 case .terminate(let reason):
-                    var terminated = event(.agreementTerminated)
+                    var terminated = authored(.agreementTerminated)
                     terminated.message = reason
                     terminated.date = after.terminatesOn?.description
-                    terminated.by = author
-                    terminated.actor = actor
                     events.append(terminated)
                 case .progress(let commitment, let period, let step, let text):
-                    var stepped = event(.commitmentStateChanged)
+                    var stepped = authored(.commitmentStateChanged)
                     stepped.commitment = commitment.description
                     stepped.period = period?.description
                     stepped.state = step.resultingState.name
                     stepped.message = text.isEmpty ? nil : text
-                    stepped.by = author
-                    stepped.actor = actor
                     events.append(stepped)
                 case .agreeTermination:
-                    var agreed = event(.terminationAgreed)
+                    var agreed = authored(.terminationAgreed)
                     agreed.organisation = change.author.organisation.rawValue
                     agreed.date = after.terminatesOn?.description
-                    agreed.by = author
-                    agreed.actor = actor
                     events.append(agreed)
                 case .void(let reason):
-                    var voided = event(.agreementVoided)
+                    var voided = authored(.agreementVoided)
                     voided.message = reason
-                    voided.by = author
-                    voided.actor = actor
                     events.append(voided)
                 case .consentToRemoval(let organisation), .removeParty(let organisation):
                     let removed = if case .removeParty = edit { true } else { false }
-                    var removal = event(removed ? .partyRemoved : .partyRemovalConsented)
+                    var removal = authored(removed ? .partyRemoved : .partyRemovalConsented)
                     removal.organisation = organisation.rawValue
-                    removal.by = author
-                    removal.actor = actor
                     events.append(removal)
                     if removed, !changedFields.contains("parties") { changedFields.append("parties") }
                 }
